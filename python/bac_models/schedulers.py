@@ -1,0 +1,247 @@
+"""DDPM and DDIM noise schedulers with HuggingFace diffusers semantics (our own code).
+
+Only what diffusion policies use: ``prediction_type='epsilon'``, DDPM ``variance_type='fixed_small'``,
+DDIM with ``eta`` (0 by default), ``clip_sample`` to [-1, 1], ``timestep_spacing='leading'``
+(``timesteps = arange(K) * (N // K)`` reversed, plus ``steps_offset``), and beta schedules
+``linear``, ``scaled_linear`` and ``squaredcos_cap_v2``.
+
+Differences from diffusers, on purpose:
+
+* ``step(..., noise=...)`` takes the per-step Gaussian noise explicitly (instead of a generator),
+  so that a sampling trajectory can be replayed exactly by another implementation (BAC Studio's
+  TypeScript sampler) from stored noises.
+* ``step`` returns the previous sample tensor directly (no output dataclass).
+
+Numerics follow diffusers: betas are made in float64 (squaredcos) or float32 (linear) and stored as
+float32; ``alphas_cumprod`` is the float32 cumulative product; the per-step arithmetic is float32.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+
+def betas_for_alpha_bar(num_diffusion_timesteps: int, max_beta: float = 0.999) -> torch.Tensor:
+    """Cosine schedule (Nichol & Dhariwal 2021), diffusers' ``squaredcos_cap_v2``.
+
+    ``alpha_bar(t) = cos(((t + 0.008) / 1.008) * pi / 2) ** 2`` and
+    ``beta_i = min(1 - alpha_bar((i + 1) / N) / alpha_bar(i / N), max_beta)``, computed in float64
+    Python floats and returned as float32.
+    """
+
+    def alpha_bar(t: float) -> float:
+        return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    betas = []
+    for i in range(num_diffusion_timesteps):
+        t1 = i / num_diffusion_timesteps
+        t2 = (i + 1) / num_diffusion_timesteps
+        betas.append(min(1 - alpha_bar(t2) / alpha_bar(t1), max_beta))
+    return torch.tensor(betas, dtype=torch.float32)
+
+
+def make_betas(num_train_timesteps: int, beta_start: float, beta_end: float, beta_schedule: str) -> torch.Tensor:
+    """Betas as diffusers builds them for the named schedule (float32, length N)."""
+    if beta_schedule == "linear":
+        return torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float32)
+    if beta_schedule == "scaled_linear":
+        return torch.linspace(beta_start**0.5, beta_end**0.5, num_train_timesteps, dtype=torch.float32) ** 2
+    if beta_schedule == "squaredcos_cap_v2":
+        # beta_start / beta_end are ignored by this schedule (as in diffusers)
+        return betas_for_alpha_bar(num_train_timesteps)
+    raise NotImplementedError(f"beta_schedule {beta_schedule!r} is not supported")
+
+
+class _SchedulerBase:
+    """Shared state: betas, alphas_cumprod, timesteps (leading spacing)."""
+
+    def __init__(
+        self,
+        num_train_timesteps: int = 1000,
+        beta_start: float = 0.0001,
+        beta_end: float = 0.02,
+        beta_schedule: str = "linear",
+        clip_sample: bool = True,
+        clip_sample_range: float = 1.0,
+        prediction_type: str = "epsilon",
+        steps_offset: int = 0,
+    ) -> None:
+        if prediction_type != "epsilon":
+            raise NotImplementedError("only prediction_type='epsilon' is supported")
+        self.num_train_timesteps = num_train_timesteps
+        self.beta_start = beta_start
+        self.beta_end = beta_end
+        self.beta_schedule = beta_schedule
+        self.clip_sample = clip_sample
+        self.clip_sample_range = clip_sample_range
+        self.prediction_type = prediction_type
+        self.steps_offset = steps_offset
+        self.betas = make_betas(num_train_timesteps, beta_start, beta_end, beta_schedule)
+        self.alphas = 1.0 - self.betas
+        self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
+        self.one = torch.tensor(1.0)
+        self.num_inference_steps: Optional[int] = None
+        # before set_timesteps: every training timestep, descending
+        self.timesteps = torch.arange(num_train_timesteps - 1, -1, -1, dtype=torch.long)
+
+    def set_timesteps(self, num_inference_steps: int) -> None:
+        """Choose K = ``num_inference_steps`` timesteps: ``(arange(K) * (N // K))[::-1] + steps_offset``.
+
+        Step k of a sampler run (k = 0 noisiest) uses ``timesteps[k]``; with K = N this is N-1-k.
+        """
+        if not 1 <= num_inference_steps <= self.num_train_timesteps:
+            raise ValueError(
+                f"num_inference_steps must be in 1..{self.num_train_timesteps}, got {num_inference_steps}"
+            )
+        self.num_inference_steps = num_inference_steps
+        step_ratio = self.num_train_timesteps // num_inference_steps
+        ts = torch.arange(0, num_inference_steps, dtype=torch.long) * step_ratio
+        self.timesteps = ts.flip(0) + self.steps_offset
+
+    def _prev_timestep(self, t: int) -> int:
+        k = self.num_inference_steps if self.num_inference_steps else self.num_train_timesteps
+        return t - self.num_train_timesteps // k
+
+    def add_noise(self, original: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """Forward process q(x_t | x_0): ``sqrt(abar_t) * x0 + sqrt(1 - abar_t) * noise``.
+
+        ``timesteps`` is [B] (or scalar); coefficients broadcast over the trailing dims.
+        """
+        ac = self.alphas_cumprod.to(device=original.device, dtype=original.dtype)
+        timesteps = torch.as_tensor(timesteps, device=original.device).long().reshape(-1)
+        sqrt_a = ac[timesteps] ** 0.5
+        sqrt_1ma = (1 - ac[timesteps]) ** 0.5
+        while sqrt_a.dim() < original.dim():
+            sqrt_a = sqrt_a.unsqueeze(-1)
+            sqrt_1ma = sqrt_1ma.unsqueeze(-1)
+        return sqrt_a * original + sqrt_1ma * noise
+
+    def _clip(self, x0: torch.Tensor) -> torch.Tensor:
+        if self.clip_sample:
+            return x0.clamp(-self.clip_sample_range, self.clip_sample_range)
+        return x0
+
+    def config(self, type_name: str) -> dict:
+        """The sampler description used in ``bac.sampler`` metadata (diffusers' meaning)."""
+        return {
+            "type": type_name,
+            "num_train_timesteps": self.num_train_timesteps,
+            "beta_schedule": self.beta_schedule,
+            "beta_start": self.beta_start,
+            "beta_end": self.beta_end,
+            "prediction_type": self.prediction_type,
+            "clip_sample": self.clip_sample,
+            "num_inference_steps": self.num_inference_steps or self.num_train_timesteps,
+        }
+
+
+class DDPMScheduler(_SchedulerBase):
+    """DDPM ancestral sampler, ``variance_type='fixed_small'``.
+
+    One step from timestep ``t`` to ``prev_t = t - N // K``:
+
+    * ``x0 = (x_t - sqrt(1 - abar_t) * eps) / sqrt(abar_t)``, clipped to [-r, r] if ``clip_sample``;
+    * ``abar_prev = abar[prev_t]`` (1 when ``prev_t < 0``), ``alpha_t = abar_t / abar_prev``,
+      ``beta_t = 1 - alpha_t``;
+    * mean ``= sqrt(abar_prev) * beta_t / (1 - abar_t) * x0 + sqrt(alpha_t) * (1 - abar_prev) / (1 - abar_t) * x_t``;
+    * if ``t > 0``: ``+ sqrt(max((1 - abar_prev) / (1 - abar_t) * beta_t, 1e-20)) * noise``.
+    """
+
+    variance_type = "fixed_small"
+
+    def step(
+        self,
+        model_output: torch.Tensor,
+        timestep: int,
+        sample: torch.Tensor,
+        noise: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
+        """Return x_{prev_t}. ``noise`` (same shape as ``sample``) is used when ``t > 0``; if it is
+        None, it is drawn with ``torch.randn`` (optionally from ``generator``)."""
+        t = int(timestep)
+        prev_t = self._prev_timestep(t)
+        abar_t = self.alphas_cumprod[t]
+        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.one
+        beta_prod_t = 1 - abar_t
+        beta_prod_prev = 1 - abar_prev
+        cur_alpha = abar_t / abar_prev
+        cur_beta = 1 - cur_alpha
+
+        x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
+        x0 = self._clip(x0)
+
+        x0_coeff = (abar_prev**0.5 * cur_beta) / beta_prod_t
+        xt_coeff = cur_alpha**0.5 * beta_prod_prev / beta_prod_t
+        prev = x0_coeff * x0 + xt_coeff * sample
+
+        if t > 0:
+            if noise is None:
+                noise = torch.randn(
+                    model_output.shape, generator=generator, dtype=model_output.dtype, device=model_output.device
+                )
+            variance = torch.clamp(beta_prod_prev / beta_prod_t * cur_beta, min=1e-20)
+            prev = prev + variance**0.5 * noise
+        return prev
+
+
+class DDIMScheduler(_SchedulerBase):
+    """DDIM sampler (Song et al. 2021) with diffusers semantics; ``eta = 0`` is deterministic.
+
+    ``set_alpha_to_one=True`` makes the final step's ``abar_prev`` equal 1 (else ``abar[0]``).
+    One step: ``x0`` as in DDPM (clipped), ``eps`` = model output (not recomputed from the clipped x0,
+    diffusers' default ``use_clipped_model_output=False``),
+    ``sigma = eta * sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev))``,
+    ``x_prev = sqrt(abar_prev) * x0 + sqrt(1 - abar_prev - sigma^2) * eps (+ sigma * noise if eta > 0)``.
+    """
+
+    def __init__(self, *args: object, set_alpha_to_one: bool = True, eta: float = 0.0, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.set_alpha_to_one = set_alpha_to_one
+        self.eta = eta
+        self.final_alpha_cumprod = self.one if set_alpha_to_one else self.alphas_cumprod[0]
+
+    def step(
+        self,
+        model_output: torch.Tensor,
+        timestep: int,
+        sample: torch.Tensor,
+        noise: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+        eta: Optional[float] = None,
+    ) -> torch.Tensor:
+        """Return x_{prev_t}. ``noise`` is only used when ``eta > 0``."""
+        if self.num_inference_steps is None:
+            raise RuntimeError("call set_timesteps before step")
+        eta = self.eta if eta is None else eta
+        t = int(timestep)
+        prev_t = self._prev_timestep(t)
+        abar_t = self.alphas_cumprod[t]
+        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.final_alpha_cumprod
+        beta_prod_t = 1 - abar_t
+
+        x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
+        x0 = self._clip(x0)
+        eps = model_output
+
+        variance = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
+        std = eta * variance**0.5
+        direction = (1 - abar_prev - std**2) ** 0.5 * eps
+        prev = abar_prev**0.5 * x0 + direction
+        if eta > 0:
+            if noise is None:
+                noise = torch.randn(
+                    model_output.shape, generator=generator, dtype=model_output.dtype, device=model_output.device
+                )
+            prev = prev + std * noise
+        return prev
+
+    def config(self, type_name: str = "ddim") -> dict:  # noqa: D401 - same as base
+        """Sampler description; DDIM adds ``eta`` and ``set_alpha_to_one``."""
+        c = super().config(type_name)
+        c["eta"] = self.eta
+        c["set_alpha_to_one"] = self.set_alpha_to_one
+        return c
