@@ -68,3 +68,97 @@ export interface FileRef {
   /** Lower-case hex sha256 of the referenced file's bytes. */
   readonly sha256: string;
 }
+
+/**
+ * Profiling statistics of one block, aggregated over N observation samples.
+ * Matrices are K×K, row-major, symmetric, with a unit diagonal for `simMean`.
+ */
+export interface BlockProfile {
+  /** Canonical id `<layer>.<kind>`. */
+  readonly id: BlockId;
+  /** Decoder layer index. */
+  readonly layer: number;
+  /** Residual branch kind. */
+  readonly kind: BlockKind;
+  /** Mean over samples of the per-sample cosine matrix Sim_b^n (length K·K). */
+  readonly simMean: Float32Array;
+  /** Per-entry standard deviation over samples of Sim_b^n (length K·K; zeros when N = 1). */
+  readonly simStd: Float32Array;
+  /** ℓ_b: mean over samples of E_b^n, the mean pairwise L1 reuse-error estimate. */
+  readonly l1Mean: number;
+  /** Standard deviation over samples of E_b^n. */
+  readonly l1Std: number;
+  /** Cost of one call of this block. */
+  readonly cost: Cost;
+}
+
+/** A `.bacprofile` in memory: everything the solver and the editor need from profiling. */
+export interface Profile {
+  /** The profiled model, relative to the profile file. */
+  readonly model: FileRef;
+  /** Sampler used while profiling (K = `sampler.steps`). */
+  readonly sampler: SamplerInfo;
+  /** Number of observation samples N aggregated. */
+  readonly samples: number;
+  /** Seed that chose the samples and the sampler noise. */
+  readonly seed: number;
+  /** Episode source the samples came from (path relative to the profile file; informative). */
+  readonly episodes: string;
+  /** ONNX Runtime execution provider used (`cpu`, `cuda`, `webgpu`). */
+  readonly executionProvider: string;
+  /** ISO-8601 time the profile was written. */
+  readonly createdAt: string;
+  /** Cost of the non-block rest of one denoiser call (c_0 in METHOD.md). */
+  readonly baseCost: Cost;
+  /** Per-block statistics in model order (layer ascending, then sa, ca, ffn). */
+  readonly blocks: readonly BlockProfile[];
+}
+
+/** Solver parameters recorded in a schedule so that it can be re-solved identically. */
+export interface SolverParams {
+  /** Budget M: number of update steps per block given to ACS (1 ≤ M ≤ K). */
+  readonly budget: number;
+  /** BUA top-n; 0 disables BUA. */
+  readonly topN: number;
+  /** Whether step K−1 is forced into every block's set inside the DP (METHOD.md "Ours"). */
+  readonly forceLast: boolean;
+  /** Profile the schedule was solved from; null for hand-written or baseline schedules. */
+  readonly profile: FileRef | null;
+}
+
+/** One block of a schedule: its update set with origins and its per-call cost. */
+export interface ScheduleBlock extends BlockUpdates {
+  /** Canonical id `<layer>.<kind>`. */
+  readonly id: BlockId;
+  /** Cost of one call of the block (copied from the profile so a schedule is self-contained). */
+  readonly cost: Cost;
+}
+
+/**
+ * A `.bacschedule` in memory, without its derived `summary` (recomputed on serialise, see
+ * `summarizeSchedule`). Blocks are in model order.
+ */
+export interface Schedule {
+  /** The model the schedule belongs to, relative to the schedule file. */
+  readonly model: FileRef;
+  /** Sampler identity; `steps` is K. */
+  readonly sampler: SamplerInfo;
+  /** How the schedule was produced. */
+  readonly solver: SolverParams;
+  /** Cost of the non-block rest of one denoiser call. */
+  readonly baseCost: Cost;
+  /** Per-block update sets, model order. */
+  readonly blocks: readonly ScheduleBlock[];
+}
+
+/** Derived numbers shown in summaries, CodeLens and the editor. */
+export interface ScheduleSummary {
+  /** Σ_b |C(b)|. */
+  readonly updates: number;
+  /** K · number of blocks: the updates of a full run. */
+  readonly fullUpdates: number;
+  /** full/cached by FLOPs (the upper bound). */
+  readonly speedupFlops: number;
+  /** full/cached by measured time; null when no block time was measured. */
+  readonly speedupTime: number | null;
+}

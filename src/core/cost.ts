@@ -1,0 +1,61 @@
+import { updateSteps } from './blocks';
+import type { Cost, Schedule, ScheduleSummary } from './types';
+
+/**
+ * The cost model of METHOD.md. With c_b the cost of one call of block b and c_0 the rest of one
+ * denoiser call: full = K·(c_0 + Σ_b c_b), cached = K·c_0 + Σ_b |C(b)|·c_b, speedup = full/cached.
+ */
+
+/** Per-block input of {@link expectedSpeedup}: its cost and how many times it runs per chunk. */
+export interface CostedBlock {
+  /** Cost of one call of the block. */
+  readonly cost: Cost;
+  /** |C(b)|: number of update steps. */
+  readonly updates: number;
+}
+
+/**
+ * full/cached for one cost measure (FLOPs or time). Returns 1 when the whole run costs nothing
+ * (nothing to speed up). O(B).
+ */
+export function speedupBy(
+  measure: (c: Cost) => number,
+  base: Cost,
+  blocks: readonly CostedBlock[],
+  K: number,
+): number {
+  let perCall = measure(base);
+  let cached = K * measure(base);
+  for (const b of blocks) {
+    perCall += measure(b.cost);
+    cached += b.updates * measure(b.cost);
+  }
+  const full = K * perCall;
+  return cached > 0 ? full / cached : 1;
+}
+
+/** Expected speedups by FLOPs (the upper bound) and by measured time (null when unmeasured). O(B). */
+export function expectedSpeedup(
+  base: Cost,
+  blocks: readonly CostedBlock[],
+  K: number,
+): { flops: number; time: number | null } {
+  const timed = base.timeUs > 0 || blocks.some((b) => b.cost.timeUs > 0);
+  return {
+    flops: speedupBy((c) => c.flops, base, blocks, K),
+    time: timed ? speedupBy((c) => c.timeUs, base, blocks, K) : null,
+  };
+}
+
+/** The derived numbers of a schedule: update counts and expected speedups. O(B · S log S). */
+export function summarizeSchedule(s: Schedule): ScheduleSummary {
+  const K = s.sampler.steps;
+  const blocks = s.blocks.map((b) => ({ cost: b.cost, updates: updateSteps(b).length }));
+  const speedup = expectedSpeedup(s.baseCost, blocks, K);
+  return {
+    updates: blocks.reduce((n, b) => n + b.updates, 0),
+    fullUpdates: K * s.blocks.length,
+    speedupFlops: speedup.flops,
+    speedupTime: speedup.time,
+  };
+}
