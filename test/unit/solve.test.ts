@@ -122,3 +122,19 @@ describe('predicted-error proxy', () => {
     assert.ok(acs <= uni, `ACS ${acs} should not be worse than Uniform ${uni} on the proxy`);
   });
 });
+
+describe('trade-off curves', () => {
+  it('gives one point per budget, consistent with solving each budget alone', async () => {
+    const { tradeoffCurves } = await import('../../src/core/tradeoff');
+    const p = tinyProfile(2, 12, 4);
+    const curves = tradeoffCurves(p, 2, true);
+    assert.equal(curves.uniform.length, 12);
+    assert.equal(curves.bac.length, 11, 'M = 1 is infeasible with forceLast');
+    for (const pt of curves.bac) {
+      const s = solveSchedule(p, { budget: pt.budget, topN: 2, forceLast: true, profile: null }, model);
+      assert.equal(pt.speedupFlops, summarizeSchedule(s).speedupFlops);
+      assert.equal(pt.predictedError, predictedError(s, p).total);
+    }
+    assert.equal(curves.bac.at(-1)!.predictedError, 0, 'M = K is the full run');
+  });
+});

@@ -1,0 +1,49 @@
+// Bundles the extension host and CLI (node/cjs; vscode and onnxruntime-node stay external so the
+// native addon loads from node_modules) and the webview (browser/esm). `--watch` rebuilds on change.
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const hostEntries = {
+  extension: 'src/extension/extension.ts',
+  cli: 'src/cli/main.ts',
+  'profile-worker': 'src/engine/profile-worker.ts',
+};
+
+/** @type {esbuild.BuildOptions[]} */
+const builds = [
+  {
+    entryPoints: Object.fromEntries(Object.entries(hostEntries).filter(([, file]) => existsSync(file))),
+    outdir: 'dist',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'onnxruntime-node'],
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+  },
+];
+if (existsSync('webview/main.ts')) {
+  builds.push({
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: 'dist',
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+  });
+}
+
+for (const options of builds) {
+  if (Object.keys(options.entryPoints).length === 0) continue;
+  if (watch) await (await esbuild.context(options)).watch();
+  else await esbuild.build(options);
+}
+if (!watch) console.log(`build: ${builds.map((b) => Object.keys(b.entryPoints).join(', ')).join(' | ')} → dist/`);
