@@ -1,4 +1,9 @@
+import type { FileRef } from './types';
+
 /**
+ * Reading untrusted JSON files: a positions-keeping parser, and an issue collector with the field
+ * checks shared by the `.bacschedule` and `.bacprofile` readers.
+ *
  * A strict JSON (RFC 8259) parser that never throws and remembers where every value starts, so
  * that file validators can report `line:column` for syntax errors and for invalid fields alike.
  * `JSON.parse` cannot: it gives no position for truncated input and none at all for values.
@@ -76,7 +81,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     let run = i;
     for (;;) {
       if (i >= text.length)
-        fail('unexpected end of input inside a string, expected a closing "', start);
+        fail('unexpected end of input inside a string, expected a closing quote', start);
       const ch = text.charCodeAt(i);
       if (ch === 0x22) {
         out += text.slice(run, i);
@@ -237,4 +242,172 @@ export function describeValue(v: unknown): string {
     default:
       return `is a ${typeof v}`;
   }
+}
+
+/** At most this many issues are reported per file; a final issue says that more were cut. */
+export const MAX_ISSUES = 50;
+
+/**
+ * One thing wrong with a file. `path` is a JSON path such as `blocks[3].acs[2]` (empty for the
+ * whole file); `message` says what is wrong, then what is expected. `line`/`column` (1-based,
+ * UTF-16 columns) locate it in the text when known, for editor diagnostics.
+ */
+export interface FormatIssue {
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/**
+ * Renders issues one per line as `<file>: <path>: <message>` (`<file>: <message>` when the path is
+ * empty). O(total length).
+ */
+export function formatIssues(file: string, issues: readonly FormatIssue[]): string {
+  return issues
+    .map((i) => (i.path ? `${file}: ${i.path}: ${i.message}` : `${file}: ${i.message}`))
+    .join('\n');
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Collects issues while walking an untrusted JSON value; never throws.
+ */
+export class IssueCollector {
+  /** Issues so far, in discovery order, capped at {@link MAX_ISSUES} plus one "more" note. */
+  readonly issues: FormatIssue[] = [];
+  private dropped = 0;
+
+  /**
+   * @param locate maps a JSON path to a 1-based line/column, when the source text is known.
+   */
+  constructor(
+    private readonly locate?: (path: string) => { line: number; column: number } | undefined,
+  ) {}
+
+  /** Records `path: message`. O(1) amortised. */
+  add(path: string, message: string): void {
+    if (this.issues.length >= MAX_ISSUES) {
+      this.dropped++;
+      return;
+    }
+    const at = this.locate?.(path);
+    this.issues.push(at ? { path, message, ...at } : { path, message });
+  }
+
+  /** Issues plus a closing note when some were cut. */
+  result(): FormatIssue[] {
+    if (this.dropped === 0) return this.issues;
+    return [
+      ...this.issues,
+      { path: '', message: `${this.dropped} more issue(s) not shown, fix the ones above first` },
+    ];
+  }
+
+  /** Whether nothing was reported. */
+  get clean(): boolean {
+    return this.issues.length === 0;
+  }
+
+  /**
+   * Checks that `v` is a plain object holding exactly `keys`; reports missing and unknown keys.
+   * Returns the object (possibly incomplete) or undefined when it is not an object at all.
+   */
+  object(
+    v: unknown,
+    path: string,
+    keys: readonly string[],
+    what: string,
+  ): Record<string, unknown> | undefined {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      this.add(path, `${describeValue(v)}, expected ${what}`);
+      return undefined;
+    }
+    const o = v as Record<string, unknown>;
+    for (const k of keys) {
+      if (!Object.prototype.hasOwnProperty.call(o, k))
+        this.add(join(path, k), `is missing, expected ${what}`);
+    }
+    for (const k of Object.keys(o)) {
+      if (!keys.includes(k))
+        this.add(join(path, k), `unknown key "${k}", expected only ${keys.join(', ')}`);
+    }
+    return o;
+  }
+
+  /** A string matching `test`; returns it or undefined after reporting. */
+  string(
+    v: unknown,
+    path: string,
+    what: string,
+    test: (s: string) => boolean = (s) => s.length > 0,
+  ): string | undefined {
+    if (typeof v === 'string' && test(v)) return v;
+    this.add(path, `${describeValue(v)}, expected ${what}`);
+    return undefined;
+  }
+
+  /** An integer in [min, max]. */
+  integer(
+    v: unknown,
+    path: string,
+    min: number,
+    max = Number.MAX_SAFE_INTEGER,
+  ): number | undefined {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+    this.add(path, `${numberProblem(v, 'integer')}, expected ${rangeText(min, max)}`);
+    return undefined;
+  }
+
+  /** A finite number ≥ 0. */
+  nonNegative(v: unknown, path: string): number | undefined {
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+    this.add(path, `${numberProblem(v, 'number')}, expected a finite number ≥ 0`);
+    return undefined;
+  }
+
+  /** A boolean. */
+  boolean(v: unknown, path: string): boolean | undefined {
+    if (typeof v === 'boolean') return v;
+    this.add(path, `${describeValue(v)}, expected true or false`);
+    return undefined;
+  }
+
+  /** `{path, sha256}`. */
+  fileRef(v: unknown, path: string, what: string): FileRef | undefined {
+    const o = this.object(v, path, ['path', 'sha256'], `${what} as {path, sha256}`);
+    if (!o) return undefined;
+    const p = this.string(o.path, join(path, 'path'), 'a non-empty path relative to this file');
+    const h = this.string(
+      o.sha256,
+      join(path, 'sha256'),
+      'a lower-case hex sha256 (64 characters)',
+      (s) => SHA256.test(s),
+    );
+    return p !== undefined && h !== undefined ? { path: p, sha256: h } : undefined;
+  }
+}
+
+/** `a.b`, with an empty parent giving `b`. */
+export function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/** `a.b[3]` → `a.b` → `a` → `''`. */
+export function parentPath(path: string): string {
+  const cut = Math.max(path.lastIndexOf('.'), path.lastIndexOf('['));
+  return cut < 0 ? '' : path.slice(0, cut);
+}
+
+/** "What is wrong" with a value that should have been a number in some range. */
+export function numberProblem(v: unknown, want: 'integer' | 'number'): string {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return describeValue(v);
+  if (want === 'integer' && !Number.isInteger(v)) return `${v} is not an integer`;
+  return `${v} is out of range`;
+}
+
+function rangeText(min: number, max: number): string {
+  if (max >= Number.MAX_SAFE_INTEGER) return `an integer ≥ ${min}`;
+  return min === max ? `the integer ${min}` : `an integer in ${min}…${max}`;
 }

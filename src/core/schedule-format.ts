@@ -25,8 +25,19 @@
  * wrote parses back to a schedule that serialises to the same bytes.
  */
 import { summarizeSchedule } from './cost';
+import { blockId } from './blocks';
 import { BacError } from './errors';
-import { parseJsonWithPositions, describeValue, lineColumnAt } from './json-positions';
+import {
+  describeValue,
+  formatIssues,
+  IssueCollector,
+  join,
+  lineColumnAt,
+  numberProblem,
+  parentPath,
+  parseJsonWithPositions,
+  type FormatIssue,
+} from './json-validate';
 import {
   BLOCK_KINDS,
   type BlockKind,
@@ -39,246 +50,79 @@ import {
 export const SCHEDULE_FORMAT = 'bacschedule';
 /** The only `.bacschedule` version this build reads and writes. */
 export const SCHEDULE_VERSION = 1;
-/** At most this many issues are reported per file; a final issue says that more were cut. */
-export const MAX_ISSUES = 50;
 
-/**
- * One thing wrong with a file. `path` is a JSON path such as `blocks[3].acs[2]` (empty for the
- * whole file); `message` says what is wrong, then what is expected. `line`/`column` (1-based,
- * UTF-16 columns) locate it in the text when known, for editor diagnostics.
- */
-export interface ScheduleIssue {
-  readonly path: string;
-  readonly message: string;
-  readonly line?: number;
-  readonly column?: number;
-}
+export { formatIssues, MAX_ISSUES } from './json-validate';
 
-/** Outcome of {@link parseSchedule}: the schedule, or every issue found (at most {@link MAX_ISSUES} + 1). */
+/** One issue of a `.bacschedule`: `{path, message}` plus `line`/`column` when known. */
+export type ScheduleIssue = FormatIssue;
+
+/** Outcome of {@link parseSchedule}: the schedule, or every issue found (at most MAX_ISSUES + 1). */
 export type ParseScheduleResult =
   | { readonly ok: true; readonly schedule: Schedule }
   | { readonly ok: false; readonly errors: readonly ScheduleIssue[] };
 
-/**
- * Renders issues one per line as `<file>: <path>: <message>` (`<file>: <message>` when the path is
- * empty). O(total length).
- */
-export function formatIssues(file: string, issues: readonly ScheduleIssue[]): string {
-  return issues
-    .map((i) => (i.path ? `${file}: ${i.path}: ${i.message}` : `${file}: ${i.message}`))
-    .join('\n');
-}
-
-/** Canonical block id `<layer>.<kind>`. */
-export function blockIdOf(layer: number, kind: BlockKind): string {
-  return `${layer}.${kind}`;
-}
-
+/** Like `parseBlockId`'s pattern, with the layer capped so completeness checks stay cheap. */
 const BLOCK_ID = /^(0|[1-9][0-9]{0,5})\.(sa|ca|ffn)$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
- * Collects issues while walking an untrusted JSON value; never throws. Exported for the sibling
- * `.bacprofile` header parser, which shares the field checks and the block-order rules.
+ * Checks block ids: each `<layer>.<kind>`, unique, in model order (layer ascending, then sa,
+ * ca, ffn) and complete (sa, ca and ffn for every layer 0 … max). `ids[i]` is undefined when
+ * that block's id was already reported as malformed. Shared with the `.bacprofile` header.
+ * O(n + 3·max layer).
  */
-export class IssueCollector {
-  /** Issues so far, in discovery order, capped at {@link MAX_ISSUES} plus one "more" note. */
-  readonly issues: ScheduleIssue[] = [];
-  private dropped = 0;
-
-  /**
-   * @param locate maps a JSON path to a 1-based line/column, when the source text is known.
-   */
-  constructor(
-    private readonly locate?: (path: string) => { line: number; column: number } | undefined,
-  ) {}
-
-  /** Records `path: message`. O(1) amortised. */
-  add(path: string, message: string): void {
-    if (this.issues.length >= MAX_ISSUES) {
-      this.dropped++;
+export function checkBlockIds(
+  c: IssueCollector,
+  ids: readonly (string | undefined)[],
+  path: string,
+): void {
+  if (ids.length === 0) {
+    c.add(path, 'is empty, expected the sa, ca and ffn blocks of every decoder layer');
+    return;
+  }
+  const seen = new Map<string, number>();
+  let prev: { id: string; rank: number } | undefined;
+  let maxLayer = -1;
+  ids.forEach((id, i) => {
+    if (id === undefined) return;
+    const m = BLOCK_ID.exec(id);
+    if (!m) return;
+    const layer = Number(m[1]);
+    const rank = layer * 3 + BLOCK_KINDS.indexOf(m[2] as BlockKind);
+    const idPath = `${path}[${i}].id`;
+    const first = seen.get(id);
+    if (first !== undefined) {
+      c.add(idPath, `duplicate block "${id}" (also ${path}[${first}]), expected each block once`);
       return;
     }
-    const at = this.locate?.(path);
-    this.issues.push(at ? { path, message, ...at } : { path, message });
-  }
-
-  /** Issues plus a closing note when some were cut. */
-  result(): ScheduleIssue[] {
-    if (this.dropped === 0) return this.issues;
-    return [
-      ...this.issues,
-      { path: '', message: `${this.dropped} more issue(s) not shown, fix the ones above first` },
-    ];
-  }
-
-  /** Whether nothing was reported. */
-  get clean(): boolean {
-    return this.issues.length === 0;
-  }
-
-  /**
-   * Checks that `v` is a plain object holding exactly `keys`; reports missing and unknown keys.
-   * Returns the object (possibly incomplete) or undefined when it is not an object at all.
-   */
-  object(
-    v: unknown,
-    path: string,
-    keys: readonly string[],
-    what: string,
-  ): Record<string, unknown> | undefined {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-      this.add(path, `${describeValue(v)}, expected ${what}`);
-      return undefined;
+    seen.set(id, i);
+    if (prev && rank < prev.rank) {
+      c.add(
+        idPath,
+        `"${id}" comes after "${prev.id}", expected model order (layer ascending, then sa, ca, ffn)`,
+      );
     }
-    const o = v as Record<string, unknown>;
-    for (const k of keys) {
-      if (!Object.prototype.hasOwnProperty.call(o, k))
-        this.add(join(path, k), `is missing, expected ${what}`);
-    }
-    for (const k of Object.keys(o)) {
-      if (!keys.includes(k))
-        this.add(join(path, k), `unknown key "${k}", expected only ${keys.join(', ')}`);
-    }
-    return o;
-  }
-
-  /** A string matching `test`; returns it or undefined after reporting. */
-  string(
-    v: unknown,
-    path: string,
-    what: string,
-    test: (s: string) => boolean = (s) => s.length > 0,
-  ): string | undefined {
-    if (typeof v === 'string' && test(v)) return v;
-    this.add(path, `${describeValue(v)}, expected ${what}`);
-    return undefined;
-  }
-
-  /** An integer in [min, max]. */
-  integer(
-    v: unknown,
-    path: string,
-    min: number,
-    max = Number.MAX_SAFE_INTEGER,
-  ): number | undefined {
-    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-    this.add(path, `${numberProblem(v, 'integer')}, expected ${rangeText(min, max)}`);
-    return undefined;
-  }
-
-  /** A finite number ≥ 0. */
-  nonNegative(v: unknown, path: string): number | undefined {
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-    this.add(path, `${numberProblem(v, 'number')}, expected a finite number ≥ 0`);
-    return undefined;
-  }
-
-  /** A boolean. */
-  boolean(v: unknown, path: string): boolean | undefined {
-    if (typeof v === 'boolean') return v;
-    this.add(path, `${describeValue(v)}, expected true or false`);
-    return undefined;
-  }
-
-  /** `{path, sha256}`. */
-  fileRef(v: unknown, path: string, what: string): FileRef | undefined {
-    const o = this.object(v, path, ['path', 'sha256'], `${what} as {path, sha256}`);
-    if (!o) return undefined;
-    const p = this.string(o.path, join(path, 'path'), 'a non-empty path relative to this file');
-    const h = this.string(
-      o.sha256,
-      join(path, 'sha256'),
-      'a lower-case hex sha256 (64 characters)',
-      (s) => SHA256.test(s),
-    );
-    return p !== undefined && h !== undefined ? { path: p, sha256: h } : undefined;
-  }
-
-  /**
-   * Checks block ids: each `<layer>.<kind>`, unique, in model order (layer ascending, then sa,
-   * ca, ffn) and complete (sa, ca and ffn for every layer 0 … max). `ids[i]` is undefined when
-   * that block's id was already reported as malformed. O(n).
-   */
-  blockIds(ids: readonly (string | undefined)[], path: string): void {
-    if (ids.length === 0) {
-      this.add(path, 'is empty, expected the sa, ca and ffn blocks of every decoder layer');
-      return;
-    }
-    const seen = new Map<string, number>();
-    let prev: { id: string; rank: number } | undefined;
-    let maxLayer = -1;
-    ids.forEach((id, i) => {
-      if (id === undefined) return;
-      const m = BLOCK_ID.exec(id);
-      if (!m) return;
-      const layer = Number(m[1]);
-      const rank = layer * 3 + BLOCK_KINDS.indexOf(m[2] as BlockKind);
-      const idPath = `${path}[${i}].id`;
-      const first = seen.get(id);
-      if (first !== undefined) {
-        this.add(
-          idPath,
-          `duplicate block "${id}" (also ${path}[${first}]), expected each block once`,
-        );
-        return;
-      }
-      seen.set(id, i);
-      if (prev && rank < prev.rank) {
-        this.add(
-          idPath,
-          `"${id}" comes after "${prev.id}", expected model order (layer ascending, then sa, ca, ffn)`,
+    if (!prev || rank > prev.rank) prev = { id, rank };
+    maxLayer = Math.max(maxLayer, layer);
+  });
+  if (maxLayer < 0 || ids.some((id) => id === undefined || !BLOCK_ID.test(id))) return;
+  for (let layer = 0; layer <= maxLayer; layer++) {
+    for (const kind of BLOCK_KINDS) {
+      const id = blockId({ layer, kind });
+      if (!seen.has(id)) {
+        c.add(
+          path,
+          `block "${id}" is missing, expected sa, ca and ffn for every layer 0…${maxLayer}`,
         );
       }
-      if (!prev || rank > prev.rank) prev = { id, rank };
-      maxLayer = Math.max(maxLayer, layer);
-    });
-    if (maxLayer < 0 || ids.some((id) => id === undefined || !BLOCK_ID.test(id))) return;
-    for (let layer = 0; layer <= maxLayer; layer++) {
-      for (const kind of BLOCK_KINDS) {
-        const id = blockIdOf(layer, kind);
-        if (!seen.has(id)) {
-          this.add(
-            path,
-            `block "${id}" is missing, expected sa, ca and ffn for every layer 0…${maxLayer}`,
-          );
-        }
-      }
     }
   }
-
-  /** Checks a block id's syntax; returns it or undefined after reporting. */
-  blockId(v: unknown, path: string): string | undefined {
-    return this.string(
-      v,
-      path,
-      'a block id "<layer>.<kind>" such as "0.sa", "3.ca" or "7.ffn"',
-      (s) => BLOCK_ID.test(s),
-    );
-  }
 }
 
-/** `a.b`, with an empty parent giving `b`. */
-function join(path: string, key: string): string {
-  return path ? `${path}.${key}` : key;
-}
-
-/** `a.b[3]` → `a.b` → `a` → `''`. */
-function parentPath(path: string): string {
-  const cut = Math.max(path.lastIndexOf('.'), path.lastIndexOf('['));
-  return cut < 0 ? '' : path.slice(0, cut);
-}
-
-/** "What is wrong" with a value that should have been a number in some range. */
-function numberProblem(v: unknown, want: 'integer' | 'number'): string {
-  if (typeof v !== 'number' || !Number.isFinite(v)) return describeValue(v);
-  if (want === 'integer' && !Number.isInteger(v)) return `${v} is not an integer`;
-  return `${v} is out of range`;
-}
-
-function rangeText(min: number, max: number): string {
-  if (max >= Number.MAX_SAFE_INTEGER) return `an integer ≥ ${min}`;
-  return min === max ? `the integer ${min}` : `an integer in ${min}…${max}`;
+/** Checks a block id's syntax; returns it or undefined after reporting. */
+export function checkBlockId(c: IssueCollector, v: unknown, path: string): string | undefined {
+  return c.string(v, path, 'a block id "<layer>.<kind>" such as "0.sa", "3.ca" or "7.ffn"', (s) =>
+    BLOCK_ID.test(s),
+  );
 }
 
 const ROOT_KEYS = [
@@ -465,7 +309,7 @@ function checkBlocks(
       complete = false;
       return;
     }
-    const id = c.blockId(o.id, `${path}.id`);
+    const id = checkBlockId(c, o.id, `${path}.id`);
     ids.push(id);
     const sets = {} as Record<(typeof ORIGIN_KEYS)[number] | 'manualOff', number[] | undefined>;
     for (const k of [...ORIGIN_KEYS, 'manualOff'] as const)
@@ -482,7 +326,7 @@ function checkBlocks(
     }
     complete = false;
   });
-  c.blockIds(ids, 'blocks');
+  checkBlockIds(c, ids, 'blocks');
   return complete ? blocks : undefined;
 }
 
