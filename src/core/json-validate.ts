@@ -59,9 +59,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     throw new JsonSyntaxError(at, message);
   };
   const found = (): string =>
-    i >= text.length
-      ? 'unexpected end of input'
-      : `unexpected character ${JSON.stringify(text[i])}`;
+    i >= text.length ? 'unexpected end of input' : `unexpected character ${JSON.stringify(text[i])}`;
   const ws = (): void => {
     while (i < text.length) {
       const ch = text.charCodeAt(i);
@@ -80,8 +78,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     let out = '';
     let run = i;
     for (;;) {
-      if (i >= text.length)
-        fail('unexpected end of input inside a string, expected a closing quote', start);
+      if (i >= text.length) fail('unexpected end of input inside a string, expected a closing quote', start);
       const ch = text.charCodeAt(i);
       if (ch === 0x22) {
         out += text.slice(run, i);
@@ -101,9 +98,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
           out += ESCAPES[e];
           i += 2;
         } else {
-          fail(
-            'invalid escape in a string, expected one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX',
-          );
+          fail('invalid escape in a string, expected one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX');
         }
         run = i;
       } else i++;
@@ -112,8 +107,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
 
   const parseValue = (path: JsonPath, depth: number): unknown => {
     ws();
-    if (depth > MAX_JSON_DEPTH)
-      fail(`nesting deeper than ${MAX_JSON_DEPTH} levels, expected a shallower document`);
+    if (depth > MAX_JSON_DEPTH) fail(`nesting deeper than ${MAX_JSON_DEPTH} levels, expected a shallower document`);
     positions.set(path, i);
     const ch = text[i];
     if (ch === '{') {
@@ -188,9 +182,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
       i += m[0].length;
       return Number(m[0]);
     }
-    return fail(
-      `${found()}, expected a value (object, array, string, number, true, false or null)`,
-    );
+    return fail(`${found()}, expected a value (object, array, string, number, true, false or null)`);
   };
 
   try {
@@ -264,9 +256,7 @@ export interface FormatIssue {
  * empty). O(total length).
  */
 export function formatIssues(file: string, issues: readonly FormatIssue[]): string {
-  return issues
-    .map((i) => (i.path ? `${file}: ${i.path}: ${i.message}` : `${file}: ${i.message}`))
-    .join('\n');
+  return issues.map((i) => (i.path ? `${file}: ${i.path}: ${i.message}` : `${file}: ${i.message}`)).join('\n');
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -282,9 +272,7 @@ export class IssueCollector {
   /**
    * @param locate maps a JSON path to a 1-based line/column, when the source text is known.
    */
-  constructor(
-    private readonly locate?: (path: string) => { line: number; column: number } | undefined,
-  ) {}
+  constructor(private readonly locate?: (path: string) => { line: number; column: number } | undefined) {}
 
   /** Records `path: message`. O(1) amortised. */
   add(path: string, message: string): void {
@@ -299,10 +287,7 @@ export class IssueCollector {
   /** Issues plus a closing note when some were cut. */
   result(): FormatIssue[] {
     if (this.dropped === 0) return this.issues;
-    return [
-      ...this.issues,
-      { path: '', message: `${this.dropped} more issue(s) not shown, fix the ones above first` },
-    ];
+    return [...this.issues, { path: '', message: `${this.dropped} more issue(s) not shown, fix the ones above first` }];
   }
 
   /** Whether nothing was reported. */
@@ -314,24 +299,17 @@ export class IssueCollector {
    * Checks that `v` is a plain object holding exactly `keys`; reports missing and unknown keys.
    * Returns the object (possibly incomplete) or undefined when it is not an object at all.
    */
-  object(
-    v: unknown,
-    path: string,
-    keys: readonly string[],
-    what: string,
-  ): Record<string, unknown> | undefined {
+  object(v: unknown, path: string, keys: readonly string[], what: string): Record<string, unknown> | undefined {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
       this.add(path, `${describeValue(v)}, expected ${what}`);
       return undefined;
     }
     const o = v as Record<string, unknown>;
     for (const k of keys) {
-      if (!Object.prototype.hasOwnProperty.call(o, k))
-        this.add(join(path, k), `is missing, expected ${what}`);
+      if (!Object.prototype.hasOwnProperty.call(o, k)) this.add(join(path, k), `is missing, expected ${what}`);
     }
     for (const k of Object.keys(o)) {
-      if (!keys.includes(k))
-        this.add(join(path, k), `unknown key "${k}", expected only ${keys.join(', ')}`);
+      if (!keys.includes(k)) this.add(join(path, k), `unknown key "${k}", expected only ${keys.join(', ')}`);
     }
     return o;
   }
@@ -349,12 +327,7 @@ export class IssueCollector {
   }
 
   /** An integer in [min, max]. */
-  integer(
-    v: unknown,
-    path: string,
-    min: number,
-    max = Number.MAX_SAFE_INTEGER,
-  ): number | undefined {
+  integer(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
     this.add(path, `${numberProblem(v, 'integer')}, expected ${rangeText(min, max)}`);
     return undefined;
@@ -379,11 +352,8 @@ export class IssueCollector {
     const o = this.object(v, path, ['path', 'sha256'], `${what} as {path, sha256}`);
     if (!o) return undefined;
     const p = this.string(o.path, join(path, 'path'), 'a non-empty path relative to this file');
-    const h = this.string(
-      o.sha256,
-      join(path, 'sha256'),
-      'a lower-case hex sha256 (64 characters)',
-      (s) => SHA256.test(s),
+    const h = this.string(o.sha256, join(path, 'sha256'), 'a lower-case hex sha256 (64 characters)', (s) =>
+      SHA256.test(s),
     );
     return p !== undefined && h !== undefined ? { path: p, sha256: h } : undefined;
   }

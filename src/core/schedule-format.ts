@@ -38,13 +38,7 @@ import {
   parseJsonWithPositions,
   type FormatIssue,
 } from './json-validate';
-import {
-  BLOCK_KINDS,
-  type BlockKind,
-  type FileRef,
-  type Schedule,
-  type ScheduleBlock,
-} from './types';
+import { BLOCK_KINDS, type BlockKind, type FileRef, type Schedule, type ScheduleBlock } from './types';
 
 /** Value of the `format` field of every `.bacschedule`. */
 export const SCHEDULE_FORMAT = 'bacschedule';
@@ -70,11 +64,7 @@ const BLOCK_ID = /^(0|[1-9][0-9]{0,5})\.(sa|ca|ffn)$/;
  * that block's id was already reported as malformed. Shared with the `.bacprofile` header.
  * O(n + 3·max layer).
  */
-export function checkBlockIds(
-  c: IssueCollector,
-  ids: readonly (string | undefined)[],
-  path: string,
-): void {
+export function checkBlockIds(c: IssueCollector, ids: readonly (string | undefined)[], path: string): void {
   if (ids.length === 0) {
     c.add(path, 'is empty, expected the sa, ca and ffn blocks of every decoder layer');
     return;
@@ -96,10 +86,7 @@ export function checkBlockIds(
     }
     seen.set(id, i);
     if (prev && rank < prev.rank) {
-      c.add(
-        idPath,
-        `"${id}" comes after "${prev.id}", expected model order (layer ascending, then sa, ca, ffn)`,
-      );
+      c.add(idPath, `"${id}" comes after "${prev.id}", expected model order (layer ascending, then sa, ca, ffn)`);
     }
     if (!prev || rank > prev.rank) prev = { id, rank };
     maxLayer = Math.max(maxLayer, layer);
@@ -109,10 +96,7 @@ export function checkBlockIds(
     for (const kind of BLOCK_KINDS) {
       const id = blockId({ layer, kind });
       if (!seen.has(id)) {
-        c.add(
-          path,
-          `block "${id}" is missing, expected sa, ca and ffn for every layer 0…${maxLayer}`,
-        );
+        c.add(path, `block "${id}" is missing, expected sa, ca and ffn for every layer 0…${maxLayer}`);
       }
     }
   }
@@ -120,21 +104,10 @@ export function checkBlockIds(
 
 /** Checks a block id's syntax; returns it or undefined after reporting. */
 export function checkBlockId(c: IssueCollector, v: unknown, path: string): string | undefined {
-  return c.string(v, path, 'a block id "<layer>.<kind>" such as "0.sa", "3.ca" or "7.ffn"', (s) =>
-    BLOCK_ID.test(s),
-  );
+  return c.string(v, path, 'a block id "<layer>.<kind>" such as "0.sa", "3.ca" or "7.ffn"', (s) => BLOCK_ID.test(s));
 }
 
-const ROOT_KEYS = [
-  'format',
-  'version',
-  'model',
-  'sampler',
-  'solver',
-  'baseCost',
-  'summary',
-  'blocks',
-];
+const ROOT_KEYS = ['format', 'version', 'model', 'sampler', 'solver', 'baseCost', 'summary', 'blocks'];
 const BLOCK_KEYS = ['id', 'acs', 'bua', 'manual', 'manualOff', 'flops', 'timeUs'];
 const ORIGIN_KEYS = ['acs', 'bua', 'manual'] as const;
 /** Largest K accepted; far above any sampler in use, it bounds the work of validation. */
@@ -186,18 +159,10 @@ export function parseSchedule(text: string): ParseScheduleResult {
 
 /** Validates a parsed JSON value; returns the schedule when no issue was found. */
 function validate(value: unknown, c: IssueCollector): Schedule | undefined {
-  const root = c.object(
-    value,
-    '',
-    ROOT_KEYS,
-    `a .bacschedule object (format "${SCHEDULE_FORMAT}")`,
-  );
+  const root = c.object(value, '', ROOT_KEYS, `a .bacschedule object (format "${SCHEDULE_FORMAT}")`);
   if (!root) return undefined;
   if (root.format !== SCHEDULE_FORMAT) {
-    const got =
-      typeof root.format === 'string'
-        ? `"${root.format}" is not a BAC schedule`
-        : describeValue(root.format);
+    const got = typeof root.format === 'string' ? `"${root.format}" is not a BAC schedule` : describeValue(root.format);
     c.add('format', `${got}, expected "${SCHEDULE_FORMAT}"`);
     return undefined;
   }
@@ -209,15 +174,8 @@ function validate(value: unknown, c: IssueCollector): Schedule | undefined {
     return undefined;
   }
   const model = c.fileRef(root.model, 'model', 'the model this schedule belongs to');
-  const samplerObj = c.object(
-    root.sampler,
-    'sampler',
-    ['type', 'steps'],
-    'the sampler as {type, steps}',
-  );
-  const type =
-    samplerObj &&
-    c.string(samplerObj.type, 'sampler.type', 'a sampler name such as "ddpm" or "ddim"');
+  const samplerObj = c.object(root.sampler, 'sampler', ['type', 'steps'], 'the sampler as {type, steps}');
+  const type = samplerObj && c.string(samplerObj.type, 'sampler.type', 'a sampler name such as "ddpm" or "ddim"');
   const K = samplerObj && c.integer(samplerObj.steps, 'sampler.steps', 1, MAX_STEPS);
 
   const solverObj = c.object(
@@ -232,31 +190,19 @@ function validate(value: unknown, c: IssueCollector): Schedule | undefined {
     const topN = c.integer(solverObj.topN, 'solver.topN', 0);
     const forceLast = c.boolean(solverObj.forceLast, 'solver.forceLast');
     const profile =
-      solverObj.profile === null
-        ? null
-        : c.fileRef(solverObj.profile, 'solver.profile', 'the source profile or null');
-    if (
-      budget !== undefined &&
-      topN !== undefined &&
-      forceLast !== undefined &&
-      profile !== undefined
-    ) {
+      solverObj.profile === null ? null : c.fileRef(solverObj.profile, 'solver.profile', 'the source profile or null');
+    if (budget !== undefined && topN !== undefined && forceLast !== undefined && profile !== undefined) {
       solver = { budget, topN, forceLast, profile };
     }
   }
   const baseCost = cost(root.baseCost, 'baseCost', c);
   checkSummary(root.summary, c);
   const blocks = checkBlocks(root.blocks, K, c);
-  if (!model || type === undefined || K === undefined || !solver || !baseCost || !blocks)
-    return undefined;
+  if (!model || type === undefined || K === undefined || !solver || !baseCost || !blocks) return undefined;
   return { model, sampler: { type, steps: K }, solver, baseCost, blocks };
 }
 
-function cost(
-  v: unknown,
-  path: string,
-  c: IssueCollector,
-): { flops: number; timeUs: number } | undefined {
+function cost(v: unknown, path: string, c: IssueCollector): { flops: number; timeUs: number } | undefined {
   const o = c.object(v, path, ['flops', 'timeUs'], 'a cost as {flops, timeUs}');
   if (!o) return undefined;
   const flops = c.integer(o.flops, join(path, 'flops'), 0);
@@ -267,12 +213,7 @@ function cost(
 /** The summary is derived: its shape is checked, its numbers are not trusted. */
 function checkSummary(v: unknown, c: IssueCollector): void {
   const keys = ['updates', 'fullUpdates', 'speedupFlops', 'speedupTime'];
-  const o = c.object(
-    v,
-    'summary',
-    keys,
-    'the derived summary {updates, fullUpdates, speedupFlops, speedupTime}',
-  );
+  const o = c.object(v, 'summary', keys, 'the derived summary {updates, fullUpdates, speedupFlops, speedupTime}');
   if (!o) return;
   c.integer(o.updates, 'summary.updates', 0);
   c.integer(o.fullUpdates, 'summary.fullUpdates', 0);
@@ -284,11 +225,7 @@ function checkSummary(v: unknown, c: IssueCollector): void {
   }
 }
 
-function checkBlocks(
-  v: unknown,
-  K: number | undefined,
-  c: IssueCollector,
-): ScheduleBlock[] | undefined {
+function checkBlocks(v: unknown, K: number | undefined, c: IssueCollector): ScheduleBlock[] | undefined {
   if (!Array.isArray(v)) {
     c.add('blocks', `${describeValue(v)}, expected an array of blocks in model order`);
     return undefined;
@@ -298,12 +235,7 @@ function checkBlocks(
   let complete = true;
   v.forEach((b, i) => {
     const path = `blocks[${i}]`;
-    const o = c.object(
-      b,
-      path,
-      BLOCK_KEYS,
-      'a block as {id, acs, bua, manual, manualOff, flops, timeUs}',
-    );
+    const o = c.object(b, path, BLOCK_KEYS, 'a block as {id, acs, bua, manual, manualOff, flops, timeUs}');
     if (!o) {
       ids.push(undefined);
       complete = false;
@@ -312,8 +244,7 @@ function checkBlocks(
     const id = checkBlockId(c, o.id, `${path}.id`);
     ids.push(id);
     const sets = {} as Record<(typeof ORIGIN_KEYS)[number] | 'manualOff', number[] | undefined>;
-    for (const k of [...ORIGIN_KEYS, 'manualOff'] as const)
-      sets[k] = stepList(o[k], `${path}.${k}`, K, c);
+    for (const k of [...ORIGIN_KEYS, 'manualOff'] as const) sets[k] = stepList(o[k], `${path}.${k}`, K, c);
     const flops = c.integer(o.flops, `${path}.flops`, 0);
     const timeUs = c.nonNegative(o.timeUs, `${path}.timeUs`);
     const { acs, bua, manual, manualOff } = sets;
@@ -331,12 +262,7 @@ function checkBlocks(
 }
 
 /** A strictly increasing list of steps in 0 … K−1 (range unchecked when K is unknown). */
-function stepList(
-  v: unknown,
-  path: string,
-  K: number | undefined,
-  c: IssueCollector,
-): number[] | undefined {
+function stepList(v: unknown, path: string, K: number | undefined, c: IssueCollector): number[] | undefined {
   if (!Array.isArray(v)) {
     c.add(path, `${describeValue(v)}, expected an array of steps (integers, strictly increasing)`);
     return undefined;
@@ -354,8 +280,7 @@ function stepList(
       ok = false;
     } else {
       if (s === prev) c.add(at, `step ${s} is repeated, expected each step once`);
-      else if (s < prev)
-        c.add(at, `step ${s} comes after ${prev}, expected steps in increasing order`);
+      else if (s < prev) c.add(at, `step ${s} comes after ${prev}, expected steps in increasing order`);
       ok &&= s > prev;
       prev = Math.max(prev, s);
     }
@@ -383,18 +308,11 @@ function checkOrigins(
     });
   }
   if (!owner.has(0)) {
-    c.add(
-      path,
-      'step 0 is not an update, expected 0 in acs, bua or manual (every block computes at step 0)',
-    );
+    c.add(path, 'step 0 is not an update, expected 0 in acs, bua or manual (every block computes at step 0)');
   }
   manualOff.forEach((s, j) => {
     const at = `${path}.manualOff[${j}]`;
-    if (s === 0)
-      c.add(
-        at,
-        'step 0 cannot be switched off, expected steps ≥ 1 (every block computes at step 0)',
-      );
+    if (s === 0) c.add(at, 'step 0 cannot be switched off, expected steps ≥ 1 (every block computes at step 0)');
     else if (owner.has(s))
       c.add(
         at,
@@ -456,9 +374,7 @@ export function serializeSchedule(s: Schedule): string {
   ].join('\n');
   const check = parseSchedule(text);
   if (!check.ok) {
-    throw new BacError(
-      `cannot write an invalid schedule:\n${formatIssues('schedule', check.errors)}`,
-    );
+    throw new BacError(`cannot write an invalid schedule:\n${formatIssues('schedule', check.errors)}`);
   }
   return text;
 }

@@ -1,0 +1,361 @@
+/**
+ * The `.bacprofile` container: profiling statistics in a small binary file.
+ *
+ * A K=100, 24-block profile holds 48 symmetric 100×100 float matrices; as JSON text that is
+ * ~5 MB, as float32 upper triangles it is ~0.97 MB. Layout (all integers little-endian):
+ *
+ * | offset        | size | content                                                          |
+ * |---------------|------|------------------------------------------------------------------|
+ * | 0             | 8    | magic `BACPROF\0` (ASCII, NUL-terminated)                        |
+ * | 8             | 4    | u32 format version ({@link PROFILE_VERSION})                     |
+ * | 12            | 4    | u32 header length H in bytes                                     |
+ * | 16            | H    | header: UTF-8 JSON, see {@link ProfileHeader}                    |
+ * | 16 + H        | 0…3  | zero padding up to the payload start P = align4(16 + H)          |
+ * | P             | …    | payload: float32 LE arrays, each at `P + offset` (offset % 4 = 0)|
+ *
+ * The header holds every scalar of {@link Profile}, per block `{id, layer, kind, l1Mean, l1Std,
+ * cost}`, and an `arrays` table `{name, offset, length}` (offset in bytes from P, length in
+ * float32 elements). Each block has two arrays, `<id>.simMean` and `<id>.simStd`, each the upper
+ * triangle including the diagonal of the symmetric K×K matrix, row by row: (0,0) (0,1) … (0,K−1)
+ * (1,1) … (K−1,K−1), K(K+1)/2 values. The file ends right after the last array. There is no
+ * checksum: the model's sha256 in the header ties the profile to its model, and the schedule
+ * records the profile's own sha256.
+ *
+ * Serialising is deterministic (same Profile → same bytes); parsing validates every byte range and
+ * value and never throws.
+ */
+import { BacError } from './errors';
+import { describeValue, formatIssues, IssueCollector, type FormatIssue } from './json-validate';
+import { checkBlockId, checkBlockIds, MAX_STEPS } from './schedule-format';
+import type { BlockKind, BlockProfile, Cost, Profile } from './types';
+
+/** The 8 magic bytes that open every `.bacprofile`. */
+export const PROFILE_MAGIC = new Uint8Array([0x42, 0x41, 0x43, 0x50, 0x52, 0x4f, 0x46, 0x00]);
+/** The only `.bacprofile` version this build reads and writes. */
+export const PROFILE_VERSION = 1;
+/** Similarities may overshoot ±1 by float rounding of the cosine; beyond this they are corrupt. */
+export const SIM_TOLERANCE = 1e-3;
+/** Largest header accepted (a 1000-layer model's header is ~0.5 MB); bounds work on hostile input. */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+const PREAMBLE_BYTES = 16;
+
+/** One entry of the header's array table. */
+export interface ProfileArrayEntry {
+  /** `<block id>.simMean` or `<block id>.simStd`. */
+  readonly name: string;
+  /** Byte offset from the payload start; a multiple of 4. */
+  readonly offset: number;
+  /** Number of float32 elements: K(K+1)/2. */
+  readonly length: number;
+}
+
+/** The JSON header of a `.bacprofile` (key order as written). */
+export interface ProfileHeader {
+  readonly model: Profile['model'];
+  readonly sampler: Profile['sampler'];
+  readonly samples: number;
+  readonly seed: number;
+  readonly episodes: string;
+  readonly executionProvider: string;
+  readonly createdAt: string;
+  readonly baseCost: Cost;
+  readonly blocks: readonly {
+    id: string;
+    layer: number;
+    kind: BlockKind;
+    l1Mean: number;
+    l1Std: number;
+    cost: Cost;
+  }[];
+  readonly arrays: readonly ProfileArrayEntry[];
+}
+
+/** Outcome of {@link parseProfile}. */
+export type ParseProfileResult =
+  { readonly ok: true; readonly profile: Profile } | { readonly ok: false; readonly errors: readonly FormatIssue[] };
+
+/** Number of entries of the upper triangle (diagonal included) of a K×K matrix. */
+export function triangleLength(K: number): number {
+  return (K * (K + 1)) / 2;
+}
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/**
+ * Writes a profile as a `.bacprofile`. Deterministic. Only the upper triangle of each matrix is
+ * stored, so an asymmetric matrix is not preserved (profiles are symmetric by construction).
+ * O(B·K²).
+ * @throws BacError when a matrix is not K×K or a scalar is not finite (the file would not read back).
+ */
+export function serializeProfile(p: Profile): Uint8Array {
+  const K = p.sampler.steps;
+  const tri = triangleLength(K);
+  const arrays: ProfileArrayEntry[] = [];
+  const data: Float32Array[] = [];
+  for (const b of p.blocks) {
+    for (const [name, m] of [
+      ['simMean', b.simMean],
+      ['simStd', b.simStd],
+    ] as const) {
+      if (m.length !== K * K) {
+        throw new BacError(`profile: block ${b.id} ${name} has ${m.length} entries, expected ${K}×${K} = ${K * K}`);
+      }
+      const t = new Float32Array(tri);
+      let n = 0;
+      for (let i = 0; i < K; i++) for (let j = i; j < K; j++) t[n++] = m[i * K + j]!;
+      arrays.push({ name: `${b.id}.${name}`, offset: 4 * tri * data.length, length: tri });
+      data.push(t);
+    }
+  }
+  const header: ProfileHeader = {
+    model: { path: p.model.path, sha256: p.model.sha256 },
+    sampler: { type: p.sampler.type, steps: p.sampler.steps },
+    samples: p.samples,
+    seed: p.seed,
+    episodes: p.episodes,
+    executionProvider: p.executionProvider,
+    createdAt: p.createdAt,
+    baseCost: { flops: p.baseCost.flops, timeUs: p.baseCost.timeUs },
+    blocks: p.blocks.map((b) => ({
+      id: b.id,
+      layer: b.layer,
+      kind: b.kind,
+      l1Mean: b.l1Mean,
+      l1Std: b.l1Std,
+      cost: { flops: b.cost.flops, timeUs: b.cost.timeUs },
+    })),
+    arrays,
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const payloadStart = align4(PREAMBLE_BYTES + headerBytes.length);
+  const out = new Uint8Array(payloadStart + 4 * tri * data.length);
+  const view = new DataView(out.buffer);
+  out.set(PROFILE_MAGIC, 0);
+  view.setUint32(8, PROFILE_VERSION, true);
+  view.setUint32(12, headerBytes.length, true);
+  out.set(headerBytes, PREAMBLE_BYTES);
+  let at = payloadStart;
+  for (const t of data) {
+    for (const x of t) {
+      view.setFloat32(at, x, true);
+      at += 4;
+    }
+  }
+
+  const check = parseProfile(out);
+  if (!check.ok) throw new BacError(`cannot write an invalid profile:\n${formatIssues('profile', check.errors)}`);
+  return out;
+}
+
+/**
+ * Reads and validates a `.bacprofile`. Never throws, whatever the bytes. Reports every header issue
+ * (up to the cap); a bad magic, version or header length stops early because nothing after them can
+ * be located. Matrices come back full (K×K, symmetric). O(file size + B·K²).
+ */
+export function parseProfile(bytes: Uint8Array): ParseProfileResult {
+  try {
+    return parseUnchecked(bytes);
+  } catch (e) {
+    // Defence in depth: the reader is written not to throw, but must never crash its caller.
+    return { ok: false, errors: [{ path: '', message: `could not be read (${String(e)}), expected a .bacprofile` }] };
+  }
+}
+
+function fail(path: string, message: string): ParseProfileResult {
+  return { ok: false, errors: [{ path, message }] };
+}
+
+function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
+  if (bytes.length < PREAMBLE_BYTES || PROFILE_MAGIC.some((b, i) => bytes[i] !== b)) {
+    return fail('magic', 'the file does not start with "BACPROF\\0", expected a .bacprofile written by BAC Studio');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== PROFILE_VERSION) {
+    return fail(
+      'version',
+      `version ${version} is not supported, expected ${PROFILE_VERSION} (the only .bacprofile version this BAC Studio reads; re-profile or update BAC Studio)`,
+    );
+  }
+  const headerLength = view.getUint32(12, true);
+  if (headerLength > Math.min(MAX_HEADER_BYTES, bytes.length - PREAMBLE_BYTES)) {
+    return fail(
+      'header',
+      `header length ${headerLength} runs past the end of the ${bytes.length}-byte file, expected a complete file (was it truncated?)`,
+    );
+  }
+  let header: unknown;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(
+      bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + headerLength),
+    );
+    header = JSON.parse(text);
+  } catch (e) {
+    return fail(
+      'header',
+      `is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)}), expected the JSON header`,
+    );
+  }
+  const c = new IssueCollector();
+  const checked = checkHeader(header, c);
+  if (!checked || !c.clean) return { ok: false, errors: c.result() };
+
+  const payloadStart = align4(PREAMBLE_BYTES + headerLength);
+  const payloadLength = bytes.length - payloadStart;
+  const { K, arrays } = checked;
+  const tri = triangleLength(K);
+  let end = 0;
+  arrays.forEach((a, i) => {
+    const at = `header.arrays[${i}]`;
+    if (a.offset % 4 !== 0)
+      c.add(`${at}.offset`, `${a.offset} is not a multiple of 4, expected 4-byte-aligned float32 data`);
+    if (a.length !== tri)
+      c.add(`${at}.length`, `${a.length} values, expected K(K+1)/2 = ${tri} (upper triangle of ${K}×${K})`);
+    if (a.offset + 4 * a.length > payloadLength) {
+      c.add(
+        at,
+        `bytes ${a.offset}…${a.offset + 4 * a.length} run past the ${payloadLength}-byte payload, expected a complete file (was it truncated?)`,
+      );
+    }
+    end = Math.max(end, a.offset + 4 * a.length);
+  });
+  if (c.clean && end !== payloadLength) {
+    c.add(
+      '',
+      `${payloadLength - end} unexpected byte(s) after the last array, expected the file to end at byte ${payloadStart + end}`,
+    );
+  }
+  if (!c.clean) return { ok: false, errors: c.result() };
+
+  const read = (name: string, lo: number, hi: number): Float32Array => {
+    const a = arrays.find((x) => x.name === name)!;
+    const full = new Float32Array(K * K);
+    let n = 0;
+    for (let i = 0; i < K; i++) {
+      for (let j = i; j < K; j++, n++) {
+        const x = view.getFloat32(payloadStart + a.offset + 4 * n, true);
+        if (!(x >= lo && x <= hi)) {
+          c.add(
+            `${name}[${i}][${j}]`,
+            `${Number.isFinite(x) ? `${x} is out of range` : `${x} is not finite`}, expected a value in ${lo}…${hi}`,
+          );
+        }
+        full[i * K + j] = x;
+        full[j * K + i] = x;
+      }
+    }
+    return full;
+  };
+  const blocks: BlockProfile[] = checked.header.blocks.map((b) => ({
+    ...b,
+    simMean: read(`${b.id}.simMean`, -1 - SIM_TOLERANCE, 1 + SIM_TOLERANCE),
+    simStd: read(`${b.id}.simStd`, 0, 1 + SIM_TOLERANCE),
+  }));
+  if (!c.clean) return { ok: false, errors: c.result() };
+  const h = checked.header;
+  return {
+    ok: true,
+    profile: {
+      model: h.model,
+      sampler: h.sampler,
+      samples: h.samples,
+      seed: h.seed,
+      episodes: h.episodes,
+      executionProvider: h.executionProvider,
+      createdAt: h.createdAt,
+      baseCost: h.baseCost,
+      blocks,
+    },
+  };
+}
+
+const HEADER_KEYS = [
+  'model',
+  'sampler',
+  'samples',
+  'seed',
+  'episodes',
+  'executionProvider',
+  'createdAt',
+  'baseCost',
+  'blocks',
+  'arrays',
+];
+
+/** Validates the header's shape and that the array table names each block's two arrays once. */
+function checkHeader(
+  v: unknown,
+  c: IssueCollector,
+): { header: ProfileHeader; K: number; arrays: ProfileArrayEntry[] } | undefined {
+  const o = c.object(v, 'header', HEADER_KEYS, 'the .bacprofile header object');
+  if (!o) return undefined;
+  c.fileRef(o.model, 'header.model', 'the profiled model');
+  const sampler = c.object(o.sampler, 'header.sampler', ['type', 'steps'], 'the sampler as {type, steps}');
+  if (sampler) c.string(sampler.type, 'header.sampler.type', 'a sampler name such as "ddpm"');
+  const K = sampler && c.integer(sampler.steps, 'header.sampler.steps', 1, MAX_STEPS);
+  c.integer(o.samples, 'header.samples', 1);
+  c.integer(o.seed, 'header.seed', 0);
+  c.string(o.episodes, 'header.episodes', 'the episode source (a string)', () => true);
+  c.string(o.executionProvider, 'header.executionProvider', 'an execution provider such as "cpu"');
+  c.string(o.createdAt, 'header.createdAt', 'an ISO-8601 time', (s) => !Number.isNaN(Date.parse(s)));
+  checkCost(o.baseCost, 'header.baseCost', c);
+
+  const ids: (string | undefined)[] = [];
+  if (!Array.isArray(o.blocks)) c.add('header.blocks', `${describeValue(o.blocks)}, expected an array of blocks`);
+  else {
+    o.blocks.forEach((b: unknown, i) => {
+      const at = `header.blocks[${i}]`;
+      const bo = c.object(
+        b,
+        at,
+        ['id', 'layer', 'kind', 'l1Mean', 'l1Std', 'cost'],
+        'a block as {id, layer, kind, l1Mean, l1Std, cost}',
+      );
+      const id = bo && checkBlockId(c, bo.id, `${at}.id`);
+      ids.push(id);
+      if (!bo) return;
+      const layer = c.integer(bo.layer, `${at}.layer`, 0);
+      const kind = c.string(bo.kind, `${at}.kind`, '"sa", "ca" or "ffn"', (s) => ['sa', 'ca', 'ffn'].includes(s));
+      if (id !== undefined && layer !== undefined && kind !== undefined && id !== `${layer}.${kind}`) {
+        c.add(`${at}.id`, `"${id}" disagrees with layer ${layer} and kind "${kind}", expected "${layer}.${kind}"`);
+      }
+      c.nonNegative(bo.l1Mean, `${at}.l1Mean`);
+      c.nonNegative(bo.l1Std, `${at}.l1Std`);
+      checkCost(bo.cost, `${at}.cost`, c);
+    });
+    checkBlockIds(c, ids, 'header.blocks');
+  }
+
+  const arrays: ProfileArrayEntry[] = [];
+  if (!Array.isArray(o.arrays)) c.add('header.arrays', `${describeValue(o.arrays)}, expected the array table`);
+  else {
+    const wanted = new Set(ids.flatMap((id) => (id === undefined ? [] : [`${id}.simMean`, `${id}.simStd`])));
+    const seen = new Set<string>();
+    o.arrays.forEach((a: unknown, i) => {
+      const at = `header.arrays[${i}]`;
+      const ao = c.object(a, at, ['name', 'offset', 'length'], 'an array entry {name, offset, length}');
+      if (!ao) return;
+      const name = c.string(ao.name, `${at}.name`, 'an array name "<block id>.simMean" or "<block id>.simStd"');
+      const offset = c.integer(ao.offset, `${at}.offset`, 0);
+      const length = c.integer(ao.length, `${at}.length`, 0);
+      if (name === undefined || offset === undefined || length === undefined) return;
+      if (!wanted.has(name))
+        c.add(`${at}.name`, `"${name}" is not an array of a listed block, expected <block id>.simMean or .simStd`);
+      else if (seen.has(name)) c.add(`${at}.name`, `"${name}" is listed twice, expected each array once`);
+      seen.add(name);
+      arrays.push({ name, offset, length });
+    });
+    for (const name of wanted)
+      if (!seen.has(name))
+        c.add('header.arrays', `array "${name}" is missing, expected simMean and simStd for every block`);
+  }
+  if (!c.clean || K === undefined) return undefined;
+  return { header: o as unknown as ProfileHeader, K, arrays };
+}
+
+function checkCost(v: unknown, path: string, c: IssueCollector): void {
+  const o = c.object(v, path, ['flops', 'timeUs'], 'a cost as {flops, timeUs}');
+  if (!o) return;
+  c.integer(o.flops, `${path}.flops`, 0);
+  c.nonNegative(o.timeUs, `${path}.timeUs`);
+}
