@@ -247,6 +247,8 @@ def export_bac_onnx(
         cond = torch.randn(batch, dims["n_obs_steps"], dims["obs_dim"], generator=g)
         dyn = {n: {0: "batch"} for n in (*INPUT_NAMES, *output_names)}
         with torch.no_grad():
+            # eager run: the true per-output shapes (tracing leaves T of the block outputs symbolic)
+            out_shapes = [list(o.shape) for o in wrapper(sample, timestep, cond)]
             torch.onnx.export(
                 wrapper,
                 (sample, timestep, cond),
@@ -269,6 +271,16 @@ def export_bac_onnx(
     if got_inputs != list(INPUT_NAMES):
         # e.g. a model that ignores `cond` would drop that input; the contract requires all three
         raise ExportError(f"exported inputs are {got_inputs}, expected {list(INPUT_NAMES)}")
+    # Declare [batch, T, d] on every output so consumers (and ORT's outputMetadata) see static T, d.
+    for out, shape in zip(proto.graph.output, out_shapes):
+        dims_proto = out.type.tensor_type.shape.dim
+        if len(dims_proto) != len(shape):
+            raise RuntimeError(f"output {out.name}: rank {len(dims_proto)} differs from eager rank {len(shape)}")
+        for i, (dp, size) in enumerate(zip(dims_proto, shape)):
+            if i == 0:
+                dp.dim_param = "batch"
+            else:
+                dp.dim_value = int(size)
     del proto.metadata_props[:]
     for k, v in props.items():
         entry = proto.metadata_props.add()
