@@ -19,9 +19,11 @@ diffusion_policy module exports the same way.
 
 CLI::
 
-    /usr/bin/python3 python/bac_export.py --checkpoint ckpt.pt --config export.json --out policy.onnx
+    /usr/bin/python3 python/bac_export.py --checkpoint ckpt.pt [--config export.json] --out policy.onnx
 
-``export.json`` (all keys optional except where the checkpoint cannot supply them)::
+``--config`` may be left out when the checkpoint carries ``model_config`` and ``bac_meta`` (as
+``bac_demo.train``'s ``policy_ema.pt`` does). ``export.json`` (all keys optional except where the
+checkpoint cannot supply them)::
 
     {
       "model": {...TransformerForDiffusion kwargs...},      # if the checkpoint does not carry them
@@ -48,6 +50,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -246,7 +249,10 @@ def export_bac_onnx(
         timestep = torch.arange(batch, dtype=torch.long) + 1
         cond = torch.randn(batch, dims["n_obs_steps"], dims["obs_dim"], generator=g)
         dyn = {n: {0: "batch"} for n in (*INPUT_NAMES, *output_names)}
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch's MHA asserts on shapes while tracing; T and d are static by design (only the
+            # batch axis is dynamic), so those TracerWarnings are expected noise.
+            warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
             # eager run: the true per-output shapes (tracing leaves T of the block outputs symbolic)
             out_shapes = [list(o.shape) for o in wrapper(sample, timestep, cond)]
             torch.onnx.export(
@@ -377,13 +383,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """CLI entry point; exit 0 on success, 1 on a user error (message on stderr)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", required=True, help="torch checkpoint (see module docstring)")
-    ap.add_argument("--config", required=True, help="export config JSON (model kwargs, sampler, metadata)")
+    ap.add_argument("--config", help="export config JSON (model kwargs, sampler, metadata); optional when the checkpoint carries model_config and bac_meta")
     ap.add_argument("--out", required=True, help="output .onnx path")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     try:
-        with open(args.config, "r", encoding="utf-8") as f:
-            config = json.load(f)
+        config: Dict[str, Any] = {}
+        if args.config:
+            with open(args.config, "r", encoding="utf-8") as f:
+                config = json.load(f)
         model, meta = load_model_and_meta(args.checkpoint, config)
         outputs = export_bac_onnx(model, args.out, meta)
     except (ExportError, OSError, json.JSONDecodeError) as e:

@@ -17,9 +17,10 @@ Everything is in the model's normalised space (no (un)normaliser applied).
 
 Two modes::
 
-    # from the final demo checkpoint (the ONNX must have been exported from that checkpoint)
-    /usr/bin/python3 python/make_test_vectors.py --checkpoint C.pt --config export.json \
-        --onnx fixtures/demo/policy.onnx [--export]
+    # from the final demo checkpoint (the ONNX must have been exported from that checkpoint);
+    # --config is optional when the checkpoint carries model_config and bac_meta (bac_demo.train's do)
+    /usr/bin/python3 python/make_test_vectors.py --checkpoint C.pt [--config export.json] \
+        --onnx fixtures/demo/policy.onnx [--export] [--episodes fixtures/demo/episodes/heldout.zarr]
     # interim: a seeded, untrained small DP-T, exported next to the vectors
     /usr/bin/python3 python/make_test_vectors.py --untrained
 
@@ -160,8 +161,13 @@ def make_vectors(
     source: str,
     seed: int = 1234,
     batch: int = 2,
+    cond_pool: Optional[torch.Tensor] = None,
 ) -> Dict[str, Any]:
-    """Compute and write ``vectors.bin`` + ``index.json`` for ``model`` (whose export is ``onnx_path``)."""
+    """Compute and write ``vectors.bin`` + ``index.json`` for ``model`` (whose export is ``onnx_path``).
+
+    ``cond_pool`` [M, To, Do]: normalised observation windows from real episodes to draw ``cond``
+    from (seeded); without it, ``cond`` is uniform in [-1, 1] (the normalised range).
+    """
     model.eval()
     dims = infer_io_dims(model)
     g = torch.Generator().manual_seed(seed)
@@ -170,8 +176,14 @@ def make_vectors(
 
     # Denoiser case: Gaussian sample, observations uniform in [-1, 1] (the normalised range), two
     # different timesteps so a batch-mixing bug would show.
+    def draw_cond() -> torch.Tensor:
+        if cond_pool is None:
+            return torch.rand(batch, To, Do, generator=g) * 2 - 1
+        pick = torch.randint(0, cond_pool.shape[0], (batch,), generator=g)
+        return cond_pool[pick].clone()
+
     sample = torch.randn(batch, T, Da, generator=g)
-    cond = torch.rand(batch, To, Do, generator=g) * 2 - 1
+    cond = draw_cond()
     n_train = int(meta["sampler"]["num_train_timesteps"])
     timestep = torch.tensor([n_train - 1, n_train // 3][:batch] + [0] * max(0, batch - 2), dtype=torch.long)
     wrapper = BlockCapture(model)
@@ -194,7 +206,7 @@ def make_vectors(
     k_ddpm = int(meta["sampler"].get("num_inference_steps", n_train))
     for kind, steps in (("ddpm", k_ddpm), ("ddim", DDIM_STEPS)):
         sch = make_scheduler(meta["sampler"], kind, steps)
-        tcond = torch.rand(batch, To, Do, generator=g) * 2 - 1
+        tcond = draw_cond()
         x_init = torch.randn(batch, T, Da, generator=g)
         noises = torch.randn(steps, batch, T, Da, generator=g)
         samples = run_trajectory(model, sch, tcond, x_init, noises)
@@ -226,6 +238,7 @@ def make_vectors(
             "onnx": os.path.relpath(onnx_path, out_dir),
             "onnx_sha256": sha256_file(onnx_path),
             "source": source,
+            "cond_source": "episode windows" if cond_pool is not None else "uniform [-1, 1]",
             "dims": dims,
             "n_blocks": len(names) - 1,
         },
@@ -241,6 +254,18 @@ def make_vectors(
     return index
 
 
+def load_cond_pool(episodes: str, meta: Dict[str, Any]) -> torch.Tensor:
+    """Normalised ``cond`` windows [M, To, Do] cut from a demo replay buffer (bac_demo's loader)."""
+    from bac_demo.data import load_zarr, make_windows
+
+    ep = load_zarr(episodes, meta["obs_keys"])
+    win = make_windows(ep, int(meta["horizon"]), int(meta["n_obs_steps"]), int(meta["n_action_steps"]))
+    norm = meta["normalizer"]["obs"]
+    scale = np.asarray(norm["scale"], dtype=np.float32)
+    offset = np.asarray(norm["offset"], dtype=np.float32)
+    return torch.from_numpy(win["cond"] * scale + offset)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """CLI; see the module docstring."""
     ap = argparse.ArgumentParser(description="Write BAC test vectors from PyTorch")
@@ -249,6 +274,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--config", help="export config JSON, as for bac_export.py")
     ap.add_argument("--onnx", help="the ONNX exported from this checkpoint (hashed into the index)")
     ap.add_argument("--export", action="store_true", help="(re)export --onnx from the checkpoint first")
+    ap.add_argument("--episodes", help="replay-buffer .zarr whose observation windows supply cond (demo data)")
     ap.add_argument("--out-dir", default=DEFAULT_OUT)
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args(argv)
@@ -263,16 +289,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         export_bac_onnx(model, onnx_path, meta)
         source = "untrained: TransformerForDiffusion(**UNTRAINED_KWARGS) after torch.manual_seed(0)"
     else:
-        if not (args.checkpoint and args.config and args.onnx):
-            ap.error("--checkpoint, --config and --onnx are required without --untrained")
-        with open(args.config, "r", encoding="utf-8") as f:
-            config = json.load(f)
+        if not (args.checkpoint and args.onnx):
+            ap.error("--checkpoint and --onnx are required without --untrained")
+        config: Dict[str, Any] = {}
+        if args.config:
+            with open(args.config, "r", encoding="utf-8") as f:
+                config = json.load(f)
         model, meta = load_model_and_meta(args.checkpoint, config)
         onnx_path = args.onnx
         if args.export:
             export_bac_onnx(model, onnx_path, meta)
         source = f"checkpoint {os.path.relpath(args.checkpoint, REPO)}"
-    index = make_vectors(model, meta, onnx_path, args.out_dir, source=source, seed=args.seed)
+    cond_pool = None
+    if args.episodes:
+        cond_pool = load_cond_pool(args.episodes, meta)
+    index = make_vectors(model, meta, onnx_path, args.out_dir, source=source, seed=args.seed, cond_pool=cond_pool)
     size = os.path.getsize(os.path.join(args.out_dir, "vectors.bin"))
     print(f"wrote {args.out_dir}: {len(index['tensors'])} tensors, {size} bytes, model {index['model']['onnx']}")
     return 0
