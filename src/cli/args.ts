@@ -1,0 +1,89 @@
+/**
+ * Small argument helpers on top of `node:util` parseArgs, turning every mistake into a user error.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { BacError } from '../core/errors';
+import type { FormatIssue } from '../core/json-validate';
+import { formatIssues } from '../core/schedule-format';
+
+/** A command-line mistake; the CLI adds a pointer to the command's `--help`. Exit code 1. */
+export class UsageError extends BacError {
+  constructor(
+    message: string,
+    /** The subcommand whose help explains the fix (empty for the top level). */
+    readonly command: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** An input file that failed validation: every issue, each naming the field. Exit code 1. */
+export class FileIssuesError extends BacError {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly FormatIssue[],
+  ) {
+    super(formatIssues(file, issues));
+    this.name = 'FileIssuesError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parses a subcommand's arguments strictly (unknown options and missing values are errors).
+ * @throws UsageError naming the bad argument.
+ */
+export function parseCommandArgs<O extends Options>(command: string, argv: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (e) {
+    // parseArgs reports ERR_PARSE_ARGS_* TypeErrors with a readable message; anything else is a bug.
+    const code = (e as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError((e as Error).message, command);
+    throw e;
+  }
+}
+
+/**
+ * An integer option value in [min, max].
+ * @throws UsageError when it is not one.
+ */
+export function integerOption(
+  command: string,
+  name: string,
+  value: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const n = /^-?[0-9]+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max >= Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}…${max}`;
+    throw new UsageError(`--${name} ${JSON.stringify(value)} is invalid, expected an integer ${range}`, command);
+  }
+  return n;
+}
+
+/**
+ * Exactly one positional argument.
+ * @throws UsageError when there are none or several.
+ */
+export function onePositional(command: string, positionals: readonly string[], what: string): string {
+  if (positionals.length === 1) return positionals[0]!;
+  throw new UsageError(
+    positionals.length === 0
+      ? `missing ${what}, expected exactly one`
+      : `${positionals.length} positional arguments (${positionals.join(' ')}), expected exactly one ${what}`,
+    command,
+  );
+}
+
+/** What a subcommand produces: a JSON-able result for `--json`, and the same for people. */
+export interface CommandResult {
+  /** Printed (with `ok: true`) as one JSON object under `--json`. */
+  readonly json: Record<string, unknown>;
+  /** Printed otherwise. */
+  readonly text: string;
+}

@@ -1,0 +1,117 @@
+/**
+ * The `bac` command line: dispatches subcommands and maps failures to exit codes —
+ * 0 success, 1 user error (the message names the file, the field and the fix), 2 internal error.
+ */
+import { isBacError } from '../core/errors';
+import { FileIssuesError, UsageError, type CommandResult } from './args';
+import { INFO_HELP, infoCommand } from './info';
+import { SOLVE_HELP, solveCommand } from './solve';
+
+/** One subcommand. */
+export interface Command {
+  /** One line for `bac --help`. */
+  readonly summary: string;
+  /** Full `bac <name> --help` text. */
+  readonly help: string;
+  /** Runs it; throws BacError for user errors. */
+  readonly run: (argv: readonly string[]) => Promise<CommandResult>;
+}
+
+/** The subcommands, by name. */
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  solve: {
+    summary: 'solve a .bacschedule from a .bacprofile (ACS + Bubbling Union)',
+    help: SOLVE_HELP,
+    run: solveCommand,
+  },
+  info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
+};
+
+/** Where the CLI writes; the process streams in production, buffers in tests. */
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+function topHelp(commands: Readonly<Record<string, Command>>): string {
+  const names = Object.keys(commands);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'Usage: bac <command> [options]   (bac <command> --help for details)',
+    '',
+    'BAC Studio: Block-wise Adaptive Caching for transformer diffusion policies.',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`),
+    '',
+    'Every command takes --json for machine-readable output.',
+    'Exit codes: 0 success, 1 user error, 2 internal error.',
+  ].join('\n');
+}
+
+/** Options before a `--` terminator (after it, `--json` would be a file name). */
+function flags(argv: readonly string[]): readonly string[] {
+  const end = argv.indexOf('--');
+  return end < 0 ? argv : argv.slice(0, end);
+}
+
+/**
+ * Runs the CLI on `argv` (without `node` and the script) and returns the exit code. Never throws:
+ * every failure is printed to `io.err` (and, under `--json`, as `{ok: false, error}` to `io.out`).
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  commands: Readonly<Record<string, Command>> = COMMANDS,
+): Promise<number> {
+  const json = flags(argv).includes('--json');
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      const topic = name === 'help' && rest[0] !== undefined ? commands[rest[0]] : undefined;
+      io.out(`${topic ? topic.help : topHelp(commands)}\n`);
+      return 0;
+    }
+    const command = Object.prototype.hasOwnProperty.call(commands, name) ? commands[name] : undefined;
+    if (!command) {
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}, expected one of: ${Object.keys(commands).join(', ')}`,
+        '',
+      );
+    }
+    if (flags(rest).some((a) => a === '--help' || a === '-h')) {
+      io.out(`${command.help}\n`);
+      return 0;
+    }
+    const result = await command.run(rest);
+    io.out(json ? `${JSON.stringify({ ok: true, ...result.json }, null, 2)}\n` : `${result.text}\n`);
+    return 0;
+  } catch (e) {
+    if (isBacError(e)) {
+      const hint = e instanceof UsageError ? `\nRun \`bac ${e.command ? `${e.command} ` : ''}--help\` for usage.` : '';
+      io.err(`bac: ${e.message}${hint}\n`);
+      if (json) {
+        const issues = e instanceof FileIssuesError ? e.issues.map((i) => ({ file: e.file, ...i })) : undefined;
+        io.out(`${JSON.stringify({ ok: false, error: { kind: 'user', message: e.message, issues } }, null, 2)}\n`);
+      }
+      return 1;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    const stack = e instanceof Error && e.stack ? `\n${e.stack}` : '';
+    io.err(
+      `bac: internal error: ${message}\nThis is a bug in BAC Studio, not in your input; please report it with the command line and this output.${stack}\n`,
+    );
+    if (json) io.out(`${JSON.stringify({ ok: false, error: { kind: 'internal', message } }, null, 2)}\n`);
+    return 2;
+  }
+}
+
+/** Entry point for `bin/bac.js` and `node dist/cli.js`: runs on process.argv, sets the exit code. */
+export async function runFromProcess(): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+  });
+}
+
+if (require.main === module) void runFromProcess();
