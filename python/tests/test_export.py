@@ -392,3 +392,36 @@ def test_committed_demo_policy_follows_the_contract():
     meta = {p.key: json.loads(p.value) for p in m.metadata_props}
     assert meta["bac.sampler"]["type"] == "ddpm" and meta["bac.sampler"]["num_train_timesteps"] == 100
     assert meta["bac.horizon"] == 10 and meta["bac.n_obs_steps"] == 2 and meta["bac.n_action_steps"] == 8
+
+
+def test_schedulers_follow_diffusers_semantics():
+    """The schedulers whose config the exporter writes into bac.sampler (and which made the test
+    vectors): leading timesteps, cosine betas, DDPM's t=0 step returns the clipped x0, DDIM with the
+    true epsilon stays on the same x0, noise enters DDPM only for t > 0."""
+    from bac_models import DDIMScheduler
+
+    s = DDPMScheduler(100, beta_schedule="squaredcos_cap_v2", clip_sample=True)
+    s.set_timesteps(100)
+    assert s.timesteps.tolist() == list(range(99, -1, -1))
+    ab = lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    assert abs(s.betas[10].item() - (1 - ab(0.11) / ab(0.10))) < 1e-7
+    assert abs(s.betas[-1].item() - 0.999) < 1e-6
+    x = torch.tensor([0.5, 3.0, -3.0])
+    eps = torch.tensor([0.1, 0.0, 0.0])
+    a0 = s.alphas_cumprod[0]
+    out = s.step(eps, 0, x, noise=torch.full((3,), 100.0))  # noise must be ignored at t = 0
+    assert torch.allclose(out, torch.stack([(0.5 - (1 - a0) ** 0.5 * 0.1) / a0**0.5, torch.tensor(1.0), torch.tensor(-1.0)]))
+    n1 = s.step(eps, 50, x, noise=torch.zeros(3))
+    n2 = s.step(eps, 50, x, noise=torch.ones(3))
+    ap, at = s.alphas_cumprod[49], s.alphas_cumprod[50]
+    std = ((1 - ap) / (1 - at) * (1 - at / ap)) ** 0.5
+    assert torch.allclose(n2 - n1, std.expand(3))
+
+    d = DDIMScheduler(100, beta_schedule="squaredcos_cap_v2", clip_sample=False)
+    d.set_timesteps(10)
+    assert d.timesteps.tolist() == [90, 80, 70, 60, 50, 40, 30, 20, 10, 0]
+    x0, e = torch.tensor([0.7]), torch.tensor([-1.3])
+    xt = d.add_noise(x0, e, torch.tensor([90]))
+    prev = d.step(e, 90, xt)
+    assert torch.allclose(prev, d.add_noise(x0, e, torch.tensor([80])), atol=1e-6)
+    assert torch.allclose(d.step(e, 0, d.add_noise(x0, e, torch.tensor([0]))), x0, atol=1e-6)
