@@ -22,7 +22,10 @@ import { NoiseScheduler, runSampler, type SamplerConfig } from '../../src/engine
 
 const REPO = path.resolve(__dirname, '..', '..');
 const DEMO = path.join(REPO, 'fixtures', 'demo');
-const VEC_DIR = path.join(DEMO, 'vectors');
+// BAC_TEST_VECTORS points the test at another vector set (e.g. a dry run on an intermediate checkpoint).
+const VEC_DIR = process.env['BAC_TEST_VECTORS']
+  ? path.resolve(process.env['BAC_TEST_VECTORS'])
+  : path.join(DEMO, 'vectors');
 const POLICY = path.join(DEMO, 'policy.onnx');
 const FINAL_MARKER = path.join(DEMO, 'FINAL_MODEL_READY');
 
@@ -256,13 +259,14 @@ function feeds(sample: Float32Array, timesteps: readonly number[], cond: Float32
   };
 }
 
-test('denoiser output and every block output match PyTorch (B = 2)', async () => {
+test('denoiser output and every block output match PyTorch (B = 2)', async (t) => {
   const s = await session();
   const inp = index.denoiser.inputs;
   const out = await s.run(feeds(tensor(inp.sample).data, inp.timestep, tensor(inp.cond).data));
   const names = Object.keys(index.denoiser.outputs);
   assert.equal(names.length, 1 + index.model.n_blocks);
   const firstName = s.outputNames[0]!;
+  let worst = 0;
   for (const name of names) {
     const ref = tensor(index.denoiser.outputs[name]!);
     const got = out[name === 'prediction' ? firstName : name];
@@ -270,11 +274,13 @@ test('denoiser output and every block output match PyTorch (B = 2)', async () =>
     assert.deepEqual(got.dims, ref.shape, `${name} shape`);
     const diff = maxAbsDiff(got.data as Float32Array, ref.data);
     assert.ok(diff <= tol, `${name}: max |ORT − torch| = ${diff} > ${tol}`);
+    worst = Math.max(worst, diff);
   }
+  t.diagnostic(`max |ORT − torch| over prediction and ${names.length - 1} blocks: ${worst}`);
 });
 
 for (const traj of index.trajectories) {
-  test(`${traj.name} trajectory: TS sampler + ORT matches PyTorch at every step`, async () => {
+  test(`${traj.name} trajectory: TS sampler + ORT matches PyTorch at every step`, async (tc) => {
     const s = await session();
     const sched = new NoiseScheduler(traj.sampler);
     assert.deepEqual(sched.timesteps, traj.timesteps, 'timesteps');
@@ -305,5 +311,6 @@ for (const traj of index.trajectories) {
     const diff = maxAbsDiff(final, tensor(traj.final).data);
     assert.ok(diff <= tol, `${traj.name} final: ${diff}`);
     assert.ok(worst <= tol);
+    tc.diagnostic(`max |TS+ORT − torch| over ${sched.numInferenceSteps} steps: ${worst}`);
   });
 }
