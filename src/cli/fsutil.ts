@@ -17,6 +17,7 @@ const USER_FS_ERRORS: Record<string, string> = {
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on the device',
   ENAMETOOLONG: 'the name is too long',
+  ENOTEMPTY: 'a non-empty directory is in the way',
 };
 
 /**

@@ -13,20 +13,24 @@ import { formatIssues } from '../../src/core/schedule-format';
 import type { Profile } from '../../src/core/types';
 import { seededRandom, syntheticProfile } from './helpers/synthetic-profile';
 
+// Parsed JSON documents are mutated freely in these tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 function errorsOf(r: ParseProfileResult): string {
   assert.equal(r.ok, false, 'expected the bytes to be rejected');
   return r.ok ? '' : formatIssues('p.bacprofile', r.errors);
 }
 
 /** Header JSON and payload start of a serialised profile. */
-function split(bytes: Uint8Array): { header: any; payloadStart: number } {
+function split(bytes: Uint8Array): { header: Json; payloadStart: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const h = view.getUint32(12, true);
   return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + h))), payloadStart: (16 + h + 3) & ~3 };
 }
 
 /** Rebuilds a file with an edited header (payload bytes unchanged). */
-function withHeader(bytes: Uint8Array, edit: (h: any) => void): Uint8Array {
+function withHeader(bytes: Uint8Array, edit: (h: Json) => void): Uint8Array {
   const { header, payloadStart } = split(bytes);
   edit(header);
   const hb = new TextEncoder().encode(JSON.stringify(header));
@@ -169,7 +173,7 @@ describe('.bacprofile', () => {
         /0\.sa\.simStd\[0\]\[1\]: -0\.5 is out of range, expected a value in 0…1\.001/,
       );
     });
-    const headerCases: [string, (h: any) => void, RegExp][] = [
+    const headerCases: [string, (h: Json) => void, RegExp][] = [
       ['an unknown header key', (h) => (h.extra = 1), /header\.extra: unknown key "extra"/],
       ['a missing scalar', (h) => delete h.seed, /header\.seed: is missing/],
       [
@@ -234,8 +238,10 @@ describe('.bacprofile', () => {
         const b = big.slice();
         // Half the trials hit the preamble and header, where structure lives.
         const span = t % 2 === 0 ? payloadStart : b.length;
-        for (let k = 0, n = 1 + Math.floor(rand() * 3); k < n; k++)
-          b[Math.floor(rand() * span)] ^= 1 << Math.floor(rand() * 8);
+        for (let k = 0, n = 1 + Math.floor(rand() * 3); k < n; k++) {
+          const at = Math.floor(rand() * span);
+          b[at] = b[at]! ^ (1 << Math.floor(rand() * 8));
+        }
         const r = parseProfile(b);
         if (r.ok) {
           for (const blk of r.profile.blocks) assert.equal(blk.simMean.length, r.profile.sampler.steps ** 2);

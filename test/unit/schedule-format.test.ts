@@ -13,6 +13,10 @@ import type { Schedule } from '../../src/core/types';
 import { randomSchedule } from './helpers/random-schedule';
 import { seededRandom, syntheticProfile } from './helpers/synthetic-profile';
 
+// Parsed JSON documents are mutated freely in these tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 const SHA = 'c'.repeat(64);
 
 /** A solved schedule for an L-layer model with K steps (K = 100 gives the README's example). */
@@ -33,7 +37,7 @@ function issues(text: string): readonly ScheduleIssue[] {
 }
 
 /** Parses the serialised JSON, lets `edit` mutate it, and re-stringifies (2-space). */
-function edited(s: Schedule, edit: (doc: any) => void): string {
+function edited(s: Schedule, edit: (doc: Json) => void): string {
   const doc = JSON.parse(serializeSchedule(s));
   edit(doc);
   return JSON.stringify(doc, null, 2);
@@ -135,7 +139,7 @@ describe('parseSchedule: precise errors', () => {
     assert.equal(lines[at.line - 1]!.slice(at.column - 1).startsWith('104'), true);
   });
 
-  const cases: [string, (d: any) => void, string, ...string[]][] = [
+  const cases: [string, (d: Json) => void, string, ...string[]][] = [
     ['unknown version', (d) => (d.version = 2), 'version', 'version 2 is not supported', 'expected 1'],
     ['version as a string', (d) => (d.version = '1'), 'version', '"1" is a string', 'expected 1'],
     [
@@ -295,7 +299,7 @@ describe('parseSchedule: precise errors', () => {
 
   it(`caps the report at ${MAX_ISSUES} issues plus a note`, () => {
     const list = issues(
-      edited(base, (d) => d.blocks.forEach((b: any) => (b.acs = b.acs.map((s: number) => s + 1000)))),
+      edited(base, (d) => d.blocks.forEach((b: Json) => (b.acs = b.acs.map((s: number) => s + 1000)))),
     );
     assert.equal(list.length, MAX_ISSUES + 1);
     assert.match(list[MAX_ISSUES]!.message, /more issue\(s\) not shown/);
@@ -357,7 +361,7 @@ describe('parseSchedule: fuzzing', () => {
     const doc = JSON.parse(text);
     const nullable = new Set(['solver.profile', 'summary.speedupFlops', 'summary.speedupTime']);
     const paths: { path: string; get: () => unknown; set: (v: unknown) => void }[] = [];
-    const walk = (v: any, path: string, set: (x: unknown) => void) => {
+    const walk = (v: Json, path: string, set: (x: unknown) => void) => {
       paths.push({ path, get: () => v, set });
       if (v && typeof v === 'object') {
         for (const k of Object.keys(v)) {

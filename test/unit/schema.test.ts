@@ -6,11 +6,15 @@ import { parseSchedule, serializeSchedule } from '../../src/core/schedule-format
 import { subschemaAt, validateJsonSchema } from './helpers/json-schema-lite';
 import { randomSchedule } from './helpers/random-schedule';
 
+// Parsed JSON documents are mutated freely in these tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 const root = join(__dirname, '..', '..');
 const schema = JSON.parse(readFileSync(join(root, 'schemas', 'bacschedule.schema.json'), 'utf8'));
 
 /** A valid document as JSON, edited. */
-function doc(edit: (d: any) => void = () => undefined, seed = 11): string {
+function doc(edit: (d: Json) => void = () => undefined, seed = 11): string {
   const d = JSON.parse(serializeSchedule(randomSchedule(seed)));
   edit(d);
   return JSON.stringify(d, null, 2);
@@ -19,7 +23,7 @@ function doc(edit: (d: any) => void = () => undefined, seed = 11): string {
 describe('bacschedule.schema.json', () => {
   it('is the file package.json contributes through jsonValidation, as draft-07', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    const entry = pkg.contributes.jsonValidation.find((j: any) => j.fileMatch === '*.bacschedule');
+    const entry = pkg.contributes.jsonValidation.find((j: Json) => j.fileMatch === '*.bacschedule');
     assert.equal(entry?.url, './schemas/bacschedule.schema.json');
     assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
   });
@@ -44,7 +48,7 @@ describe('bacschedule.schema.json', () => {
     for (const key of Object.keys(d)) assert.ok(schema.properties[key].description, key);
   });
 
-  const invalid: [string, (d: any) => void][] = [
+  const invalid: [string, (d: Json) => void][] = [
     ['wrong format', (d) => (d.format = 'other')],
     ['unknown version', (d) => (d.version = 2)],
     ['missing model', (d) => delete d.model],
@@ -75,9 +79,9 @@ describe('bacschedule.schema.json', () => {
   it('leaves cross-field rules to the parser (the schema cannot express them)', () => {
     // Documented limits: step ≤ K−1, strict order, disjoint origins, step 0 present, model order.
     for (const edit of [
-      (d: any) => (d.blocks[0].acs = [0, d.sampler.steps + 5]),
-      (d: any) => (d.blocks[0].acs = [0, 5, 3]),
-      (d: any) => ([d.blocks[0], d.blocks[1]] = [d.blocks[1], d.blocks[0]]),
+      (d: Json) => (d.blocks[0].acs = [0, d.sampler.steps + 5]),
+      (d: Json) => (d.blocks[0].acs = [0, 5, 3]),
+      (d: Json) => ([d.blocks[0], d.blocks[1]] = [d.blocks[1], d.blocks[0]]),
     ]) {
       const text = doc(edit, 4);
       assert.equal(parseSchedule(text).ok, false);

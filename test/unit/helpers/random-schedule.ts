@@ -21,7 +21,7 @@ export function randomSchedule(seed: number): Schedule {
       };
       for (let s = 0; s < K; s++) {
         const r = rand();
-        if (s === 0) sets[(['acs', 'bua', 'manual'] as const)[int(3)]].push(0);
+        if (s === 0) sets[(['acs', 'bua', 'manual'] as const)[int(3)]!].push(0);
         else if (r < 0.15) sets.acs.push(s);
         else if (r < 0.2) sets.bua.push(s);
         else if (r < 0.23) sets.manual.push(s);
