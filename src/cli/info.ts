@@ -11,6 +11,7 @@ import { parseProfile } from '../core/profile-format';
 import { FileIssuesError } from './args';
 import type { CommandResult } from './args';
 
+/** `bac info --help`. */
 export const INFO_HELP = `Usage: bac info FILE [--json]
 
 Summarises a schedule (.bacschedule): model, sampler, solver parameters, per-block update counts

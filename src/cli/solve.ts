@@ -17,6 +17,7 @@ import { formatSpeedup } from './info';
 /** BUA top-n when `--top-n` is not given (the value the benchmarks use). */
 export const DEFAULT_TOP_N = 3;
 
+/** `bac solve --help`. */
 export const SOLVE_HELP = `Usage: bac solve P.bacprofile --budget M --out S.bacschedule [options]
 
 Solves a cache schedule: for every block, the M update steps that keep its cached output most

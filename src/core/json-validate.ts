@@ -1,5 +1,3 @@
-import type { FileRef } from './types';
-
 /**
  * Reading untrusted JSON files: a positions-keeping parser, and an issue collector with the field
  * checks shared by the `.bacschedule` and `.bacprofile` readers.
@@ -8,6 +6,7 @@ import type { FileRef } from './types';
  * that file validators can report `line:column` for syntax errors and for invalid fields alike.
  * `JSON.parse` cannot: it gives no position for truncated input and none at all for values.
  */
+import type { FileRef } from './types';
 
 /** Paths are `a.b[3].c`, the root is `''` — the same spelling the validators report. */
 export type JsonPath = string;
@@ -306,10 +305,10 @@ export class IssueCollector {
     }
     const o = v as Record<string, unknown>;
     for (const k of keys) {
-      if (!Object.prototype.hasOwnProperty.call(o, k)) this.add(join(path, k), `is missing, expected ${what}`);
+      if (!Object.prototype.hasOwnProperty.call(o, k)) this.add(joinPath(path, k), `is missing, expected ${what}`);
     }
     for (const k of Object.keys(o)) {
-      if (!keys.includes(k)) this.add(join(path, k), `unknown key "${k}", expected only ${keys.join(', ')}`);
+      if (!keys.includes(k)) this.add(joinPath(path, k), `unknown key "${k}", expected only ${keys.join(', ')}`);
     }
     return o;
   }
@@ -351,8 +350,8 @@ export class IssueCollector {
   fileRef(v: unknown, path: string, what: string): FileRef | undefined {
     const o = this.object(v, path, ['path', 'sha256'], `${what} as {path, sha256}`);
     if (!o) return undefined;
-    const p = this.string(o.path, join(path, 'path'), 'a non-empty path relative to this file');
-    const h = this.string(o.sha256, join(path, 'sha256'), 'a lower-case hex sha256 (64 characters)', (s) =>
+    const p = this.string(o.path, joinPath(path, 'path'), 'a non-empty path relative to this file');
+    const h = this.string(o.sha256, joinPath(path, 'sha256'), 'a lower-case hex sha256 (64 characters)', (s) =>
       SHA256.test(s),
     );
     return p !== undefined && h !== undefined ? { path: p, sha256: h } : undefined;
@@ -360,7 +359,7 @@ export class IssueCollector {
 }
 
 /** `a.b`, with an empty parent giving `b`. */
-export function join(path: string, key: string): string {
+export function joinPath(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 

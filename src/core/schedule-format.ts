@@ -31,7 +31,7 @@ import {
   describeValue,
   formatIssues,
   IssueCollector,
-  join,
+  joinPath,
   lineColumnAt,
   numberProblem,
   parentPath,
@@ -45,6 +45,7 @@ export const SCHEDULE_FORMAT = 'bacschedule';
 /** The only `.bacschedule` version this build reads and writes. */
 export const SCHEDULE_VERSION = 1;
 
+/** Re-exported so that schedule readers need one import: issue rendering and the issue cap. */
 export { formatIssues, MAX_ISSUES } from './json-validate';
 
 /** One issue of a `.bacschedule`: `{path, message}` plus `line`/`column` when known. */
@@ -205,8 +206,8 @@ function validate(value: unknown, c: IssueCollector): Schedule | undefined {
 function cost(v: unknown, path: string, c: IssueCollector): { flops: number; timeUs: number } | undefined {
   const o = c.object(v, path, ['flops', 'timeUs'], 'a cost as {flops, timeUs}');
   if (!o) return undefined;
-  const flops = c.integer(o.flops, join(path, 'flops'), 0);
-  const timeUs = c.nonNegative(o.timeUs, join(path, 'timeUs'));
+  const flops = c.integer(o.flops, joinPath(path, 'flops'), 0);
+  const timeUs = c.nonNegative(o.timeUs, joinPath(path, 'timeUs'));
   return flops !== undefined && timeUs !== undefined ? { flops, timeUs } : undefined;
 }
 
