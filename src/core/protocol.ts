@@ -1,0 +1,211 @@
+/**
+ * The `.bacschedule` editor's host ↔ webview protocol: every message either side sends, as
+ * discriminated unions on `type`, plus runtime guards for what arrives from the webview (the host
+ * never trusts a message's shape). The webview renders {@link EditorState} and sends intents; only
+ * the host edits the document. Pure types and checks; shared by `src/extension` and `webview/`.
+ */
+import type { BlockKind, ScheduleSummary, UpdateOrigin } from './types';
+import type { TradeoffPoint } from './tradeoff';
+
+// ---------------------------------------------------------------------------------------------
+// State the host pushes
+
+/** One block row of the timeline. */
+export interface BlockView {
+  /** Canonical id `<layer>.<kind>`. */
+  readonly id: string;
+  /** Decoder layer. */
+  readonly layer: number;
+  /** Residual branch. */
+  readonly kind: BlockKind;
+  /** ACS update steps. */
+  readonly acs: readonly number[];
+  /** BUA "error correction" steps. */
+  readonly bua: readonly number[];
+  /** Steps added by hand. */
+  readonly manual: readonly number[];
+  /** Steps removed by hand (solver picks a person switched off). */
+  readonly manualOff: readonly number[];
+}
+
+/** Why the schedule can or cannot be re-solved from its linked profile. */
+export type ProfileState =
+  | 'ok' // linked, found, sha256 matches, readable, same K
+  | 'none' // the schedule links no profile (hand-written or a baseline)
+  | 'missing' // the linked file does not exist
+  | 'mismatch' // the file's sha256 differs from the one recorded in the schedule
+  | 'invalid' // the file is not a readable .bacprofile
+  | 'incompatible' // readable, but its K or blocks do not match the schedule
+  | 'unsaved'; // the schedule is untitled, so a relative path resolves nowhere
+
+/** The linked profile's status, with a sentence for the banner (what, why, how to fix). */
+export interface ProfileStatus {
+  readonly state: ProfileState;
+  /** Banner text; empty when `state` is `ok`. */
+  readonly message: string;
+  /** The path recorded in the schedule (relative to it), or null when none is linked. */
+  readonly path: string | null;
+}
+
+/** Whether the model the schedule was solved for is still the file next to it. */
+export interface ModelStatus {
+  readonly state: 'ok' | 'missing' | 'changed' | 'unknown';
+  /** Banner text; empty when `state` is `ok` or `unknown`. */
+  readonly message: string;
+}
+
+/** What the profile adds to the view; absent when the profile cannot be used. */
+export interface ProfileAnalysis {
+  /** Observation samples aggregated in the profile. */
+  readonly samples: number;
+  /**
+   * Per block (schedule order), per step k: mean similarity between the block's output at k and
+   * the cached output it reuses at k (1 at updates). Rounded to 4 decimals.
+   */
+  readonly simToSource: readonly (readonly number[])[];
+  /** Same shape: the spread (std over samples) of that similarity. */
+  readonly simStdToSource: readonly (readonly number[])[];
+  /** Per block (schedule order): ℓ1 reuse-error estimate ℓ_b and its std over samples. */
+  readonly l1: readonly { readonly mean: number; readonly std: number }[];
+  /** The trade-off curves for the schedule's top-n and forceLast (null if they failed). */
+  readonly tradeoff: { readonly bac: readonly TradeoffPoint[]; readonly uniform: readonly TradeoffPoint[] } | null;
+  /** Predicted-error proxy of the schedule as it is (hand edits included). */
+  readonly predictedError: number;
+}
+
+/** The state of a valid schedule. */
+export interface ValidState {
+  readonly kind: 'valid';
+  /** File name for headings. */
+  readonly fileName: string;
+  /** K. */
+  readonly steps: number;
+  /** Sampler type, e.g. `ddpm`. */
+  readonly samplerType: string;
+  /** Solver parameters recorded in the file. */
+  readonly solver: { readonly budget: number; readonly topN: number; readonly forceLast: boolean };
+  /** Rows in model order. */
+  readonly blocks: readonly BlockView[];
+  /** Derived numbers. */
+  readonly summary: ScheduleSummary;
+  /** Linked-profile status. */
+  readonly profile: ProfileStatus;
+  /** Model status. */
+  readonly model: ModelStatus;
+  /** Profile-derived charts and tooltips; null unless `profile.state` is `ok`. */
+  readonly analysis: ProfileAnalysis | null;
+  /** True when the editor must not edit (e.g. the document is read-only). */
+  readonly readonly: boolean;
+}
+
+/** One parse problem, formatted for the error view. */
+export interface IssueView {
+  /** JSON path such as `blocks[3].acs[2]`, or '' for the whole file. */
+  readonly path: string;
+  readonly message: string;
+  /** 1-based, when known. */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/** The state of a document that does not parse: the editor shows the issues and never writes. */
+export interface InvalidState {
+  readonly kind: 'invalid';
+  readonly fileName: string;
+  readonly issues: readonly IssueView[];
+}
+
+/** Everything the webview renders. */
+export type EditorState = ValidState | InvalidState;
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+/** Edits of the document a webview (or a test) can ask for. */
+export type EditIntent =
+  /** Toggle whether a block updates at a step (step 0 is refused). */
+  | { readonly type: 'toggleStep'; readonly blockId: string; readonly step: number }
+  /** Re-solve from the linked profile with new controls, keeping hand edits. */
+  | { readonly type: 'setControls'; readonly budget: number; readonly topN: number; readonly forceLast: boolean };
+
+/** Messages from the webview to the host. */
+export type WebviewMessage =
+  /** The webview has loaded its script and listens; the host answers with `state`. */
+  | { readonly type: 'ready' }
+  | EditIntent
+  /** Send the full similarity matrix of one block (for the heatmap). */
+  | { readonly type: 'requestMatrix'; readonly blockId: string }
+  /** Reopen this file in the default text editor. */
+  | { readonly type: 'openAsText' }
+  /** Run "BAC: Profile Model" (the fix offered by the banners). */
+  | { readonly type: 'profileModel' };
+
+/** Messages from the host to the webview. */
+export type HostMessage =
+  /** The whole state to render (sent after `ready` and after every document change). */
+  | { readonly type: 'state'; readonly state: EditorState }
+  /** One block's K×K mean similarity matrix, row-major, answering `requestMatrix`. */
+  | { readonly type: 'matrix'; readonly blockId: string; readonly steps: number; readonly data: readonly number[] }
+  /** A one-line message for the status line, e.g. why an edit was refused. */
+  | { readonly type: 'notice'; readonly level: 'info' | 'warning' | 'error'; readonly message: string };
+
+// ---------------------------------------------------------------------------------------------
+// Guards
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isBlockId = (v: unknown): v is string => typeof v === 'string' && /^(0|[1-9][0-9]{0,5})\.(sa|ca|ffn)$/.test(v);
+
+/**
+ * Whether `v` is a well-formed {@link WebviewMessage}. Numbers must be integers in range and ids
+ * canonical; extra fields are tolerated (forward compatibility), wrong types are not. O(1).
+ */
+export function isWebviewMessage(v: unknown): v is WebviewMessage {
+  if (!isObject(v)) return false;
+  switch (v.type) {
+    case 'ready':
+    case 'openAsText':
+    case 'profileModel':
+      return true;
+    case 'requestMatrix':
+      return isBlockId(v.blockId);
+    default:
+      return isEditIntent(v);
+  }
+}
+
+/** Whether `v` is a well-formed {@link EditIntent} (range checks against K happen when applied). */
+export function isEditIntent(v: unknown): v is EditIntent {
+  if (!isObject(v)) return false;
+  switch (v.type) {
+    case 'toggleStep':
+      return isBlockId(v.blockId) && isInt(v.step, 0);
+    case 'setControls':
+      return isInt(v.budget, 1) && isInt(v.topN, 0) && typeof v.forceLast === 'boolean';
+    default:
+      return false;
+  }
+}
+
+/** Whether `v` is a well-formed {@link HostMessage} (shallow: the webview trusts the host's payloads). */
+export function isHostMessage(v: unknown): v is HostMessage {
+  if (!isObject(v)) return false;
+  switch (v.type) {
+    case 'state':
+      return isObject(v.state) && (v.state.kind === 'valid' || v.state.kind === 'invalid');
+    case 'matrix':
+      return isBlockId(v.blockId) && isInt(v.steps, 1) && Array.isArray(v.data);
+    case 'notice':
+      return ['info', 'warning', 'error'].includes(v.level as string) && typeof v.message === 'string';
+    default:
+      return false;
+  }
+}
+
+/** Display labels of update origins (legend, tooltips). */
+export const ORIGIN_LABELS: Readonly<Record<UpdateOrigin, string>> = {
+  acs: 'ACS update',
+  bua: 'BUA error correction',
+  manual: 'manual update',
+};
