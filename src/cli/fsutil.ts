@@ -1,11 +1,13 @@
 /**
- * Node file helpers of the CLI: reading inputs with user-facing errors, hashing, atomic writes.
+ * Node file helpers of the CLI: the engine's hashing and atomic writes, plus reading inputs, with
+ * file-system failures the user can fix turned into user errors (exit 1) naming the file.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
 import { BacError } from '../core/errors';
+import { sha256File as engineSha256File, writeFileAtomic as engineWriteFileAtomic } from '../engine/fsutil';
+
+export { sha256Bytes } from '../engine/fsutil';
 
 /** File-system error codes caused by the user's input (missing file, permissions), not by a bug. */
 const USER_FS_ERRORS: Record<string, string> = {
@@ -47,43 +49,22 @@ export async function readInput(file: string, expected: string): Promise<Uint8Ar
  * @throws BacError when the file is missing or unreadable.
  */
 export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    return await engineSha256File(file);
   } catch (e) {
     throw fsUserError(e, file, 'read it', 'expected an existing readable file');
   }
-  return hash.digest('hex');
-}
-
-/** Lower-case hex sha256 of bytes in memory. */
-export function sha256Bytes(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
- * Writes `data` to `file` atomically: a temporary file in the same directory (same file system,
- * so the rename is atomic), flushed to disk, then renamed over `file`. Readers see the old or the
- * new content, never a partial one; on failure the temporary file is removed. The temporary name
- * starts with `.bac-tmp-` (git-ignored).
+ * Writes `data` to `file` atomically (the engine's temp-file-and-rename helper: readers see the
+ * old or the new content, never a partial one; a failed write leaves no temporary file).
  * @throws BacError when the directory is missing or not writable.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(
-    dirname(resolve(file)),
-    `.bac-tmp-${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`,
-  );
   try {
-    const handle = await open(tmp, 'wx');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await engineWriteFileAtomic(file, data);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw fsUserError(e, file, 'write it', 'expected a writable path in an existing directory');
   }
 }

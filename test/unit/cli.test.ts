@@ -37,7 +37,8 @@ async function bacInProcess(argv: string[], commands?: Record<string, Command>):
   return { code, stdout, stderr };
 }
 
-const tmpFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.startsWith('.bac-tmp-'));
+/** Leftover temporary files of atomic writes (they are dot-files next to the target). */
+const tmpFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.startsWith('.'));
 
 describe('bac CLI', () => {
   let dir: string;
