@@ -1,0 +1,189 @@
+/**
+ * Graph analysis shared by FLOPs attribution and the If-gating transform: who produces and who
+ * consumes each value (including the outer-scope values a subgraph reads), and each block output's
+ * exclusive ancestor set as METHOD.md defines it.
+ */
+import type { GraphProto, NodeProto } from './proto';
+
+/** Producer/consumer index of one graph. Node ids are indices into `graph.node`. */
+export interface GraphIndex {
+  /** The indexed graph (not copied; do not mutate it while the index is in use). */
+  readonly graph: GraphProto;
+  /** Value name → index of the node that produces it (graph inputs and initializers have none). */
+  readonly producer: ReadonlyMap<string, number>;
+  /** Value name → indices of the nodes that read it, explicitly or from inside a subgraph. */
+  readonly consumers: ReadonlyMap<string, readonly number[]>;
+  /** Per node: every value it reads, explicit inputs first, then outer-scope reads of its subgraphs. */
+  readonly reads: readonly (readonly string[])[];
+  /** Names of the graph outputs. */
+  readonly graphOutputs: ReadonlySet<string>;
+}
+
+/**
+ * Outer-scope names a node's subgraph attributes (If branches, Loop/Scan bodies) read: names used
+ * inside that the subgraph neither defines (node outputs, inputs, initializers) nor receives.
+ * Recursive through nested subgraphs. O(size of the subgraphs).
+ */
+export function implicitReads(node: NodeProto): string[] {
+  const out = new Set<string>();
+  for (const a of node.attribute) {
+    for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) for (const name of graphFreeNames(g)) out.add(name);
+  }
+  return [...out];
+}
+
+/** Names a graph reads from its enclosing scope. */
+function graphFreeNames(g: GraphProto): Set<string> {
+  const defined = new Set<string>();
+  for (const i of g.input) if (i.name) defined.add(i.name);
+  for (const t of g.initializer) if (t.name) defined.add(t.name);
+  for (const n of g.node) for (const o of n.output) if (o) defined.add(o);
+  const free = new Set<string>();
+  for (const n of g.node) {
+    for (const x of [...n.input, ...implicitReads(n)]) if (x && !defined.has(x)) free.add(x);
+  }
+  for (const o of g.output) if (o.name && !defined.has(o.name)) free.add(o.name);
+  return free;
+}
+
+/** Builds the producer/consumer index. O(nodes + edges + subgraph sizes). */
+export function indexGraph(graph: GraphProto): GraphIndex {
+  const producer = new Map<string, number>();
+  const consumers = new Map<string, number[]>();
+  const reads: string[][] = [];
+  graph.node.forEach((n, i) => {
+    for (const o of n.output) if (o) producer.set(o, i);
+    // an empty name is an omitted optional input, not a value
+    const r = [...new Set([...n.input.filter((x) => x !== ''), ...implicitReads(n)])];
+    reads.push(r);
+    for (const x of r) {
+      const list = consumers.get(x);
+      if (list) list.push(i);
+      else consumers.set(x, [i]);
+    }
+  });
+  const graphOutputs = new Set(graph.output.map((o) => o.name ?? ''));
+  return { graph, producer, consumers, reads, graphOutputs };
+}
+
+/** All nodes `output` depends on, its producer included. O(ancestors + their edges). */
+export function ancestors(index: GraphIndex, output: string): Set<number> {
+  const seen = new Set<number>();
+  const start = index.producer.get(output);
+  if (start === undefined) return seen;
+  const stack = [start];
+  seen.add(start);
+  while (stack.length > 0) {
+    const n = stack.pop() as number;
+    for (const x of index.reads[n] ?? []) {
+      const p = index.producer.get(x);
+      if (p !== undefined && !seen.has(p)) {
+        seen.add(p);
+        stack.push(p);
+      }
+    }
+  }
+  return seen;
+}
+
+/**
+ * The exclusive ancestor set of block output `output` (METHOD.md): the ancestors of `output` whose
+ * results reach nothing but `output`. Fixpoint from all ancestors, repeatedly dropping a node if
+ * any of its outputs other than `output` is a graph output or feeds a node outside the set. The
+ * block output itself may be read anywhere (the residual add).
+ *
+ * Invariant of the result: every value produced inside the set, except `output`, is read only
+ * by nodes of the set, so the set can move into an `If` branch whose only result is `output`.
+ * Empty when `output` has no producer or its producer has another output used outside.
+ * Worklist: each node is re-examined only when a consumer left the set, O(ancestors + edges).
+ * Returns node indices in ascending (= topological) order.
+ */
+export function exclusiveAncestors(index: GraphIndex, output: string): number[] {
+  const set = ancestors(index, output);
+  const work = [...set];
+  const escapes = (n: number): boolean => {
+    const node = index.graph.node[n] as NodeProto;
+    for (const o of node.output) {
+      if (!o || o === output) continue;
+      if (index.graphOutputs.has(o)) return true;
+      for (const c of index.consumers.get(o) ?? []) if (!set.has(c)) return true;
+    }
+    return false;
+  };
+  while (work.length > 0) {
+    const n = work.pop() as number;
+    if (!set.has(n) || !escapes(n)) continue;
+    set.delete(n);
+    // the producers of what n read may now feed a node outside the set: look at them again
+    for (const x of index.reads[n] ?? []) {
+      const p = index.producer.get(x);
+      if (p !== undefined && set.has(p)) work.push(p);
+    }
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
+ * Exclusive ancestor sets of several outputs and the overlaps between them (pairs of outputs
+ * sharing a node). The sets of a well-formed model are disjoint by construction; an overlap
+ * indicates two block outputs produced by one node and is reported, not repaired.
+ * O(Σ set sizes + edges · outputs).
+ */
+export function exclusiveSets(
+  index: GraphIndex,
+  outputs: readonly string[],
+): { sets: number[][]; overlaps: [string, string][] } {
+  const sets = outputs.map((o) => exclusiveAncestors(index, o));
+  const owner = new Map<number, number>();
+  const overlaps: [string, string][] = [];
+  sets.forEach((s, i) => {
+    for (const n of s) {
+      const prev = owner.get(n);
+      if (prev !== undefined && prev !== i) {
+        const pair: [string, string] = [outputs[prev] as string, outputs[i] as string];
+        if (!overlaps.some(([a, b]) => a === pair[0] && b === pair[1])) overlaps.push(pair);
+      } else owner.set(n, i);
+    }
+  });
+  return { sets, overlaps };
+}
+
+/**
+ * Stable topological order of `nodes` (Kahn's algorithm, preferring the given order), counting
+ * subgraph outer-scope reads as edges. Values without a producer among `nodes` are treated as
+ * available. Throws on a cycle. O(nodes + edges) plus a heap-free scan (the queue is kept sorted
+ * by original position with a simple pointer, fine for graphs of a few thousand nodes).
+ */
+export function topoSort(nodes: readonly NodeProto[]): NodeProto[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n.output.forEach((o) => o && producer.set(o, i)));
+  const indeg = new Array<number>(nodes.length).fill(0);
+  const succ: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => {
+    const deps = new Set<number>();
+    for (const x of [...n.input, ...implicitReads(n)]) {
+      const p = x ? producer.get(x) : undefined;
+      if (p !== undefined && p !== i) deps.add(p);
+    }
+    for (const p of deps) {
+      (succ[p] as number[]).push(i);
+      indeg[i] = (indeg[i] as number) + 1;
+    }
+  });
+  const ready: number[] = [];
+  indeg.forEach((d, i) => d === 0 && ready.push(i));
+  const out: NodeProto[] = [];
+  // min-first: pick the smallest ready index each time (keeps the original order where possible)
+  while (ready.length > 0) {
+    let best = 0;
+    for (let k = 1; k < ready.length; k++) if ((ready[k] as number) < (ready[best] as number)) best = k;
+    const n = ready.splice(best, 1)[0] as number;
+    out.push(nodes[n] as NodeProto);
+    for (const s of succ[n] as number[]) {
+      indeg[s] = (indeg[s] as number) - 1;
+      if (indeg[s] === 0) ready.push(s);
+    }
+  }
+  if (out.length !== nodes.length) throw new Error('graph has a cycle');
+  return out;
+}
