@@ -1,0 +1,264 @@
+/**
+ * The cached-runner graph of METHOD.md, derived from the plain BAC-ready model:
+ *
+ * - each block output b's exclusive ancestor set (see `graph.ts`) moves into the then-branch of an
+ *   ONNX `If`; the else-branch returns the block's cache; the `If` output keeps b's name, so every
+ *   consumer (the residual add) is untouched;
+ * - gates enter as ONE bool input `bac_update` [nBlocks] (a Gather per block gives the If
+ *   condition), caches as ONE float input `bac_cache` [nBlocks, B, T, d] (a Gather per block inside
+ *   the else-branch), and leave as ONE output `bac_cache_out` [nBlocks, B, T, d] (Unsqueeze + Concat
+ *   of the If outputs). Packing matters: ORT costs ≈ 6 µs per extra graph input/output
+ *   (`shared/notes/onnxruntime-node.md`);
+ * - the prediction stays the first output; the individual `bac:*` outputs are dropped (they are
+ *   the rows of `bac_cache_out`).
+ *
+ * Then-branches read outer-scope values (ONNX allows it), so they need no inputs; initializers
+ * stay at the top level. The opset and IR version stay the model's. Nothing depends on node or
+ * tensor names beyond the contract's `bac:<id>` outputs, so any contract-following export works.
+ */
+import { BacError } from '../../core/errors';
+import type { BlockId } from '../../core/types';
+import { exclusiveSets, indexGraph, topoSort } from './graph';
+import { decodeOrThrow, describeModel, type DimInfo, type ModelInfo } from './inspect';
+import {
+  attrGraph,
+  attrInt,
+  attrInts,
+  DataType,
+  defaultOpset,
+  encodeModel,
+  int64Tensor,
+  makeGraph,
+  makeNode,
+  tensorValueInfo,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfo,
+} from './proto';
+
+/** Name of the packed gate input: bool [nBlocks], true = recompute the block. */
+export const UPDATE_INPUT = 'bac_update';
+/** Name of the packed cache input: float32 [nBlocks, B, T, d], rows in model block order. */
+export const CACHE_INPUT = 'bac_cache';
+/** Name of the packed block-output output: float32 [nBlocks, B, T, d]; row i = block i's output. */
+export const CACHE_OUTPUT = 'bac_cache_out';
+
+/** What the gating moved, per block. */
+export interface GatedBlock {
+  /** `<layer>.<kind>`. */
+  readonly id: BlockId;
+  /** Row of the block in `bac_update`, `bac_cache` and `bac_cache_out`. */
+  readonly index: number;
+  /** Number of nodes moved into the block's then-branch. */
+  readonly nodes: number;
+  /** Of which MatMul/Gemm. */
+  readonly products: number;
+}
+
+/** Description of a gated graph, for runners and reports. */
+export interface GateInfo {
+  /** Blocks in model order; `index` is the row in the packed tensors. */
+  readonly blocks: readonly GatedBlock[];
+  /** Name of the first output (the denoiser prediction), unchanged. */
+  readonly prediction: string;
+  /** Declared shape of `bac_cache` / `bac_cache_out`: [nBlocks, B, T, d]. */
+  readonly cacheShape: readonly DimInfo[];
+  /** Nodes of the plain graph, and how many of them moved into If branches. */
+  readonly totalNodes: number;
+  readonly movedNodes: number;
+}
+
+/**
+ * Builds the gated graph from a decoded plain model (not mutated; node objects are shared with
+ * the result except the renamed block producers, which are copied). `blocks` gives each block's
+ * output name in model order (row order of the packed tensors).
+ * @throws BacError when a block output has an empty exclusive set or two sets overlap (the model
+ *   computes two blocks in one node), or when the model already uses the reserved names.
+ * O(nodes + edges) plus the exclusive-set fixpoint.
+ */
+export function gateGraph(
+  model: ModelProto,
+  blocks: readonly { readonly id: BlockId; readonly output: string }[],
+  blockShape: readonly DimInfo[],
+  name = 'model.onnx',
+): { model: ModelProto; info: GateInfo } {
+  const graph = model.graph;
+  if (!graph) throw new BacError(`${name}: has no graph, expected an ONNX model`);
+  const opset = defaultOpset(model) ?? 0;
+  const index = indexGraph(graph);
+  const { sets, overlaps } = exclusiveSets(
+    index,
+    blocks.map((b) => b.output),
+  );
+  const problems: string[] = [];
+  sets.forEach((s, i) => {
+    if (s.length === 0) {
+      const b = blocks[i] as { output: string };
+      problems.push(
+        `block output "${b.output}" has no exclusive ancestors (its producing node also feeds other values), so it cannot be skipped`,
+      );
+    }
+  });
+  for (const [a, b] of overlaps)
+    problems.push(`block outputs "${a}" and "${b}" share computation, expected disjoint exclusive ancestor sets`);
+
+  // every name in the model, subgraphs included, so fresh names cannot collide
+  const names = new Set<string>();
+  const collect = (g: GraphProto): void => {
+    for (const v of [...g.input, ...g.output, ...g.valueInfo]) if (v.name) names.add(v.name);
+    for (const t of g.initializer) if (t.name) names.add(t.name);
+    for (const n of g.node) {
+      for (const x of [...n.input, ...n.output]) if (x) names.add(x);
+      if (n.name) names.add(n.name);
+      for (const a of n.attribute) for (const sg of a.g ? [a.g, ...a.graphs] : a.graphs) collect(sg);
+    }
+  };
+  collect(graph);
+  for (const reserved of [UPDATE_INPUT, CACHE_INPUT, CACHE_OUTPUT]) {
+    if (names.has(reserved))
+      problems.push(`already uses the name "${reserved}", which BAC reserves for the gated graph`);
+  }
+  if (problems.length > 0) throw new BacError(`${name}: cannot build the cached-runner graph: ${problems.join('; ')}`);
+  const fresh = (base: string): string => {
+    let n = base;
+    for (let k = 1; names.has(n); k++) n = `${base}_${k}`;
+    names.add(n);
+    return n;
+  };
+
+  const nBlocks = blocks.length;
+  const moved = new Set<number>();
+  for (const s of sets) for (const n of s) moved.add(n);
+  const valueInfoByName = new Map(graph.valueInfo.map((v) => [v.name ?? '', v]));
+  const blockOutputs = new Map(graph.output.map((o) => [o.name ?? '', o]));
+  const newInits: TensorProto[] = [];
+  const ifNodes = new Map<number, NodeProto[]>(); // position (producer index) → nodes to emit there
+  const movedNames = new Set<string>();
+  const gated: GatedBlock[] = [];
+  const packedParts: string[] = [];
+  const tail: NodeProto[] = [];
+  const axes0 = opset >= 13 ? fresh('bac_gate/axes0') : '';
+  if (axes0) newInits.push(int64Tensor(axes0, [1], [0]));
+
+  blocks.forEach((b, i) => {
+    const set = sets[i] as number[];
+    const producer = index.producer.get(b.output) as number;
+    const idx = fresh(`bac_gate/index_${b.id}`);
+    newInits.push(int64Tensor(idx, [], [i]));
+    const cond = fresh(`bac_gate/update_${b.id}`);
+    const thenOut = fresh(`bac_gate/then_${b.id}`);
+    const elseOut = fresh(`bac_gate/cache_${b.id}`);
+    const outInfo = blockOutputs.get(b.output);
+    const outType = (n: string): ValueInfo =>
+      outInfo?.type ? { name: n, type: outInfo.type } : tensorValueInfo(n, DataType.FLOAT, null);
+
+    const thenG = makeGraph(fresh(`bac_then_${b.id}`));
+    for (const n of set) {
+      let node = graph.node[n] as NodeProto;
+      if (n === producer) node = { ...node, output: node.output.map((o) => (o === b.output ? thenOut : o)) };
+      thenG.node.push(node);
+      for (const o of node.output) {
+        if (!o) continue;
+        movedNames.add(o);
+        const vi = valueInfoByName.get(o);
+        if (vi) thenG.valueInfo.push(vi);
+      }
+    }
+    thenG.output.push(outType(thenOut));
+
+    const elseG = makeGraph(fresh(`bac_else_${b.id}`));
+    elseG.node.push(
+      makeNode('Gather', [CACHE_INPUT, idx], [elseOut], fresh(`bac_gate/Gather_cache_${b.id}`), [attrInt('axis', 0)]),
+    );
+    elseG.output.push(outType(elseOut));
+
+    const emit: NodeProto[] = [
+      makeNode('Gather', [UPDATE_INPUT, idx], [cond], fresh(`bac_gate/Gather_update_${b.id}`), [attrInt('axis', 0)]),
+      makeNode('If', [cond], [b.output], fresh(`bac_gate/If_${b.id}`), [
+        attrGraph('then_branch', thenG),
+        attrGraph('else_branch', elseG),
+      ]),
+    ];
+    ifNodes.set(producer, emit);
+
+    const part = fresh(`bac_gate/row_${b.id}`);
+    if (axes0) {
+      tail.push(makeNode('Unsqueeze', [b.output, axes0], [part], fresh(`bac_gate/Unsqueeze_${b.id}`)));
+    } else {
+      tail.push(
+        makeNode('Unsqueeze', [b.output], [part], fresh(`bac_gate/Unsqueeze_${b.id}`), [attrInts('axes', [0])]),
+      );
+    }
+    packedParts.push(part);
+    gated.push({
+      id: b.id,
+      index: i,
+      nodes: set.length,
+      products: set.filter((n) => ['MatMul', 'Gemm'].includes(graph.node[n]?.opType ?? '')).length,
+    });
+  });
+  tail.push(makeNode('Concat', packedParts, [CACHE_OUTPUT], fresh('bac_gate/Concat_cache_out'), [attrInt('axis', 0)]));
+
+  const nodes: NodeProto[] = [];
+  graph.node.forEach((n, i) => {
+    const emit = ifNodes.get(i);
+    if (emit) nodes.push(...emit);
+    else if (!moved.has(i)) nodes.push(n);
+  });
+  nodes.push(...tail);
+
+  const isBlockOutput = new Set(blocks.map((b) => b.output));
+  const cacheShape: DimInfo[] = [nBlocks, ...blockShape];
+  const dims = cacheShape.map((d, k) => (d === null ? `bac_dim${k}` : d));
+  const newGraph: GraphProto = {
+    ...graph,
+    node: topoSort(nodes),
+    initializer: [...graph.initializer, ...newInits],
+    input: [
+      ...graph.input,
+      tensorValueInfo(UPDATE_INPUT, DataType.BOOL, [nBlocks]),
+      tensorValueInfo(CACHE_INPUT, DataType.FLOAT, dims),
+    ],
+    output: [
+      ...graph.output.filter((o) => !isBlockOutput.has(o.name ?? '')),
+      tensorValueInfo(CACHE_OUTPUT, DataType.FLOAT, dims),
+    ],
+    valueInfo: graph.valueInfo.filter((v) => !movedNames.has(v.name ?? '')),
+  };
+  return {
+    model: { ...model, graph: newGraph },
+    info: {
+      blocks: gated,
+      prediction: graph.output[0]?.name ?? '',
+      cacheShape,
+      totalNodes: graph.node.length,
+      movedNodes: moved.size,
+    },
+  };
+}
+
+/** A gated model as bytes, with what the gating did and the plain model's description. */
+export interface GatedModel {
+  /** The gated ONNX file. */
+  readonly bytes: Uint8Array;
+  /** Decoded gated model (shares buffers with the input bytes). */
+  readonly proto: ModelProto;
+  /** What the gating moved. */
+  readonly gate: GateInfo;
+  /** The plain model's description (sha256 of the plain bytes, blocks, metadata, FLOPs). */
+  readonly model: ModelInfo;
+}
+
+/**
+ * Checks the contract of a plain model and builds its gated graph.
+ * @throws BacError / ModelContractError for a model that breaks the contract or cannot be gated.
+ * O(file size + nodes + edges).
+ */
+export function buildGatedModel(bytes: Uint8Array, name = 'model.onnx'): GatedModel {
+  const proto = decodeOrThrow(bytes, name);
+  const model = describeModel(proto, bytes, name);
+  const { model: gatedProto, info } = gateGraph(proto, model.blocks, model.blockShape, name);
+  return { bytes: encodeModel(gatedProto), proto: gatedProto, gate: info, model };
+}
