@@ -35,6 +35,7 @@ interface MiniFS {
   close(stream: unknown): void;
   writeFile(path: string, data: Uint8Array, opts?: { canOwn?: boolean }): void;
   readFile(path: string): Uint8Array;
+  stat(path: string): { size: number };
   unlink(path: string): void;
 }
 
@@ -62,7 +63,7 @@ function loadH5(): Promise<{ h5: H5; fs: MiniFS }> {
 /** Length of the HDF5 error log now (so later calls can read only what one operation added). */
 function logMark(fs: MiniFS): number {
   try {
-    return fs.readFile(ERROR_LOG).length;
+    return fs.stat(ERROR_LOG).size;
   } catch {
     return 0;
   }

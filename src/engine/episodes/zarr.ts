@@ -67,6 +67,100 @@ function rerootEntries<T>(entries: Record<string, T>): Record<string, T> {
   return out;
 }
 
+/** Chunk metadata as zarrita hands it to a codec's `fromConfig`. */
+interface ChunkMeta {
+  dataType: string;
+  shape: number[];
+}
+
+/** The slice of a zarrita codec this module wraps. */
+interface BytesCodecLike {
+  kind?: string;
+  encode(data: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  decode(data: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  computeEncodedSize?: (size: number) => number;
+}
+
+let codecsChecked = false;
+
+/**
+ * Makes the wasm compressors (blosc, lz4, zstd from numcodecs) fail loudly. numcodecs' blosc returns
+ * an empty buffer for a damaged chunk instead of throwing, and zarrita then hands out zeros — wrong
+ * data with no error. The wrapper compares each decoded chunk's size with the size its shape and
+ * dtype imply and throws otherwise (zlib and gzip already throw on damage). Idempotent; it changes
+ * zarrita's process-wide codec registry, only by adding this check.
+ */
+function checkDecodedSizes(zarr: Zarrita): void {
+  if (codecsChecked) return;
+  codecsChecked = true;
+  const registry = zarr.registry as unknown as Map<string, () => Promise<unknown>>;
+  for (const name of ['blosc', 'lz4', 'zstd', 'numcodecs.blosc', 'numcodecs.lz4', 'numcodecs.zstd']) {
+    const load = registry.get(name);
+    if (!load) continue;
+    registry.set(name, async () => {
+      const entry = (await load()) as { kind?: string; fromConfig(config: unknown, meta: ChunkMeta): BytesCodecLike };
+      return {
+        kind: entry.kind,
+        fromConfig(config: unknown, meta: ChunkMeta): BytesCodecLike {
+          const codec = entry.fromConfig(config, meta);
+          const bits = /(\d+)$/.exec(meta.dataType)?.[1];
+          const itemBytes = meta.dataType === 'bool' ? 1 : bits ? Number(bits) / 8 : null;
+          const expected = itemBytes === null ? null : meta.shape.reduce((a, b) => a * b, 1) * itemBytes;
+          return {
+            kind: codec.kind,
+            encode: (data) => codec.encode(data),
+            computeEncodedSize: codec.computeEncodedSize?.bind(codec),
+            async decode(data) {
+              const out = await codec.decode(data);
+              if (expected !== null && out.length !== expected) {
+                throw new Error(`${name} decoded ${out.length} bytes where the chunk needs ${expected}`);
+              }
+              return out;
+            },
+          };
+        },
+      };
+    });
+  }
+}
+
+/**
+ * Store wrapper that checks the byte size of uncompressed chunks. A damaged uncompressed chunk (a
+ * file cut short by an interrupted copy) would otherwise decode as a shorter array and the missing
+ * values would silently read as zeros. Compressed chunks are checked by `checkDecodedSizes`.
+ */
+class RawChunkCheck {
+  /** Expected chunk size in bytes by array prefix (`/data/<key>/`), for uncompressed arrays only. */
+  private readonly expected = new Map<string, number>();
+
+  constructor(private readonly store: ZarritaLib.Readable) {}
+
+  /** Starts checking the chunks of the array at `prefix` when it is stored without compressor or filters. */
+  async watch(prefix: string): Promise<void> {
+    const bytes = await this.store.get(`${prefix}.zarray` as ZarritaLib.AbsolutePath);
+    if (!bytes) return;
+    const meta = JSON.parse(new TextDecoder().decode(bytes)) as {
+      compressor?: unknown;
+      filters?: unknown;
+      dtype?: unknown;
+      chunks?: number[];
+    };
+    const item = typeof meta.dtype === 'string' ? /^[<>|]?[fiub](\d+)$/.exec(meta.dtype)?.[1] : undefined;
+    if (meta.compressor || meta.filters || !item || !Array.isArray(meta.chunks)) return;
+    this.expected.set(prefix, meta.chunks.reduce((a, b) => a * b, 1) * Number(item));
+  }
+
+  async get(key: ZarritaLib.AbsolutePath): Promise<Uint8Array | undefined> {
+    const value = await this.store.get(key);
+    const slash = key.lastIndexOf('/');
+    const want = this.expected.get(key.slice(0, slash + 1));
+    if (value && want !== undefined && !key.slice(slash + 1).startsWith('.') && value.length !== want) {
+      throw new Error(`chunk ${key} has ${value.length} bytes where ${want} are expected`);
+    }
+    return value;
+  }
+}
+
 /** Message detail of an unknown error (zarrita, unzipit, numcodecs throw plain Errors). */
 function detail(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -96,6 +190,7 @@ export class ZarrEpisodes extends EpisodeReaderBase {
   static async open(path: string, zip: boolean): Promise<ZarrEpisodes> {
     const zarr = await import('zarrita');
     const storage = await import('@zarrita/storage');
+    checkDecodedSizes(zarr);
     let fh: FileHandle | null = null;
     try {
       let store: ZarritaLib.Readable;
@@ -126,7 +221,8 @@ export class ZarrEpisodes extends EpisodeReaderBase {
         store = new storage.FileSystemStore(path);
         names = await listDirArrays(path);
       }
-      const root = zarr.root(store);
+      const raw = new RawChunkCheck(store);
+      const root = zarr.root(raw as ZarritaLib.Readable);
       try {
         await zarr.open.v2(root, { kind: 'group' });
       } catch {
@@ -155,6 +251,7 @@ export class ZarrEpisodes extends EpisodeReaderBase {
             `${where(path)}: data/${key} has ${arr.shape[0] ?? 0} steps but meta/episode_ends ends at ${total}; the replay buffer is inconsistent, re-export it.`,
           );
         }
+        await raw.watch(`/data/${key}/`);
         arrays.set(key, arr);
         if (key !== ACTION_KEY) {
           const shape = arr.shape.slice(1);
