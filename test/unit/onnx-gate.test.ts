@@ -161,8 +161,8 @@ for (const name of ['tiny.onnx', 'linear.onnx']) {
     const plain = await ort.InferenceSession.create(bytes, OPTS);
     const gated = await ort.InferenceSession.create(g.bytes, OPTS);
     try {
-      const [T, Da] = g.model.inputs[0]?.shape?.slice(1) as number[];
-      const [To, Do] = g.model.inputs[2]?.shape?.slice(1) as number[];
+      const [T, Da] = g.model.inputs[0]?.shape?.slice(1) as [number, number];
+      const [To, Do] = g.model.inputs[2]?.shape?.slice(1) as [number, number];
       const B = 2;
       const r = rng(11);
       const feeds: Feeds = {
