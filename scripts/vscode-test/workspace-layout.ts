@@ -1,0 +1,35 @@
+/**
+ * Layout of the throwaway workspace the VS Code suites open (written by workspace.ts, read by the
+ * suites). No imports, so the extension-host suites can bundle it without pulling in anything else.
+ */
+export const WS = {
+  model: 'models/policy.onnx',
+  profile: 'models/policy.bacprofile',
+  schedule: 'models/policy.bacschedule',
+  broken: 'broken.bacschedule',
+  python: 'train.py',
+  /** Link to fixtures/demo/episodes (profiling input). */
+  episodes: 'episodes',
+} as const;
+
+/** Layers × 3 blocks = 24 blocks, K = 100: the size the 1.5 s timeline benchmark names. */
+export const WS_LAYERS = 8;
+export const WS_STEPS = 100;
+export const WS_BUDGET = 10;
+export const WS_TOP_N = 3;
+
+/** Not a valid schedule: the editor must show the errors and never rewrite the file. */
+export const BROKEN_SCHEDULE_TEXT = '{\n  "format": "bacschedule",\n  "version": 1,\n  "blocks": "not a list"\n}\n';
+
+/** The line of train.py that names the schedule (0-based), where its CodeLens sits. */
+export const PYTHON_SCHEDULE_LINE = 3;
+export const PYTHON_TEXT = [
+  'from bac_runtime import load_schedule',
+  '',
+  '# The cache schedule this policy runs with.',
+  'schedule = load_schedule("models/policy.bacschedule")',
+  '',
+].join('\n');
+
+/** Publisher.name of the extension under test (package.json). */
+export const EXTENSION_ID = 'bac-studio.bac-studio';

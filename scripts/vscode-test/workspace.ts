@@ -1,0 +1,71 @@
+/**
+ * Builds the throwaway workspace the VS Code suites open, from files in the repository:
+ *
+ *   models/policy.onnx          the demo policy (fixtures/demo/policy.onnx) or, until it exists,
+ *                               the small untrained DP-T of fixtures/demo/vectors
+ *   models/policy.bacprofile    a seeded synthetic profile of 24 blocks × 100 steps, linked to it
+ *   models/policy.bacschedule   solved from that profile (budget 10, top-n 3): the 24 × 100 case
+ *   broken.bacschedule          not valid (the editor must show errors and never rewrite it)
+ *   train.py                    names "models/policy.bacschedule" in a string (CodeLens)
+ *   episodes/                   link to fixtures/demo/episodes (for profiling)
+ *
+ * The suites find this layout through workspace-layout.ts (import it, do not repeat paths).
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { serializeProfile } from '../../src/core/profile-format';
+import { serializeSchedule } from '../../src/core/schedule-format';
+import { solveSchedule } from '../../src/core/solve';
+import { syntheticProfile } from '../../test/unit/helpers/synthetic-profile';
+export { WS } from './workspace-layout';
+import { BROKEN_SCHEDULE_TEXT, PYTHON_TEXT, WS, WS_BUDGET, WS_LAYERS, WS_STEPS, WS_TOP_N } from './workspace-layout';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** The model the workspace carries: the demo policy once it is in the repository. */
+export function demoModelPath(): string {
+  const demo = join(REPO_ROOT, 'fixtures', 'demo', 'policy.onnx');
+  return existsSync(demo) ? demo : join(REPO_ROOT, 'fixtures', 'demo', 'vectors', 'untrained-dpt.onnx');
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Writes the workspace into `dir` (created if needed). */
+export function makeWorkspace(dir: string): void {
+  mkdirSync(join(dir, 'models'), { recursive: true });
+  copyFileSync(demoModelPath(), join(dir, WS.model));
+  const modelSha = sha256(readFileSync(join(dir, WS.model)));
+  const profile = {
+    ...syntheticProfile({ layers: WS_LAYERS, steps: WS_STEPS, seed: 7, samples: 4 }),
+    model: { path: 'policy.onnx', sha256: modelSha },
+    episodes: '../episodes/train.hdf5',
+  };
+  const profileBytes = serializeProfile(profile);
+  writeFileSync(join(dir, WS.profile), profileBytes);
+  const schedule = solveSchedule(
+    profile,
+    {
+      budget: WS_BUDGET,
+      topN: WS_TOP_N,
+      forceLast: true,
+      profile: { path: 'policy.bacprofile', sha256: sha256(profileBytes) },
+    },
+    { path: 'policy.onnx', sha256: modelSha },
+  );
+  writeFileSync(join(dir, WS.schedule), serializeSchedule(schedule));
+  writeFileSync(join(dir, WS.broken), BROKEN_SCHEDULE_TEXT);
+  writeFileSync(join(dir, WS.python), PYTHON_TEXT);
+  const episodes = join(REPO_ROOT, 'fixtures', 'demo', 'episodes');
+  if (existsSync(episodes) && !existsSync(join(dir, WS.episodes))) symlinkSync(episodes, join(dir, WS.episodes));
+}
+
+if (require.main === module) {
+  const dir = process.argv[2];
+  if (!dir) {
+    console.error('usage: tsx scripts/vscode-test/workspace.ts <dir>');
+    process.exit(2);
+  }
+  makeWorkspace(dir);
+  console.log(`workspace written to ${dir}`);
+}
