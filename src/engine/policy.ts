@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import { BacError } from '../core/errors';
+import { inspectModel, type ModelInfo } from './onnx/inspect';
+import { loadOrt } from './ort';
+import { NoiseScheduler, type SamplerConfig } from './samplers';
+
+/**
+ * A BAC-ready policy file as the engine uses it: its bytes, its checked description, its
+ * dimensions, and helpers that build ORT feeds for one denoiser call.
+ */
+export interface Policy {
+  /** Path as given. */
+  readonly path: string;
+  /** File bytes (the plain model). */
+  readonly bytes: Uint8Array;
+  /** Contract-checked description (blocks, metadata, FLOPs, sha256). */
+  readonly info: ModelInfo;
+  /** T: action steps per chunk (`sample` dim 1). */
+  readonly horizon: number;
+  /** Da: action dimension (`sample` dim 2). */
+  readonly actionDim: number;
+  /** To: observation steps (`cond` dim 1). */
+  readonly obsSteps: number;
+  /** Do: observation width per step (`cond` dim 2). */
+  readonly condDim: number;
+}
+
+function fixedDim(info: ModelInfo, input: string, axis: number, fallback: number | undefined, what: string): number {
+  const shape = info.inputs.find((i) => i.name === input)?.shape;
+  const d = shape?.[axis];
+  if (typeof d === 'number' && d > 0) return d;
+  if (fallback !== undefined) return fallback;
+  throw new BacError(`${info.name}: input "${input}" does not declare its ${what} (axis ${axis}); re-export with static dims`);
+}
+
+/**
+ * Reads and checks a policy file.
+ * @throws BacError when the file is unreadable or breaks the model contract.
+ */
+export async function loadPolicy(path: string): Promise<Policy> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new BacError(`${basename(path)}: cannot read the model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`);
+  }
+  const info = inspectModel(bytes, { name: basename(path) });
+  const md = info.metadata;
+  return {
+    path,
+    bytes,
+    info,
+    horizon: fixedDim(info, 'sample', 1, md.horizon, 'horizon T'),
+    actionDim: fixedDim(info, 'sample', 2, md.normalizer.action.scale.length || undefined, 'action dimension'),
+    obsSteps: fixedDim(info, 'cond', 1, md.nObsSteps, 'observation steps'),
+    condDim: fixedDim(info, 'cond', 2, md.normalizer.obs.scale.length || undefined, 'observation width'),
+  };
+}
+
+/**
+ * The model's sampler (`bac.sampler`), optionally with another number of inference steps K.
+ * @throws BacError for a sampler the engine does not implement.
+ */
+export function policyScheduler(policy: Policy, numInferenceSteps?: number): NoiseScheduler {
+  const raw = policy.info.metadata.sampler.raw as unknown as SamplerConfig;
+  const config: SamplerConfig = numInferenceSteps ? { ...raw, num_inference_steps: numInferenceSteps } : raw;
+  try {
+    return new NoiseScheduler(config);
+  } catch (e) {
+    throw new BacError(`${policy.info.name}: metadata bac.sampler: ${(e as Error).message}`);
+  }
+}
+
+/** Builds the three contract inputs of one denoiser call for a batch of B. */
+export function denoiserFeeds(
+  ort: typeof Ort,
+  policy: Policy,
+  sample: Float32Array,
+  timestep: number,
+  cond: Float32Array,
+  B: number,
+): Record<string, Ort.Tensor> {
+  const t =
+    policy.info.timestepDtype === 'int64'
+      ? new ort.Tensor('int64', BigInt64Array.from({ length: B }, () => BigInt(timestep)), [B])
+      : new ort.Tensor('float32', Float32Array.from({ length: B }, () => timestep), [B]);
+  return {
+    sample: new ort.Tensor('float32', sample, [B, policy.horizon, policy.actionDim]),
+    timestep: t,
+    cond: new ort.Tensor('float32', cond, [B, policy.obsSteps, policy.condDim]),
+  };
+}
+
+export { loadOrt };

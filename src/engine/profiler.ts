@@ -1,0 +1,198 @@
+import { dirname, relative, sep } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BacError } from '../core/errors';
+import { BlockStatsAccumulator } from '../core/stats';
+import type { BlockProfile, Cost, Profile } from '../core/types';
+import { BatchStatsComputer } from './block-stats';
+import { applyNormalizer, openEpisodes, sampleWindows, type WindowSample } from './episodes';
+import { buildGatedModel, CACHE_INPUT, UPDATE_INPUT } from './onnx/gate';
+import { openSession, type ExecutionProvider, type OpenedSession } from './ort';
+import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler, type Policy } from './policy';
+import type { ProfileProgress, ProfileRequest } from './profile-protocol';
+import { Rng } from './rng';
+import { runSampler } from './samplers';
+
+/**
+ * Profiling (METHOD.md "Profiling"): for N observation windows, run the full sampler with every
+ * block updating and reduce each block's K outputs to a cosine matrix and a mean pairwise L1, then
+ * aggregate over samples. Statistics stream: one batch of block outputs is alive at a time (plus
+ * the one whose L1 is still on the worker), so memory is O(B · blocks · K · D), independent of N.
+ */
+
+/** Default samples per ORT call: batching amortises per-call overhead on CPU. */
+export const DEFAULT_PROFILE_BATCH = 8;
+
+/** Observer of a running profile. */
+export interface ProfileHooks {
+  readonly progress?: (p: ProfileProgress) => void;
+  readonly log?: (line: string) => void;
+}
+
+/** A finished profile and where it ran. */
+export interface ProfileRun {
+  readonly profile: Profile;
+  readonly provider: ExecutionProvider;
+  readonly notes: string[];
+}
+
+/** POSIX path of `target` relative to the directory of `from`. */
+export function relativeTo(from: string, target: string): string {
+  return relative(dirname(from), target).split(sep).join('/');
+}
+
+/** Reads `count` windows of the model's observation keys and normalises them. */
+export async function loadWindows(policy: Policy, episodesPath: string, count: number, seed: number): Promise<WindowSample[]> {
+  const md = policy.info.metadata;
+  const source = await openEpisodes(episodesPath);
+  try {
+    const windows = await sampleWindows(source, { keys: md.obsKeys, nObsSteps: policy.obsSteps, count, seed, expectedDim: policy.condDim });
+    for (const w of windows) applyNormalizer(w.obs, md.normalizer.obs);
+    return windows;
+  } finally {
+    await source.close();
+  }
+}
+
+/** Median of a small sample. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/**
+ * Measures the per-call time of every block and of the rest (c_0) on the gated graph at batch 1:
+ * c_0 = time with every gate off (embeddings, condition encoder, head and the gating overhead);
+ * c_b = time with only b on − c_0, rescaled so Σ c_b equals (all on − all off), which cancels most
+ * of the per-configuration timing noise. O(blocks · runs) denoiser calls.
+ */
+export async function measureBlockTimes(policy: Policy, opened: OpenedSession, runs = 15): Promise<{ base: number; blocks: number[] }> {
+  const ort = loadOrt();
+  const n = policy.info.blocks.length;
+  const d = policy.info.blockShape[2];
+  if (typeof d !== 'number') return { base: 0, blocks: new Array<number>(n).fill(0) };
+  const rng = new Rng(1);
+  const sample = rng.normalArray(policy.horizon * policy.actionDim);
+  const cond = rng.normalArray(policy.obsSteps * policy.condDim);
+  const cache = new Float32Array(n * policy.horizon * d);
+  const time = async (gates: Uint8Array): Promise<number> => {
+    const feeds = denoiserFeeds(ort, policy, sample, 10, cond, 1);
+    feeds[UPDATE_INPUT] = new ort.Tensor('bool', gates, [n]);
+    feeds[CACHE_INPUT] = new ort.Tensor('float32', cache, [n, 1, policy.horizon, d]);
+    const samples: number[] = [];
+    for (let r = 0; r < runs + 2; r++) {
+      const t0 = performance.now();
+      await opened.session.run(feeds, [policy.info.prediction]);
+      if (r >= 2) samples.push(performance.now() - t0); // the first runs warm caches and allocators
+    }
+    return median(samples) * 1000;
+  };
+  const off = await time(new Uint8Array(n));
+  const on = await time(new Uint8Array(n).fill(1));
+  const raw: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const g = new Uint8Array(n);
+    g[i] = 1;
+    raw.push(Math.max(0, (await time(g)) - off));
+  }
+  const total = raw.reduce((a, b) => a + b, 0);
+  const scale = total > 0 ? Math.max(0, on - off) / total : 0;
+  return { base: off, blocks: raw.map((t) => t * scale) };
+}
+
+/**
+ * Profiles a model on episodes. Deterministic for a given request (windows, noise and batch
+ * composition all follow the seed), except for the measured times.
+ * @throws BacError for user errors (contract, episodes, keys, dimensions).
+ */
+export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = {}): Promise<ProfileRun> {
+  const log = hooks.log ?? (() => undefined);
+  if (!Number.isInteger(request.samples) || request.samples < 1) {
+    throw new BacError(`samples = ${request.samples} is invalid, expected an integer ≥ 1`);
+  }
+  const policy = await loadPolicy(request.modelPath);
+  const { info } = policy;
+  const scheduler = policyScheduler(policy);
+  const K = scheduler.numInferenceSteps;
+  const blocks = info.blocks;
+  const [, Tb, d] = info.blockShape;
+  if (typeof d !== 'number') throw new BacError(`${info.name}: block outputs do not declare their width d`);
+  const D = (typeof Tb === 'number' ? Tb : policy.horizon) * d;
+  const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
+  log(`${info.name}: ${blocks.length} blocks, K = ${K} (${info.metadata.sampler.type}), ${windows.length} observation windows`);
+
+  const ort = loadOrt();
+  const opened = await openSession(policy.bytes, request.executionProvider, { intraOpNumThreads: 1 });
+  opened.notes.forEach((line) => log(line));
+  const stats = await BatchStatsComputer.create(ort);
+  const accumulators = blocks.map(() => new BlockStatsAccumulator(K));
+  const rng = new Rng(request.seed);
+  const batchSize = Math.max(1, Math.min(request.batchSize ?? DEFAULT_PROFILE_BATCH, windows.length));
+  const outputNames = [info.prediction, ...blocks.map((b) => b.output)];
+  const started = performance.now();
+  let done = 0;
+  let finishPrevious: (() => Promise<void>) | null = null;
+
+  try {
+    for (let first = 0; first < windows.length; first += batchSize) {
+      const batch = windows.slice(first, first + batchSize);
+      const B = batch.length;
+      const cond = new Float32Array(B * policy.obsSteps * policy.condDim);
+      batch.forEach((w, s) => cond.set(w.obs, s * w.obs.length));
+      // X[g][k][e] with g = block·B + s: the layout the Gram graph and the L1 worker read.
+      const X = new Float32Array(blocks.length * B * K * D);
+      let k = 0;
+      await runSampler({
+        scheduler,
+        cond,
+        initialSample: rng.normalArray(B * policy.horizon * policy.actionDim),
+        noise: rng,
+        denoise: async (x, t, c) => {
+          const out = await opened.session.run(denoiserFeeds(ort, policy, x, t, c, B), outputNames);
+          blocks.forEach((b, j) => {
+            const data = out[b.output]!.data as Float32Array;
+            for (let s = 0; s < B; s++) X.set(data.subarray(s * D, (s + 1) * D), ((j * B + s) * K + k) * D);
+          });
+          k++;
+          return out[info.prediction]!.data as Float32Array;
+        },
+      });
+      const finish = await stats.start(X, blocks.length * B, K, D);
+      // Aggregate the previous batch now: its L1 ran on the worker while this batch sampled.
+      if (finishPrevious) await finishPrevious();
+      finishPrevious = async () => {
+        const results = await finish();
+        results.forEach((r, g) => accumulators[Math.floor(g / B)]!.add(r));
+        done += B;
+        const elapsed = performance.now() - started;
+        hooks.progress?.({ done, total: windows.length, etaMs: (elapsed / done) * (windows.length - done) });
+      };
+    }
+    if (finishPrevious) await finishPrevious();
+  } finally {
+    await stats.close();
+  }
+
+  const gated = await openSession(buildGatedModel(policy.bytes, info.name).bytes, opened.provider, { intraOpNumThreads: 1 });
+  const times = await measureBlockTimes(policy, gated);
+  await gated.session.release();
+  await opened.session.release();
+  log(`profiled ${done} samples in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const blockProfiles: BlockProfile[] = blocks.map((b, i) => {
+    const agg = accumulators[i]!.result();
+    const cost: Cost = { flops: b.cost.flops, timeUs: times.blocks[i]! };
+    return { id: b.id, layer: b.layer, kind: b.kind, simMean: agg.simMean, simStd: agg.simStd, l1Mean: agg.l1Mean, l1Std: agg.l1Std, cost };
+  });
+  const profile: Profile = {
+    model: { path: relativeTo(request.outPath, request.modelPath), sha256: info.sha256 },
+    sampler: { type: info.metadata.sampler.type, steps: K },
+    samples: done,
+    seed: request.seed,
+    episodes: relativeTo(request.outPath, request.episodesPath),
+    executionProvider: opened.provider,
+    createdAt: new Date().toISOString(),
+    baseCost: { flops: info.baseCost.flops, timeUs: times.base },
+    blocks: blockProfiles,
+  };
+  return { profile, provider: opened.provider, notes: [...opened.notes] };
+}

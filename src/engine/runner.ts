@@ -1,0 +1,158 @@
+import type * as Ort from 'onnxruntime-node';
+import { updateSteps } from '../core/blocks';
+import { BacError } from '../core/errors';
+import type { Schedule } from '../core/types';
+import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT, type GatedModel } from './onnx/gate';
+import { openSession, type ExecutionProviderChoice, type OpenedSession } from './ort';
+import { denoiserFeeds, loadOrt, type Policy } from './policy';
+import { runSampler, type NoiseScheduler, type NoiseSource } from './samplers';
+
+/**
+ * Runners of one action chunk: the plain model (every block every step) and the cached runner,
+ * which drives the If-gated graph with a schedule's update table so that reused blocks really skip
+ * their work. Caches live in one packed tensor [nBlocks, B, T, d] and reset per chunk.
+ */
+
+/** Update table of a schedule: `table[k * nBlocks + i]` = 1 when block i recomputes at step k. */
+export function updateTable(schedule: Schedule, blockIds: readonly string[]): Uint8Array {
+  const K = schedule.sampler.steps;
+  const ids = schedule.blocks.map((b) => b.id);
+  if (ids.length !== blockIds.length || ids.some((id, i) => id !== blockIds[i])) {
+    throw new BacError(
+      `the schedule's blocks (${ids.length}: ${ids.slice(0, 3).join(', ')}…) do not match the model's (${blockIds.length}: ${blockIds
+        .slice(0, 3)
+        .join(', ')}…); it was solved for another model — re-profile and re-solve`,
+    );
+  }
+  const n = blockIds.length;
+  const table = new Uint8Array(K * n);
+  schedule.blocks.forEach((b, i) => {
+    for (const k of updateSteps(b)) table[k * n + i] = 1;
+  });
+  return table;
+}
+
+/** One chunk's inputs: the normalised observation windows and the noise. */
+export interface ChunkInputs {
+  /** Batch size B. */
+  readonly batch: number;
+  /** Normalised `cond` [B, To, Do]. */
+  readonly cond: Float32Array;
+  /** x_K, [B, T, Da]. */
+  readonly initialSample: Float32Array;
+  /** Per-step noise for the sampler (a seeded Rng or explicit arrays). */
+  readonly noise?: NoiseSource;
+}
+
+/** Runs the plain model for one chunk (the "full" baseline). */
+export class PlainRunner {
+  private constructor(
+    private readonly ort: typeof Ort,
+    readonly policy: Policy,
+    readonly opened: OpenedSession,
+  ) {}
+
+  /** Opens a session of the plain model on the chosen provider. */
+  static async open(policy: Policy, ep: ExecutionProviderChoice, threads?: number): Promise<PlainRunner> {
+    return new PlainRunner(loadOrt(), policy, await openSession(policy.bytes, ep, { intraOpNumThreads: threads }));
+  }
+
+  /** Samples one action chunk; returns the final normalised sample [B, T, Da]. */
+  async runChunk(scheduler: NoiseScheduler, inputs: ChunkInputs): Promise<Float32Array> {
+    const { session } = this.opened;
+    const prediction = this.policy.info.prediction;
+    // Fetch only the prediction: asking for the 24 block outputs would cost time the plain model
+    // does not spend in deployment.
+    return runSampler({
+      scheduler,
+      cond: inputs.cond,
+      initialSample: inputs.initialSample,
+      noise: inputs.noise,
+      denoise: async (x, t, cond) => {
+        const out = await session.run(denoiserFeeds(this.ort, this.policy, x, t, cond, inputs.batch), [prediction]);
+        return out[prediction]!.data as Float32Array;
+      },
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.opened.session.release();
+  }
+}
+
+/** Runs the If-gated graph with a schedule. */
+export class CachedRunner {
+  private constructor(
+    private readonly ort: typeof Ort,
+    readonly policy: Policy,
+    readonly gated: GatedModel,
+    readonly opened: OpenedSession,
+  ) {}
+
+  /** Builds the gated graph from the policy and opens it on the chosen provider. */
+  static async open(policy: Policy, ep: ExecutionProviderChoice, threads?: number, gated?: GatedModel): Promise<CachedRunner> {
+    const g = gated ?? buildGatedModel(policy.bytes, policy.info.name);
+    return new CachedRunner(loadOrt(), policy, g, await openSession(g.bytes, ep, { intraOpNumThreads: threads }));
+  }
+
+  /** Block ids in the row order of the packed tensors. */
+  get blockIds(): string[] {
+    return this.gated.gate.blocks.map((b) => b.id);
+  }
+
+  /** Elements of one block output for a batch: B·T·d. */
+  private blockElements(batch: number): number {
+    const shape = this.policy.info.blockShape;
+    const T = typeof shape[1] === 'number' ? shape[1] : this.policy.horizon;
+    const d = shape[2];
+    if (typeof d !== 'number') throw new BacError(`${this.policy.info.name}: block outputs do not declare their width d`);
+    return batch * T * d;
+  }
+
+  /**
+   * Samples one action chunk with `table` (see {@link updateTable}). Caches start at zero and every
+   * block must update at step 0 (a schedule invariant), so no stale cache from a previous chunk or
+   * observation is ever used.
+   * @param onStep receives the packed block outputs after every step (for tests and profiling).
+   */
+  async runChunk(
+    scheduler: NoiseScheduler,
+    table: Uint8Array,
+    inputs: ChunkInputs,
+    onStep?: (k: number, packed: Float32Array) => void,
+  ): Promise<Float32Array> {
+    const n = this.gated.gate.blocks.length;
+    const K = scheduler.numInferenceSteps;
+    if (table.length !== K * n) throw new BacError(`update table has ${table.length} entries, expected K·blocks = ${K}·${n}`);
+    for (let i = 0; i < n; i++) {
+      if (!table[i]) throw new BacError(`block ${this.blockIds[i]} does not update at step 0; every block must`);
+    }
+    const { session } = this.opened;
+    const prediction = this.policy.info.prediction;
+    const elements = this.blockElements(inputs.batch);
+    const T = elements / inputs.batch / (this.policy.info.blockShape[2] as number);
+    const cacheDims = [n, inputs.batch, T, this.policy.info.blockShape[2] as number];
+    let cache: Float32Array = new Float32Array(n * elements);
+    let k = 0;
+    return runSampler({
+      scheduler,
+      cond: inputs.cond,
+      initialSample: inputs.initialSample,
+      noise: inputs.noise,
+      denoise: async (x, t, cond) => {
+        const feeds = denoiserFeeds(this.ort, this.policy, x, t, cond, inputs.batch);
+        feeds[UPDATE_INPUT] = new this.ort.Tensor('bool', table.slice(k * n, (k + 1) * n), [n]);
+        feeds[CACHE_INPUT] = new this.ort.Tensor('float32', cache, cacheDims);
+        const out = await session.run(feeds, [prediction, CACHE_OUTPUT]);
+        cache = out[CACHE_OUTPUT]!.data as Float32Array;
+        onStep?.(k, cache);
+        k++;
+        return out[prediction]!.data as Float32Array;
+      },
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.opened.session.release();
+  }
+}
