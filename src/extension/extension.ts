@@ -1,13 +1,125 @@
 import * as vscode from 'vscode';
+import type { EditIntent, EditorState } from '../core/protocol';
+import { ScheduleCodeLensProvider, CODELENS_LANGUAGES } from './codeLens';
+import { LinkResolver } from './links';
+import { profileModelCommand, type ProfileModelArgs, type ProfileModelResult } from './profileCommand';
+import { ScheduleDocuments, type IntentOutcome } from './scheduleDocument';
+import { SCHEDULE_EDITOR_VIEW_TYPE, ScheduleEditorProvider } from './scheduleEditor';
+
+/**
+ * What `activate` returns: a small API for the integration tests (and other extensions), so a
+ * test drives exactly the code paths the UI drives without clicking into a webview.
+ *
+ * ```ts
+ * const api = vscode.extensions.getExtension<BacStudioApi>('bac-studio.bac-studio')!.exports;
+ * await api.scheduleEditor.applyIntent(uri, { type: 'setControls', budget: 8, topN: 3, forceLast: true });
+ * await vscode.commands.executeCommand('undo'); // restores the text byte for byte
+ * const lenses = await api.codeLens.provideCodeLenses(pythonDocument, token);
+ * await api.profileModel({ model, episodes, samples: 4, overwrite: true, open: false });
+ * ```
+ */
+export interface BacStudioApi {
+  readonly scheduleEditor: {
+    /** View type of the custom editor (`bac.scheduleEditor`). */
+    readonly viewType: string;
+    /**
+     * Applies an intent to the schedule at `uri` as the editor would: a minimal edit of the
+     * TextDocument (left dirty, not saved); refused, with a message, for an invalid file, step 0,
+     * or a re-solve without a usable profile.
+     */
+    applyIntent(uri: vscode.Uri, intent: EditIntent): Promise<IntentOutcome>;
+    /** The state the editor would render for the schedule at `uri`. */
+    stateOf(uri: vscode.Uri): Promise<EditorState>;
+    /** Number of open schedule editors. */
+    readonly openEditors: number;
+  };
+  /** The CodeLens provider registered for Python, TS/JS, C/C++, YAML, JSON, TOML and shell files. */
+  readonly codeLens: vscode.CodeLensProvider;
+  /** Runs "BAC: Profile Model" (dialogs skipped for every argument given). */
+  profileModel(args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined>;
+}
 
 /**
  * Extension entry point. Activation comes from contributions (`activationEvents: []`): the
- * `.bacschedule` editor, the commands and the CodeLens provider are registered here as they land.
+ * `.bacschedule` editor, the commands and the CodeLens provider.
  */
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): BacStudioApi {
   // One Output channel "BAC" carries the details behind every notification.
   const log = vscode.window.createOutputChannel('BAC', { log: true });
-  context.subscriptions.push(log, vscode.commands.registerCommand('bac.showLog', () => log.show()));
+  const links = new LinkResolver();
+  const documents = new ScheduleDocuments(links, log);
+  const editor = new ScheduleEditorProvider(context.extensionUri, documents, log);
+  const codeLens = new ScheduleCodeLensProvider(links);
+  const profileModel = (args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined> =>
+    profileModelCommand(context, log, profileArgs(args));
+
+  // A re-profiled `.bacprofile` or a replaced model changes banners and charts of open editors.
+  const linked = vscode.workspace.createFileSystemWatcher('**/*.{bacprofile,onnx}');
+  const onLinked = (uri: vscode.Uri): void => {
+    links.invalidate(uri.fsPath);
+    editor.refreshAll();
+  };
+
+  context.subscriptions.push(
+    log,
+    editor,
+    editor.register(),
+    codeLens,
+    vscode.languages.registerCodeLensProvider(
+      CODELENS_LANGUAGES.map((language) => ({ language })),
+      codeLens,
+    ),
+    linked,
+    linked.onDidChange(onLinked),
+    linked.onDidCreate(onLinked),
+    linked.onDidDelete(onLinked),
+    vscode.commands.registerCommand('bac.showLog', () => log.show()),
+    vscode.commands.registerCommand('bac.profileModel', profileModel),
+    vscode.commands.registerCommand('bac.openScheduleAsText', (uri?: vscode.Uri) => reopen(uri, 'default')),
+    vscode.commands.registerCommand('bac.openScheduleInEditor', (uri?: vscode.Uri) =>
+      reopen(uri, SCHEDULE_EDITOR_VIEW_TYPE),
+    ),
+  );
+
+  return {
+    scheduleEditor: {
+      viewType: SCHEDULE_EDITOR_VIEW_TYPE,
+      applyIntent: (uri, intent) => editor.applyIntent(uri, intent),
+      stateOf: async (uri) => documents.stateOf(await vscode.workspace.openTextDocument(uri)),
+      get openEditors() {
+        return editor.openEditors;
+      },
+    },
+    codeLens,
+    profileModel,
+  };
+}
+
+/** Command arguments arrive untyped: none (palette), a Uri (explorer menu on a `.onnx`), an object (CodeLens, tests). */
+function profileArgs(v: unknown): ProfileModelArgs {
+  if (v instanceof vscode.Uri) return v.scheme === 'file' ? { model: v.fsPath } : {};
+  return typeof v === 'object' && v !== null ? (v as ProfileModelArgs) : {};
+}
+
+/**
+ * Reopens a schedule with another editor: the given URI (explorer context menu), else the active
+ * custom editor's or text editor's document.
+ */
+async function reopen(uri: vscode.Uri | undefined, viewType: string): Promise<void> {
+  const target = uri ?? activeScheduleUri();
+  if (!target) {
+    void vscode.window.showInformationMessage('BAC: open a .bacschedule first.');
+    return;
+  }
+  await vscode.commands.executeCommand('vscode.openWith', target, viewType);
+}
+
+function activeScheduleUri(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText) {
+    return input.uri.path.endsWith('.bacschedule') ? input.uri : undefined;
+  }
+  return undefined;
 }
 
 export function deactivate(): void {

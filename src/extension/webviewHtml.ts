@@ -1,0 +1,35 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+
+/**
+ * The schedule editor's HTML shell. Content Security Policy: nothing by default; styles, fonts and
+ * images only from the extension; scripts only with this page's nonce. The page carries no data:
+ * the state arrives by message after the webview's `ready` (hexeditor's handshake), so there is
+ * nothing to escape into HTML and a reload re-requests fresh state.
+ */
+export function scheduleEditorHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+  const nonce = randomBytes(16).toString('base64');
+  const asset = (...path: string[]): string =>
+    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...path)).toString();
+  const csp = [
+    "default-src 'none'",
+    `img-src ${webview.cspSource} data:`,
+    `style-src ${webview.cspSource}`,
+    `font-src ${webview.cspSource}`,
+    `script-src 'nonce-${nonce}'`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy" content="${csp}">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <link href="${asset('media', 'editor.css')}" rel="stylesheet">
+  <title>BAC schedule</title>
+</head>
+<body>
+  <main id="app" aria-busy="true"><p class="loading">Loading schedule…</p></main>
+  <script type="module" nonce="${nonce}" src="${asset('dist', 'webview.js')}"></script>
+</body>
+</html>`;
+}
