@@ -5,6 +5,9 @@
 import { isBacError } from '../core/errors';
 import { FileIssuesError, UsageError, type CommandResult } from './args';
 import { INFO_HELP, infoCommand } from './info';
+import { COMPILE_HELP, compileCommand } from './compile';
+import { EVAL_HELP, evalCommand } from './eval';
+import { PROFILE_HELP, profileCommand } from './profile';
 import { SOLVE_HELP, solveCommand } from './solve';
 
 /** One subcommand. */
@@ -19,11 +22,14 @@ export interface Command {
 
 /** The subcommands, by name. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
+  profile: { summary: 'profile a BAC-ready ONNX policy on recorded episodes → .bacprofile', help: PROFILE_HELP, run: profileCommand },
   solve: {
     summary: 'solve a .bacschedule from a .bacprofile (ACS + Bubbling Union)',
     help: SOLVE_HELP,
     run: solveCommand,
   },
+  eval: { summary: 'measured speedup and action error of a schedule and its baselines', help: EVAL_HELP, run: evalCommand },
+  compile: { summary: 'bake a schedule into a deployable ONNX model', help: COMPILE_HELP, run: compileCommand },
   info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
 };
 

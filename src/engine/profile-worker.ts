@@ -7,29 +7,33 @@ import { serializeProfile } from '../core/profile-format';
 import type { ChildMessage, ParentMessage } from './profile-protocol';
 import { runProfile } from './profiler';
 
-function send(msg: ChildMessage): void {
-  process.send?.(msg);
+/** Sends a message; resolves once it was handed to the IPC channel (so exiting cannot drop it). */
+function send(msg: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) resolve();
+    else process.send(msg, undefined, {}, () => resolve());
+  });
 }
 
 process.on('message', (raw: unknown) => {
   const msg = raw as ParentMessage;
   if (msg.type !== 'start') return;
   runProfile(msg.request, {
-    progress: (progress) => send({ type: 'progress', progress }),
-    log: (line) => send({ type: 'log', line }),
-  }).then(
-    (run) => {
-      const bytes = serializeProfile(run.profile);
-      send({ type: 'done', profileBase64: Buffer.from(bytes).toString('base64'), provider: run.provider, notes: run.notes });
-      // Exit once the message is flushed; the ORT threads would otherwise keep the process alive.
-      process.disconnect?.();
-    },
-    (e: unknown) => {
-      const err = e instanceof Error ? e : new Error(String(e));
-      send({ type: 'error', message: err.message, user: isBacError(e), stack: isBacError(e) ? undefined : err.stack });
-      process.disconnect?.();
-    },
-  );
+    progress: (progress) => void send({ type: 'progress', progress }),
+    log: (line) => void send({ type: 'log', line }),
+  })
+    .then(
+      (run) => {
+        const bytes = serializeProfile(run.profile);
+        return send({ type: 'done', profileBase64: Buffer.from(bytes).toString('base64'), provider: run.provider, notes: run.notes });
+      },
+      (e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        return send({ type: 'error', message: err.message, user: isBacError(e), stack: isBacError(e) ? undefined : err.stack });
+      },
+    )
+    // Leave once the result is on the channel; ORT's threads would otherwise keep the process alive.
+    .finally(() => process.disconnect?.());
 });
 
 process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,45 @@
+/**
+ * `bac compile`: bake a schedule into a self-contained deployable ONNX model (see
+ * docs/compiled-model.md for the calling convention).
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { BacError } from '../core/errors';
+import { compileScheduleDetailed } from '../engine/compile';
+import { writeFileAtomic } from '../engine/fsutil';
+import { onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { loadSchedule } from './load';
+
+/** `bac compile --help`. */
+export const COMPILE_HELP = `Usage: bac compile S.bacschedule --out M.cached.onnx [--json]
+
+Writes the If-gated model with the schedule baked in as a constant [K, blocks] table indexed by an
+int64 input \`step\`; the packed block cache is state (\`bac_cache\` in, \`bac_cache_out\` out). A robot
+loop needs only its sampler: see docs/compiled-model.md. The model is the one the schedule names
+(its sha256 must match).
+
+Options:
+  --out M            the .onnx to write (atomically)
+  --json             print a JSON result instead of text
+  -h, --help         show this help
+
+Exit codes: 0 success, 1 user error, 2 internal error.`;
+
+/** Runs `bac compile`. @throws BacError for user errors. */
+export async function compileCommand(argv: readonly string[]): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs('compile', argv, { out: { type: 'string' }, json: { type: 'boolean' } });
+  const schedulePath = onePositional('compile', positionals, 'schedule (S.bacschedule)');
+  if (values.out === undefined) throw new UsageError('--out is missing, expected e.g. --out policy.cached.onnx', 'compile');
+  if (!values.out.endsWith('.onnx')) throw new UsageError(`--out ${values.out} does not end in .onnx`, 'compile');
+  const schedule = await loadSchedule(schedulePath);
+  const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
+  const bytes = await readFile(modelPath).catch(() => {
+    throw new BacError(`${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`);
+  });
+  const compiled = compileScheduleDetailed(bytes, schedule, { modelName: basename(modelPath), scheduleName: schedulePath });
+  await writeFileAtomic(values.out, compiled.bytes);
+  return {
+    json: { command: 'compile', out: values.out, steps: compiled.steps, blocks: compiled.gate.blocks.length, bytes: compiled.bytes.length },
+    text: `wrote ${values.out}: ${compiled.gate.blocks.length} gated blocks, schedule table K = ${compiled.steps} (${(compiled.bytes.length / 1e6).toFixed(1)} MB)`,
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * `bac eval`: measured speedup of the cached runner against the full model and the action error it
+ * causes, for a schedule and for the Uniform / Unified-ACS / ACS-without-BUA baselines at the same
+ * budget (METHOD.md "CLI").
+ */
+import { dirname, resolve } from 'node:path';
+import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from '../core/baselines';
+import { composeBlock } from '../core/solve';
+import { summarizeSchedule } from '../core/cost';
+import { BacError } from '../core/errors';
+import type { Profile, Schedule } from '../core/types';
+import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
+import { sha256Bytes, sha256File } from '../engine/fsutil';
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../engine/ort';
+import { loadPolicy, policyScheduler } from '../engine/policy';
+import { loadWindows } from '../engine/profiler';
+import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { formatSpeedup, table } from './info';
+import { loadProfile, loadSchedule } from './load';
+
+/** Samples when `--samples` is not given. */
+export const DEFAULT_EVAL_SAMPLES = 16;
+
+/** `bac eval --help`. */
+export const EVAL_HELP = `Usage: bac eval S.bacschedule --episodes E [options]
+
+Runs the model the schedule names on N observation windows, once in full and once per schedule
+through the cached runner (same windows, same noise, one process, batch 1), and reports the
+measured speedup and the error of the executed actions in raw action units. Baselines at the same
+budget: Uniform, and — when the schedule's profile is available — Unified ACS and ACS without BUA.
+
+Options:
+  --episodes E       robomimic HDF5, diffusion_policy zarr directory or .zarr.zip
+  --samples N        observation windows (default ${DEFAULT_EVAL_SAMPLES})
+  --ep PROVIDER      auto | cpu | cuda | webgpu (default auto)
+  --seed S           seed of windows and noise (default 1)
+  --json             print a JSON result instead of text
+  -h, --help         show this help
+
+Exit codes: 0 success, 1 user error, 2 internal error.`;
+
+/** The schedule's profile when it is present and unchanged; otherwise why not. */
+async function linkedProfile(schedulePath: string, schedule: Schedule): Promise<{ profile: Profile } | { why: string }> {
+  const ref = schedule.solver.profile;
+  if (!ref) return { why: 'the schedule names no profile' };
+  const path = resolve(dirname(schedulePath), ref.path);
+  try {
+    const { profile, bytes } = await loadProfile(path);
+    if (sha256Bytes(bytes) !== ref.sha256) return { why: `${ref.path} changed since the schedule was solved` };
+    return { profile };
+  } catch {
+    return { why: `${ref.path} cannot be read` };
+  }
+}
+
+/** Per-row facts the evaluation does not know: budget label and expected speedup by FLOPs. */
+export interface RowFacts {
+  readonly budget: string;
+  readonly expectedFlops: number;
+}
+
+/** Formats an evaluation as the table `npm run demo` and `bac eval` print. */
+export function evaluationTable(ev: Evaluation, facts: ReadonlyMap<string, RowFacts>, K: number, blocks: number): string {
+  const rows = [
+    ['method', 'budget', 'updates', 'expected (FLOPs)', 'measured', 'chunk ms', 'action err mean', 'action err max'],
+    ['Full (plain model)', `K=${K}`, String(K * blocks), '1.00×', '1.00×', ev.fullChunkMs.toFixed(1), '0', '0'],
+    ...ev.results.map((r) => [
+      r.name,
+      facts.get(r.name)?.budget ?? '',
+      String(r.updates),
+      formatSpeedup(facts.get(r.name)?.expectedFlops ?? null),
+      formatSpeedup(r.measuredSpeedup),
+      r.chunkMs.toFixed(1),
+      r.actionErrorMean.toExponential(2),
+      r.actionErrorMax.toExponential(2),
+    ]),
+  ];
+  return table(rows);
+}
+
+/** Runs `bac eval`. @throws BacError for user errors. */
+export async function evalCommand(argv: readonly string[]): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs('eval', argv, {
+    episodes: { type: 'string' },
+    samples: { type: 'string' },
+    ep: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const schedulePath = onePositional('eval', positionals, 'schedule (S.bacschedule)');
+  if (values.episodes === undefined) throw new UsageError('--episodes is missing', 'eval');
+  const ep = (values.ep ?? 'auto') as ExecutionProviderChoice;
+  if (!EXECUTION_PROVIDER_CHOICES.includes(ep)) {
+    throw new UsageError(`--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`, 'eval');
+  }
+  const samples = values.samples === undefined ? DEFAULT_EVAL_SAMPLES : integerOption('eval', 'samples', values.samples, 1);
+  const seed = values.seed === undefined ? 1 : integerOption('eval', 'seed', values.seed, 0);
+
+  const schedule = await loadSchedule(schedulePath);
+  const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
+  const sha = await sha256File(modelPath).catch(() => {
+    throw new BacError(`${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`);
+  });
+  if (sha !== schedule.model.sha256) {
+    throw new BacError(
+      `${schedulePath}: model.sha256 ${schedule.model.sha256.slice(0, 12)}… does not match ${schedule.model.path} (${sha.slice(0, 12)}…): the schedule belongs to another model or the model changed; re-profile and re-solve`,
+    );
+  }
+  const policy = await loadPolicy(modelPath);
+  const scheduler = policyScheduler(policy, schedule.sampler.steps);
+  const windows = await loadWindows(policy, resolve(values.episodes), samples, seed);
+
+  const budget = schedule.solver.budget;
+  const named: NamedSchedule[] = [{ name: 'Schedule', schedule }];
+  const linked = await linkedProfile(resolve(schedulePath), schedule);
+  const notes: string[] = [];
+  const kinds: BaselineKind[] = ['uniform', 'unified-acs', 'acs-no-bua'];
+  for (const kind of kinds) {
+    if (kind === 'uniform') {
+      const steps = uniformSteps(schedule.sampler.steps, budget);
+      const blocks = schedule.blocks.map((b) => composeBlock(b.id, b.cost, steps, []));
+      named.push({ name: BASELINE_LABELS[kind], schedule: { ...schedule, solver: { ...schedule.solver, topN: 0, profile: null }, blocks } });
+    } else if ('profile' in linked) {
+      named.push({ name: BASELINE_LABELS[kind], schedule: buildBaseline(kind, linked.profile, schedule.model, budget, 0, schedule.solver.forceLast) });
+    } else notes.push(`${BASELINE_LABELS[kind]} skipped: ${linked.why}`);
+  }
+  const facts = new Map(named.map((n) => [n.name, { budget: String(n.schedule.solver.budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops }]));
+  const ev = await evaluate(policy, scheduler, windows, named, { ep, seed });
+  return {
+    json: { command: 'eval', schedule: schedulePath, budget, samples: ev.samples, provider: ev.provider, fullChunkMs: ev.fullChunkMs, results: ev.results.map((r) => ({ ...r, expectedSpeedupFlops: facts.get(r.name)?.expectedFlops })), notes },
+    text: `${evaluationTable(ev, facts, schedule.sampler.steps, schedule.blocks.length)}\n${ev.samples} samples on ${ev.provider}; errors in raw action units over the executed actions${notes.length ? `\n${notes.join('\n')}` : ''}`,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * `bac profile`: profile a BAC-ready ONNX policy on recorded episodes, in a child process, and
+ * write the `.bacprofile` atomically (nothing is written on failure, Ctrl-C or a crash).
+ */
+import { resolve } from 'node:path';
+import { BacError } from '../core/errors';
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../engine/ort';
+import { profileInChildProcess, ProfileCancelledError } from '../engine/profile-process';
+import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+
+/** Samples when `--samples` is not given. */
+export const DEFAULT_PROFILE_SAMPLES = 32;
+
+/** `bac profile --help`. */
+export const PROFILE_HELP = `Usage: bac profile --model M.onnx --episodes E --out P.bacprofile [options]
+
+Runs the full sampler on N observation windows cut from the episodes, with every block updating,
+and records per block its step-to-step cosine similarity matrix and reuse error (mean and spread
+over the samples) and its cost per call (FLOPs from the graph, measured time).
+
+Options:
+  --model M          BAC-ready ONNX policy (see README "Model contract")
+  --episodes E       robomimic HDF5 (.hdf5), diffusion_policy zarr (.zarr directory or .zarr.zip)
+  --samples N        observation windows to profile (default ${DEFAULT_PROFILE_SAMPLES})
+  --ep PROVIDER      execution provider: auto | cpu | cuda | webgpu (default auto)
+  --seed S           seed of the window choice and the sampler noise (default 0)
+  --batch B          samples per ONNX Runtime call (default 8)
+  --out P            the .bacprofile to write (atomically)
+  --json             print a JSON result instead of text
+  -h, --help         show this help
+
+Exit codes: 0 success, 1 user error, 2 internal error.`;
+
+/** Runs `bac profile`. @throws BacError for user errors. */
+export async function profileCommand(argv: readonly string[]): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs('profile', argv, {
+    model: { type: 'string' },
+    episodes: { type: 'string' },
+    samples: { type: 'string' },
+    ep: { type: 'string' },
+    seed: { type: 'string' },
+    batch: { type: 'string' },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length > 0) onePositional('profile', [], 'argument');
+  for (const name of ['model', 'episodes', 'out'] as const) {
+    if (values[name] === undefined) throw new UsageError(`--${name} is missing`, 'profile');
+  }
+  const out = values.out!;
+  if (!out.endsWith('.bacprofile')) {
+    throw new UsageError(`--out ${out} does not end in .bacprofile, expected a path like ${out}.bacprofile`, 'profile');
+  }
+  const ep = (values.ep ?? 'auto') as ExecutionProviderChoice;
+  if (!EXECUTION_PROVIDER_CHOICES.includes(ep)) {
+    throw new UsageError(`--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`, 'profile');
+  }
+  const samples = values.samples === undefined ? DEFAULT_PROFILE_SAMPLES : integerOption('profile', 'samples', values.samples, 1);
+  const seed = values.seed === undefined ? 0 : integerOption('profile', 'seed', values.seed, 0);
+  const batchSize = values.batch === undefined ? undefined : integerOption('profile', 'batch', values.batch, 1, 1024);
+
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  const logLines: string[] = [];
+  const quiet = values.json === true;
+  try {
+    const outcome = await profileInChildProcess(
+      {
+        modelPath: resolve(values.model!),
+        episodesPath: resolve(values.episodes!),
+        samples,
+        seed,
+        executionProvider: ep,
+        outPath: resolve(out),
+        batchSize,
+      },
+      {
+        signal: abort.signal,
+        log: (line) => {
+          logLines.push(line);
+          if (!quiet) process.stderr.write(`${line}\n`);
+        },
+        onProgress: (p) => {
+          if (quiet) return;
+          const eta = p.etaMs === null ? '' : ` · ETA ${(p.etaMs / 1000).toFixed(0)} s`;
+          process.stderr.write(`profiled ${p.done}/${p.total} samples${eta}\n`);
+        },
+      },
+    );
+    const p = outcome.profile;
+    return {
+      json: { command: 'profile', out, provider: outcome.provider, notes: outcome.notes, samples: p.samples, steps: p.sampler.steps, blocks: p.blocks.length, model: p.model },
+      text: `wrote ${out}: ${p.blocks.length} blocks × K = ${p.sampler.steps} steps from ${p.samples} samples on ${outcome.provider}`,
+    };
+  } catch (e) {
+    if (e instanceof ProfileCancelledError) throw new BacError('interrupted: profiling was cancelled and no profile was written');
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
