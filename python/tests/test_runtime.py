@@ -65,11 +65,14 @@ def make_model(seed: int = 0, n_layer: int = 2, causal: bool = True, n_cond_laye
         causal_attn=causal,
         n_cond_layers=n_cond_layers,
     )
-    # The N(0, 0.02) init makes branches tiny; larger weights make caching visibly change outputs.
+    # The N(0, 0.02) init makes branches tiny and every LayerNorm identical (1, 0): larger weights make
+    # caching visibly change outputs, and distinct norms/biases make using the wrong one detectable.
     with torch.no_grad():
         for p in m.parameters():
             if p.dim() > 1:
                 p.mul_(10.0)
+            else:
+                p.add_(torch.randn_like(p) * 0.1)
     return m.eval()
 
 
@@ -792,16 +795,12 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.parametrize("vec", VECTORS or [None], ids=[os.path.basename(v) for v in VECTORS] or ["none"])
-def test_runtime_vectors_reproduce(vec):
-    """The committed runtime vectors (what the TypeScript cached runner is checked against) are what
-    bac_runtime computes now from the referenced checkpoint and schedule."""
-    if vec is None:
-        pytest.skip(_missing_demo_inputs())
+def _check_vectors(vec: str) -> None:
     import make_runtime_vectors as mrv
 
     with open(vec, encoding="utf-8") as f:
         doc = json.load(f)
+    assert doc["format"] == "bac-runtime-vectors" and doc["version"] == 1
     base = os.path.dirname(vec)
     for key in ("checkpoint", "schedule"):
         p = os.path.normpath(os.path.join(base, doc[key]["path"]))
@@ -813,8 +812,61 @@ def test_runtime_vectors_reproduce(vec):
         )
     got = mrv.recompute(doc, base)
     tol = float(doc["tolerance"])
+    assert tol <= 1e-4
     for name in ("final", "actions"):
         if name in doc["tensors"]:
             want = mrv.tensor_from_json(doc["tensors"][name])
             diff = float((got[name] - want).abs().max())
-            assert diff <= tol, f"{name}: max |diff| {diff} > {tol}"
+            assert diff <= tol, f"{os.path.basename(vec)} {name}: max |diff| {diff} > {tol}"
+
+
+@pytest.mark.parametrize("vec", VECTORS or [None], ids=[os.path.basename(v) for v in VECTORS] or ["none"])
+def test_runtime_vectors_reproduce(vec):
+    """The committed runtime vectors (what the TypeScript cached runner is checked against) are what
+    bac_runtime computes now from the referenced checkpoint and schedule."""
+    if vec is None:
+        pytest.skip(_missing_demo_inputs())
+    _check_vectors(vec)
+
+
+def test_make_runtime_vectors_on_a_small_checkpoint(tmp_path):
+    """The vectors writer end to end on a checkpoint shaped like bac_demo.train's policy_ema.pt."""
+    import make_runtime_vectors as mrv
+
+    model = make_model(n_layer=2)
+    kwargs = dict(input_dim=3, output_dim=3, horizon=8, n_obs_steps=2, cond_dim=5, n_layer=2, n_head=4, n_emb=32,
+                  p_drop_emb=0.0, p_drop_attn=0.3, causal_attn=True, n_cond_layers=0)
+    meta = {
+        "sampler": ddpm().config("ddpm"),
+        "obs_keys": ["obs"],
+        "horizon": 8,
+        "n_obs_steps": 2,
+        "n_action_steps": 4,
+        "normalizer": {"obs": {"scale": [1.0] * 5, "offset": [0.0] * 5},
+                       "action": {"scale": [2.0, 0.5, 1.0], "offset": [0.1, 0.0, -0.2]}},
+    }
+    ck = tmp_path / "policy_ema.pt"
+    torch.save({"ema_state_dict": model.state_dict(), "model_config": kwargs, "bac_meta": meta}, str(ck))
+    sched = write_schedule(tmp_path, random_steps(2, 100, 21), 100, "policy.bacschedule")
+    out = tmp_path / "vectors" / "runtime-policy.json"
+    rc = mrv.main(["--checkpoint", str(ck), "--schedule", sched, "--out", str(out), "--batch", "3"])
+    assert rc == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["checkpoint"]["path"] == "../policy_ema.pt" and doc["schedule"]["path"] == "../policy.bacschedule"
+    assert doc["tensors"]["step_noises"]["shape"] == [100, 3, 8, 3]
+    assert doc["tensors"]["actions"]["shape"] == [3, 4, 3] and doc["action_slice"] == [1, 5]
+    assert doc["timesteps"] == list(range(99, -1, -1))
+    assert doc["max_abs_diff_vs_full"] > 1e-4  # the schedule changes the result
+    # independent recomputation with the test's reference
+    t = {k: mrv.tensor_from_json(doc["tensors"][k]) for k in ("cond", "initial_noise", "step_noises", "final")}
+    _, ref = sample_loop(Reference(model, random_steps(2, 100, 21)), ddpm(), t["cond"], t["initial_noise"], t["step_noises"])
+    assert torch.equal(ref, t["final"])
+    _check_vectors(str(out))
+    # a tampered final is caught
+    doc["tensors"]["final"]["data"][0] += 1e-3
+    out.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(AssertionError, match="final: max"):
+        _check_vectors(str(out))
+    # a mismatched schedule is a user error (exit 1)
+    three = write_schedule(tmp_path, {b: [0] for b in ids(3)}, 100, "three.bacschedule")
+    assert mrv.main(["--checkpoint", str(ck), "--schedule", three, "--out", str(tmp_path / "x.json")]) == 1
