@@ -1,6 +1,7 @@
 /** Shared helpers of the integration suites (run inside the extension host). */
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { BacStudioApi } from '../../src/extension/extension';
 import { EXTENSION_ID } from '../../scripts/vscode-test/workspace-layout';
 
 export function workspaceRoot(): vscode.Uri {
@@ -59,4 +60,35 @@ export function scheduleViewType(): string | undefined {
 
 export async function closeAllEditors(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+/** The extension's test API (what `activate` returns). */
+export async function api(): Promise<BacStudioApi> {
+  const exported = (await activateExtension()) as BacStudioApi | undefined;
+  assert.ok(exported && typeof exported === 'object', 'activate() returns the BacStudioApi');
+  return exported;
+}
+
+/** Opens `uri` with its default editor and waits until it is the active tab with `viewType`. */
+export async function openInCustomEditor(uri: vscode.Uri, viewType: string): Promise<vscode.TabInputCustom> {
+  await vscode.commands.executeCommand('vscode.open', uri);
+  return waitFor(`${uri.path} to be the active tab in the ${viewType} editor`, () => {
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    return input instanceof vscode.TabInputCustom &&
+      input.viewType === viewType &&
+      input.uri.toString() === uri.toString()
+      ? input
+      : undefined;
+  });
+}
+
+/** Prints a line into the suite's output (tagged like mocha's own lines, see ../integration/index.ts). */
+export function note(message: string): void {
+  console.log((process.env.BAC_TEST_OUTPUT_TAG ?? '') + message);
+}
+
+/** Skips the running test, saying why in its title (so the spec reporter shows the reason). */
+export function skipBecause(ctx: Mocha.Context, reason: string): never {
+  if (ctx.test) ctx.test.title += ` (SKIPPED: ${reason})`;
+  ctx.skip();
 }

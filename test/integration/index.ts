@@ -17,7 +17,13 @@ import Mocha from 'mocha';
  * mocha's lines get this prefix so the launcher can show them alone (and keep the rest in a file).
  */
 const TAG = process.env.BAC_TEST_OUTPUT_TAG ?? '';
-const say = (...args: unknown[]): void => console.log(TAG + format(...args));
+const say = (...args: unknown[]): void =>
+  console.log(
+    format(...args)
+      .split('\n')
+      .map((line) => TAG + line)
+      .join('\n'),
+  );
 
 export function run(): Promise<void> {
   if (TAG) Mocha.reporters.Base.consoleLog = say;
