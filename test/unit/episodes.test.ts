@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { isBacError } from '../../src/core/errors';
+import { Rng } from '../../src/engine/rng';
 import {
   applyNormalizer,
   checkObsKeys,
@@ -260,6 +261,21 @@ test('damaged copies made on the fly never crash: truncated zip, corrupted HDF5,
     const zip = readFileSync(TINY[2]!);
     writeFileSync(join(dir, 'half.zarr.zip'), zip.subarray(0, zip.length >> 1));
     await rejectsBac(openEpisodes(join(dir, 'half.zarr.zip')), /half\.zarr\.zip is not a readable zip/);
+    // A flipped byte inside a stored (uncompressed) member: only the zip's CRC-32 can tell.
+    const flipped = Buffer.from(zip);
+    const name = Buffer.from('data/object/0.0');
+    const header = flipped.indexOf(name) - 30; // first occurrence: the local file header
+    assert.equal(flipped.readUInt32LE(header), 0x04034b50);
+    const dataAt = header + 30 + name.length + flipped.readUInt16LE(header + 28);
+    flipped[dataAt + 10] = flipped[dataAt + 10]! ^ 0x40;
+    writeFileSync(join(dir, 'flipped.zarr.zip'), flipped);
+    await withSource(join(dir, 'flipped.zarr.zip'), async (s) => {
+      await rejectsBac(
+        s.observationWindow(0, 0, ['object'], 1),
+        /zip member data\/object\/0\.0 fails its CRC-32 check/,
+      );
+      assert.equal((await s.observationWindow(0, 0, ['robot0_eef_pos'], 1))[0], 0, 'other members still read');
+    });
     writeFileSync(join(dir, 'fake.zarr.zip'), 'not a zip');
     await rejectsBac(openEpisodes(join(dir, 'fake.zarr.zip')), /is not a zip file/);
 
@@ -311,6 +327,45 @@ test('damaged copies made on the fly never crash: truncated zip, corrupted HDF5,
     rmSync(dir, { recursive: true, force: true });
   }
   assert.equal(await withSource(TINY[0]!, async (s) => s.episodeCount), N_EP);
+});
+
+test('seeded random byte damage to HDF5 and .zarr.zip: every outcome is data or a BacError', async () => {
+  const dir = scratch();
+  const rng = new Rng(2026);
+  try {
+    for (const [src, name] of [
+      [TINY[0]!, 'fuzz.hdf5'],
+      [TINY[2]!, 'fuzz.zarr.zip'],
+    ] as const) {
+      const bytes = readFileSync(src);
+      let errors = 0;
+      for (let i = 0; i < 30; i++) {
+        const c = Buffer.from(bytes);
+        const flips = 1 + Math.floor(rng.uniform() * 16);
+        for (let j = 0; j < flips; j++) c[Math.floor(rng.uniform() * c.length)] = Math.floor(rng.uniform() * 256);
+        writeFileSync(join(dir, name), c);
+        try {
+          await withSource(join(dir, name), async (s) => {
+            for (let e = 0; e < s.episodeCount; e++) {
+              await s.actions(e);
+              await s.observationWindow(
+                e,
+                s.lengths[e]! - 1,
+                s.obsKeys.map((k) => k.key),
+                2,
+              );
+            }
+          });
+        } catch (e) {
+          assert.ok(isBacError(e), `${name} #${i}: expected a BacError, got ${(e as Error).stack}`);
+          errors++;
+        }
+      }
+      assert.ok(errors > 8, `${name}: most damage is detected (${errors}/30)`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test(

@@ -197,6 +197,7 @@ export class Hdf5Episodes extends EpisodeReaderBase {
       throw e;
     }
     const lib = await loadH5();
+    const openMark = logMark(lib.fs);
     const memPath = `/bac-episodes-${++fileCounter}.h5`;
     lib.fs.writeFile(memPath, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { canOwn: true });
     let file: H5File | null = null;
@@ -261,7 +262,8 @@ export class Hdf5Episodes extends EpisodeReaderBase {
         // already failing; the original error is the one to report
       }
       lib.fs.unlink(memPath);
-      throw e;
+      // Any h5wasm call missed by `guard` still ends as a user error, never an internal one.
+      throw e instanceof BacError ? e : hdf5Error(lib, path, 'the file', openMark, e);
     }
   }
 
@@ -274,11 +276,15 @@ export class Hdf5Episodes extends EpisodeReaderBase {
       );
     }
     const out: ObsKeyInfo[] = [];
-    for (const key of [...obs.keys()].sort()) {
-      const ds = guard(lib, path, `data/${demo}/obs/${key}`, () => f.get(`data/${demo}/obs/${key}`));
-      if (!(ds instanceof lib.h5.Dataset)) continue;
-      const shape = (ds.shape ?? []).slice(1);
-      out.push({ key, shape, dim: stepDim(shape), dtype: dtypeName(ds.dtype) });
+    for (const key of guard(lib, path, `data/${demo}/obs`, () => [...obs.keys()].sort())) {
+      const name = `data/${demo}/obs/${key}`;
+      const info = guard(lib, path, name, () => {
+        const ds = f.get(name);
+        if (!(ds instanceof lib.h5.Dataset)) return null;
+        const shape = (ds.shape ?? []).slice(1);
+        return { key, shape, dim: stepDim(shape), dtype: dtypeName(ds.dtype) };
+      });
+      if (info) out.push(info);
     }
     return out;
   }
@@ -329,6 +335,9 @@ export class Hdf5Episodes extends EpisodeReaderBase {
   protected async release(): Promise<void> {
     try {
       this.file.close();
+    } catch {
+      // Closing a damaged file may fail inside HDF5; the data is read-only and the memory is
+      // released below either way, so there is nothing for the user to fix.
     } finally {
       this.lib.fs.unlink(this.memPath);
     }
@@ -345,10 +354,14 @@ function guard<T>(lib: { fs: MiniFS }, path: string, what: string, fn: () => T):
   try {
     return fn();
   } catch (e) {
-    if (e instanceof BacError) throw e;
-    const reason = hdf5Reason(lib.fs, mark) || (e instanceof Error ? e.message : String(e));
-    throw new BacError(
-      `${where(path)}: cannot read ${what} (HDF5: ${reason}); the file is damaged or not a robomimic file, export it again.`,
-    );
+    throw e instanceof BacError ? e : hdf5Error(lib, path, what, mark, e);
   }
+}
+
+/** The BacError for a failed h5wasm call: HDF5's innermost reason logged since `mark`, else the JS message. */
+function hdf5Error(lib: { fs: MiniFS }, path: string, what: string, mark: number, e: unknown): BacError {
+  const reason = hdf5Reason(lib.fs, mark) || (e instanceof Error ? e.message : String(e));
+  return new BacError(
+    `${where(path)}: cannot read ${what} (HDF5: ${reason}); the file is damaged or not a robomimic file, export it again.`,
+  );
 }

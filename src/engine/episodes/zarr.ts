@@ -14,6 +14,7 @@
 import { open as fsOpen, readdir, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 
 import type * as ZarritaLib from 'zarrita';
 
@@ -125,15 +126,21 @@ function checkDecodedSizes(zarr: Zarrita): void {
 }
 
 /**
- * Store wrapper that checks the byte size of uncompressed chunks. A damaged uncompressed chunk (a
- * file cut short by an interrupted copy) would otherwise decode as a shorter array and the missing
- * values would silently read as zeros. Compressed chunks are checked by `checkDecodedSizes`.
+ * Store wrapper that catches damage the codecs cannot see. Zip members are checked against the
+ * CRC-32 of the zip's central directory (unzipit does not verify it), so a flipped byte in a `.zarr.zip`
+ * is an error rather than a wrong number. Uncompressed chunks must have their exact byte size: one
+ * cut short by an interrupted copy would otherwise decode as a shorter array whose missing values
+ * silently read as zeros. Compressed chunks are checked by `checkDecodedSizes`.
  */
 class RawChunkCheck {
   /** Expected chunk size in bytes by array prefix (`/data/<key>/`), for uncompressed arrays only. */
   private readonly expected = new Map<string, number>();
 
-  constructor(private readonly store: ZarritaLib.Readable) {}
+  /** @param crcs CRC-32 by absolute key (`/data/x/0.0`); empty for a directory store. */
+  constructor(
+    private readonly store: ZarritaLib.Readable,
+    private readonly crcs: ReadonlyMap<string, number>,
+  ) {}
 
   /** Starts checking the chunks of the array at `prefix` when it is stored without compressor or filters. */
   async watch(prefix: string): Promise<void> {
@@ -152,6 +159,10 @@ class RawChunkCheck {
 
   async get(key: ZarritaLib.AbsolutePath): Promise<Uint8Array | undefined> {
     const value = await this.store.get(key);
+    const crc = this.crcs.get(key);
+    if (value && crc !== undefined && crc32(value) !== crc) {
+      throw new Error(`zip member ${key.slice(1)} fails its CRC-32 check`);
+    }
     const slash = key.lastIndexOf('/');
     const want = this.expected.get(key.slice(0, slash + 1));
     if (value && want !== undefined && !key.slice(slash + 1).startsWith('.') && value.length !== want) {
@@ -195,6 +206,7 @@ export class ZarrEpisodes extends EpisodeReaderBase {
     try {
       let store: ZarritaLib.Readable;
       let names: string[];
+      const crcs = new Map<string, number>();
       if (zip) {
         fh = await fsOpen(path, 'r');
         const size = (await fh.stat()).size;
@@ -203,6 +215,12 @@ export class ZarrEpisodes extends EpisodeReaderBase {
           transformEntries: (entries) => {
             const out = rerootEntries(entries);
             entryNames = Object.keys(out);
+            for (const [name, entry] of Object.entries(out)) {
+              // unzipit keeps the central directory's CRC-32 in a private field (zarrita reads the
+              // same object for range reads); without it the entry is simply not checked.
+              const crc = (entry as unknown as { _rawEntry?: { crc32?: unknown } })._rawEntry?.crc32;
+              if (typeof crc === 'number') crcs.set(`/${name}`, crc >>> 0);
+            }
             return out;
           },
         });
@@ -221,7 +239,7 @@ export class ZarrEpisodes extends EpisodeReaderBase {
         store = new storage.FileSystemStore(path);
         names = await listDirArrays(path);
       }
-      const raw = new RawChunkCheck(store);
+      const raw = new RawChunkCheck(store, crcs);
       const root = zarr.root(raw as ZarritaLib.Readable);
       try {
         await zarr.open.v2(root, { kind: 'group' });
@@ -246,6 +264,7 @@ export class ZarrEpisodes extends EpisodeReaderBase {
             `${where(path)}: data/${key} has unreadable metadata (${detail(e)}); re-export the replay buffer.`,
           );
         }
+        checkShape(arr, path, `data/${key}`);
         if (arr.shape[0] !== total) {
           throw new BacError(
             `${where(path)}: data/${key} has ${arr.shape[0] ?? 0} steps but meta/episode_ends ends at ${total}; the replay buffer is inconsistent, re-export it.`,
@@ -338,6 +357,20 @@ async function listDirArrays(path: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * zarrita trusts `.zarray`; a damaged one (e.g. without `shape`) would fail later as a TypeError.
+ * Checks that shape and chunks are lists of non-negative integers of the same rank ≥ 1.
+ */
+function checkShape(arr: ZArray, path: string, name: string): void {
+  const ints = (v: unknown): v is number[] =>
+    Array.isArray(v) && v.length >= 1 && v.every((n) => Number.isInteger(n) && (n as number) >= 0);
+  if (!ints(arr.shape) || !ints(arr.chunks) || arr.chunks.length !== arr.shape.length) {
+    throw new BacError(
+      `${where(path)}: ${name}/.zarray has no valid shape/chunks (need equal-length lists of integers, time first); re-export the replay buffer.`,
+    );
+  }
+}
+
 /** `meta/episode_ends` as numbers, validated: non-empty, strictly increasing, first > 0. */
 async function readEpisodeEnds(zarr: Zarrita, root: ZLocation, path: string): Promise<number[]> {
   let arr: ZArray;
@@ -348,6 +381,7 @@ async function readEpisodeEnds(zarr: Zarrita, root: ZLocation, path: string): Pr
       `${where(path)} has no meta/episode_ends array; a diffusion_policy replay buffer needs it (int64 cumulative episode ends) to split data/<key> into episodes.`,
     );
   }
+  checkShape(arr, path, 'meta/episode_ends');
   if (arr.shape.length !== 1 || arr.shape[0] === 0) {
     throw new BacError(
       arr.shape[0] === 0
