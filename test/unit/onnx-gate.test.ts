@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { isBacError } from '../../src/core/errors';
-import { exclusiveSets, indexGraph } from '../../src/engine/onnx/graph';
+import { exclusiveAncestorsFixpoint, exclusiveSets, indexGraph } from '../../src/engine/onnx/graph';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, gateGraph, UPDATE_INPUT } from '../../src/engine/onnx/gate';
 import { inspectModel } from '../../src/engine/onnx/inspect';
 import { decodeModel } from '../../src/engine/onnx/proto';
@@ -87,6 +87,8 @@ test('exclusive ancestor sets: non-empty, disjoint, closed; shape arithmetic and
   sets.forEach((s, i) => {
     const b = outputs[i] as string;
     assert.ok(s.length > 0, b);
+    // the grown set (heap, topological order) is METHOD.md's shrinking fixpoint
+    assert.deepEqual(s, exclusiveAncestorsFixpoint(index, b), b);
     assert.ok(s.includes(index.producer.get(b) as number), `${b}: its producer is in the set`);
     const inSet = new Set(s);
     for (const n of s) {

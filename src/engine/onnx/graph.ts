@@ -88,31 +88,84 @@ export function ancestors(index: GraphIndex, output: string): Set<number> {
 
 /**
  * The exclusive ancestor set of block output `output` (METHOD.md): the ancestors of `output` whose
- * results reach nothing but `output`. Fixpoint from all ancestors, repeatedly dropping a node if
- * any of its outputs other than `output` is a graph output or feeds a node outside the set. The
- * block output itself may be read anywhere (the residual add).
+ * results reach nothing but `output`. METHOD.md states it as a fixpoint: start from all ancestors,
+ * repeatedly drop a node if any of its outputs other than `output` is a graph output or feeds a
+ * node outside the set. The block output itself may be read anywhere (the residual add).
+ *
+ * Computed here as the same greatest fixpoint, grown instead of shrunk: candidates are visited
+ * from the producer upwards in descending topological position (a max-heap), and a node joins
+ * when every reader of every output (but `output`) has already joined. When a node is visited,
+ * every node after it has been decided, so the test is final. O(set size + its edges · log) per
+ * block instead of O(ancestors) — the difference between a block at the top of a 24-block stack
+ * and one at the bottom. Graphs whose nodes are not in topological order (ONNX requires it) fall
+ * back to the shrinking fixpoint, {@link exclusiveAncestorsFixpoint}.
  *
  * Invariant of the result: every value produced inside the set, except `output`, is read only
  * by nodes of the set, so the set can move into an `If` branch whose only result is `output`.
  * Empty when `output` has no producer or its producer has another output used outside.
- * Worklist: each node is re-examined only when a consumer left the set, O(ancestors + edges).
  * Returns node indices in ascending (= topological) order.
  */
 export function exclusiveAncestors(index: GraphIndex, output: string): number[] {
+  const start = index.producer.get(output);
+  if (start === undefined) return [];
+  if (!isTopological(index)) return exclusiveAncestorsFixpoint(index, output);
+  const set = new Set<number>();
+  const heap = new MaxHeap();
+  const queued = new Set<number>([start]);
+  heap.push(start);
+  while (heap.size > 0) {
+    const n = heap.pop();
+    if (escapes(index, n, output, set)) continue;
+    set.add(n);
+    for (const x of index.reads[n] ?? []) {
+      const p = index.producer.get(x);
+      if (p !== undefined && !queued.has(p)) {
+        queued.add(p);
+        heap.push(p);
+      }
+    }
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/** True when some output of node `n` other than `output` is a graph output or read outside `set`. */
+function escapes(index: GraphIndex, n: number, output: string, set: ReadonlySet<number>): boolean {
+  const node = index.graph.node[n] as NodeProto;
+  for (const o of node.output) {
+    if (!o || o === output) continue;
+    if (index.graphOutputs.has(o)) return true;
+    for (const c of index.consumers.get(o) ?? []) if (!set.has(c)) return true;
+  }
+  return false;
+}
+
+/** Whether every value is produced before it is read (node order is a topological order). */
+function isTopological(index: GraphIndex): boolean {
+  const cached = topoCache.get(index);
+  if (cached !== undefined) return cached;
+  let ok = true;
+  index.reads.forEach((r, i) => {
+    for (const x of r) {
+      const p = index.producer.get(x);
+      if (p !== undefined && p >= i) ok = false;
+    }
+  });
+  topoCache.set(index, ok);
+  return ok;
+}
+const topoCache = new WeakMap<GraphIndex, boolean>();
+
+/**
+ * METHOD.md's fixpoint, literally: from all ancestors, drop nodes whose results leave the set
+ * until none does (worklist: a node is re-examined only when one of its readers left). Works in any
+ * node order; O(ancestors + their edges). Used for unsorted graphs and as the reference in tests.
+ */
+export function exclusiveAncestorsFixpoint(index: GraphIndex, output: string): number[] {
   const set = ancestors(index, output);
   const work = [...set];
-  const escapes = (n: number): boolean => {
-    const node = index.graph.node[n] as NodeProto;
-    for (const o of node.output) {
-      if (!o || o === output) continue;
-      if (index.graphOutputs.has(o)) return true;
-      for (const c of index.consumers.get(o) ?? []) if (!set.has(c)) return true;
-    }
-    return false;
-  };
   while (work.length > 0) {
     const n = work.pop() as number;
-    if (!set.has(n) || !escapes(n)) continue;
+    if (!set.has(n) || !escapes(index, n, output, set)) continue;
     set.delete(n);
     // the producers of what n read may now feed a node outside the set: look at them again
     for (const x of index.reads[n] ?? []) {
@@ -121,6 +174,44 @@ export function exclusiveAncestors(index: GraphIndex, output: string): number[] 
     }
   }
   return [...set].sort((a, b) => a - b);
+}
+
+/** Binary max-heap of node indices. */
+class MaxHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(v: number): void {
+    const a = this.a;
+    a.push(v);
+    for (let i = a.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if ((a[p] as number) >= v) break;
+      a[i] = a[p] as number;
+      a[p] = v;
+      i = p;
+    }
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0] as number;
+    const last = a.pop() as number;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && (a[l] as number) > (a[m] as number)) m = l;
+        if (r < a.length && (a[r] as number) > (a[m] as number)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m] as number, a[i] as number];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 /**

@@ -444,6 +444,13 @@ function readScalar(r: Reader, kind: Kind, wt: number): unknown {
     return kind === 'string' ? utf8Decoder.decode(view) : view;
   }
   if (wt !== 0) throw new ProtoDecodeError(`${kind} with wire type ${wt}`);
+  if (kind === 'num64' || kind === 'int32') {
+    // fast path without bigint for the common small non-negative values (sizes, enums, versions)
+    const start = r.pos;
+    const v = r.varintNum();
+    if (v <= 0x7fffffff) return v;
+    r.pos = start;
+  }
   return scalarFromVarint(kind, r.varintBig());
 }
 
@@ -506,36 +513,38 @@ export function decodeTensor(bytes: Uint8Array): TensorProto {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/**
+ * Encoding is two-pass: sizes of all nested messages first (cached per message object), then one
+ * write into an exactly sized buffer. Nested length-delimited messages therefore cost no copies,
+ * which matters for models whose initializers hold tens of megabytes.
+ */
 class Writer {
-  private buf = new Uint8Array(256);
+  readonly buf: Uint8Array;
+  private readonly view: DataView;
   len = 0;
 
-  private reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.len + n) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+    this.view = dv(this.buf);
   }
 
   varint(v: number | bigint): void {
-    this.reserve(10);
+    const buf = this.buf;
     if (typeof v === 'number' && v >= 0 && v <= 0x7fffffff) {
       while (v > 0x7f) {
-        this.buf[this.len++] = (v & 0x7f) | 0x80;
+        buf[this.len++] = (v & 0x7f) | 0x80;
         v >>>= 7;
       }
-      this.buf[this.len++] = v;
+      buf[this.len++] = v;
       return;
     }
     // negative values are written as their 64-bit two's complement (10 bytes), as protobuf does
     let b = BigInt.asUintN(64, BigInt(v));
     while (b > 0x7fn) {
-      this.buf[this.len++] = Number(b & 0x7fn) | 0x80;
+      buf[this.len++] = Number(b & 0x7fn) | 0x80;
       b >>= 7n;
     }
-    this.buf[this.len++] = Number(b);
+    buf[this.len++] = Number(b);
   }
 
   tag(no: number, wt: number): void {
@@ -543,25 +552,73 @@ class Writer {
   }
 
   bytes(b: Uint8Array): void {
-    this.reserve(b.length);
     this.buf.set(b, this.len);
     this.len += b.length;
   }
 
+  string(s: string, byteLength: number): void {
+    this.varint(byteLength);
+    const r = utf8Encoder.encodeInto(s, this.buf.subarray(this.len, this.len + byteLength));
+    if (r.written !== byteLength) throw new Error('UTF-8 length mismatch while encoding');
+    this.len += byteLength;
+  }
+
   float(v: number): void {
-    this.reserve(4);
-    dv(this.buf).setFloat32(this.len, v, true);
+    this.view.setFloat32(this.len, v, true);
     this.len += 4;
   }
 
   double(v: number): void {
-    this.reserve(8);
-    dv(this.buf).setFloat64(this.len, v, true);
+    this.view.setFloat64(this.len, v, true);
     this.len += 8;
   }
+}
 
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.len);
+/** Bytes of a varint (negative numbers take 10, as protobuf writes int64 two's complement). */
+function varintSize(v: number | bigint): number {
+  if (typeof v === 'number' && v >= 0 && v <= 0x7fffffff) {
+    return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+  }
+  let b = BigInt.asUintN(64, BigInt(v));
+  let n = 1;
+  while (b > 0x7fn) {
+    b >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+/** UTF-8 byte length of a JS string (lone surrogates count as U+FFFD, as TextEncoder writes them). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function scalarSize(kind: Kind, v: unknown): number {
+  switch (kind) {
+    case 'float':
+      return 4;
+    case 'double':
+      return 8;
+    case 'string': {
+      const n = utf8Length(v as string);
+      return varintSize(n) + n;
+    }
+    case 'bytes': {
+      const n = (v as Uint8Array).length;
+      return varintSize(n) + n;
+    }
+    default:
+      return varintSize(v as number | bigint);
   }
 }
 
@@ -573,12 +630,9 @@ function writeScalar(w: Writer, kind: Kind, v: unknown): void {
     case 'double':
       w.double(v as number);
       return;
-    case 'string': {
-      const b = utf8Encoder.encode(v as string);
-      w.varint(b.length);
-      w.bytes(b);
+    case 'string':
+      w.string(v as string, utf8Length(v as string));
       return;
-    }
     case 'bytes':
       w.varint((v as Uint8Array).length);
       w.bytes(v as Uint8Array);
@@ -595,7 +649,49 @@ function wireTypeOf(kind: Kind): number {
   return 0;
 }
 
-function encodeInto(w: Writer, msg: Record<string, unknown>, schema: Schema): void {
+/** Payload size of a packed repeated scalar field. */
+function packedSize(kind: Kind, values: readonly unknown[]): number {
+  if (kind === 'float') return 4 * values.length;
+  if (kind === 'double') return 8 * values.length;
+  let n = 0;
+  for (const x of values) n += scalarSize(kind, x);
+  return n;
+}
+
+/** Encoded size of a message body (without its own tag and length); cached in `sizes`. */
+function messageSize(msg: Record<string, unknown>, schema: Schema, sizes: Map<object, number>): number {
+  const cached = sizes.get(msg);
+  if (cached !== undefined) return cached;
+  let n = 0;
+  for (const f of schema.fields) {
+    const v = msg[f.key];
+    if (v === undefined || v === null) continue;
+    const kind = f.kind;
+    const values = f.repeated ? (v as unknown[]) : [v];
+    if (f.repeated && values.length === 0) continue;
+    const tagSize = varintSize(f.no * 8);
+    if (typeof kind !== 'string') {
+      for (const m of values) {
+        const len = messageSize(m as Record<string, unknown>, kind, sizes);
+        n += tagSize + varintSize(len) + len;
+      }
+    } else if (f.repeated && f.packed) {
+      const len = packedSize(kind, values);
+      n += tagSize + varintSize(len) + len;
+    } else {
+      for (const x of values) n += tagSize + scalarSize(kind, x);
+    }
+  }
+  const unknown = msg.$unknown as RawField[] | undefined;
+  if (unknown) {
+    for (const u of unknown)
+      n += varintSize(u.no * 8 + u.wt) + (u.wt === 2 ? varintSize(u.bytes.length) : 0) + u.bytes.length;
+  }
+  sizes.set(msg, n);
+  return n;
+}
+
+function encodeInto(w: Writer, msg: Record<string, unknown>, schema: Schema, sizes: Map<object, number>): void {
   for (const f of schema.fields) {
     const v = msg[f.key];
     if (v === undefined || v === null) continue;
@@ -604,20 +700,14 @@ function encodeInto(w: Writer, msg: Record<string, unknown>, schema: Schema): vo
     if (f.repeated && values.length === 0) continue;
     if (typeof kind !== 'string') {
       for (const m of values) {
-        const sub = new Writer();
-        encodeInto(sub, m as Record<string, unknown>, kind);
-        const b = sub.finish();
         w.tag(f.no, 2);
-        w.varint(b.length);
-        w.bytes(b);
+        w.varint(messageSize(m as Record<string, unknown>, kind, sizes));
+        encodeInto(w, m as Record<string, unknown>, kind, sizes);
       }
     } else if (f.repeated && f.packed) {
-      const sub = new Writer();
-      for (const x of values) writeScalar(sub, kind, x);
-      const b = sub.finish();
       w.tag(f.no, 2);
-      w.varint(b.length);
-      w.bytes(b);
+      w.varint(packedSize(kind, values));
+      for (const x of values) writeScalar(w, kind, x);
     } else {
       const wt = wireTypeOf(kind);
       for (const x of values) {
@@ -638,12 +728,16 @@ function encodeInto(w: Writer, msg: Record<string, unknown>, schema: Schema): vo
 
 /**
  * Encodes a `ModelProto`. Known fields in field-number order, then unknown fields verbatim.
- * O(size of the output); nested messages are copied once per nesting level.
+ * Two passes (sizes, then one write into an exactly sized buffer): O(size of the output), no
+ * copies of nested messages. A message object shared by several parents is encoded at each place.
  */
 export function encodeModel(model: ModelProto): Uint8Array {
-  const w = new Writer();
-  encodeInto(w, model as unknown as Record<string, unknown>, MODEL);
-  return w.finish();
+  const sizes = new Map<object, number>();
+  const msg = model as unknown as Record<string, unknown>;
+  const w = new Writer(messageSize(msg, MODEL, sizes));
+  encodeInto(w, msg, MODEL, sizes);
+  if (w.len !== w.buf.length) throw new Error(`encoder wrote ${w.len} bytes, expected ${w.buf.length}`);
+  return w.buf;
 }
 
 // ---------------------------------------------------------------------------------------------
