@@ -163,7 +163,7 @@ function sortDemos(names: readonly string[]): string[] {
     .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)) || (a < b ? -1 : 1));
 }
 
-/** A robomimic file opened read-only. Construct with `openHdf5`. */
+/** A robomimic file opened read-only. Construct with `Hdf5Episodes.open` (or `openEpisodes`). */
 export class Hdf5Episodes extends EpisodeReaderBase {
   private constructor(
     path: string,

@@ -177,7 +177,7 @@ function detail(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** A replay buffer opened read-only. Construct with `ZarrEpisodes.open`. */
+/** A replay buffer opened read-only. Construct with `ZarrEpisodes.open` (or `openEpisodes`). */
 export class ZarrEpisodes extends EpisodeReaderBase {
   private constructor(
     path: string,
