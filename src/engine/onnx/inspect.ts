@@ -13,7 +13,7 @@ import { blockId, compareBlocks, parseBlockId } from '../../core/blocks';
 import { BacError } from '../../core/errors';
 import { BLOCK_KINDS, type BlockId, type BlockKind, type Cost } from '../../core/types';
 import { computeFlops } from './flops';
-import { dataTypeName, DataType, decodeModel, defaultOpset, type ModelProto, type ValueInfo } from './proto';
+import { dataTypeName, decodeModel, defaultOpset, type ModelProto, type ValueInfo } from './proto';
 
 /** Prefix of block output names (METHOD.md): `bac:<layer>.<kind>`. */
 export const BLOCK_OUTPUT_PREFIX = 'bac:';
@@ -494,11 +494,3 @@ export function parseMetadata(
   if (problems.length > before || !sampler || !obsKeys || !horizon || !nObs || !nAct || !normalizer) return undefined;
   return { sampler, obsKeys, horizon, nObsSteps: nObs, nActionSteps: nAct, normalizer };
 }
-
-/** The default-domain opset of a model, or 0. */
-export function modelOpset(model: ModelProto): number {
-  return defaultOpset(model) ?? 0;
-}
-
-/** True for the float32 element type. */
-export const isFloat32 = (elemType: number | undefined): boolean => elemType === DataType.FLOAT;

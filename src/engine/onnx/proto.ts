@@ -324,6 +324,7 @@ const MODEL = S('ModelProto', [
 
 /** Thrown for bytes that are not a well-formed protobuf message of the expected schema. */
 export class ProtoDecodeError extends Error {
+  /** @param message what is malformed. */
   constructor(message: string) {
     super(message);
     this.name = 'ProtoDecodeError';
