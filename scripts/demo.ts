@@ -14,6 +14,7 @@ import type { FileRef } from '../src/core/types';
 import { evaluationTable } from '../src/cli/eval';
 import { evaluate } from '../src/engine/evaluate';
 import { sha256File, writeFileAtomic } from '../src/engine/fsutil';
+import type { ExecutionProviderChoice } from '../src/engine/ort';
 import { loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows, relativeTo } from '../src/engine/profiler';
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   const policy = await loadPolicy(modelPath);
   const windows = await loadWindows(policy, episodesPath, evalSamples, 1);
   const ev = await evaluate(policy, policyScheduler(policy), windows, named, {
-    ep: outcome.provider,
+    ep: outcome.provider as ExecutionProviderChoice,
     seed: 1,
     onSample: (done, total) => process.stdout.write(`\r    ${done}/${total} windows   `),
   });

@@ -27,6 +27,8 @@ export interface ProfileProcessOptions {
   readonly log?: (line: string) => void;
   /** Extra environment for the child (e.g. LD_LIBRARY_PATH for CUDA libraries). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Receives the child's pid once it runs (diagnostics; tests kill it to simulate a crash). */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 /** Result of a successful profile. */
@@ -101,6 +103,7 @@ export function profileInChildProcess(request: ProfileRequest, options: ProfileP
       const msg = raw as ChildMessage;
       switch (msg.type) {
         case 'ready': {
+          if (child.pid !== undefined) options.onSpawn?.(child.pid);
           const start: ParentMessage = { type: 'start', request };
           child.send(start);
           break;

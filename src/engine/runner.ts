@@ -1,7 +1,7 @@
 import type * as Ort from 'onnxruntime-node';
-import { updateSteps } from '../core/blocks';
 import { BacError } from '../core/errors';
 import type { Schedule } from '../core/types';
+import { scheduleTable } from './compile';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT, type GatedModel } from './onnx/gate';
 import { openSession, type ExecutionProviderChoice, type OpenedSession } from './ort';
 import { denoiserFeeds, loadOrt, type Policy } from './policy';
@@ -15,7 +15,6 @@ import { runSampler, type NoiseScheduler, type NoiseSource } from './samplers';
 
 /** Update table of a schedule: `table[k * nBlocks + i]` = 1 when block i recomputes at step k. */
 export function updateTable(schedule: Schedule, blockIds: readonly string[]): Uint8Array {
-  const K = schedule.sampler.steps;
   const ids = schedule.blocks.map((b) => b.id);
   if (ids.length !== blockIds.length || ids.some((id, i) => id !== blockIds[i])) {
     throw new BacError(
@@ -24,12 +23,7 @@ export function updateTable(schedule: Schedule, blockIds: readonly string[]): Ui
         .join(', ')}…); it was solved for another model — re-profile and re-solve`,
     );
   }
-  const n = blockIds.length;
-  const table = new Uint8Array(K * n);
-  schedule.blocks.forEach((b, i) => {
-    for (const k of updateSteps(b)) table[k * n + i] = 1;
-  });
-  return table;
+  return scheduleTable(schedule);
 }
 
 /** One chunk's inputs: the normalised observation windows and the noise. */

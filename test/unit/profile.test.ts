@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseProfile } from '../../src/core/profile-format';
+import { BlockStatsAccumulator, sampleBlockStats } from '../../src/core/stats';
+import { BacError } from '../../src/core/errors';
+import { openSession } from '../../src/engine/ort';
+import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
+import { profileInChildProcess, ProfileCancelledError } from '../../src/engine/profile-process';
+import { loadWindows, runProfile } from '../../src/engine/profiler';
+import { Rng } from '../../src/engine/rng';
+import { runSampler } from '../../src/engine/samplers';
+
+const root = resolve(__dirname, '..', '..');
+const model = join(root, 'test/fixtures/engine/small-dpt.onnx');
+const episodes = join(root, 'fixtures/demo/episodes/heldout.hdf5');
+const fixtures = (p: string) => join(root, 'test/fixtures', p);
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'bac-profile-test-'));
+}
+
+describe('profiling', () => {
+  it('matches the pure reference statistics computed from a hand-driven sampler loop', async () => {
+    const request = { modelPath: model, episodesPath: episodes, samples: 3, seed: 5, executionProvider: 'cpu' as const, outPath: join(tempDir(), 'p.bacprofile'), batchSize: 2 };
+    const { profile } = await runProfile(request);
+
+    // Reference: same windows, same noise stream, plain session, core's O(K²D) statistics.
+    const policy = await loadPolicy(model);
+    const scheduler = policyScheduler(policy);
+    const K = scheduler.numInferenceSteps;
+    const windows = await loadWindows(policy, episodes, 3, 5);
+    const { session } = await openSession(policy.bytes, 'cpu');
+    const ort = loadOrt();
+    const rng = new Rng(5);
+    const acc = policy.info.blocks.map(() => new BlockStatsAccumulator(K));
+    const D = (policy.info.blockShape[1] as number) * (policy.info.blockShape[2] as number);
+    for (const batch of [windows.slice(0, 2), windows.slice(2)]) {
+      const B = batch.length;
+      const cond = new Float32Array(B * policy.obsSteps * policy.condDim);
+      batch.forEach((w, s) => cond.set(w.obs, s * w.obs.length));
+      const outputs = policy.info.blocks.map(() => Array.from({ length: B }, () => [] as Float32Array[]));
+      await runSampler({
+        scheduler,
+        cond,
+        initialSample: rng.normalArray(B * policy.horizon * policy.actionDim),
+        noise: rng,
+        denoise: async (x, t, c) => {
+          const out = await session.run(denoiserFeeds(ort, policy, x, t, c, B));
+          policy.info.blocks.forEach((b, j) => {
+            const data = out[b.output]!.data as Float32Array;
+            for (let s = 0; s < B; s++) outputs[j]![s]!.push(data.slice(s * D, (s + 1) * D));
+          });
+          return out[policy.info.prediction]!.data as Float32Array;
+        },
+      });
+      outputs.forEach((perSample, j) => perSample.forEach((steps) => acc[j]!.add(sampleBlockStats(steps))));
+    }
+    assert.equal(profile.samples, 3);
+    assert.equal(profile.sampler.steps, K);
+    profile.blocks.forEach((b, j) => {
+      const ref = acc[j]!.result();
+      let worst = 0;
+      for (let e = 0; e < K * K; e++) worst = Math.max(worst, Math.abs(b.simMean[e]! - ref.simMean[e]!), Math.abs(b.simStd[e]! - ref.simStd[e]!));
+      assert.ok(worst < 1e-5, `${b.id}: similarity differs from the reference by ${worst}`);
+      assert.ok(Math.abs(b.l1Mean - ref.l1Mean) <= 1e-5 * Math.max(1, ref.l1Mean), `${b.id}: ℓ ${b.l1Mean} vs ${ref.l1Mean}`);
+      assert.ok(b.cost.flops > 0, `${b.id} has FLOPs`);
+    });
+    await session.release();
+  });
+
+  it('is deterministic and independent of the batch size', async () => {
+    const base = { modelPath: model, episodesPath: episodes, samples: 4, seed: 9, executionProvider: 'cpu' as const, outPath: join(tempDir(), 'p.bacprofile') };
+    const a = await runProfile({ ...base, batchSize: 4 });
+    const b = await runProfile({ ...base, batchSize: 4 });
+    assert.deepEqual(a.profile.blocks.map((x) => [...x.simMean]), b.profile.blocks.map((x) => [...x.simMean]));
+    const c = await runProfile({ ...base, batchSize: 3 });
+    // Batching changes the noise each sample draws, never which windows are profiled: so the
+    // statistics are close but the per-sample noise differs; the windows themselves are identical.
+    assert.equal(c.profile.samples, 4);
+    assert.deepEqual(a.profile.blocks.map((x) => x.id), c.profile.blocks.map((x) => x.id));
+  });
+});
+
+describe('profiling in a child process', () => {
+  it('writes a valid profile atomically and reports progress', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'p.bacprofile');
+    const seen: number[] = [];
+    const r = await profileInChildProcess(
+      { modelPath: model, episodesPath: episodes, samples: 4, seed: 1, executionProvider: 'cpu', outPath: out, batchSize: 2 },
+      { onProgress: (p) => seen.push(p.done) },
+    );
+    assert.deepEqual(seen, [2, 4]);
+    const parsed = parseProfile(readFileSync(out));
+    assert.ok(parsed.ok);
+    assert.equal(parsed.profile.model.path, relative(dir, model));
+    assert.equal(r.provider, 'cpu');
+    assert.deepEqual(readdirSync(dir), ['p.bacprofile'], 'no temp files left');
+  });
+
+  it('leaves nothing behind when cancelled', async () => {
+    const dir = tempDir();
+    const abort = new AbortController();
+    const p = profileInChildProcess(
+      { modelPath: model, episodesPath: episodes, samples: 64, seed: 1, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile'), batchSize: 1 },
+      { signal: abort.signal, onProgress: () => abort.abort() },
+    );
+    await assert.rejects(p, ProfileCancelledError);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('turns a killed profiling process into one clear error and no output file', async () => {
+    const dir = tempDir();
+    const p = profileInChildProcess(
+      { modelPath: model, episodesPath: episodes, samples: 64, seed: 1, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile'), batchSize: 1 },
+      { onSpawn: (pid) => setTimeout(() => process.kill(pid, 'SIGKILL'), 300) },
+    );
+    await assert.rejects(p, (e: unknown) => e instanceof BacError && /profiling process stopped before finishing \(signal SIGKILL\); no profile was written/.test(e.message));
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  const badInputs: [string, string, string, RegExp][] = [
+    ['a model without block outputs', fixtures('onnx/no-blocks.onnx'), episodes, /has no block outputs, expected one graph output bac:<layer>\.<kind>/],
+    ['wrong metadata', fixtures('onnx/bad-metadata-json.onnx'), episodes, /metadata "bac\.normalizer" is not valid JSON/],
+    ['an observation key missing from the episodes', model, fixtures('episodes/tiny.hdf5'), /observation key "robot_pos" is missing; available keys/],
+    ['a dimension mismatch', join(root, 'test/fixtures/engine/small-dpt-cond12.onnx'), episodes, /expects 12 observation values per step but bac\.obs_keys give 11/],
+    ['a truncated HDF5 file', model, fixtures('episodes/truncated.hdf5'), /is truncated: it has \d+ bytes but its HDF5 superblock says \d+/],
+    ['an empty zarr', model, fixtures('episodes/empty.zarr'), /holds no episodes/],
+  ];
+  for (const [what, modelPath, episodesPath, pattern] of badInputs) {
+    it(`refuses ${what} with one clear message and no output file`, async () => {
+      const dir = tempDir();
+      const p = profileInChildProcess({ modelPath, episodesPath, samples: 2, seed: 1, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile') });
+      await assert.rejects(p, (e: unknown) => {
+        assert.ok(e instanceof BacError, `expected a user error, got ${String(e)}`);
+        assert.match(e.message, pattern);
+        assert.ok(!/\n\s+at /.test(e.message), 'no stack trace in a user error');
+        return true;
+      });
+      assert.deepEqual(readdirSync(dir), []);
+    });
+  }
+});
