@@ -41,6 +41,8 @@ export interface ProfileOutcome {
   readonly provider: string;
   /** Provider decisions, in words. */
   readonly notes: string[];
+  /** Peak resident set size of the profiling process, bytes. */
+  readonly peakRssBytes: number;
 }
 
 /**
@@ -129,7 +131,7 @@ export function profileInChildProcess(request: ProfileRequest, options: ProfileP
           // Settle only after the write: a cancel that arrives while writing must not be reported
           // as success, and a failed write must not leave a temp file (writeFileAtomic cleans up).
           writeFileAtomic(request.outPath, bytes).then(
-            () => finish(() => resolve({ profile: parsed.profile, profilePath: request.outPath, provider: msg.provider, notes: msg.notes })),
+            () => finish(() => resolve({ profile: parsed.profile, profilePath: request.outPath, provider: msg.provider, notes: msg.notes, peakRssBytes: msg.peakRssBytes })),
             (e: unknown) => finish(() => reject(e)),
           );
           break;

@@ -48,6 +48,13 @@ export type ChildMessage =
   /** Samples done so far. */
   | { readonly type: 'progress'; readonly progress: ProfileProgress }
   /** Success: the serialised `.bacprofile` (base64) and the provider that ran it. */
-  | { readonly type: 'done'; readonly profileBase64: string; readonly provider: ExecutionProvider; readonly notes: string[] }
+  | {
+      readonly type: 'done';
+      readonly profileBase64: string;
+      readonly provider: ExecutionProvider;
+      readonly notes: string[];
+      /** The child's peak resident set size in bytes (for the memory benchmark). */
+      readonly peakRssBytes: number;
+    }
   /** Failure; `user` is true for a user error (BacError), false for a bug. */
   | { readonly type: 'error'; readonly message: string; readonly user: boolean; readonly stack?: string };

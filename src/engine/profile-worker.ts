@@ -25,7 +25,13 @@ process.on('message', (raw: unknown) => {
     .then(
       (run) => {
         const bytes = serializeProfile(run.profile);
-        return send({ type: 'done', profileBase64: Buffer.from(bytes).toString('base64'), provider: run.provider, notes: run.notes });
+        return send({
+          type: 'done',
+          profileBase64: Buffer.from(bytes).toString('base64'),
+          provider: run.provider,
+          notes: run.notes,
+          peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        });
       },
       (e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));

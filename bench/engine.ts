@@ -1,0 +1,100 @@
+/**
+ * Engine benchmarks on the demo policy, measured in one run and reported as ratios against their
+ * targets (never asserted in tests):
+ * - cached-runner speedup over the full model at S = 10, K = 100 (target ≥ 4×) and its ratio to the
+ *   FLOPs bound (target ≥ 0.8);
+ * - profiling wall time over the same number of bare forward passes (target ≤ 1.3×);
+ * - peak RSS of the profiling process for 100 samples (target ≤ 1 GB).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { buildBaseline } from '../src/core/baselines';
+import { summarizeSchedule } from '../src/core/cost';
+import { openSession } from '../src/engine/ort';
+import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
+import { profileInChildProcess } from '../src/engine/profile-process';
+import { DEFAULT_PROFILE_BATCH, loadWindows } from '../src/engine/profiler';
+import { Rng } from '../src/engine/rng';
+import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
+
+/** One benchmark line. */
+export interface EngineResult {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly target: string;
+  readonly meets: boolean;
+  readonly detail: string;
+}
+
+/** Runs the engine benchmarks; `samples` profiled (100 for the RSS target). */
+export async function engineBenchmarks(options: { model?: string; episodes?: string; samples?: number; chunks?: number } = {}): Promise<EngineResult[]> {
+  const root = resolve(__dirname, '..');
+  const modelPath = resolve(root, options.model ?? process.env.BAC_BENCH_MODEL ?? 'fixtures/demo/policy.onnx');
+  const episodesPath = resolve(root, options.episodes ?? 'fixtures/demo/episodes/heldout.hdf5');
+  const samples = options.samples ?? 100;
+  const chunks = options.chunks ?? 12;
+  const dir = mkdtempSync(join(tmpdir(), 'bac-bench-'));
+  try {
+    // 1. Profiling in the child process, as users run it.
+    const t0 = performance.now();
+    const outcome = await profileInChildProcess({ modelPath, episodesPath, samples, seed: 0, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile') });
+    const profileMs = performance.now() - t0;
+
+    // 2. The same denoiser calls, bare: same batches, one thread, only the prediction fetched.
+    const policy = await loadPolicy(modelPath);
+    const scheduler = policyScheduler(policy);
+    const K = scheduler.numInferenceSteps;
+    const ort = loadOrt();
+    const { session } = await openSession(policy.bytes, 'cpu', { intraOpNumThreads: 1 });
+    const rng = new Rng(0);
+    const bareStart = performance.now();
+    for (let done = 0; done < samples; done += DEFAULT_PROFILE_BATCH) {
+      const B = Math.min(DEFAULT_PROFILE_BATCH, samples - done);
+      const x = rng.normalArray(B * policy.horizon * policy.actionDim);
+      const cond = rng.normalArray(B * policy.obsSteps * policy.condDim);
+      for (let k = 0; k < K; k++) await session.run(denoiserFeeds(ort, policy, x, scheduler.timesteps[k]!, cond, B), [policy.info.prediction]);
+    }
+    const bareMs = performance.now() - bareStart;
+    await session.release();
+
+    // 3. Cached runner vs full model at S = 10, batch 1, interleaved chunk by chunk.
+    const profile = outcome.profile;
+    const bac = buildBaseline('bac', profile, profile.model, 10, 3, true);
+    const plain = await PlainRunner.open(policy, 'cpu', 1);
+    const cached = await CachedRunner.open(policy, 'cpu', 1);
+    const table = updateTable(bac, cached.blockIds);
+    const windows = await loadWindows(policy, episodesPath, chunks, 2);
+    let fullMs = 0;
+    let cachedMs = 0;
+    for (let i = -1; i < windows.length; i++) {
+      const w = windows[Math.max(0, i)]!;
+      const inputs = () => ({ batch: 1, cond: w.obs, initialSample: new Rng(i + 10).normalArray(policy.horizon * policy.actionDim), noise: new Rng(i + 20) });
+      const a = performance.now();
+      await plain.runChunk(scheduler, inputs());
+      const b = performance.now();
+      await cached.runChunk(scheduler, table, inputs());
+      const c = performance.now();
+      if (i >= 0) {
+        fullMs += b - a;
+        cachedMs += c - b;
+      }
+    }
+    await plain.release();
+    await cached.release();
+    const speedup = fullMs / cachedMs;
+    const bound = summarizeSchedule(bac).speedupFlops;
+    const profileRatio = profileMs / bareMs;
+    const rssGb = outcome.peakRssBytes / 1e9;
+    return [
+      { name: 'cached runner speedup, BAC S=10 top-n 3, K=100', value: speedup, unit: '×', target: '≥ 4', meets: speedup >= 4, detail: `full ${(fullMs / windows.length).toFixed(1)} ms/chunk, cached ${(cachedMs / windows.length).toFixed(1)} ms/chunk, batch 1` },
+      { name: 'cached runner speedup / FLOPs bound', value: speedup / bound, unit: '', target: '≥ 0.8', meets: speedup / bound >= 0.8, detail: `FLOPs bound ${bound.toFixed(2)}×` },
+      { name: `profiling wall time / bare forward passes (${samples} samples)`, value: profileRatio, unit: '×', target: '≤ 1.3', meets: profileRatio <= 1.3, detail: `profile ${(profileMs / 1000).toFixed(1)} s (child process, episodes, statistics, timing), bare ${(bareMs / 1000).toFixed(1)} s` },
+      { name: `peak RSS of profiling ${samples} samples`, value: rssGb, unit: 'GB', target: '≤ 1', meets: rssGb <= 1, detail: 'profiling child process, maxRSS' },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
