@@ -382,7 +382,10 @@ export class Charts {
     if (!t) {
       this.trade.box.hidden = true;
       this.trade.empty.hidden = false;
-      this.trade.empty.textContent = 'The trade-off curves could not be computed (see the BAC log).';
+      this.trade.empty.textContent = a.tradeoffPending
+        ? 'Computing the trade-off curves for every budget…'
+        : 'The trade-off curves could not be computed (see the BAC log).';
+      this.trade.note.textContent = '';
       return;
     }
     const byTime = state.summary.speedupTime !== null && t.bac.every((q) => q.speedupTime !== null);

@@ -127,6 +127,19 @@ export class Timeline {
       this.canvas.setAttribute('aria-label', `Update timeline: ${state.blocks.length} blocks by ${state.steps} steps`);
     }
     this.palette = readPalette();
+    // Legend swatches take the exact (opaque) colours the canvas draws with.
+    for (const [cls, colour] of [
+      ['acs', this.palette.acs],
+      ['bua', this.palette.bua],
+      ['manual', this.palette.manual],
+    ] as const) {
+      const sw = this.element.querySelector<HTMLElement>(`.swatch.${cls}`);
+      if (sw) sw.style.background = colour;
+    }
+    // The cell under the pointer may have just changed (a click toggles it): refresh its words.
+    if (this.hover && !this.tooltip.hidden && this.hover.row < state.blocks.length) {
+      this.tooltip.textContent = this.describe(this.hover.row, this.hover.step, true);
+    }
     this.layout();
   }
 

@@ -30,9 +30,14 @@ export function profileMismatch(schedule: Schedule, profile: Profile): string | 
 /**
  * The profile-derived part of the view: similarity of every step to its cache source (hover and
  * line chart), ℓ1 per block (ranking chart), the predicted-error proxy and the given trade-off
- * curves. The caller has checked {@link profileMismatch}. O(B · K).
+ * curves (`tradeoffPending` when the caller computes them later). The caller has checked {@link profileMismatch}. O(B · K).
  */
-export function analyse(schedule: Schedule, profile: Profile, tradeoff: TradeoffCurves | null): ProfileAnalysis {
+export function analyse(
+  schedule: Schedule,
+  profile: Profile,
+  tradeoff: TradeoffCurves | null,
+  tradeoffPending = false,
+): ProfileAnalysis {
   const K = schedule.sampler.steps;
   const byId = new Map(profile.blocks.map((b) => [b.id, b]));
   const simToSource: number[][] = [];
@@ -57,6 +62,7 @@ export function analyse(schedule: Schedule, profile: Profile, tradeoff: Tradeoff
     simStdToSource,
     l1,
     tradeoff,
+    tradeoffPending,
     predictedError: predictedError(schedule, profile).total,
   };
 }

@@ -67,8 +67,10 @@ export interface ProfileAnalysis {
   readonly simStdToSource: readonly (readonly number[])[];
   /** Per block (schedule order): ℓ1 reuse-error estimate ℓ_b and its std over samples. */
   readonly l1: readonly { readonly mean: number; readonly std: number }[];
-  /** The trade-off curves for the schedule's top-n and forceLast (null if they failed). */
+  /** The trade-off curves for the schedule's top-n and forceLast (null while pending or if they failed). */
   readonly tradeoff: { readonly bac: readonly TradeoffPoint[]; readonly uniform: readonly TradeoffPoint[] } | null;
+  /** True while the curves are still being computed (a second `state` brings them). */
+  readonly tradeoffPending: boolean;
   /** Predicted-error proxy of the schedule as it is (hand edits included). */
   readonly predictedError: number;
 }

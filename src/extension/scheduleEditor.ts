@@ -111,13 +111,21 @@ class EditorSession extends Disposable {
   render(): void {
     if (!this.ready || this.isDisposed) return;
     const generation = ++this.generation;
-    this.documents.stateOf(this.document).then(
-      (state) => {
-        if (generation === this.generation) this.post({ type: 'state', state });
-      },
-      (e: unknown) =>
-        this.log.error(`schedule editor: render failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
-    );
+    const failed = (e: unknown): void =>
+      this.log.error(`schedule editor: render failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    this.documents.stateOf(this.document, 'ifCached').then((state) => {
+      if (generation !== this.generation) return;
+      this.post({ type: 'state', state });
+      if (state.kind === 'valid' && state.analysis?.tradeoffPending) {
+        // Paint first, then sweep the budgets and send the state again with the curves.
+        setTimeout(() => {
+          if (generation !== this.generation || this.isDisposed) return;
+          this.documents.stateOf(this.document, 'compute').then((full) => {
+            if (generation === this.generation) this.post({ type: 'state', state: full });
+          }, failed);
+        }, 30);
+      }
+    }, failed);
   }
 
   private post(message: HostMessage): void {

@@ -14,7 +14,9 @@ export function scheduleEditorHtml(webview: vscode.Webview, extensionUri: vscode
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource} data:`,
-    `style-src ${webview.cspSource}`,
+    // The nonce lets FAST (under the toolkit) probe :focus-visible with a <style> element; without
+    // it the probe fails and toolkit controls lose their keyboard focus ring.
+    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
     `font-src ${webview.cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
@@ -23,6 +25,7 @@ export function scheduleEditorHtml(webview: vscode.Webview, extensionUri: vscode
 <head>
   <meta charset="UTF-8">
   <meta http-equiv="Content-Security-Policy" content="${csp}">
+  <meta property="csp-nonce" content="${nonce}">
   <meta name="viewport" content="width=device-width, initial-scale=1.0">
   <link href="${asset('media', 'editor.css')}" rel="stylesheet">
   <title>BAC schedule</title>
