@@ -17,10 +17,10 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { isBacError } from '../../src/core/errors';
-import { exclusiveAncestorsFixpoint, exclusiveSets, indexGraph } from '../../src/engine/onnx/graph';
+import { dedupeNodes, exclusiveAncestorsFixpoint, exclusiveSets, indexGraph } from '../../src/engine/onnx/graph';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, gateGraph, UPDATE_INPUT } from '../../src/engine/onnx/gate';
 import { inspectModel } from '../../src/engine/onnx/inspect';
-import { decodeModel } from '../../src/engine/onnx/proto';
+import { attrInt, decodeModel, makeGraph, makeNode, tensorValueInfo, DataType } from '../../src/engine/onnx/proto';
 
 const DIR = path.resolve(__dirname, '..', 'fixtures', 'onnx');
 const TINY = path.join(DIR, 'tiny.onnx');
@@ -106,6 +106,34 @@ test('exclusive ancestor sets: non-empty, disjoint, closed; shape arithmetic and
   const products = graph.node.map((n, i) => [n.opType, i] as const).filter(([op]) => op === 'MatMul' || op === 'Gemm');
   assert.equal(products.filter(([, i]) => seen.has(i)).length, 22);
   assert.equal(products.length, 27);
+});
+
+test('dedupeNodes merges repeated deterministic computations only', () => {
+  const g = makeGraph('g');
+  g.input.push(tensorValueInfo('x', DataType.FLOAT, [2, 3]));
+  g.node.push(
+    makeNode('Shape', ['x'], ['s1'], 'a'),
+    makeNode('Shape', ['x'], ['s2'], 'b'), // same as a → merged
+    makeNode('Gather', ['s1', 'i'], ['g1'], 'c', [attrInt('axis', 0)]),
+    makeNode('Gather', ['s2', 'i'], ['g2'], 'd', [attrInt('axis', 0)]), // same after renaming s2 → s1
+    makeNode('Gather', ['s2', 'i'], ['g3'], 'e', [attrInt('axis', 1)]), // other attribute: kept
+    makeNode('RandomUniformLike', ['x'], ['r1'], 'f'),
+    makeNode('RandomUniformLike', ['x'], ['r2'], 'h'), // random: kept
+    makeNode('Add', ['g2', 'g3'], ['y'], 'k'),
+    makeNode('Shape', ['x'], ['out'], 'm'), // produces a graph output: kept
+  );
+  g.output.push(tensorValueInfo('y', DataType.INT64, null), tensorValueInfo('out', DataType.INT64, null));
+  const d = dedupeNodes(g);
+  assert.deepEqual(
+    d.node.map((n) => n.name),
+    ['a', 'c', 'e', 'f', 'h', 'k', 'm'],
+  );
+  assert.deepEqual(d.node.find((n) => n.name === 'k')?.input, ['g1', 'g3']);
+  assert.deepEqual(d.node.find((n) => n.name === 'e')?.input, ['s1', 'i']);
+  // torch's export repeats shape arithmetic per block: merging removes a third of the tiny graph
+  const tiny = decodeModel(readFileSync(TINY)).graph;
+  assert.ok(tiny);
+  assert.ok(dedupeNodes(tiny).node.length < 0.7 * tiny.node.length);
 });
 
 test('gated graph: packed io, If per block, opset kept, bac:* outputs dropped', () => {

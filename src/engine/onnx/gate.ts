@@ -12,13 +12,15 @@
  * - the prediction stays the first output; the individual `bac:*` outputs are dropped (they are
  *   the rows of `bac_cache_out`).
  *
- * Then-branches read outer-scope values (ONNX allows it), so they need no inputs; initializers
- * stay at the top level. The opset and IR version stay the model's. Nothing depends on node or
+ * Before gating, repeated subexpressions are merged (`dedupeNodes`): ORT does that in a plain
+ * graph but cannot across If branches. Then-branches read outer-scope values (ONNX allows it), so
+ * they need no inputs; initializers read only inside one branch move into it (ORT does not treat
+ * outer-scope values as constants when it optimizes a subgraph), the rest stay at the top level. The opset and IR version stay the model's. Nothing depends on node or
  * tensor names beyond the contract's `bac:<id>` outputs, so any contract-following export works.
  */
 import { BacError } from '../../core/errors';
 import type { BlockId } from '../../core/types';
-import { exclusiveSets, indexGraph, topoSort } from './graph';
+import { dedupeNodes, exclusiveSets, indexGraph, topoSort } from './graph';
 import { decodeOrThrow, describeModel, type DimInfo, type ModelInfo } from './inspect';
 import {
   attrGraph,
@@ -65,7 +67,10 @@ export interface GateInfo {
   readonly prediction: string;
   /** Declared shape of `bac_cache` / `bac_cache_out`: [nBlocks, B, T, d]. */
   readonly cacheShape: readonly DimInfo[];
-  /** Nodes of the plain graph, and how many of them moved into If branches. */
+  /**
+   * Nodes of the plain graph after merging repeated subexpressions (`dedupeNodes`), and how many
+   * of them moved into If branches.
+   */
   readonly totalNodes: number;
   readonly movedNodes: number;
 }
@@ -84,8 +89,9 @@ export function gateGraph(
   blockShape: readonly DimInfo[],
   name = 'model.onnx',
 ): { model: ModelProto; info: GateInfo } {
-  const graph = model.graph;
-  if (!graph) throw new BacError(`${name}: has no graph, expected an ONNX model`);
+  if (!model.graph) throw new BacError(`${name}: has no graph, expected an ONNX model`);
+  // merge repeated shape arithmetic first, so that it stays shared outside the If branches
+  const graph = dedupeNodes(model.graph);
   const opset = defaultOpset(model) ?? 0;
   const index = indexGraph(graph);
   const { sets, overlaps } = exclusiveSets(
@@ -137,6 +143,8 @@ export function gateGraph(
   const ifNodes = new Map<number, NodeProto[]>(); // position (producer index) → nodes to emit there
   const movedNames = new Set<string>();
   const gated: GatedBlock[] = [];
+  const movedInits = new Set<string>();
+  const graphInputNames = new Set(graph.input.map((i) => i.name ?? ''));
   const packedParts: string[] = [];
   const tail: NodeProto[] = [];
   const axes0 = opset >= 13 ? fresh('bac_gate/axes0') : '';
@@ -167,6 +175,19 @@ export function gateGraph(
       }
     }
     thenG.output.push(outType(thenOut));
+    // Initializers read only inside this set move with it: ORT treats outer-scope values as
+    // non-constant when it optimizes a subgraph, so weights left outside would block constant
+    // folding inside the branch.
+    const inSet = new Set(set);
+    for (const t of graph.initializer) {
+      const tn = t.name ?? '';
+      if (!tn || graphInputNames.has(tn) || movedInits.has(tn)) continue;
+      const readers = index.consumers.get(tn) ?? [];
+      if (readers.length > 0 && readers.every((r) => inSet.has(r)) && !index.graphOutputs.has(tn)) {
+        thenG.initializer.push(t);
+        movedInits.add(tn);
+      }
+    }
 
     const elseG = makeGraph(fresh(`bac_else_${b.id}`));
     elseG.node.push(
@@ -215,7 +236,7 @@ export function gateGraph(
   const newGraph: GraphProto = {
     ...graph,
     node: topoSort(nodes),
-    initializer: [...graph.initializer, ...newInits],
+    initializer: [...graph.initializer.filter((t) => !movedInits.has(t.name ?? '')), ...newInits],
     input: [
       ...graph.input,
       tensorValueInfo(UPDATE_INPUT, DataType.BOOL, [nBlocks]),

@@ -278,3 +278,71 @@ export function topoSort(nodes: readonly NodeProto[]): NodeProto[] {
   if (out.length !== nodes.length) throw new Error('graph has a cycle');
   return out;
 }
+
+/** Operators whose repeated evaluation differs (random) or that must not be merged. */
+const NOT_MERGEABLE = new Set([
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+  'Dropout',
+]);
+
+/**
+ * Common-subexpression elimination: nodes with the same operator, domain, (renamed) inputs and
+ * attributes compute the same values, so later copies are dropped and their readers pointed at
+ * the first. Why before gating: torch exports repeat the same shape arithmetic in every block
+ * (Shape → Gather → Unsqueeze → Concat on shared tensors). ORT merges those copies in a plain
+ * graph, but not across If branches, so gating without merging first would leave each block
+ * recomputing them (≈ 100 extra small nodes per 8 layers). Deterministic operators only; nodes
+ * with subgraphs, producing graph outputs, or with large tensor attributes are kept as they are.
+ * Returns the graph unchanged (same object) when there is nothing to merge or the graph has
+ * subgraphs (renaming inside them is not worth the risk). O(nodes · attribute size).
+ */
+export function dedupeNodes(graph: GraphProto): GraphProto {
+  if (graph.node.some((n) => n.attribute.some((a) => a.g || a.graphs.length > 0))) return graph;
+  const outputs = new Set(graph.output.map((o) => o.name ?? ''));
+  const rename = new Map<string, string>();
+  const seen = new Map<string, NodeProto>();
+  const kept: NodeProto[] = [];
+  for (const node0 of graph.node) {
+    const node = node0.input.some((x) => rename.has(x))
+      ? { ...node0, input: node0.input.map((x) => rename.get(x) ?? x) }
+      : node0;
+    const key = nodeKey(node);
+    const first = key === null || node.output.some((o) => outputs.has(o)) ? undefined : seen.get(key);
+    if (first && first.output.length === node.output.length) {
+      node.output.forEach((o, i) => o && rename.set(o, first.output[i] as string));
+      continue;
+    }
+    if (key !== null && !first) seen.set(key, node);
+    kept.push(node);
+  }
+  if (rename.size === 0) return graph;
+  return { ...graph, node: kept, valueInfo: graph.valueInfo.filter((v) => !rename.has(v.name ?? '')) };
+}
+
+/** Identity of a node's computation, or null when it must not be merged. */
+function nodeKey(node: NodeProto): string | null {
+  if (NOT_MERGEABLE.has(node.opType ?? '')) return null;
+  const attrs: string[] = [];
+  for (const a of node.attribute) {
+    let v: string;
+    if (a.t) {
+      const raw = a.t.rawData;
+      const small = raw
+        ? raw.length <= 256
+        : a.t.floatData.length + a.t.int64Data.length + a.t.int32Data.length + a.t.doubleData.length <= 64;
+      if (!small || a.t.externalData.length > 0 || a.t.stringData.length > 0 || a.t.uint64Data.length > 0) return null;
+      v = `t${a.t.dataType}[${a.t.dims}]${raw ? Buffer.from(raw).toString('hex') : ''}|${a.t.floatData}|${a.t.int64Data}|${a.t.int32Data}|${a.t.doubleData}`;
+    } else if (a.tensors.length > 0 || a.$unknown || a.refAttrName) return null;
+    else {
+      v = `${a.type}:${a.f ?? ''}:${a.i ?? ''}:${a.s ? Buffer.from(a.s).toString('hex') : ''}:${a.floats}:${a.ints}:${a.strings.map((s) => Buffer.from(s).toString('hex'))}`;
+    }
+    attrs.push(`${a.name}=${v}`);
+  }
+  attrs.sort();
+  return `${node.domain ?? ''}|${node.opType}|${node.input.join(',')}|${node.output.length}|${attrs.join(';')}`;
+}
