@@ -795,6 +795,50 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+TS_CACHED_CHECK = """\
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseSchedule } from %(core)s;
+import { loadPolicy, policyScheduler } from %(policy)s;
+import { CachedRunner, updateTable } from %(runner)s;
+
+const vecPath = process.argv[2]!;
+const doc = JSON.parse(readFileSync(vecPath, 'utf8'));
+const base = dirname(vecPath);
+const f32 = (t: { data: number[] }) => Float32Array.from(t.data);
+const parsed = parseSchedule(readFileSync(join(base, doc.schedule.path), 'utf8'));
+if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+const policy = await loadPolicy(join(base, doc.model.onnx));
+const K = doc.timesteps.length;
+const noises = f32(doc.tensors.step_noises);
+const per = noises.length / K;
+const runner = await CachedRunner.open(policy, 'cpu', 1);
+const final = await runner.runChunk(policyScheduler(policy, K), updateTable(parsed.schedule, runner.blockIds), {
+  batch: doc.batch,
+  cond: f32(doc.tensors.cond),
+  initialSample: f32(doc.tensors.initial_noise),
+  noise: (k: number) => noises.slice(k * per, (k + 1) * per),
+});
+await runner.release();
+process.stdout.write(JSON.stringify(Array.from(final)));
+"""
+
+
+def _ts_cached_final(vec: str, tmp_path) -> torch.Tensor:
+    """Run the TypeScript cached runner (src/engine/runner.ts, the If-gated ONNX graph on ORT CPU)
+    on a runtime vectors file's model, schedule and inputs; returns its final sample."""
+    eng = lambda *p: json.dumps(os.path.join(REPO, "src", *p))  # noqa: E731
+    script = tmp_path / "cached_check.mts"
+    script.write_text(
+        TS_CACHED_CHECK % {"core": eng("core", "schedule-format.ts"), "policy": eng("engine", "policy.ts"),
+                           "runner": eng("engine", "runner.ts")},
+        encoding="utf-8",
+    )
+    run = subprocess.run(["node", "--import", "tsx", str(script), vec], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return torch.tensor(json.loads(run.stdout), dtype=torch.float32)
+
+
 def _check_vectors(vec: str) -> None:
     import make_runtime_vectors as mrv
 
@@ -827,6 +871,30 @@ def test_runtime_vectors_reproduce(vec):
     if vec is None:
         pytest.skip(_missing_demo_inputs())
     _check_vectors(vec)
+
+
+@pytest.mark.parametrize("vec", VECTORS or [None], ids=[os.path.basename(v) for v in VECTORS] or ["none"])
+def test_runtime_vectors_match_the_typescript_cached_runner(vec, tmp_path):
+    """Acceptance: with the demo schedule, the TypeScript cached runner gives bac_runtime's final
+    sample for the same noise and observations within the file's tolerance (1e-4)."""
+    if vec is None:
+        pytest.skip(_missing_demo_inputs())
+    why = _tsx_available()
+    if why:
+        pytest.skip(f"TypeScript cached runner not run: {why}")
+    with open(vec, encoding="utf-8") as f:
+        doc = json.load(f)
+    if not doc.get("model"):
+        pytest.skip(f"{os.path.basename(vec)} records no ONNX model (write it with --onnx)")
+    onnx_path = os.path.normpath(os.path.join(os.path.dirname(vec), doc["model"]["onnx"]))
+    if not os.path.exists(onnx_path):
+        pytest.skip(f"{os.path.relpath(onnx_path, REPO)} is missing")
+    import make_runtime_vectors as mrv
+
+    ts = _ts_cached_final(vec, tmp_path)
+    want = mrv.tensor_from_json(doc["tensors"]["final"]).reshape(-1)
+    diff = float((ts - want).abs().max())
+    assert diff <= float(doc["tolerance"]), f"TS cached runner vs bac_runtime: max |diff| {diff}"
 
 
 def test_make_runtime_vectors_on_a_small_checkpoint(tmp_path):
@@ -870,3 +938,47 @@ def test_make_runtime_vectors_on_a_small_checkpoint(tmp_path):
     # a mismatched schedule is a user error (exit 1)
     three = write_schedule(tmp_path, {b: [0] for b in ids(3)}, 100, "three.bacschedule")
     assert mrv.main(["--checkpoint", str(ck), "--schedule", three, "--out", str(tmp_path / "x.json")]) == 1
+
+
+def test_typescript_cached_runner_agrees_on_a_small_exported_model(tmp_path):
+    """The acceptance cross-check on a stand-in for the demo policy (until it exists): a small DP-T
+    exported with bac_export, a schedule using every origin (acs, bua, manual; manualOff ignored),
+    vectors written by make_runtime_vectors, the TypeScript cached runner within 1e-4."""
+    why = _tsx_available()
+    if why:
+        pytest.skip(f"TypeScript cached runner not run: {why}")
+    import make_runtime_vectors as mrv
+    from bac_export import export_bac_onnx
+
+    model = make_model(n_layer=2)
+    kwargs = dict(input_dim=3, output_dim=3, horizon=8, n_obs_steps=2, cond_dim=5, n_layer=2, n_head=4, n_emb=32,
+                  p_drop_emb=0.0, p_drop_attn=0.3, causal_attn=True, n_cond_layers=0)
+    meta = {
+        "sampler": ddpm().config("ddpm"),
+        "obs_keys": ["a", "b"],
+        "horizon": 8,
+        "n_obs_steps": 2,
+        "n_action_steps": 4,
+        "normalizer": {"obs": {"scale": [1.0] * 5, "offset": [0.0] * 5},
+                       "action": {"scale": [1.0] * 3, "offset": [0.0] * 3}},
+    }
+    ck = tmp_path / "policy_ema.pt"
+    torch.save({"ema_state_dict": model.state_dict(), "model_config": kwargs, "bac_meta": meta}, str(ck))
+    onnx_path = tmp_path / "policy.onnx"
+    export_bac_onnx(model, str(onnx_path), meta)
+    doc = schedule_doc(random_steps(2, 100, 31), 100)
+    for i, b in enumerate(doc["blocks"]):
+        steps = b["acs"]
+        b["acs"], b["bua"], b["manual"] = steps[0::3], steps[1::3], steps[2::3]
+        b["manualOff"] = [s for s in (50 + i, 97) if s not in steps]
+    sched = tmp_path / "policy.bacschedule"
+    sched.write_text(emit(doc), encoding="utf-8")
+    out = tmp_path / "vectors" / "runtime-policy.json"
+    assert mrv.main(["--checkpoint", str(ck), "--schedule", str(sched), "--onnx", str(onnx_path), "--out", str(out)]) == 0
+    vec = json.loads(out.read_text(encoding="utf-8"))
+    assert vec["model"]["onnx"] == "../policy.onnx"
+    ts = _ts_cached_final(str(out), tmp_path)
+    want = mrv.tensor_from_json(vec["tensors"]["final"]).reshape(-1)
+    full = mrv.tensor_from_json(vec["tensors"]["full_final"]).reshape(-1)
+    assert float((ts - want).abs().max()) <= 1e-4
+    assert float((ts - full).abs().max()) > 1e-2  # the schedule matters, so agreement is not trivial
