@@ -1,0 +1,94 @@
+import { performance } from 'node:perf_hooks';
+import { BacError } from '../core/errors';
+import { createEnv, OBS_DIM, OBS_KEYS, type Env } from '../sim';
+import type { Policy } from './policy';
+import { Rng } from './rng';
+
+/**
+ * Closed-loop evaluation in the demo simulator, as diffusion_policy runs a policy: keep the last
+ * `n_obs_steps` observations (the first repeated at reset), normalise them, sample a chunk, and
+ * execute `n_action_steps` actions from index `n_obs_steps − 1`; repeat until every episode ended.
+ * All running episodes share one sampler run per chunk (the batch axis), which is what makes
+ * hundreds of DDPM-100 episodes feasible on a CPU.
+ */
+
+/** Samples one normalised action chunk [B, T, Da] for a batch of normalised windows. */
+export type ChunkSampler = (cond: Float32Array, batch: number, initialSample: Float32Array, noise: Rng) => Promise<Float32Array>;
+
+/** Outcome counts of a closed-loop run. */
+export interface ClosedLoopResult {
+  readonly episodes: number;
+  readonly success: number;
+  readonly successRate: number;
+  readonly collision: number;
+  readonly timeout: number;
+  /** Chunks sampled (sampler runs, each over the still-running episodes). */
+  readonly chunks: number;
+  /** Wall time spent inside the chunk sampler, ms. */
+  readonly samplerMs: number;
+}
+
+/**
+ * Runs `episodes` seeded episodes (layout seed `seed + i`) with `sample` as the policy.
+ * Deterministic given the seeds and a deterministic sampler.
+ */
+export async function closedLoop(
+  policy: Policy,
+  sample: ChunkSampler,
+  options: { episodes: number; seed: number; noiseSeed: number },
+): Promise<ClosedLoopResult> {
+  const md = policy.info.metadata;
+  const To = policy.obsSteps;
+  const T = policy.horizon;
+  const Da = policy.actionDim;
+  if (md.obsKeys.join() !== OBS_KEYS.join() || policy.condDim !== OBS_DIM) {
+    throw new BacError(
+      `${policy.info.name}: bac.obs_keys ${md.obsKeys.join(', ')} (${policy.condDim} values) are not the demo simulator's ${OBS_KEYS.join(', ')} (${OBS_DIM}); closed-loop evaluation needs a policy trained on the demo task`,
+    );
+  }
+  const { scale: os, offset: oo } = md.normalizer.obs;
+  const { scale: as, offset: ao } = md.normalizer.action;
+  const rng = new Rng(options.noiseSeed);
+  const envs: Env[] = Array.from({ length: options.episodes }, (_, i) => createEnv(options.seed + i));
+  const history = envs.map((e) => {
+    const o = e.observe();
+    return Array.from({ length: To }, () => o.slice());
+  });
+  let chunks = 0;
+  let samplerMs = 0;
+  for (;;) {
+    const active = envs.flatMap((e, i) => (e.outcome === 'running' ? [i] : []));
+    if (active.length === 0) break;
+    const B = active.length;
+    const cond = new Float32Array(B * To * OBS_DIM);
+    active.forEach((ei, b) => {
+      history[ei]!.forEach((o, s) => {
+        for (let d = 0; d < OBS_DIM; d++) cond[(b * To + s) * OBS_DIM + d] = o[d]! * os[d]! + oo[d]!;
+      });
+    });
+    const t0 = performance.now();
+    const x = await sample(cond, B, rng.normalArray(B * T * Da), rng);
+    samplerMs += performance.now() - t0;
+    chunks++;
+    active.forEach((ei, b) => {
+      const env = envs[ei]!;
+      for (let k = To - 1; k < To - 1 + md.nActionSteps && k < T && env.outcome === 'running'; k++) {
+        const a: number[] = [];
+        for (let d = 0; d < Da; d++) a.push((x[(b * T + k) * Da + d]! - ao[d]!) / as[d]!);
+        const r = env.step(a);
+        history[ei]!.shift();
+        history[ei]!.push(r.obs);
+      }
+    });
+  }
+  const count = (o: Env['outcome']) => envs.filter((e) => e.outcome === o).length;
+  return {
+    episodes: envs.length,
+    success: count('success'),
+    successRate: count('success') / envs.length,
+    collision: count('collision'),
+    timeout: count('timeout'),
+    chunks,
+    samplerMs,
+  };
+}
