@@ -6,12 +6,13 @@ One sampling run = one action chunk: DDPM with K = 100 steps (diffusion_policy's
 under ``torch.no_grad()``. Plain and patched runs alternate in the same process on the same inputs;
 the reported speedup is median(plain) / median(patched).
 
-Model: the demo checkpoint ``fixtures/demo/policy_ema.pt`` when present, else an untrained DP-T with
+Model: ``--checkpoint``, else the demo checkpoint ``fixtures/demo/policy_ema.pt`` when present, else an untrained DP-T with
 the paper's shipped config (8 layers, 4 heads, n_emb 256, horizon 10, 2 observation steps; timing
 does not depend on the weights). Schedule: ``--schedule`` or a ``fixtures/demo/*.bacschedule`` with
 K = 100 when present (a real BAC schedule), else Uniform(10) -- and the output says which.
 
-    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 python/bench_runtime.py [--runs 5] [--threads 1] [--json]
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 python/bench_runtime.py [--runs 5] [--threads 1] [--json] \
+        [--checkpoint C.pt] [--schedule S.bacschedule]
 """
 
 from __future__ import annotations
@@ -58,15 +59,21 @@ PAPER_KWARGS: Dict[str, Any] = dict(
 )
 
 
-def load_model() -> Tuple[torch.nn.Module, str]:
-    """The demo checkpoint if present, else the paper-sized untrained DP-T."""
-    ck = os.path.join(DEMO, "policy_ema.pt")
-    if os.path.exists(ck):
+def _show(path: str) -> str:
+    """Repository-relative when inside the repository, else absolute."""
+    ap = os.path.abspath(path)
+    return os.path.relpath(ap, REPO) if ap.startswith(REPO + os.sep) else ap
+
+
+def load_model(checkpoint: Optional[str] = None) -> Tuple[torch.nn.Module, str]:
+    """``checkpoint``, else the demo checkpoint if present, else the paper-sized untrained DP-T."""
+    ck = checkpoint or os.path.join(DEMO, "policy_ema.pt")
+    if os.path.exists(ck) or checkpoint:
         from bac_export import load_model_and_meta
 
         model, _meta = load_model_and_meta(ck, {})
         n = len(model.decoder.layers)
-        return model.eval(), f"demo checkpoint fixtures/demo/policy_ema.pt ({n} layers, n_emb {model.input_emb.out_features})"
+        return model.eval(), f"checkpoint {_show(ck)} ({n} layers, n_emb {model.input_emb.out_features})"
     torch.manual_seed(0)
     return TransformerForDiffusion(**PAPER_KWARGS).eval(), "untrained DP-T, paper config (8 layers, n_emb 256)"
 
@@ -84,7 +91,7 @@ def pick_schedule(model: torch.nn.Module, path: Optional[str]) -> Tuple[bac_runt
             continue
         if s.K == K and s.n_layers == n:
             desc = (
-                f"{os.path.relpath(p, REPO)} (budget M = {s.solver.budget}, top-n {s.solver.top_n}, "
+                f"{_show(p)} (budget M = {s.solver.budget}, top-n {s.solver.top_n}, "
                 f"{s.summarize()['updates']} of {s.summarize()['fullUpdates']} block updates)"
             )
             return s, desc
@@ -103,10 +110,10 @@ def sampling_run(model, sch: DDPMScheduler, cond: torch.Tensor, x: torch.Tensor,
     return x
 
 
-def bench(runs: int, threads: int, schedule_path: Optional[str]) -> Dict[str, Any]:
+def bench(runs: int, threads: int, schedule_path: Optional[str], checkpoint: Optional[str] = None) -> Dict[str, Any]:
     """Alternate plain and patched runs; return timings and the speedup."""
     torch.set_num_threads(threads)
-    model, model_desc = load_model()
+    model, model_desc = load_model(checkpoint)
     schedule, sched_desc = pick_schedule(model, schedule_path)
     sch = DDPMScheduler(num_train_timesteps=100, beta_schedule="squaredcos_cap_v2", clip_sample=True)
     sch.set_timesteps(K)
@@ -168,9 +175,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each (median), after one warm-up")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--schedule", help="a .bacschedule (K = 100) instead of the demo one / Uniform(10)")
+    ap.add_argument("--checkpoint", help="a DP-T checkpoint instead of fixtures/demo/policy_ema.pt")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = ap.parse_args(argv)
-    r = bench(args.runs, args.threads, args.schedule)
+    r = bench(args.runs, args.threads, args.schedule, args.checkpoint)
     if args.json:
         print(json.dumps(r))
         return 0
