@@ -75,7 +75,12 @@ function card(id: string, title: string, label: string): Card {
   const canvas = document.createElement('canvas');
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', label);
-  box.append(canvas);
+  // chart.js sets an inline display on its canvas, which beats the `hidden` attribute: hide a
+  // wrapper instead when the heatmap takes the box.
+  const wrap = document.createElement('div');
+  wrap.className = 'chart-wrap';
+  wrap.append(canvas);
+  box.append(wrap);
   const note = document.createElement('p');
   note.className = 'note';
   const empty = document.createElement('p');
@@ -124,6 +129,7 @@ export class Charts {
     this.heat = document.createElement('canvas');
     this.heat.setAttribute('role', 'img');
     this.heat.hidden = true;
+    this.heat.className = 'heatmap';
     this.sim.box.append(this.heat);
     this.modeButton = button(
       'Show matrix',
@@ -195,7 +201,7 @@ export class Charts {
     const matrixMode = this.store.local.mode === 'matrix';
     this.sim.title.textContent = `${matrixMode ? 'Similarity matrix' : 'Similarity to cache source'} — block ${b.layer} ${b.kind}`;
     this.modeButton.textContent = matrixMode ? 'Show over steps' : 'Show matrix';
-    this.sim.canvas.hidden = matrixMode;
+    this.sim.canvas.parentElement!.hidden = matrixMode;
     this.heat.hidden = !matrixMode;
     if (matrixMode) {
       this.sim.note.textContent =
@@ -279,7 +285,7 @@ export class Charts {
     const K = m.steps;
     const p = this.palette;
     const box = this.sim.box;
-    const size = Math.max(120, Math.min(box.clientWidth, box.clientHeight) - 4);
+    const size = Math.max(120, Math.min(box.clientWidth, box.clientHeight || 240) - 4);
     const dpr = window.devicePixelRatio || 1;
     this.heat.width = Math.round(size * dpr);
     this.heat.height = Math.round(size * dpr);

@@ -49,6 +49,7 @@ export class Timeline {
   private colW = 8;
   private hover: { row: number; step: number } | null = null;
   private palette: Palette = readPalette();
+  private announcePending = false;
 
   constructor(
     private readonly store: Store,
@@ -103,6 +104,8 @@ export class Timeline {
 
   /** Shows a one-line message in the status line (also read by screen readers). */
   announce(message: string, level: 'info' | 'warning' | 'error' = 'info'): void {
+    // A message (e.g. the host refusing a toggle) replaces the pending "what the cell became".
+    if (message) this.announcePending = false;
     this.status.textContent = message;
     this.status.className = `status ${level}`;
   }
@@ -127,6 +130,10 @@ export class Timeline {
       this.canvas.setAttribute('aria-label', `Update timeline: ${state.blocks.length} blocks by ${state.steps} steps`);
     }
     this.palette = readPalette();
+    if (this.announcePending) {
+      this.announcePending = false;
+      this.announceFocus();
+    }
     // Legend swatches take the exact (opaque) colours the canvas draws with.
     for (const [cls, colour] of [
       ['acs', this.palette.acs],
@@ -314,6 +321,8 @@ export class Timeline {
       return;
     }
     this.announce('');
+    // Say what the cell became once the host's new state arrives.
+    this.announcePending = true;
     this.actions.toggle(s.blocks[row]!.id, step);
   }
 

@@ -33,6 +33,18 @@ function fileName(uri: vscode.Uri): string {
   return uri.path.split('/').pop() ?? uri.path;
 }
 
+/**
+ * The parser can report one missing key twice (once for the parent object, once for the field
+ * with a more specific expectation); the error view keeps the later, more specific one.
+ */
+function withoutRepeatedMissing<T extends { path: string; message: string }>(issues: readonly T[]): T[] {
+  const lastMissing = new Map<string, number>();
+  issues.forEach((e, i) => {
+    if (e.message.startsWith('is missing')) lastMissing.set(e.path, i);
+  });
+  return issues.filter((e, i) => !e.message.startsWith('is missing') || lastMissing.get(e.path) === i);
+}
+
 /** Cache key of trade-off curves: they depend on the profile, top-n and forceLast only. */
 function curvesKey(profileSha: string, s: Schedule): string {
   return `${profileSha}:${s.solver.topN}:${s.solver.forceLast}`;
@@ -59,7 +71,7 @@ export class ScheduleDocuments {
     const name = fileName(document.uri);
     const parsed = parseSchedule(document.getText());
     if (!parsed.ok) {
-      const issues: IssueView[] = parsed.errors.map((e) => ({
+      const issues: IssueView[] = withoutRepeatedMissing(parsed.errors).map((e) => ({
         path: e.path,
         message: e.message,
         line: e.line,
