@@ -47,6 +47,8 @@ export interface CodeServer {
   readonly origin: string;
   /** The throwaway folder (user-data, extensions, XDG); removed by stop(). */
   readonly dataDir: string;
+  /** The user settings.json; the workbench applies changes written to it while it runs. */
+  readonly settingsPath: string;
   readonly pid: number;
   /** Opens `folder` in the workbench (with optional extra query parameters). */
   urlFor(folder: string, query?: Readonly<Record<string, string>>): string;
@@ -132,10 +134,13 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   const extensions = join(dataDir, 'extensions');
   mkdirSync(join(userData, 'User'), { recursive: true });
   mkdirSync(extensions, { recursive: true });
-  writeFileSync(
-    join(userData, 'User', 'settings.json'),
-    JSON.stringify({ ...CLEAN_WORKBENCH_SETTINGS, ...options.settings }, null, 2),
-  );
+  const settingsPath = join(userData, 'User', 'settings.json');
+  const settings = JSON.stringify({ ...CLEAN_WORKBENCH_SETTINGS, ...options.settings }, null, 2);
+  writeFileSync(settingsPath, settings);
+  // Settings with machine scope (bac.executionProvider) are read only from the server's Machine
+  // settings in a remote window such as code-server's: write them there too.
+  mkdirSync(join(userData, 'Machine'), { recursive: true });
+  writeFileSync(join(userData, 'Machine', 'settings.json'), settings);
   const env: NodeJS.ProcessEnv = {
     ...envWithoutNpm(),
     XDG_CONFIG_HOME: join(dataDir, 'xdg-config'),
@@ -217,6 +222,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     port,
     origin,
     dataDir,
+    settingsPath,
     pid,
     urlFor: (folder, query = {}) => {
       const params = new URLSearchParams({ folder, ...query });

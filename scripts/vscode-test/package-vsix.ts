@@ -84,7 +84,8 @@ export function packageVsix(out = defaultVsixPath()): string {
     '--no-rewrite-relative-links',
     '--allow-missing-repository',
   ]);
-  for (const line of said.split('\n').filter((l) => l.trim())) log(`  vsce: ${line.trim()}`);
+  // vsce prints a file tree; keep its verdict and any warning.
+  for (const line of said.split('\n').filter((l) => /DONE|WARN|ERROR/i.test(l))) log(`  vsce: ${line.trim()}`);
   const mb = statSync(out).size / 1e6;
   log(
     `${out}: ${mb.toFixed(1)} MB (target ≤ ${SIZE_TARGET_MB} MB${mb > SIZE_TARGET_MB ? ': OVER THE TARGET' : ''}), ${((Date.now() - t0) / 1000).toFixed(1)} s`,

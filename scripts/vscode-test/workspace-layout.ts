@@ -10,6 +10,10 @@ export const WS = {
   python: 'train.py',
   /** Link to fixtures/demo/episodes (profiling input). */
   episodes: 'episodes',
+  /** Episodes file the profiling tests use. */
+  episodesFile: 'episodes/train.hdf5',
+  /** A second copy of the model without outputs beside it: the E2E test profiles it from the palette. */
+  profileTarget: 'demo/demo-policy.onnx',
 } as const;
 
 /** Layers × 3 blocks = 24 blocks, K = 100: the size the 1.5 s timeline benchmark names. */

@@ -7,6 +7,7 @@
  *   models/policy.bacschedule   solved from that profile (budget 10, top-n 3): the 24 × 100 case
  *   broken.bacschedule          not valid (the editor must show errors and never rewrite it)
  *   train.py                    names "models/policy.bacschedule" in a string (CodeLens)
+ *   demo/demo-policy.onnx       the same model, nothing beside it (profiled from the palette)
  *   episodes/                   link to fixtures/demo/episodes (for profiling)
  *
  * The suites find this layout through workspace-layout.ts (import it, do not repeat paths).
@@ -34,7 +35,9 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 /** Writes the workspace into `dir` (created if needed). */
 export function makeWorkspace(dir: string): void {
   mkdirSync(join(dir, 'models'), { recursive: true });
+  mkdirSync(join(dir, 'demo'), { recursive: true });
   copyFileSync(demoModelPath(), join(dir, WS.model));
+  copyFileSync(demoModelPath(), join(dir, WS.profileTarget));
   const modelSha = sha256(readFileSync(join(dir, WS.model)));
   const profile = {
     ...syntheticProfile({ layers: WS_LAYERS, steps: WS_STEPS, seed: 7, samples: 4 }),
