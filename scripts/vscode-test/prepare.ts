@@ -101,7 +101,13 @@ async function npmInstallInto(
     join(CACHE_DIR, `${name}.install.log`),
   );
   writeFileSync(join(tmp, COMPLETE), `${spec} installed ${new Date().toISOString()}\n`);
-  renameSync(tmp, dir);
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    // Another run finished the same install first: use theirs.
+    if (!isComplete(dir)) throw e;
+    rmSync(tmp, { recursive: true, force: true });
+  }
   return dir;
 }
 
