@@ -35,5 +35,37 @@ export const PYTHON_TEXT = [
   '',
 ].join('\n');
 
+/**
+ * The model the workspace carries, first that exists (paths relative to the repository root):
+ * the demo policy; until it is in the repository, the small DP-T the engine tests profile on the
+ * demo episodes (same observation keys); last, the untrained DP-T of the test vectors, which does
+ * not fit the demo episodes (profiling it on them is refused by design).
+ */
+export const MODEL_CANDIDATES = [
+  { path: 'fixtures/demo/policy.onnx', what: 'the demo policy', fitsDemoEpisodes: true },
+  {
+    path: 'test/fixtures/engine/small-dpt.onnx',
+    what: 'the small DP-T of the engine tests (stand-in until fixtures/demo/policy.onnx exists)',
+    fitsDemoEpisodes: true,
+  },
+  {
+    path: 'fixtures/demo/vectors/untrained-dpt.onnx',
+    what: 'the untrained DP-T of the test vectors',
+    fitsDemoEpisodes: false,
+  },
+] as const;
+
+export type ModelCandidate = (typeof MODEL_CANDIDATES)[number];
+
+/** The first candidate for which `exists(repo-relative path)` holds. */
+export function pickModel(exists: (relativePath: string) => boolean): ModelCandidate {
+  const found = MODEL_CANDIDATES.find((c) => exists(c.path));
+  if (!found) throw new Error(`none of ${MODEL_CANDIDATES.map((c) => c.path).join(', ')} exists`);
+  return found;
+}
+
+/** Demo episodes (repository-relative) the profiling tests use. */
+export const DEMO_EPISODES = 'fixtures/demo/episodes/train.hdf5';
+
 /** Publisher.name of the extension under test (package.json). */
 export const EXTENSION_ID = 'bac-studio.bac-studio';

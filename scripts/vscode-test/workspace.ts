@@ -2,7 +2,7 @@
  * Builds the throwaway workspace the VS Code suites open, from files in the repository:
  *
  *   models/policy.onnx          the demo policy (fixtures/demo/policy.onnx) or, until it exists,
- *                               the small untrained DP-T of fixtures/demo/vectors
+ *                               a stand-in (MODEL_CANDIDATES in workspace-layout.ts)
  *   models/policy.bacprofile    a seeded synthetic profile of 24 blocks × 100 steps, linked to it
  *   models/policy.bacschedule   solved from that profile (budget 10, top-n 3): the 24 × 100 case
  *   broken.bacschedule          not valid (the editor must show errors and never rewrite it)
@@ -20,14 +20,22 @@ import { serializeSchedule } from '../../src/core/schedule-format';
 import { solveSchedule } from '../../src/core/solve';
 import { syntheticProfile } from '../../test/unit/helpers/synthetic-profile';
 export { WS } from './workspace-layout';
-import { BROKEN_SCHEDULE_TEXT, PYTHON_TEXT, WS, WS_BUDGET, WS_LAYERS, WS_STEPS, WS_TOP_N } from './workspace-layout';
+import {
+  BROKEN_SCHEDULE_TEXT,
+  pickModel,
+  PYTHON_TEXT,
+  WS,
+  WS_BUDGET,
+  WS_LAYERS,
+  WS_STEPS,
+  WS_TOP_N,
+} from './workspace-layout';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
-/** The model the workspace carries: the demo policy once it is in the repository. */
+/** The model the workspace carries (see MODEL_CANDIDATES), as an absolute path. */
 export function demoModelPath(): string {
-  const demo = join(REPO_ROOT, 'fixtures', 'demo', 'policy.onnx');
-  return existsSync(demo) ? demo : join(REPO_ROOT, 'fixtures', 'demo', 'vectors', 'untrained-dpt.onnx');
+  return join(REPO_ROOT, pickModel((p) => existsSync(join(REPO_ROOT, p))).path);
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { parseSchedule } from '../../src/core/schedule-format';
-import { WS, WS_BUDGET, WS_LAYERS, WS_STEPS, WS_TOP_N } from '../../scripts/vscode-test/workspace-layout';
+import { pickModel, WS, WS_BUDGET, WS_LAYERS, WS_STEPS, WS_TOP_N } from '../../scripts/vscode-test/workspace-layout';
 import { e2e } from './context';
 import {
   closeAllEditors,
@@ -85,10 +85,12 @@ describe('e2e: BAC Studio in the VS Code workbench', function () {
   it('"BAC: Profile Model" from the palette profiles the demo fixture and opens the schedule', async function () {
     this.timeout(300_000);
     const { page, workspace, repoRoot } = e2e();
-    if (!existsSync(join(repoRoot, 'fixtures', 'demo', 'policy.onnx'))) {
-      this.test!.title += ' (SKIPPED: the demo policy fixtures/demo/policy.onnx is not in the repository yet)';
+    const model = pickModel((p) => existsSync(join(repoRoot, p)));
+    if (!model.fitsDemoEpisodes) {
+      this.test!.title += ` (SKIPPED: neither fixtures/demo/policy.onnx nor test/fixtures/engine/small-dpt.onnx exists)`;
       this.skip();
     }
+    this.test!.title += ` [model: ${model.what}]`;
     await runCommand(page, 'BAC: Profile Model');
     // 1/2 model: the workspace's ONNX files are offered by name.
     const modelName = WS.profileTarget.split('/').pop()!;
@@ -122,9 +124,7 @@ describe('e2e: BAC Studio in the VS Code workbench', function () {
     const name = WS.schedule.split('/').pop()!;
     const open = async (label: string): Promise<number> => {
       await closeAllEditors(page);
-      await page.keyboard.press('F1');
-      await fillQuickInput(page, name);
-      await quickPickRow(page, name).first().waitFor();
+      await quickOpen(page, WS.schedule, false);
       const t0 = Date.now();
       await page.keyboard.press('Enter');
       await tab(page, name).waitFor();
@@ -140,10 +140,10 @@ describe('e2e: BAC Studio in the VS Code workbench', function () {
       );
       return ms;
     };
-    // The first open of a schedule also activates the extension; the second is what a user sees
-    // every later time.
-    const cold = await open('first open (activates the extension)');
-    const warm = await open('second open');
+    // The first open also starts the editor's webview machinery (and activates the extension when
+    // the profiling step was skipped); the reopen is what a user sees every later time.
+    const cold = await open('first open');
+    const warm = await open('reopen');
     console.log(`e2e-benchmark: open-24x100-timeline-ms cold=${cold} warm=${warm} (target 1500, not asserted)`);
     await page.waitForTimeout(500); // let the charts finish drawing for the screenshot
     await shot('editor-dark');

@@ -46,12 +46,18 @@ export async function runCommand(page: Page, label: string, timeoutMs = 30_000):
   }
 }
 
-/** Opens a workspace file by (part of) its name through quick open. */
-export async function quickOpen(page: Page, name: string): Promise<void> {
+/**
+ * Opens a workspace file through quick open. `relativePath` is the workspace-relative path: quick
+ * open matches folders too, so `models/policy.bacschedule` does not also offer
+ * `demo/demo-policy.bacschedule`. Resolves once the list offers it; `submit` false leaves the
+ * Enter to the caller (to time what follows).
+ */
+export async function quickOpen(page: Page, relativePath: string, submit = true): Promise<void> {
   await page.keyboard.press('F1');
-  await fillQuickInput(page, name);
-  await quickPickRow(page, name.split('/').pop()!).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
+  await fillQuickInput(page, relativePath);
+  const rows = quickPickRow(page, relativePath.split('/').pop()!);
+  await rows.first().waitFor({ timeout: 15_000 });
+  if (submit) await page.keyboard.press('Enter');
 }
 
 /** The editor tab of a file (`.dirty` while it has unsaved changes). */
@@ -70,12 +76,11 @@ export function updateSettings(settingsPath: string, patch: Record<string, unkno
   writeFileSync(settingsPath, JSON.stringify({ ...current, ...patch }, null, 2));
 }
 
-/** Closes every editor (and with them their webviews). */
+/** Closes every editor (and with them their webviews); focus first goes back to the workbench. */
 export async function closeAllEditors(page: Page): Promise<void> {
+  const tabs = page.locator('.tabs-container .tab');
+  if ((await tabs.count()) === 0) return;
+  await tabs.first().click(); // keyboard focus out of a webview, onto the workbench
   await runCommand(page, 'View: Close All Editors');
-  await page
-    .locator('.tabs-container .tab')
-    .first()
-    .waitFor({ state: 'detached', timeout: 10_000 })
-    .catch(() => undefined);
+  await tabs.first().waitFor({ state: 'detached', timeout: 10_000 });
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { parseProfile } from '../../../src/core/profile-format';
 import { parseSchedule } from '../../../src/core/schedule-format';
-import { WS } from '../../../scripts/vscode-test/workspace-layout';
+import { DEMO_EPISODES, pickModel, WS } from '../../../scripts/vscode-test/workspace-layout';
 import { api, repoRoot, skipBecause, wsUri } from '../helpers';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -20,30 +20,29 @@ describe('BAC: Profile Model', () => {
     this.timeout(300_000);
     const root = repoRoot().fsPath;
     const worker = join(root, 'dist', 'profile-worker.js');
-    const episodes = join(root, 'fixtures', 'demo', 'episodes', 'train.hdf5');
+    const episodes = join(root, DEMO_EPISODES);
     if (!existsSync(worker)) {
       skipBecause(this, `${worker} is missing (src/engine/profile-worker.ts, built by scripts/build.mjs)`);
     }
-    const demoPolicy = join(root, 'fixtures', 'demo', 'policy.onnx');
-    if (!existsSync(demoPolicy)) {
-      // The workspace then carries fixtures/demo/vectors/untrained-dpt.onnx, whose observation
-      // keys are not those of the demo episodes: profiling it on them is a user error by design.
+    const model = pickModel((p) => existsSync(join(root, p)));
+    if (!model.fitsDemoEpisodes) {
       skipBecause(
         this,
-        `the demo policy fixtures/demo/policy.onnx is not in the repository yet (BAC-ready export of the trained demo DP-T)`,
+        `neither fixtures/demo/policy.onnx nor test/fixtures/engine/small-dpt.onnx is in the repository (${model.path} does not fit the demo episodes)`,
       );
     }
+    if (this.test) this.test.title += ` [model: ${model.what}]`;
     if (!existsSync(episodes)) {
-      skipBecause(this, `the demo episodes fixtures/demo/episodes/train.hdf5 are missing`);
+      skipBecause(this, `the demo episodes ${DEMO_EPISODES} are missing`);
     }
     const { profileModel } = await api();
-    const model = wsUri(WS.model).fsPath;
+    const modelFile = wsUri(WS.model).fsPath;
     const outDir = join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'profiled');
     rmSync(outDir, { recursive: true, force: true });
     mkdirSync(outDir);
 
     const result = await profileModel({
-      model,
+      model: modelFile,
       episodes,
       samples: 2,
       executionProvider: 'cpu',
@@ -62,7 +61,7 @@ describe('BAC: Profile Model', () => {
     const profile = parseProfile(profileBytes);
     assert.ok(profile.ok, `the .bacprofile parses${profile.ok ? '' : `: ${JSON.stringify(profile)}`}`);
     assert.equal(profile.profile.samples, 2);
-    assert.equal(profile.profile.model.sha256, sha256(readFileSync(model)));
+    assert.equal(profile.profile.model.sha256, sha256(readFileSync(modelFile)));
 
     const schedule = parseSchedule(readFileSync(result.schedulePath, 'utf8'));
     assert.ok(schedule.ok, 'the .bacschedule parses');
