@@ -84,9 +84,13 @@ window.addEventListener('message', (e: MessageEvent) => {
     case 'matrix':
       charts.setMatrix(m.blockId, m.steps, m.data);
       return;
-    case 'notice':
+    case 'notice': {
       timeline.announce(m.message, m.level);
+      // A refused re-solve leaves the document as it was: show its values again, not the rejected ones.
+      const valid = store.valid;
+      if (valid) controls.render(valid);
       return;
+    }
   }
 });
 store.subscribe(render);
