@@ -1,9 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { isBacError } from '../core/errors';
-import { serializeSchedule } from '../core/schedule-format';
-import { solveSchedule } from '../core/solve';
-import type { FileRef, Profile } from '../core/types';
+import { parseSchedule, serializeSchedule } from '../core/schedule-format';
+import { manualEditsOf, solveSchedule, type ManualEdits } from '../core/solve';
+import type { FileRef, Profile, Schedule } from '../core/types';
 import { sha256File, writeFileAtomic } from '../engine/fsutil';
 import type { ExecutionProviderChoice } from '../engine/ort';
 import { ProfileCancelledError, profileInChildProcess } from '../engine/profile-process';
@@ -137,6 +138,7 @@ async function run(
   );
   for (const note of outcome.notes) log.info(`profile: ${note}`);
 
+  const edits = await existingEdits(schedulePath, log);
   const schedule = solveDefaults(
     outcome.profile,
     profilePath,
@@ -144,6 +146,7 @@ async function run(
     await sha256File(profilePath),
     config,
     log,
+    edits,
   );
   await writeFileAtomic(schedulePath, serializeSchedule(schedule));
   log.info(`profile: wrote ${profilePath} and ${schedulePath} (provider ${outcome.provider})`);
@@ -160,7 +163,8 @@ function solveDefaults(
   profileSha: string,
   config: vscode.WorkspaceConfiguration,
   log: vscode.LogOutputChannel,
-) {
+  edits: Map<string, ManualEdits>,
+): Schedule {
   const K = profile.sampler.steps;
   const forceLast = config.get<boolean>('solver.forceLast', true);
   const wanted = config.get<number>('solver.budget', 10);
@@ -175,7 +179,36 @@ function solveDefaults(
     sha256: profile.model.sha256,
   };
   const profileRef: FileRef = { path: relativePosix(outDir, profilePath), sha256: profileSha };
-  return solveSchedule(profile, { budget, topN, forceLast, profile: profileRef }, modelRef);
+  // A re-profile may change K: edits beyond the new last step no longer mean anything.
+  const inRange = new Map(
+    [...edits].map(([id, e]) => [
+      id,
+      { manual: e.manual.filter((k) => k < K), manualOff: e.manualOff.filter((k) => k < K) },
+    ]),
+  );
+  return solveSchedule(profile, { budget, topN, forceLast, profile: profileRef }, modelRef, inRange);
+}
+
+/**
+ * The hand edits of a valid schedule already at `path`, kept across re-profiling as `bac solve`
+ * keeps them; none when there is no file or it does not parse (then it is simply replaced).
+ */
+async function existingEdits(path: string, log: vscode.LogOutputChannel): Promise<Map<string, ManualEdits>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return new Map();
+  }
+  const parsed = parseSchedule(text);
+  if (!parsed.ok) {
+    log.warn(`profile: the existing ${path} is not a valid schedule; it is replaced without keeping edits`);
+    return new Map();
+  }
+  const edits = manualEditsOf(parsed.schedule);
+  const kept = [...edits.values()].filter((e) => e.manual.length + e.manualOff.length > 0).length;
+  if (kept > 0) log.info(`profile: keeping the manual edits of ${kept} block(s) from the existing ${path}`);
+  return edits;
 }
 
 /** "12 s", "3 min 5 s". */
@@ -267,7 +300,8 @@ async function chooseOutputFolder(preferred: string, stem: string, overwrite: bo
       `${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''} in ${vscode.workspace.asRelativePath(dir)}.`,
       {
         modal: true,
-        detail: 'Overwrite replaces them (manual edits in the schedule are lost), or choose another folder.',
+        detail:
+          'Overwrite replaces them with the new profile and a fresh solve; manual edits in a valid existing schedule are kept. Or choose another folder.',
       },
       'Overwrite',
       'Choose Folder…',
