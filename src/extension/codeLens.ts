@@ -81,7 +81,7 @@ export class ScheduleCodeLensProvider extends Disposable implements vscode.CodeL
     return lenses;
   }
 
-  /** Lens texts for one schedule file (exported for tests through {@link ScheduleCodeLensProvider.lensesFor}). */
+  /** The lenses for one schedule file above `range`: speedups, plus a warning when stale or invalid. */
   async lensesFor(schedulePath: string, range: vscode.Range): Promise<vscode.CodeLens[]> {
     const uri = vscode.Uri.file(schedulePath);
     const open: vscode.Command = { title: '', command: 'vscode.openWith', arguments: [uri, SCHEDULE_EDITOR_VIEW_TYPE] };

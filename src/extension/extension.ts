@@ -122,6 +122,7 @@ function activeScheduleUri(): vscode.Uri | undefined {
   return undefined;
 }
 
+/** Nothing to do: every resource is owned by `context.subscriptions`. */
 export function deactivate(): void {
   // Everything is owned by context.subscriptions.
 }
