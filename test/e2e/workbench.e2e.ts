@@ -4,11 +4,19 @@
  * .test-artifacts/e2e/ (see README.md here).
  */
 import * as assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { parseSchedule } from '../../src/core/schedule-format';
-import { pickModel, WS, WS_BUDGET, WS_LAYERS, WS_STEPS, WS_TOP_N } from '../../scripts/vscode-test/workspace-layout';
+import {
+  BROKEN_SCHEDULE_TEXT,
+  pickModel,
+  WS,
+  WS_BUDGET,
+  WS_LAYERS,
+  WS_STEPS,
+  WS_TOP_N,
+} from '../../scripts/vscode-test/workspace-layout';
 import { e2e } from './context';
 import {
   closeAllEditors,
@@ -32,27 +40,30 @@ function shot(name: string): Promise<Buffer> {
 
 /**
  * Drives code-server's open dialog (the quick-input "simple file dialog", `okLabel` on its button):
- * waits until it shows its start folder, types the absolute path, waits until the list shows the
- * file, accepts with Enter (twice if the first Enter only completed the name).
+ * waits until it has listed its start folder (it resets the input when that listing lands), types
+ * the absolute path, waits until the list offers the file, and accepts with Enter; tries again
+ * when the dialog is still open (it reset the input, or the first Enter only completed the name).
  */
 async function typeIntoFileDialog(page: Page, okLabel: string, path: string): Promise<void> {
   const ok = page.locator('.quick-input-widget .monaco-button').filter({ hasText: okLabel });
   await ok.waitFor();
   const input = page.locator('.quick-input-widget input[type="text"]');
-  const deadline = Date.now() + 10_000;
-  while (!(await input.inputValue()).startsWith('/')) {
-    if (Date.now() > deadline) throw new Error('the file dialog never showed its start folder');
-    await page.waitForTimeout(100);
-  }
-  await input.fill(path);
-  await quickPickRow(page, path.split('/').pop()!).first().waitFor();
-  await page.waitForTimeout(300);
-  await page.keyboard.press('Enter');
-  try {
-    await ok.waitFor({ state: 'hidden', timeout: 3000 });
-  } catch {
+  await quickPickRow(page, '..').first().waitFor(); // the start folder is listed
+  for (let attempt = 1; ; attempt++) {
+    if ((await input.inputValue()) !== path) await input.fill(path);
+    await quickPickRow(page, path.split('/').pop()!).first().waitFor();
+    await page.waitForTimeout(300);
+    if ((await input.inputValue()) !== path) continue; // reset under us: type again
     await page.keyboard.press('Enter');
-    await ok.waitFor({ state: 'hidden', timeout: 5000 });
+    try {
+      await ok.waitFor({ state: 'hidden', timeout: 3000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3)
+        throw new Error(
+          `the open dialog did not accept ${path} (input shows "${await input.inputValue()}"): ${String(e)}`,
+        );
+    }
   }
 }
 
@@ -188,5 +199,21 @@ describe('e2e: BAC Studio in the VS Code workbench', function () {
     assert.match(text, /^BAC: \d+\.\d× faster \(time\) · \d+\.\d× by FLOPs · budget \d+ · top-n \d+/);
     assert.ok(text.includes(`budget ${NEW_BUDGET} · top-n ${WS_TOP_N}`), 'the lens shows the saved budget');
     await shot('codelens-python');
+  });
+
+  it('shows an invalid schedule as an error view and leaves the file untouched', async () => {
+    const { page, workspace } = e2e();
+    const file = join(workspace, WS.broken);
+    const before = statSync(file);
+    await closeAllEditors(page);
+    await quickOpen(page, WS.broken);
+    const view = webview(page).locator('.error-view');
+    await view.waitFor({ timeout: 30_000 });
+    assert.match(await view.locator('h1').innerText(), /broken\.bacschedule is not a valid BAC schedule/);
+    await page.waitForTimeout(1000);
+    assert.equal(await page.locator('.tabs-container .tab.dirty').count(), 0, 'the editor is not dirty');
+    assert.equal(readFileSync(file, 'utf8'), BROKEN_SCHEDULE_TEXT, 'bytes unchanged');
+    assert.equal(statSync(file).mtimeMs, before.mtimeMs, 'mtime unchanged');
+    await shot('invalid-schedule');
   });
 });

@@ -26,15 +26,33 @@ export async function fillQuickInput(page: Page, text: string): Promise<void> {
 }
 
 /**
+ * Opens the quick input with F1. When keyboard focus sits where F1 does not reach the workbench
+ * (inside a webview, say), focus first goes to the side bar's title, then F1 again.
+ */
+export async function openQuickInput(page: Page): Promise<void> {
+  const input = page.locator(QUICK_INPUT);
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 2000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await page.locator('.part.sidebar .composite.title').first().click();
+    }
+  }
+}
+
+/**
  * Runs a command from the palette by its label. Until the extension host has registered the
  * command the palette says "No matching commands" and does not refresh, so this retries.
  */
 export async function runCommand(page: Page, label: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await page.keyboard.press('F1');
-    await fillQuickInput(page, `>${label}`);
     try {
+      await openQuickInput(page);
+      await fillQuickInput(page, `>${label}`);
       await quickPickRow(page, label).first().waitFor({ timeout: 3000 });
       await page.keyboard.press('Enter');
       return;
@@ -53,7 +71,7 @@ export async function runCommand(page: Page, label: string, timeoutMs = 30_000):
  * Enter to the caller (to time what follows).
  */
 export async function quickOpen(page: Page, relativePath: string, submit = true): Promise<void> {
-  await page.keyboard.press('F1');
+  await openQuickInput(page);
   await fillQuickInput(page, relativePath);
   const rows = quickPickRow(page, relativePath.split('/').pop()!);
   await rows.first().waitFor({ timeout: 15_000 });
@@ -80,7 +98,6 @@ export function updateSettings(settingsPath: string, patch: Record<string, unkno
 export async function closeAllEditors(page: Page): Promise<void> {
   const tabs = page.locator('.tabs-container .tab');
   if ((await tabs.count()) === 0) return;
-  await tabs.first().click(); // keyboard focus out of a webview, onto the workbench
   await runCommand(page, 'View: Close All Editors');
   await tabs.first().waitFor({ state: 'detached', timeout: 10_000 });
 }
