@@ -3,7 +3,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['fs', 'path', 'os', 'crypto', 'child_process', 'worker_threads', 'util', 'stream', 'url', 'buffer', 'events'];
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'crypto',
+  'child_process',
+  'worker_threads',
+  'util',
+  'stream',
+  'url',
+  'buffer',
+  'events',
+];
 const noNode = [
   { group: ['node:*'], message: 'src/core is pure: no Node APIs (it also runs in the webview).' },
   ...nodeBuiltins.map((name) => ({ group: [name, `${name}/*`], message: 'src/core is pure: no Node APIs.' })),
@@ -33,10 +45,17 @@ export default tseslint.config(
             { name: 'vscode', message: 'src/core is pure: no vscode.' },
             { name: 'onnxruntime-node', message: 'src/core is pure: no onnxruntime.' },
           ],
-          patterns: [...noNode, { group: ['**/engine/**', '**/extension/**', '**/cli/**'], message: 'core imports nothing above it.' }],
+          patterns: [
+            ...noNode,
+            { group: ['**/engine/**', '**/extension/**', '**/cli/**'], message: 'core imports nothing above it.' },
+          ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'Buffer', message: 'src/core is pure: use Uint8Array.' }, { name: 'process', message: 'src/core is pure.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Buffer', message: 'src/core is pure: use Uint8Array.' },
+        { name: 'process', message: 'src/core is pure.' },
+      ],
     },
   },
   {
@@ -46,7 +65,9 @@ export default tseslint.config(
         'error',
         {
           paths: [{ name: 'vscode', message: 'engine is Node-only: no vscode.' }],
-          patterns: [{ group: ['**/extension/**', '**/cli/**'], message: 'engine does not import the extension or the CLI.' }],
+          patterns: [
+            { group: ['**/extension/**', '**/cli/**'], message: 'engine does not import the extension or the CLI.' },
+          ],
         },
       ],
     },
@@ -58,14 +79,25 @@ export default tseslint.config(
         'error',
         {
           paths: [{ name: 'vscode', message: 'the webview talks to the host through the protocol only.' }],
-          patterns: [...noNode, { group: ['**/engine/**', '**/extension/**', '**/cli/**'], message: 'the webview imports only src/core.' }],
+          patterns: [
+            ...noNode,
+            { group: ['**/engine/**', '**/extension/**', '**/cli/**'], message: 'the webview imports only src/core.' },
+          ],
         },
       ],
     },
   },
   {
     files: ['**/*.mjs', '**/*.js', 'bin/**'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', __dirname: 'readonly', module: 'writable' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        __dirname: 'readonly',
+        module: 'writable',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -30,7 +30,9 @@ export interface EngineResult {
 }
 
 /** Runs the engine benchmarks; `samples` profiled (100 for the RSS target). */
-export async function engineBenchmarks(options: { model?: string; episodes?: string; samples?: number; chunks?: number } = {}): Promise<EngineResult[]> {
+export async function engineBenchmarks(
+  options: { model?: string; episodes?: string; samples?: number; chunks?: number } = {},
+): Promise<EngineResult[]> {
   const root = resolve(__dirname, '..');
   const modelPath = resolve(root, options.model ?? process.env.BAC_BENCH_MODEL ?? 'fixtures/demo/policy.onnx');
   const episodesPath = resolve(root, options.episodes ?? 'fixtures/demo/episodes/heldout.hdf5');
@@ -40,7 +42,14 @@ export async function engineBenchmarks(options: { model?: string; episodes?: str
   try {
     // 1. Profiling in the child process, as users run it.
     const t0 = performance.now();
-    const outcome = await profileInChildProcess({ modelPath, episodesPath, samples, seed: 0, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile') });
+    const outcome = await profileInChildProcess({
+      modelPath,
+      episodesPath,
+      samples,
+      seed: 0,
+      executionProvider: 'cpu',
+      outPath: join(dir, 'p.bacprofile'),
+    });
     const profileMs = performance.now() - t0;
 
     // 2. The same denoiser calls, bare: same batches, one thread, only the prediction fetched.
@@ -55,7 +64,8 @@ export async function engineBenchmarks(options: { model?: string; episodes?: str
       const B = Math.min(DEFAULT_PROFILE_BATCH, samples - done);
       const x = rng.normalArray(B * policy.horizon * policy.actionDim);
       const cond = rng.normalArray(B * policy.obsSteps * policy.condDim);
-      for (let k = 0; k < K; k++) await session.run(denoiserFeeds(ort, policy, x, scheduler.timesteps[k]!, cond, B), [policy.info.prediction]);
+      for (let k = 0; k < K; k++)
+        await session.run(denoiserFeeds(ort, policy, x, scheduler.timesteps[k]!, cond, B), [policy.info.prediction]);
     }
     const bareMs = performance.now() - bareStart;
     await session.release();
@@ -71,7 +81,12 @@ export async function engineBenchmarks(options: { model?: string; episodes?: str
     let cachedMs = 0;
     for (let i = -1; i < windows.length; i++) {
       const w = windows[Math.max(0, i)]!;
-      const inputs = () => ({ batch: 1, cond: w.obs, initialSample: new Rng(i + 10).normalArray(policy.horizon * policy.actionDim), noise: new Rng(i + 20) });
+      const inputs = () => ({
+        batch: 1,
+        cond: w.obs,
+        initialSample: new Rng(i + 10).normalArray(policy.horizon * policy.actionDim),
+        noise: new Rng(i + 20),
+      });
       const a = performance.now();
       await plain.runChunk(scheduler, inputs());
       const b = performance.now();
@@ -89,10 +104,38 @@ export async function engineBenchmarks(options: { model?: string; episodes?: str
     const profileRatio = profileMs / bareMs;
     const rssGb = outcome.peakRssBytes / 1e9;
     return [
-      { name: 'cached runner speedup, BAC S=10 top-n 3, K=100', value: speedup, unit: '×', target: '≥ 4', meets: speedup >= 4, detail: `full ${(fullMs / windows.length).toFixed(1)} ms/chunk, cached ${(cachedMs / windows.length).toFixed(1)} ms/chunk, batch 1` },
-      { name: 'cached runner speedup / FLOPs bound', value: speedup / bound, unit: '', target: '≥ 0.8', meets: speedup / bound >= 0.8, detail: `FLOPs bound ${bound.toFixed(2)}×` },
-      { name: `profiling wall time / bare forward passes (${samples} samples)`, value: profileRatio, unit: '×', target: '≤ 1.3', meets: profileRatio <= 1.3, detail: `profile ${(profileMs / 1000).toFixed(1)} s (child process, episodes, statistics, timing), bare ${(bareMs / 1000).toFixed(1)} s` },
-      { name: `peak RSS of profiling ${samples} samples`, value: rssGb, unit: 'GB', target: '≤ 1', meets: rssGb <= 1, detail: 'profiling child process, maxRSS' },
+      {
+        name: 'cached runner speedup, BAC S=10 top-n 3, K=100',
+        value: speedup,
+        unit: '×',
+        target: '≥ 4',
+        meets: speedup >= 4,
+        detail: `full ${(fullMs / windows.length).toFixed(1)} ms/chunk, cached ${(cachedMs / windows.length).toFixed(1)} ms/chunk, batch 1`,
+      },
+      {
+        name: 'cached runner speedup / FLOPs bound',
+        value: speedup / bound,
+        unit: '',
+        target: '≥ 0.8',
+        meets: speedup / bound >= 0.8,
+        detail: `FLOPs bound ${bound.toFixed(2)}×`,
+      },
+      {
+        name: `profiling wall time / bare forward passes (${samples} samples)`,
+        value: profileRatio,
+        unit: '×',
+        target: '≤ 1.3',
+        meets: profileRatio <= 1.3,
+        detail: `profile ${(profileMs / 1000).toFixed(1)} s (child process, episodes, statistics, timing), bare ${(bareMs / 1000).toFixed(1)} s`,
+      },
+      {
+        name: `peak RSS of profiling ${samples} samples`,
+        value: rssGb,
+        unit: 'GB',
+        target: '≤ 1',
+        meets: rssGb <= 1,
+        detail: 'profiling child process, maxRSS',
+      },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -41,7 +41,9 @@ const results: Result[] = [
 ];
 
 async function main(): Promise<void> {
-  console.log(`BAC Studio benchmarks (node ${process.version}, ${process.platform}-${process.arch}, ${os.cpus().length} cores: ${os.cpus()[0]?.model ?? '?'})`);
+  console.log(
+    `BAC Studio benchmarks (node ${process.version}, ${process.platform}-${process.arch}, ${os.cpus().length} cores: ${os.cpus()[0]?.model ?? '?'})`,
+  );
   console.log('Solver — target/measured ≥ 1 meets the target\n');
   const width = Math.max(...results.map((r) => r.name.length));
   for (const r of results) {
@@ -60,7 +62,9 @@ async function main(): Promise<void> {
     const engine = await engineBenchmarks({ model });
     const w = Math.max(...engine.map((r) => r.name.length));
     for (const r of engine) {
-      console.log(`${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(7)}${r.unit.padEnd(2)}  target ${r.target.padEnd(6)} ${r.meets ? 'meets' : 'MISSES'}  (${r.detail})`);
+      console.log(
+        `${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(7)}${r.unit.padEnd(2)}  target ${r.target.padEnd(6)} ${r.meets ? 'meets' : 'MISSES'}  (${r.detail})`,
+      );
     }
   }
 
@@ -68,8 +72,15 @@ async function main(): Promise<void> {
   console.log('\nPyTorch runtime — python/bench_runtime.py\n');
   if (!existsSync(runtimeBench)) console.log('skipped: python/bench_runtime.py does not exist');
   else {
-    const r = spawnSync('/usr/bin/python3', [runtimeBench], { cwd: root, stdio: 'inherit', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
-    if (r.status !== 0) console.log(`python/bench_runtime.py failed (exit ${r.status ?? r.signal}); is Debian's python3-torch installed?`);
+    const r = spawnSync('/usr/bin/python3', [runtimeBench], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+    });
+    if (r.status !== 0)
+      console.log(
+        `python/bench_runtime.py failed (exit ${r.status ?? r.signal}); is Debian's python3-torch installed?`,
+      );
   }
 }
 

@@ -32,13 +32,18 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const profilePath = resolve(outDir, 'policy.bacprofile');
   const schedulePath = resolve(outDir, 'policy.bacschedule');
-  console.log(`BAC demo: ${relativeTo(resolve(root, 'x'), modelPath)} on ${relativeTo(resolve(root, 'x'), episodesPath)}`);
+  console.log(
+    `BAC demo: ${relativeTo(resolve(root, 'x'), modelPath)} on ${relativeTo(resolve(root, 'x'), episodesPath)}`,
+  );
   console.log(`1/3 profiling ${profileSamples} observation windows (every block, every step)…`);
   const outcome = await profileInChildProcess(
     { modelPath, episodesPath, samples: profileSamples, seed: 0, executionProvider: 'auto', outPath: profilePath },
     {
       log: (line) => console.log(`    ${line}`),
-      onProgress: (p) => process.stdout.write(`\r    ${p.done}/${p.total} samples${p.etaMs === null ? '' : ` · ETA ${(p.etaMs / 1000).toFixed(0)} s`}   `),
+      onProgress: (p) =>
+        process.stdout.write(
+          `\r    ${p.done}/${p.total} samples${p.etaMs === null ? '' : ` · ETA ${(p.etaMs / 1000).toFixed(0)} s`}   `,
+        ),
     },
   );
   process.stdout.write('\n');
@@ -48,9 +53,14 @@ async function main(): Promise<void> {
 
   console.log(`2/3 solving BAC at S = ${budget}, top-n = ${topN}, and the baselines…`);
   const kinds: BaselineKind[] = ['bac', 'uniform', 'unified-acs', 'acs-no-bua'];
-  const named = kinds.map((kind) => ({ name: BASELINE_LABELS[kind], schedule: buildBaseline(kind, profile, modelRef, budget, topN, true, profileRef) }));
+  const named = kinds.map((kind) => ({
+    name: BASELINE_LABELS[kind],
+    schedule: buildBaseline(kind, profile, modelRef, budget, topN, true, profileRef),
+  }));
   await writeFileAtomic(schedulePath, serializeSchedule(named[0]!.schedule));
-  console.log(`    wrote ${relativeTo(resolve(root, 'x'), profilePath)} and ${relativeTo(resolve(root, 'x'), schedulePath)}`);
+  console.log(
+    `    wrote ${relativeTo(resolve(root, 'x'), profilePath)} and ${relativeTo(resolve(root, 'x'), schedulePath)}`,
+  );
 
   console.log(`3/3 evaluating on ${evalSamples} held-out windows (batch 1, full model vs cached runner)…`);
   const policy = await loadPolicy(modelPath);
@@ -61,9 +71,13 @@ async function main(): Promise<void> {
     onSample: (done, total) => process.stdout.write(`\r    ${done}/${total} windows   `),
   });
   process.stdout.write('\n\n');
-  const facts = new Map(named.map((n) => [n.name, { budget: String(budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops }]));
+  const facts = new Map(
+    named.map((n) => [n.name, { budget: String(budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops }]),
+  );
   console.log(evaluationTable(ev, facts, profile.sampler.steps, profile.blocks.length));
-  console.log(`\n${ev.samples} windows on ${ev.provider}; action errors in raw action units over the executed actions.`);
+  console.log(
+    `\n${ev.samples} windows on ${ev.provider}; action errors in raw action units over the executed actions.`,
+  );
   console.log('Measured speedup is total full-model time over total cached-runner time in this process.');
 }
 

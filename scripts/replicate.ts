@@ -44,12 +44,27 @@ async function main(): Promise<void> {
   const started = new Date();
   const policy = await loadPolicy(modelPath);
   const scheduler = policyScheduler(policy);
-  console.log(`replicate: ${episodes} episodes per configuration, budgets ${budgets.join(', ')}, ORT threads ${threads}`);
+  console.log(
+    `replicate: ${episodes} episodes per configuration, budgets ${budgets.join(', ')}, ORT threads ${threads}`,
+  );
   const dir = mkdtempSync(join(os.tmpdir(), 'bac-replicate-'));
-  const { profile } = await profileInChildProcess({ modelPath, episodesPath, samples: profileSamples, seed: 0, executionProvider: 'cpu', outPath: join(dir, 'demo.bacprofile') });
+  const { profile } = await profileInChildProcess({
+    modelPath,
+    episodesPath,
+    samples: profileSamples,
+    seed: 0,
+    executionProvider: 'cpu',
+    outPath: join(dir, 'demo.bacprofile'),
+  });
   const kinds: BaselineKind[] = ['uniform', 'unified-acs', 'acs-no-bua', 'bac'];
   const rows: Row[] = [{ method: 'Full', budget: null, schedule: null }];
-  for (const M of budgets) for (const kind of kinds) rows.push({ method: BASELINE_LABELS[kind], budget: M, schedule: buildBaseline(kind, profile, profile.model, M, topN, true) });
+  for (const M of budgets)
+    for (const kind of kinds)
+      rows.push({
+        method: BASELINE_LABELS[kind],
+        budget: M,
+        schedule: buildBaseline(kind, profile, profile.model, M, topN, true),
+      });
 
   const plain = await PlainRunner.open(policy, 'cpu', threads);
   const cached = await CachedRunner.open(policy, 'cpu', threads);
@@ -58,10 +73,14 @@ async function main(): Promise<void> {
     row.loop = await closedLoop(
       policy,
       (cond, batch, initialSample, noise) =>
-        table ? cached.runChunk(scheduler, table, { batch, cond, initialSample, noise }) : plain.runChunk(scheduler, { batch, cond, initialSample, noise }),
+        table
+          ? cached.runChunk(scheduler, table, { batch, cond, initialSample, noise })
+          : plain.runChunk(scheduler, { batch, cond, initialSample, noise }),
       { episodes, seed: SEED, noiseSeed: NOISE_SEED },
     );
-    console.log(`${row.method.padEnd(12)} ${String(row.budget ?? 'K').padStart(3)}: success ${row.loop.success}/${row.loop.episodes}, ${(row.loop.samplerMs / 1000).toFixed(0)} s`);
+    console.log(
+      `${row.method.padEnd(12)} ${String(row.budget ?? 'K').padStart(3)}: success ${row.loop.success}/${row.loop.episodes}, ${(row.loop.samplerMs / 1000).toFixed(0)} s`,
+    );
   }
   await plain.release();
   await cached.release();
@@ -69,7 +88,13 @@ async function main(): Promise<void> {
   // Measured speedup at batch 1 (the robot's case), all schedules on the same windows and noise.
   const windows = await loadWindows(policy, episodesPath, 8, 3);
   const scheduled = rows.filter((r) => r.schedule);
-  const ev = await evaluate(policy, scheduler, windows, scheduled.map((r, i) => ({ name: String(i), schedule: r.schedule! })), { ep: 'cpu', seed: 3 });
+  const ev = await evaluate(
+    policy,
+    scheduler,
+    windows,
+    scheduled.map((r, i) => ({ name: String(i), schedule: r.schedule! })),
+    { ep: 'cpu', seed: 3 },
+  );
   scheduled.forEach((r, i) => (r.measured = ev.results[i]!.measuredSpeedup));
 
   const full = rows[0]!.loop!;
@@ -98,14 +123,23 @@ async function main(): Promise<void> {
     '',
     ...budgets.map((M) => {
       const at = (m: string) => rows.find((r) => r.method === m && r.budget === M)!.loop!.successRate;
-      const order = ['Uniform', 'Unified ACS', 'ACS w/o BUA', 'BAC'].map((m) => `${m} ${(at(m) * 100).toFixed(1)} %`).join(', ');
+      const order = ['Uniform', 'Unified ACS', 'ACS w/o BUA', 'BAC']
+        .map((m) => `${m} ${(at(m) * 100).toFixed(1)} %`)
+        .join(', ');
       const vsFull = at('BAC') - full.successRate;
       return `- S = ${M}: ${order}; BAC is ${Math.abs(vsFull * 100).toFixed(1)} points ${vsFull >= 0 ? 'above' : 'below'} Full (${(full.successRate * 100).toFixed(1)} %); the paper expects BAC ≈ Full ≥ Unified ACS ≥ Uniform and ACS w/o BUA below Unified ACS.`;
     }),
     '',
   ];
   await writeFileAtomic(resolve(root, 'docs/replication.md'), lines.join('\n'));
-  writeFileSync(join(dir, 'rows.json'), JSON.stringify(rows.map(({ schedule: _s, ...r }) => r), null, 2));
+  writeFileSync(
+    join(dir, 'rows.json'),
+    JSON.stringify(
+      rows.map(({ schedule: _s, ...r }) => r),
+      null,
+      2,
+    ),
+  );
   console.log(`wrote docs/replication.md (raw rows in ${join(dir, 'rows.json')})`);
 }
 

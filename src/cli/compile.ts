@@ -27,19 +27,34 @@ Exit codes: 0 success, 1 user error, 2 internal error.`;
 
 /** Runs `bac compile`. @throws BacError for user errors. */
 export async function compileCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { values, positionals } = parseCommandArgs('compile', argv, { out: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs('compile', argv, {
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const schedulePath = onePositional('compile', positionals, 'schedule (S.bacschedule)');
-  if (values.out === undefined) throw new UsageError('--out is missing, expected e.g. --out policy.cached.onnx', 'compile');
+  if (values.out === undefined)
+    throw new UsageError('--out is missing, expected e.g. --out policy.cached.onnx', 'compile');
   if (!values.out.endsWith('.onnx')) throw new UsageError(`--out ${values.out} does not end in .onnx`, 'compile');
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
   const bytes = await readFile(modelPath).catch(() => {
-    throw new BacError(`${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`);
+    throw new BacError(
+      `${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`,
+    );
   });
-  const compiled = compileScheduleDetailed(bytes, schedule, { modelName: basename(modelPath), scheduleName: schedulePath });
+  const compiled = compileScheduleDetailed(bytes, schedule, {
+    modelName: basename(modelPath),
+    scheduleName: schedulePath,
+  });
   await writeFileAtomic(values.out, compiled.bytes);
   return {
-    json: { command: 'compile', out: values.out, steps: compiled.steps, blocks: compiled.gate.blocks.length, bytes: compiled.bytes.length },
+    json: {
+      command: 'compile',
+      out: values.out,
+      steps: compiled.steps,
+      blocks: compiled.gate.blocks.length,
+      bytes: compiled.bytes.length,
+    },
     text: `wrote ${values.out}: ${compiled.gate.blocks.length} gated blocks, schedule table K = ${compiled.steps} (${(compiled.bytes.length / 1e6).toFixed(1)} MB)`,
   };
 }

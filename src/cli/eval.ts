@@ -40,7 +40,10 @@ Options:
 Exit codes: 0 success, 1 user error, 2 internal error.`;
 
 /** The schedule's profile when it is present and unchanged; otherwise why not. */
-async function linkedProfile(schedulePath: string, schedule: Schedule): Promise<{ profile: Profile } | { why: string }> {
+async function linkedProfile(
+  schedulePath: string,
+  schedule: Schedule,
+): Promise<{ profile: Profile } | { why: string }> {
   const ref = schedule.solver.profile;
   if (!ref) return { why: 'the schedule names no profile' };
   const path = resolve(dirname(schedulePath), ref.path);
@@ -60,7 +63,12 @@ export interface RowFacts {
 }
 
 /** Formats an evaluation as the table `npm run demo` and `bac eval` print. */
-export function evaluationTable(ev: Evaluation, facts: ReadonlyMap<string, RowFacts>, K: number, blocks: number): string {
+export function evaluationTable(
+  ev: Evaluation,
+  facts: ReadonlyMap<string, RowFacts>,
+  K: number,
+  blocks: number,
+): string {
   const rows = [
     ['method', 'budget', 'updates', 'expected (FLOPs)', 'measured', 'chunk ms', 'action err mean', 'action err max'],
     ['Full (plain model)', `K=${K}`, String(K * blocks), '1.00×', '1.00×', ev.fullChunkMs.toFixed(1), '0', '0'],
@@ -91,15 +99,21 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
   if (values.episodes === undefined) throw new UsageError('--episodes is missing', 'eval');
   const ep = (values.ep ?? 'auto') as ExecutionProviderChoice;
   if (!EXECUTION_PROVIDER_CHOICES.includes(ep)) {
-    throw new UsageError(`--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`, 'eval');
+    throw new UsageError(
+      `--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
+      'eval',
+    );
   }
-  const samples = values.samples === undefined ? DEFAULT_EVAL_SAMPLES : integerOption('eval', 'samples', values.samples, 1);
+  const samples =
+    values.samples === undefined ? DEFAULT_EVAL_SAMPLES : integerOption('eval', 'samples', values.samples, 1);
   const seed = values.seed === undefined ? 1 : integerOption('eval', 'seed', values.seed, 0);
 
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
   const sha = await sha256File(modelPath).catch(() => {
-    throw new BacError(`${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`);
+    throw new BacError(
+      `${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`,
+    );
   });
   if (sha !== schedule.model.sha256) {
     throw new BacError(
@@ -119,15 +133,35 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
     if (kind === 'uniform') {
       const steps = uniformSteps(schedule.sampler.steps, budget);
       const blocks = schedule.blocks.map((b) => composeBlock(b.id, b.cost, steps, []));
-      named.push({ name: BASELINE_LABELS[kind], schedule: { ...schedule, solver: { ...schedule.solver, topN: 0, profile: null }, blocks } });
+      named.push({
+        name: BASELINE_LABELS[kind],
+        schedule: { ...schedule, solver: { ...schedule.solver, topN: 0, profile: null }, blocks },
+      });
     } else if ('profile' in linked) {
-      named.push({ name: BASELINE_LABELS[kind], schedule: buildBaseline(kind, linked.profile, schedule.model, budget, 0, schedule.solver.forceLast) });
+      named.push({
+        name: BASELINE_LABELS[kind],
+        schedule: buildBaseline(kind, linked.profile, schedule.model, budget, 0, schedule.solver.forceLast),
+      });
     } else notes.push(`${BASELINE_LABELS[kind]} skipped: ${linked.why}`);
   }
-  const facts = new Map(named.map((n) => [n.name, { budget: String(n.schedule.solver.budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops }]));
+  const facts = new Map(
+    named.map((n) => [
+      n.name,
+      { budget: String(n.schedule.solver.budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops },
+    ]),
+  );
   const ev = await evaluate(policy, scheduler, windows, named, { ep, seed });
   return {
-    json: { command: 'eval', schedule: schedulePath, budget, samples: ev.samples, provider: ev.provider, fullChunkMs: ev.fullChunkMs, results: ev.results.map((r) => ({ ...r, expectedSpeedupFlops: facts.get(r.name)?.expectedFlops })), notes },
+    json: {
+      command: 'eval',
+      schedule: schedulePath,
+      budget,
+      samples: ev.samples,
+      provider: ev.provider,
+      fullChunkMs: ev.fullChunkMs,
+      results: ev.results.map((r) => ({ ...r, expectedSpeedupFlops: facts.get(r.name)?.expectedFlops })),
+      notes,
+    },
     text: `${evaluationTable(ev, facts, schedule.sampler.steps, schedule.blocks.length)}\n${ev.samples} samples on ${ev.provider}; errors in raw action units over the executed actions${notes.length ? `\n${notes.join('\n')}` : ''}`,
   };
 }

@@ -22,13 +22,21 @@ export interface Command {
 
 /** The subcommands, by name. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
-  profile: { summary: 'profile a BAC-ready ONNX policy on recorded episodes → .bacprofile', help: PROFILE_HELP, run: profileCommand },
+  profile: {
+    summary: 'profile a BAC-ready ONNX policy on recorded episodes → .bacprofile',
+    help: PROFILE_HELP,
+    run: profileCommand,
+  },
   solve: {
     summary: 'solve a .bacschedule from a .bacprofile (ACS + Bubbling Union)',
     help: SOLVE_HELP,
     run: solveCommand,
   },
-  eval: { summary: 'measured speedup and action error of a schedule and its baselines', help: EVAL_HELP, run: evalCommand },
+  eval: {
+    summary: 'measured speedup and action error of a schedule and its baselines',
+    help: EVAL_HELP,
+    run: evalCommand,
+  },
   compile: { summary: 'bake a schedule into a deployable ONNX model', help: COMPILE_HELP, run: compileCommand },
   info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
 };

@@ -53,9 +53,13 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
   }
   const ep = (values.ep ?? 'auto') as ExecutionProviderChoice;
   if (!EXECUTION_PROVIDER_CHOICES.includes(ep)) {
-    throw new UsageError(`--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`, 'profile');
+    throw new UsageError(
+      `--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
+      'profile',
+    );
   }
-  const samples = values.samples === undefined ? DEFAULT_PROFILE_SAMPLES : integerOption('profile', 'samples', values.samples, 1);
+  const samples =
+    values.samples === undefined ? DEFAULT_PROFILE_SAMPLES : integerOption('profile', 'samples', values.samples, 1);
   const seed = values.seed === undefined ? 0 : integerOption('profile', 'seed', values.seed, 0);
   const batchSize = values.batch === undefined ? undefined : integerOption('profile', 'batch', values.batch, 1, 1024);
 
@@ -90,11 +94,21 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
     );
     const p = outcome.profile;
     return {
-      json: { command: 'profile', out, provider: outcome.provider, notes: outcome.notes, samples: p.samples, steps: p.sampler.steps, blocks: p.blocks.length, model: p.model },
+      json: {
+        command: 'profile',
+        out,
+        provider: outcome.provider,
+        notes: outcome.notes,
+        samples: p.samples,
+        steps: p.sampler.steps,
+        blocks: p.blocks.length,
+        model: p.model,
+      },
       text: `wrote ${out}: ${p.blocks.length} blocks × K = ${p.sampler.steps} steps from ${p.samples} samples on ${outcome.provider}`,
     };
   } catch (e) {
-    if (e instanceof ProfileCancelledError) throw new BacError('interrupted: profiling was cancelled and no profile was written');
+    if (e instanceof ProfileCancelledError)
+      throw new BacError('interrupted: profiling was cancelled and no profile was written');
     throw e;
   } finally {
     process.removeListener('SIGINT', onSigint);

@@ -150,7 +150,11 @@ export function solveAcs(sim: SquareMatrix, M: number, options: AcsOptions, what
  * O(K³) time (one table shared by all budgets), O(K²) memory.
  * @throws BacError for a non-square matrix or a non-finite entry.
  */
-export function solveAcsAllBudgets(sim: SquareMatrix, options: AcsOptions, what = 'similarity matrix'): (AcsResult | null)[] {
+export function solveAcsAllBudgets(
+  sim: SquareMatrix,
+  options: AcsOptions,
+  what = 'similarity matrix',
+): (AcsResult | null)[] {
   assertFiniteSquare(sim, what);
   const K = sim.size;
   const table = fillTable(sim, K);

@@ -38,7 +38,13 @@ export function uniformSteps(K: number, M: number): number[] {
   return fullSteps(K).filter((k) => k % N === 0);
 }
 
-function uniformSchedule(profile: Profile, model: FileRef, steps: number[], budget: number, forceLast: boolean): Schedule {
+function uniformSchedule(
+  profile: Profile,
+  model: FileRef,
+  steps: number[],
+  budget: number,
+  forceLast: boolean,
+): Schedule {
   return {
     model,
     sampler: profile.sampler,
@@ -74,7 +80,10 @@ export function buildBaseline(
       const first = profile.blocks.find((b) => b.id === '0.sa');
       if (!first) throw new BacError('profile: has no block 0.sa, which Unified ACS solves on');
       const steps = solveAcs(blockSimilarity(first, K), budget, { forceLast }, 'block 0.sa').steps;
-      return { ...uniformSchedule(profile, model, steps, budget, forceLast), solver: { budget, topN: 0, forceLast, profile: profileRef } };
+      return {
+        ...uniformSchedule(profile, model, steps, budget, forceLast),
+        solver: { budget, topN: 0, forceLast, profile: profileRef },
+      };
     }
     case 'acs-no-bua':
       return solveSchedule(profile, { budget, topN: 0, forceLast, profile: profileRef }, model);

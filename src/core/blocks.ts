@@ -1,5 +1,12 @@
 import { BacError } from './errors';
-import { BLOCK_KINDS, type BlockId, type BlockKind, type BlockRef, type BlockUpdates, type UpdateOrigin } from './types';
+import {
+  BLOCK_KINDS,
+  type BlockId,
+  type BlockKind,
+  type BlockRef,
+  type BlockUpdates,
+  type UpdateOrigin,
+} from './types';
 
 /** Formats the canonical id `<layer>.<kind>` of a block. */
 export function blockId(ref: BlockRef): BlockId {

@@ -18,12 +18,7 @@ export interface CostedBlock {
  * full/cached for one cost measure (FLOPs or time). Returns 1 when the whole run costs nothing
  * (nothing to speed up). O(B).
  */
-export function speedupBy(
-  measure: (c: Cost) => number,
-  base: Cost,
-  blocks: readonly CostedBlock[],
-  K: number,
-): number {
+export function speedupBy(measure: (c: Cost) => number, base: Cost, blocks: readonly CostedBlock[], K: number): number {
   let perCall = measure(base);
   let cached = K * measure(base);
   for (const b of blocks) {

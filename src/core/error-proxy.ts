@@ -34,7 +34,9 @@ export interface ErrorProxy {
 export function predictedError(schedule: Schedule, profile: Profile): ErrorProxy {
   const K = profile.sampler.steps;
   if (schedule.sampler.steps !== K) {
-    throw new BacError(`schedule has K = ${schedule.sampler.steps} steps but the profile has K = ${K}; re-profile or re-solve`);
+    throw new BacError(
+      `schedule has K = ${schedule.sampler.steps} steps but the profile has K = ${K}; re-profile or re-solve`,
+    );
   }
   const byId = new Map(profile.blocks.map((b) => [b.id, b]));
   const meanL1 = profile.blocks.reduce((s, b) => s + b.l1Mean, 0) / Math.max(1, profile.blocks.length);

@@ -51,7 +51,8 @@ export function composeBlock(
 export function assertSolvableProfile(profile: Profile): void {
   const K = profile.sampler.steps;
   if (!Number.isInteger(K) || K < 1) throw new BacError(`profile: sampler.steps = ${K}, expected an integer ≥ 1`);
-  if (profile.blocks.length === 0) throw new BacError('profile: has no blocks, expected the decoder blocks of the model');
+  if (profile.blocks.length === 0)
+    throw new BacError('profile: has no blocks, expected the decoder blocks of the model');
   for (const b of profile.blocks) {
     if (!parseBlockId(b.id)) throw new BacError(`profile: block id "${b.id}" is invalid, expected <layer>.<sa|ca|ffn>`);
     if (b.simMean.length !== K * K) {

@@ -66,7 +66,11 @@ export function similarityFromGram(gram: ArrayLike<number>, K: number): Float64A
     for (let j = 0; j < K; j++) {
       const nj = Math.sqrt(Math.max(0, gram[j * K + j]!));
       sim[i * K + j] =
-        i === j || (ni === 0 && nj === 0) ? 1 : ni === 0 || nj === 0 ? 0 : Math.min(1, Math.max(-1, gram[i * K + j]! / (ni * nj)));
+        i === j || (ni === 0 && nj === 0)
+          ? 1
+          : ni === 0 || nj === 0
+            ? 0
+            : Math.min(1, Math.max(-1, gram[i * K + j]! / (ni * nj)));
     }
   }
   return sim;

@@ -57,11 +57,24 @@ export function tradeoffCurves(profile: Profile, topN: number, forceLast: boolea
     const base = { model, sampler: profile.sampler, baseCost: profile.baseCost };
     const steps = uniformSteps(K, M);
     uniform.push(
-      point({ ...base, solver: { budget: M, topN: 0, forceLast: false, profile: null }, blocks: profile.blocks.map((b) => composeBlock(b.id, b.cost, steps, [])) }, profile),
+      point(
+        {
+          ...base,
+          solver: { budget: M, topN: 0, forceLast: false, profile: null },
+          blocks: profile.blocks.map((b) => composeBlock(b.id, b.cost, steps, [])),
+        },
+        profile,
+      ),
     );
     if (sweeps.some((s) => s[M - 1] === null)) continue;
     const bua = bubblingUnion(
-      profile.blocks.map((b, i) => ({ id: b.id, layer: b.layer, kind: b.kind, l1: b.l1Mean, acs: sweeps[i]![M - 1]!.steps })),
+      profile.blocks.map((b, i) => ({
+        id: b.id,
+        layer: b.layer,
+        kind: b.kind,
+        l1: b.l1Mean,
+        acs: sweeps[i]![M - 1]!.steps,
+      })),
       topN,
     );
     const blocks = profile.blocks.map((b, i) => composeBlock(b.id, b.cost, bua[i]!.acs, bua[i]!.bua));

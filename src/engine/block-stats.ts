@@ -20,7 +20,13 @@ function gramModel(): Uint8Array {
   graph.output.push(tensorValueInfo('gram', DataType.FLOAT, ['G', 'K', 'K']));
   graph.node.push(makeNode('Transpose', ['X'], ['XT'], 'transpose', [attrInts('perm', [0, 2, 1])]));
   graph.node.push(makeNode('MatMul', ['X', 'XT'], ['gram'], 'gram'));
-  return encodeModel({ irVersion: 8, producerName: 'bac-studio', graph, opsetImport: [{ domain: '', version: 17 }], metadataProps: [] });
+  return encodeModel({
+    irVersion: 8,
+    producerName: 'bac-studio',
+    graph,
+    opsetImport: [{ domain: '', version: 17 }],
+    metadataProps: [],
+  });
 }
 
 // The worker is evaluated from source so it needs no separate bundle entry; it embeds core's

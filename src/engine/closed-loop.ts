@@ -13,7 +13,12 @@ import { Rng } from './rng';
  */
 
 /** Samples one normalised action chunk [B, T, Da] for a batch of normalised windows. */
-export type ChunkSampler = (cond: Float32Array, batch: number, initialSample: Float32Array, noise: Rng) => Promise<Float32Array>;
+export type ChunkSampler = (
+  cond: Float32Array,
+  batch: number,
+  initialSample: Float32Array,
+  noise: Rng,
+) => Promise<Float32Array>;
 
 /** Outcome counts of a closed-loop run. */
 export interface ClosedLoopResult {

@@ -91,7 +91,12 @@ export async function evaluate(
     // One warm-up chunk per runner so session start-up costs are not timed.
     const warm = windows[0];
     if (warm) {
-      const inputs = { batch: 1, cond: warm.obs, initialSample: new Rng(0).normalArray(policy.horizon * policy.actionDim), noise: new Rng(1) };
+      const inputs = {
+        batch: 1,
+        cond: warm.obs,
+        initialSample: new Rng(0).normalArray(policy.horizon * policy.actionDim),
+        noise: new Rng(1),
+      };
       await plain.runChunk(scheduler, inputs);
       if (tables[0]) await cached.runChunk(scheduler, tables[0], { ...inputs, noise: new Rng(1) });
     }

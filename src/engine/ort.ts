@@ -124,6 +124,8 @@ export async function openSession(
     return { session, provider: 'cpu', notes };
   } catch (e) {
     const name = typeof model === 'string' ? model : 'model';
-    throw new BacError(`${name}: ONNX Runtime cannot load the model: ${firstLine(e)}; expected a valid ONNX file (opset 13–26)`);
+    throw new BacError(
+      `${name}: ONNX Runtime cannot load the model: ${firstLine(e)}; expected a valid ONNX file (opset 13–26)`,
+    );
   }
 }

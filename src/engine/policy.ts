@@ -32,7 +32,9 @@ function fixedDim(info: ModelInfo, input: string, axis: number, fallback: number
   const d = shape?.[axis];
   if (typeof d === 'number' && d > 0) return d;
   if (fallback !== undefined) return fallback;
-  throw new BacError(`${info.name}: input "${input}" does not declare its ${what} (axis ${axis}); re-export with static dims`);
+  throw new BacError(
+    `${info.name}: input "${input}" does not declare its ${what} (axis ${axis}); re-export with static dims`,
+  );
 }
 
 /**
@@ -44,7 +46,9 @@ export async function loadPolicy(path: string): Promise<Policy> {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new BacError(`${basename(path)}: cannot read the model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`);
+    throw new BacError(
+      `${basename(path)}: cannot read the model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`,
+    );
   }
   const info = inspectModel(bytes, { name: basename(path) });
   const md = info.metadata;
@@ -84,8 +88,16 @@ export function denoiserFeeds(
 ): Record<string, Ort.Tensor> {
   const t =
     policy.info.timestepDtype === 'int64'
-      ? new ort.Tensor('int64', BigInt64Array.from({ length: B }, () => BigInt(timestep)), [B])
-      : new ort.Tensor('float32', Float32Array.from({ length: B }, () => timestep), [B]);
+      ? new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: B }, () => BigInt(timestep)),
+          [B],
+        )
+      : new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: B }, () => timestep),
+          [B],
+        );
   return {
     sample: new ort.Tensor('float32', sample, [B, policy.horizon, policy.actionDim]),
     timestep: t,

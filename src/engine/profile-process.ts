@@ -65,7 +65,10 @@ function workerEntry(): { module: string; execArgv: string[] } {
  * @throws BacError for user errors reported by the child, or when the child died.
  * @throws ProfileCancelledError when `signal` aborted.
  */
-export function profileInChildProcess(request: ProfileRequest, options: ProfileProcessOptions = {}): Promise<ProfileOutcome> {
+export function profileInChildProcess(
+  request: ProfileRequest,
+  options: ProfileProcessOptions = {},
+): Promise<ProfileOutcome> {
   const { onProgress, signal, log } = options;
   if (signal?.aborted) return Promise.reject(new ProfileCancelledError());
   const entry = workerEntry();
@@ -117,7 +120,11 @@ export function profileInChildProcess(request: ProfileRequest, options: ProfileP
           onProgress?.(msg.progress);
           break;
         case 'error':
-          finish(() => reject(msg.user ? new BacError(msg.message) : new Error(`${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`)));
+          finish(() =>
+            reject(
+              msg.user ? new BacError(msg.message) : new Error(`${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`),
+            ),
+          );
           child.kill();
           break;
         case 'done': {
@@ -125,13 +132,26 @@ export function profileInChildProcess(request: ProfileRequest, options: ProfileP
           const bytes = new Uint8Array(Buffer.from(msg.profileBase64, 'base64'));
           const parsed = parseProfile(bytes);
           if (!parsed.ok) {
-            finish(() => reject(new Error(`profiling produced an invalid profile: ${parsed.errors.map((e) => e.message).join('; ')}`)));
+            finish(() =>
+              reject(
+                new Error(`profiling produced an invalid profile: ${parsed.errors.map((e) => e.message).join('; ')}`),
+              ),
+            );
             break;
           }
           // Settle only after the write: a cancel that arrives while writing must not be reported
           // as success, and a failed write must not leave a temp file (writeFileAtomic cleans up).
           writeFileAtomic(request.outPath, bytes).then(
-            () => finish(() => resolve({ profile: parsed.profile, profilePath: request.outPath, provider: msg.provider, notes: msg.notes, peakRssBytes: msg.peakRssBytes })),
+            () =>
+              finish(() =>
+                resolve({
+                  profile: parsed.profile,
+                  profilePath: request.outPath,
+                  provider: msg.provider,
+                  notes: msg.notes,
+                  peakRssBytes: msg.peakRssBytes,
+                }),
+              ),
             (e: unknown) => finish(() => reject(e)),
           );
           break;

@@ -35,7 +35,12 @@ process.on('message', (raw: unknown) => {
       },
       (e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));
-        return send({ type: 'error', message: err.message, user: isBacError(e), stack: isBacError(e) ? undefined : err.stack });
+        return send({
+          type: 'error',
+          message: err.message,
+          user: isBacError(e),
+          stack: isBacError(e) ? undefined : err.stack,
+        });
       },
     )
     // Leave once the result is on the channel; ORT's threads would otherwise keep the process alive.

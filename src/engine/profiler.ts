@@ -41,11 +41,22 @@ export function relativeTo(from: string, target: string): string {
 }
 
 /** Reads `count` windows of the model's observation keys and normalises them. */
-export async function loadWindows(policy: Policy, episodesPath: string, count: number, seed: number): Promise<WindowSample[]> {
+export async function loadWindows(
+  policy: Policy,
+  episodesPath: string,
+  count: number,
+  seed: number,
+): Promise<WindowSample[]> {
   const md = policy.info.metadata;
   const source = await openEpisodes(episodesPath);
   try {
-    const windows = await sampleWindows(source, { keys: md.obsKeys, nObsSteps: policy.obsSteps, count, seed, expectedDim: policy.condDim });
+    const windows = await sampleWindows(source, {
+      keys: md.obsKeys,
+      nObsSteps: policy.obsSteps,
+      count,
+      seed,
+      expectedDim: policy.condDim,
+    });
     for (const w of windows) applyNormalizer(w.obs, md.normalizer.obs);
     return windows;
   } finally {
@@ -65,7 +76,11 @@ function median(xs: number[]): number {
  * c_b = time with only b on − c_0, rescaled so Σ c_b equals (all on − all off), which cancels most
  * of the per-configuration timing noise. O(blocks · runs) denoiser calls.
  */
-export async function measureBlockTimes(policy: Policy, opened: OpenedSession, runs = 15): Promise<{ base: number; blocks: number[] }> {
+export async function measureBlockTimes(
+  policy: Policy,
+  opened: OpenedSession,
+  runs = 15,
+): Promise<{ base: number; blocks: number[] }> {
   const ort = loadOrt();
   const n = policy.info.blocks.length;
   const d = policy.info.blockShape[2];
@@ -118,7 +133,9 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   if (typeof d !== 'number') throw new BacError(`${info.name}: block outputs do not declare their width d`);
   const D = (typeof Tb === 'number' ? Tb : policy.horizon) * d;
   const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
-  log(`${info.name}: ${blocks.length} blocks, K = ${K} (${info.metadata.sampler.type}), ${windows.length} observation windows`);
+  log(
+    `${info.name}: ${blocks.length} blocks, K = ${K} (${info.metadata.sampler.type}), ${windows.length} observation windows`,
+  );
 
   const ort = loadOrt();
   const opened = await openSession(policy.bytes, request.executionProvider, { intraOpNumThreads: 1 });
@@ -172,7 +189,9 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
     await stats.close();
   }
 
-  const gated = await openSession(buildGatedModel(policy.bytes, info.name).bytes, opened.provider, { intraOpNumThreads: 1 });
+  const gated = await openSession(buildGatedModel(policy.bytes, info.name).bytes, opened.provider, {
+    intraOpNumThreads: 1,
+  });
   const times = await measureBlockTimes(policy, gated);
   await gated.session.release();
   await opened.session.release();
@@ -181,7 +200,16 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   const blockProfiles: BlockProfile[] = blocks.map((b, i) => {
     const agg = accumulators[i]!.result();
     const cost: Cost = { flops: b.cost.flops, timeUs: times.blocks[i]! };
-    return { id: b.id, layer: b.layer, kind: b.kind, simMean: agg.simMean, simStd: agg.simStd, l1Mean: agg.l1Mean, l1Std: agg.l1Std, cost };
+    return {
+      id: b.id,
+      layer: b.layer,
+      kind: b.kind,
+      simMean: agg.simMean,
+      simStd: agg.simStd,
+      l1Mean: agg.l1Mean,
+      l1Std: agg.l1Std,
+      cost,
+    };
   });
   const profile: Profile = {
     model: { path: relativeTo(request.outPath, request.modelPath), sha256: info.sha256 },

@@ -84,7 +84,12 @@ export class CachedRunner {
   ) {}
 
   /** Builds the gated graph from the policy and opens it on the chosen provider. */
-  static async open(policy: Policy, ep: ExecutionProviderChoice, threads?: number, gated?: GatedModel): Promise<CachedRunner> {
+  static async open(
+    policy: Policy,
+    ep: ExecutionProviderChoice,
+    threads?: number,
+    gated?: GatedModel,
+  ): Promise<CachedRunner> {
     const g = gated ?? buildGatedModel(policy.bytes, policy.info.name);
     return new CachedRunner(loadOrt(), policy, g, await openSession(g.bytes, ep, { intraOpNumThreads: threads }));
   }
@@ -99,7 +104,8 @@ export class CachedRunner {
     const shape = this.policy.info.blockShape;
     const T = typeof shape[1] === 'number' ? shape[1] : this.policy.horizon;
     const d = shape[2];
-    if (typeof d !== 'number') throw new BacError(`${this.policy.info.name}: block outputs do not declare their width d`);
+    if (typeof d !== 'number')
+      throw new BacError(`${this.policy.info.name}: block outputs do not declare their width d`);
     return batch * T * d;
   }
 
@@ -117,7 +123,8 @@ export class CachedRunner {
   ): Promise<Float32Array> {
     const n = this.gated.gate.blocks.length;
     const K = scheduler.numInferenceSteps;
-    if (table.length !== K * n) throw new BacError(`update table has ${table.length} entries, expected K·blocks = ${K}·${n}`);
+    if (table.length !== K * n)
+      throw new BacError(`update table has ${table.length} entries, expected K·blocks = ${K}·${n}`);
     for (let i = 0; i < n; i++) {
       if (!table[i]) throw new BacError(`block ${this.blockIds[i]} does not update at step 0; every block must`);
     }

@@ -62,8 +62,14 @@ describe('ACS dynamic programme', () => {
             const r = solveAcs(sim, M, { forceLast });
             assertValidSet(r.steps, K, M, forceLast);
             const ctx = `K=${K} M=${M} forceLast=${forceLast} seed=${seed}`;
-            assert.ok(Math.abs(r.objective - truth.best) <= 1e-9 * Math.max(1, Math.abs(truth.best)), `${ctx}: DP ${r.objective} vs max ${truth.best}`);
-            assert.ok(Math.abs(acsObjective(sim, r.steps) - truth.best) <= 1e-9 * Math.max(1, Math.abs(truth.best)), `${ctx}: set does not attain the max`);
+            assert.ok(
+              Math.abs(r.objective - truth.best) <= 1e-9 * Math.max(1, Math.abs(truth.best)),
+              `${ctx}: DP ${r.objective} vs max ${truth.best}`,
+            );
+            assert.ok(
+              Math.abs(acsObjective(sim, r.steps) - truth.best) <= 1e-9 * Math.max(1, Math.abs(truth.best)),
+              `${ctx}: set does not attain the max`,
+            );
             assert.deepEqual(sweep[M - 1], r, `${ctx}: all-budgets sweep differs from the single solve`);
           }
         }
@@ -111,13 +117,22 @@ describe('ACS dynamic programme', () => {
     const sim = randomSim(5, 3);
     const withNaN = Float64Array.from(sim.data as Float64Array);
     withNaN[7] = Number.NaN;
-    assert.throws(() => solveAcs({ size: 5, data: withNaN }, 2, { forceLast: false }), /entry \[1\]\[2\] is NaN, expected a finite number/);
-    assert.throws(() => solveAcs({ size: 5, data: new Float64Array(24) }, 2, { forceLast: false }), /has 24 entries, expected 5×5 = 25 \(square\)/);
+    assert.throws(
+      () => solveAcs({ size: 5, data: withNaN }, 2, { forceLast: false }),
+      /entry \[1\]\[2\] is NaN, expected a finite number/,
+    );
+    assert.throws(
+      () => solveAcs({ size: 5, data: new Float64Array(24) }, 2, { forceLast: false }),
+      /has 24 entries, expected 5×5 = 25 \(square\)/,
+    );
     assert.throws(() => squareFromRows([[1, 0], [0]]), /row 1 has 1 entries, expected 2/);
     assert.throws(() => solveAcs(sim, 0, { forceLast: false }), /budget 0 is out of range, expected an integer in 1…5/);
     assert.throws(() => solveAcs(sim, 6, { forceLast: false }), /budget 6 is out of range/);
     assert.throws(() => solveAcs(sim, 2.5, { forceLast: false }), /budget 2.5 is out of range/);
-    assert.throws(() => solveAcs(sim, 1, { forceLast: true }), /budget 1 cannot hold both step 0 and the forced last step 4/);
+    assert.throws(
+      () => solveAcs(sim, 1, { forceLast: true }),
+      /budget 1 cannot hold both step 0 and the forced last step 4/,
+    );
     assert.throws(() => squareFromRows([]), /is empty/);
   });
 });

@@ -58,7 +58,9 @@ describe('Bubbling Union Algorithm', () => {
   it('does not depend on the order blocks are given in (uses the FFN ACS sets before any union)', () => {
     const reference = byId(bubblingUnion(twoLayers, 4));
     const reversed = byId(bubblingUnion([...twoLayers].reverse(), 4));
-    const shuffled = byId(bubblingUnion([twoLayers[4]!, twoLayers[2]!, twoLayers[0]!, twoLayers[5]!, twoLayers[1]!, twoLayers[3]!], 4));
+    const shuffled = byId(
+      bubblingUnion([twoLayers[4]!, twoLayers[2]!, twoLayers[0]!, twoLayers[5]!, twoLayers[1]!, twoLayers[3]!], 4),
+    );
     assert.deepEqual(reversed, reference);
     assert.deepEqual(shuffled, reference);
   });
@@ -68,6 +70,9 @@ describe('Bubbling Union Algorithm', () => {
     assert.deepEqual(selectHighErrorBlocks(tied, 2), ['0.sa', '0.ca']);
     assert.throws(() => bubblingUnion(twoLayers, -1), BacError);
     assert.throws(() => bubblingUnion(twoLayers, 1.5), /top-n 1.5 is invalid, expected an integer ≥ 0/);
-    assert.throws(() => bubblingUnion([{ ...twoLayers[0]!, l1: Number.NaN }], 1), /block 0.sa: reuse error ℓ = NaN is invalid/);
+    assert.throws(
+      () => bubblingUnion([{ ...twoLayers[0]!, l1: Number.NaN }], 1),
+      /block 0.sa: reuse error ℓ = NaN is invalid/,
+    );
   });
 });

@@ -24,7 +24,15 @@ function tempDir(): string {
 
 describe('profiling', () => {
   it('matches the pure reference statistics computed from a hand-driven sampler loop', async () => {
-    const request = { modelPath: model, episodesPath: episodes, samples: 3, seed: 5, executionProvider: 'cpu' as const, outPath: join(tempDir(), 'p.bacprofile'), batchSize: 2 };
+    const request = {
+      modelPath: model,
+      episodesPath: episodes,
+      samples: 3,
+      seed: 5,
+      executionProvider: 'cpu' as const,
+      outPath: join(tempDir(), 'p.bacprofile'),
+      batchSize: 2,
+    };
     const { profile } = await runProfile(request);
 
     // Reference: same windows, same noise stream, plain session, core's O(K²D) statistics.
@@ -63,24 +71,41 @@ describe('profiling', () => {
     profile.blocks.forEach((b, j) => {
       const ref = acc[j]!.result();
       let worst = 0;
-      for (let e = 0; e < K * K; e++) worst = Math.max(worst, Math.abs(b.simMean[e]! - ref.simMean[e]!), Math.abs(b.simStd[e]! - ref.simStd[e]!));
+      for (let e = 0; e < K * K; e++)
+        worst = Math.max(worst, Math.abs(b.simMean[e]! - ref.simMean[e]!), Math.abs(b.simStd[e]! - ref.simStd[e]!));
       assert.ok(worst < 1e-5, `${b.id}: similarity differs from the reference by ${worst}`);
-      assert.ok(Math.abs(b.l1Mean - ref.l1Mean) <= 1e-5 * Math.max(1, ref.l1Mean), `${b.id}: ℓ ${b.l1Mean} vs ${ref.l1Mean}`);
+      assert.ok(
+        Math.abs(b.l1Mean - ref.l1Mean) <= 1e-5 * Math.max(1, ref.l1Mean),
+        `${b.id}: ℓ ${b.l1Mean} vs ${ref.l1Mean}`,
+      );
       assert.ok(b.cost.flops > 0, `${b.id} has FLOPs`);
     });
     await session.release();
   });
 
   it('is deterministic and independent of the batch size', async () => {
-    const base = { modelPath: model, episodesPath: episodes, samples: 4, seed: 9, executionProvider: 'cpu' as const, outPath: join(tempDir(), 'p.bacprofile') };
+    const base = {
+      modelPath: model,
+      episodesPath: episodes,
+      samples: 4,
+      seed: 9,
+      executionProvider: 'cpu' as const,
+      outPath: join(tempDir(), 'p.bacprofile'),
+    };
     const a = await runProfile({ ...base, batchSize: 4 });
     const b = await runProfile({ ...base, batchSize: 4 });
-    assert.deepEqual(a.profile.blocks.map((x) => [...x.simMean]), b.profile.blocks.map((x) => [...x.simMean]));
+    assert.deepEqual(
+      a.profile.blocks.map((x) => [...x.simMean]),
+      b.profile.blocks.map((x) => [...x.simMean]),
+    );
     const c = await runProfile({ ...base, batchSize: 3 });
     // Batching changes the noise each sample draws, never which windows are profiled: so the
     // statistics are close but the per-sample noise differs; the windows themselves are identical.
     assert.equal(c.profile.samples, 4);
-    assert.deepEqual(a.profile.blocks.map((x) => x.id), c.profile.blocks.map((x) => x.id));
+    assert.deepEqual(
+      a.profile.blocks.map((x) => x.id),
+      c.profile.blocks.map((x) => x.id),
+    );
   });
 });
 
@@ -90,7 +115,15 @@ describe('profiling in a child process', () => {
     const out = join(dir, 'p.bacprofile');
     const seen: number[] = [];
     const r = await profileInChildProcess(
-      { modelPath: model, episodesPath: episodes, samples: 4, seed: 1, executionProvider: 'cpu', outPath: out, batchSize: 2 },
+      {
+        modelPath: model,
+        episodesPath: episodes,
+        samples: 4,
+        seed: 1,
+        executionProvider: 'cpu',
+        outPath: out,
+        batchSize: 2,
+      },
       { onProgress: (p) => seen.push(p.done) },
     );
     assert.deepEqual(seen, [2, 4]);
@@ -105,7 +138,15 @@ describe('profiling in a child process', () => {
     const dir = tempDir();
     const abort = new AbortController();
     const p = profileInChildProcess(
-      { modelPath: model, episodesPath: episodes, samples: 64, seed: 1, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile'), batchSize: 1 },
+      {
+        modelPath: model,
+        episodesPath: episodes,
+        samples: 64,
+        seed: 1,
+        executionProvider: 'cpu',
+        outPath: join(dir, 'p.bacprofile'),
+        batchSize: 1,
+      },
       { signal: abort.signal, onProgress: () => abort.abort() },
     );
     await assert.rejects(p, ProfileCancelledError);
@@ -115,25 +156,70 @@ describe('profiling in a child process', () => {
   it('turns a killed profiling process into one clear error and no output file', async () => {
     const dir = tempDir();
     const p = profileInChildProcess(
-      { modelPath: model, episodesPath: episodes, samples: 64, seed: 1, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile'), batchSize: 1 },
+      {
+        modelPath: model,
+        episodesPath: episodes,
+        samples: 64,
+        seed: 1,
+        executionProvider: 'cpu',
+        outPath: join(dir, 'p.bacprofile'),
+        batchSize: 1,
+      },
       { onSpawn: (pid) => setTimeout(() => process.kill(pid, 'SIGKILL'), 300) },
     );
-    await assert.rejects(p, (e: unknown) => e instanceof BacError && /profiling process stopped before finishing \(signal SIGKILL\); no profile was written/.test(e.message));
+    await assert.rejects(
+      p,
+      (e: unknown) =>
+        e instanceof BacError &&
+        /profiling process stopped before finishing \(signal SIGKILL\); no profile was written/.test(e.message),
+    );
     assert.deepEqual(readdirSync(dir), []);
   });
 
   const badInputs: [string, string, string, RegExp][] = [
-    ['a model without block outputs', fixtures('onnx/no-blocks.onnx'), episodes, /has no block outputs, expected one graph output bac:<layer>\.<kind>/],
-    ['wrong metadata', fixtures('onnx/bad-metadata-json.onnx'), episodes, /metadata "bac\.normalizer" is not valid JSON/],
-    ['an observation key missing from the episodes', model, fixtures('episodes/tiny.hdf5'), /observation key "robot_pos" is missing; available keys/],
-    ['a dimension mismatch', join(root, 'test/fixtures/engine/small-dpt-cond12.onnx'), episodes, /expects 12 observation values per step but bac\.obs_keys give 11/],
-    ['a truncated HDF5 file', model, fixtures('episodes/truncated.hdf5'), /is truncated: it has \d+ bytes but its HDF5 superblock says \d+/],
+    [
+      'a model without block outputs',
+      fixtures('onnx/no-blocks.onnx'),
+      episodes,
+      /has no block outputs, expected one graph output bac:<layer>\.<kind>/,
+    ],
+    [
+      'wrong metadata',
+      fixtures('onnx/bad-metadata-json.onnx'),
+      episodes,
+      /metadata "bac\.normalizer" is not valid JSON/,
+    ],
+    [
+      'an observation key missing from the episodes',
+      model,
+      fixtures('episodes/tiny.hdf5'),
+      /observation key "robot_pos" is missing; available keys/,
+    ],
+    [
+      'a dimension mismatch',
+      join(root, 'test/fixtures/engine/small-dpt-cond12.onnx'),
+      episodes,
+      /expects 12 observation values per step but bac\.obs_keys give 11/,
+    ],
+    [
+      'a truncated HDF5 file',
+      model,
+      fixtures('episodes/truncated.hdf5'),
+      /is truncated: it has \d+ bytes but its HDF5 superblock says \d+/,
+    ],
     ['an empty zarr', model, fixtures('episodes/empty.zarr'), /holds no episodes/],
   ];
   for (const [what, modelPath, episodesPath, pattern] of badInputs) {
     it(`refuses ${what} with one clear message and no output file`, async () => {
       const dir = tempDir();
-      const p = profileInChildProcess({ modelPath, episodesPath, samples: 2, seed: 1, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile') });
+      const p = profileInChildProcess({
+        modelPath,
+        episodesPath,
+        samples: 2,
+        seed: 1,
+        executionProvider: 'cpu',
+        outPath: join(dir, 'p.bacprofile'),
+      });
       await assert.rejects(p, (e: unknown) => {
         assert.ok(e instanceof BacError, `expected a user error, got ${String(e)}`);
         assert.match(e.message, pattern);

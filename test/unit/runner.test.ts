@@ -21,14 +21,26 @@ const episodes = join(root, 'fixtures/demo/episodes/heldout.hdf5');
 
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'bac-runner-test-'));
-  const { profile } = await runProfile({ modelPath: model, episodesPath: episodes, samples: 2, seed: 3, executionProvider: 'cpu', outPath: join(dir, 'p.bacprofile') });
+  const { profile } = await runProfile({
+    modelPath: model,
+    episodesPath: episodes,
+    samples: 2,
+    seed: 3,
+    executionProvider: 'cpu',
+    outPath: join(dir, 'p.bacprofile'),
+  });
   const policy = await loadPolicy(model);
   return { dir, profile, policy, scheduler: policyScheduler(policy) };
 }
 
 function chunkInputs(policy: Awaited<ReturnType<typeof loadPolicy>>, seed: number) {
   const rng = new Rng(seed);
-  return { batch: 1, cond: rng.normalArray(policy.obsSteps * policy.condDim), initialSample: rng.normalArray(policy.horizon * policy.actionDim), noise: new Rng(seed + 1) };
+  return {
+    batch: 1,
+    cond: rng.normalArray(policy.obsSteps * policy.condDim),
+    initialSample: rng.normalArray(policy.horizon * policy.actionDim),
+    noise: new Rng(seed + 1),
+  };
 }
 
 describe('cached runner', () => {
@@ -69,13 +81,23 @@ describe('cached runner', () => {
       const cache = new Float32Array(n * per);
       lastOutput.forEach((o, i) => cache.set(o, i * per));
       feeds[UPDATE_INPUT] = new ort.Tensor('bool', gates, [n]);
-      feeds[CACHE_INPUT] = new ort.Tensor('float32', cache, [n, 1, policy.horizon, policy.info.blockShape[2] as number]);
+      feeds[CACHE_INPUT] = new ort.Tensor('float32', cache, [
+        n,
+        1,
+        policy.horizon,
+        policy.info.blockShape[2] as number,
+      ]);
       const out = await session.run(feeds);
       const packed = out[CACHE_OUTPUT]!.data as Float32Array;
       for (let i = 0; i < n; i++) {
         const row = packed.slice(i * per, (i + 1) * per);
         if (gates[i]) lastOutput[i] = row;
-        else assert.deepEqual([...row], [...lastOutput[i]!], `step ${k}: reused block ${cached.blockIds[i]} must return its cache`);
+        else
+          assert.deepEqual(
+            [...row],
+            [...lastOutput[i]!],
+            `step ${k}: reused block ${cached.blockIds[i]} must return its cache`,
+          );
       }
       const eps = out[policy.info.prediction]!.data as Float32Array;
       x = scheduler.step(eps, t, x, scheduler.usesNoise(t) ? inputs.noise.normalArray(x.length) : undefined);
@@ -86,14 +108,24 @@ describe('cached runner', () => {
 
     const plain = await PlainRunner.open(policy, 'cpu');
     const full = await plain.runChunk(scheduler, chunkInputs(policy, 5));
-    assert.ok(full.some((v, i) => v !== got[i]), 'a sparse schedule changes the result (the caches are really used)');
+    assert.ok(
+      full.some((v, i) => v !== got[i]),
+      'a sparse schedule changes the result (the caches are really used)',
+    );
     await Promise.all([plain.release(), cached.release(), session.release()]);
   });
 
   it('refuses a schedule made for another model', async () => {
     const { profile } = await setup();
     const bac = buildBaseline('bac', profile, profile.model, 4, 2, true);
-    assert.throws(() => updateTable({ ...bac, blocks: bac.blocks.slice(1) }, bac.blocks.map((b) => b.id)), /solved for another model/);
+    assert.throws(
+      () =>
+        updateTable(
+          { ...bac, blocks: bac.blocks.slice(1) },
+          bac.blocks.map((b) => b.id),
+        ),
+      /solved for another model/,
+    );
   });
 });
 

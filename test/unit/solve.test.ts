@@ -31,8 +31,15 @@ describe('baselines', () => {
     const noBua = buildBaseline('acs-no-bua', p, model, 5, 2, true);
     assert.ok(noBua.blocks.every((b) => b.bua.length === 0 && b.acs.length === 5 && b.acs.at(-1) === 19));
     const bac = buildBaseline('bac', p, model, 5, 2, true);
-    assert.ok(bac.blocks.some((b) => b.bua.length > 0), 'BUA added error-correction steps');
-    assert.deepEqual(bac.blocks.map((b) => b.acs), noBua.blocks.map((b) => b.acs), 'BUA keeps the ACS sets');
+    assert.ok(
+      bac.blocks.some((b) => b.bua.length > 0),
+      'BUA added error-correction steps',
+    );
+    assert.deepEqual(
+      bac.blocks.map((b) => b.acs),
+      noBua.blocks.map((b) => b.acs),
+      'BUA keeps the ACS sets',
+    );
   });
 });
 
@@ -56,8 +63,16 @@ describe('solveSchedule', () => {
     const b0 = first.blocks[0]!;
     const removed = b0.acs[1]!;
     const added = [...Array(20).keys()].find((k) => !updateSteps(b0).includes(k))!;
-    const edited = { ...first, blocks: first.blocks.map((b, i) => (i === 0 ? { ...b, manual: [added], manualOff: [removed] } : b)) };
-    const again = solveSchedule(p, { budget: 6, topN: 1, forceLast: true, profile: null }, model, manualEditsOf(edited));
+    const edited = {
+      ...first,
+      blocks: first.blocks.map((b, i) => (i === 0 ? { ...b, manual: [added], manualOff: [removed] } : b)),
+    };
+    const again = solveSchedule(
+      p,
+      { budget: 6, topN: 1, forceLast: true, profile: null },
+      model,
+      manualEditsOf(edited),
+    );
     const a0 = again.blocks[0]!;
     assert.ok(updateSteps(a0).includes(added) && a0.manual.includes(added));
     assert.ok(!updateSteps(a0).includes(removed));
@@ -80,10 +95,14 @@ describe('cost model', () => {
     assert.equal(s.flops, 2);
     assert.equal(s.time, null, 'no measured time → no time speedup');
     // Time: c0 = 1 µs, blocks 3 and 6 µs updating 4 and 1 times: full = 4·10 = 40, cached = 4 + 12 + 6 = 22.
-    const t = expectedSpeedup({ flops: 0, timeUs: 1 }, [
-      { cost: { flops: 0, timeUs: 3 }, updates: 4 },
-      { cost: { flops: 0, timeUs: 6 }, updates: 1 },
-    ], 4);
+    const t = expectedSpeedup(
+      { flops: 0, timeUs: 1 },
+      [
+        { cost: { flops: 0, timeUs: 3 }, updates: 4 },
+        { cost: { flops: 0, timeUs: 6 }, updates: 1 },
+      ],
+      4,
+    );
     assert.equal(t.time, 40 / 22);
   });
 
@@ -113,7 +132,7 @@ describe('predicted-error proxy', () => {
     const meanL1 = p.blocks.reduce((a, b) => a + b.l1Mean, 0) / 3;
     for (const b of p.blocks) {
       const sim = (i: number, j: number) => b.simMean[i * 4 + j]!;
-      expected += (b.l1Mean / meanL1) * ((1 - sim(0, 1)) + (1 - sim(2, 3)));
+      expected += (b.l1Mean / meanL1) * (1 - sim(0, 1) + (1 - sim(2, 3)));
     }
     assert.ok(Math.abs(predictedError(s, p).total - expected / 12) < 1e-9);
     const q = tinyProfile(2, 30, 11);

@@ -25,7 +25,10 @@ describe('per-sample block statistics', () => {
 
   it('rejects empty input, ragged outputs and non-finite values', () => {
     assert.throws(() => sampleBlockStats([]), /expected K ≥ 1/);
-    assert.throws(() => sampleBlockStats([f32(1, 2), f32(1)], '3.ca'), /3.ca: step 1 output has 1 elements, expected 2/);
+    assert.throws(
+      () => sampleBlockStats([f32(1, 2), f32(1)], '3.ca'),
+      /3.ca: step 1 output has 1 elements, expected 2/,
+    );
     assert.throws(() => sampleBlockStats([f32(1, Number.NaN)]), /element 1 is NaN/);
   });
 });

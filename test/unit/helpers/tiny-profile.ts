@@ -11,7 +11,9 @@ export function tinyProfile(layers: number, K: number, seed = 1): Profile {
   const blocks: BlockProfile[] = decoderBlocks(layers).map((ref) => {
     const rate = 0.02 + rnd() * 0.2;
     const simMean = new Float32Array(K * K);
-    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) simMean[i * K + j] = Math.exp(-rate * Math.abs(i - j) * (1 + (Math.max(i, j) / K) * rnd() * 0.1));
+    for (let i = 0; i < K; i++)
+      for (let j = 0; j < K; j++)
+        simMean[i * K + j] = Math.exp(-rate * Math.abs(i - j) * (1 + (Math.max(i, j) / K) * rnd() * 0.1));
     for (let i = 0; i < K; i++) for (let j = 0; j < i; j++) simMean[i * K + j] = simMean[j * K + i]!;
     return {
       id: blockId(ref),
