@@ -46,6 +46,7 @@ const charts = new Charts(store, {
   setMode: (mode) => store.update({ mode }),
 });
 let layout: 'none' | 'valid' | 'invalid' = 'none';
+let chartsQueued = false;
 
 function render(): void {
   const state = store.host;
@@ -71,7 +72,18 @@ function render(): void {
   banners.render(state);
   controls.render(state);
   timeline.render(state);
-  charts.render(state);
+  // Charts after the timeline has painted: building three chart.js charts is the slowest part
+  // of a first render, and the timeline is what a person looks at first.
+  if (!chartsQueued) {
+    chartsQueued = true;
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        chartsQueued = false;
+        const latest = store.valid;
+        if (latest) charts.render(latest);
+      }, 0),
+    );
+  }
 }
 
 window.addEventListener('message', (e: MessageEvent) => {
