@@ -170,7 +170,7 @@ describe('bac CLI', () => {
         /nodir\/x\.bacschedule: cannot write it: no such file or directory/,
       ],
       [['solve', 'p.bacprofile', '--budget', '3', '--bogus'], /Unknown option '--bogus'[\s\S]*Run `bac solve --help`/],
-      [['frobnicate'], /unknown command "frobnicate", expected one of: solve, info/],
+      [['frobnicate'], /unknown command "frobnicate", expected one of: profile, solve, eval, compile, info/],
       [['info'], /missing file/],
     ];
     const cwd = process.cwd();
