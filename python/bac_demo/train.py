@@ -142,6 +142,13 @@ def main(argv=None) -> None:
     ap.add_argument("--val-every", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true", help="continue from <out>/train_state.pt")
+    ap.add_argument(
+        "--stop-at",
+        type=int,
+        default=0,
+        help="stop (and save) after this step without changing the --steps LR schedule; with --resume "
+        "this replays an interrupted run exactly",
+    )
     ap.add_argument("--bench", type=int, default=0, help="only time this many steps and exit")
     args = ap.parse_args(argv)
 
@@ -194,6 +201,7 @@ def main(argv=None) -> None:
         opt.load_state_dict(st["opt"])
         g.set_state(st["gen"])
         step, elapsed_before, history = st["step"], st["elapsed_s"], st["history"]
+        # The global torch RNG (dropout masks) restarts from --seed on resume; it is not saved.
         print(f"resumed at step {step}", flush=True)
 
     bac_meta = {
@@ -242,7 +250,7 @@ def main(argv=None) -> None:
     t_start = time.time()
     last_save = t_start
     run_loss, run_n = 0.0, 0
-    total = args.bench if args.bench else args.steps
+    total = args.bench or args.stop_at or args.steps
     model.train()
     while step < total:
         for pg in opt.param_groups:
@@ -275,7 +283,7 @@ def main(argv=None) -> None:
         dt = time.time() - t_start
         print(f"BENCH n_emb {args.n_emb} batch {args.batch}: {dt / args.bench:.3f} s/step", flush=True)
         return
-    save(final=True)
+    save(final=step >= args.steps)
 
 
 if __name__ == "__main__":
