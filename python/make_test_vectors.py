@@ -21,8 +21,8 @@ Two modes::
     # --config is optional when the checkpoint carries model_config and bac_meta (bac_demo.train's do)
     /usr/bin/python3 python/make_test_vectors.py --checkpoint C.pt [--config export.json] \
         --onnx fixtures/demo/policy.onnx [--export] [--episodes fixtures/demo/episodes/heldout.zarr]
-    # interim: a seeded, untrained small DP-T, exported next to the vectors
-    /usr/bin/python3 python/make_test_vectors.py --untrained
+    # pipeline check: a seeded, untrained small DP-T, exported next to its vectors (not the fixture)
+    /usr/bin/python3 python/make_test_vectors.py --untrained --out-dir /tmp/bac-vec
 
 Deterministic: all inputs and noises come from ``torch.Generator().manual_seed(seed)``.
 """
@@ -281,6 +281,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(1)
 
     if args.untrained:
+        if os.path.abspath(args.out_dir) == os.path.abspath(DEFAULT_OUT):
+            # the committed vectors belong to the demo policy; never overwrite them with a toy model
+            ap.error("--untrained needs --out-dir (fixtures/demo/vectors holds the demo policy's vectors)")
         torch.manual_seed(0)
         model = TransformerForDiffusion(**UNTRAINED_KWARGS).eval()
         meta = UNTRAINED_META
