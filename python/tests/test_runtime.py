@@ -889,6 +889,10 @@ def test_runtime_vectors_match_the_typescript_cached_runner(vec, tmp_path):
     onnx_path = os.path.normpath(os.path.join(os.path.dirname(vec), doc["model"]["onnx"]))
     if not os.path.exists(onnx_path):
         pytest.skip(f"{os.path.relpath(onnx_path, REPO)} is missing")
+    assert _sha256(onnx_path) == doc["model"]["onnx_sha256"], (
+        f"{os.path.relpath(onnx_path, REPO)} changed since {os.path.basename(vec)} was written; regenerate it with "
+        "python/make_runtime_vectors.py"
+    )
     import make_runtime_vectors as mrv
 
     ts = _ts_cached_final(vec, tmp_path)
