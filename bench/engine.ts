@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildBaseline } from '../src/core/baselines';
 import { summarizeSchedule } from '../src/core/cost';
-import { openSession } from '../src/engine/ort';
+import { openSession, type ExecutionProviderChoice } from '../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { DEFAULT_PROFILE_BATCH, loadWindows } from '../src/engine/profiler';
@@ -38,6 +38,8 @@ export async function engineBenchmarks(
   const episodesPath = resolve(root, options.episodes ?? 'fixtures/demo/episodes/heldout.hdf5');
   const samples = options.samples ?? 100;
   const chunks = options.chunks ?? 12;
+  // BAC_BENCH_EP=cuda|webgpu|auto measures on a GPU provider (with the same fallback rules as users get).
+  const ep = (process.env.BAC_BENCH_EP ?? 'cpu') as ExecutionProviderChoice;
   const dir = mkdtempSync(join(tmpdir(), 'bac-bench-'));
   try {
     // 1. Profiling in the child process, as users run it.
@@ -47,7 +49,7 @@ export async function engineBenchmarks(
       episodesPath,
       samples,
       seed: 0,
-      executionProvider: 'cpu',
+      executionProvider: ep,
       outPath: join(dir, 'p.bacprofile'),
     });
     const profileMs = performance.now() - t0;
@@ -57,7 +59,7 @@ export async function engineBenchmarks(
     const scheduler = policyScheduler(policy);
     const K = scheduler.numInferenceSteps;
     const ort = loadOrt();
-    const { session } = await openSession(policy.bytes, 'cpu', { intraOpNumThreads: 1 });
+    const { session } = await openSession(policy.bytes, ep, { intraOpNumThreads: 1 });
     const rng = new Rng(0);
     const bareStart = performance.now();
     for (let done = 0; done < samples; done += DEFAULT_PROFILE_BATCH) {
@@ -73,8 +75,8 @@ export async function engineBenchmarks(
     // 3. Cached runner vs full model at S = 10, batch 1, interleaved chunk by chunk.
     const profile = outcome.profile;
     const bac = buildBaseline('bac', profile, profile.model, 10, 3, true);
-    const plain = await PlainRunner.open(policy, 'cpu', 1);
-    const cached = await CachedRunner.open(policy, 'cpu', 1);
+    const plain = await PlainRunner.open(policy, ep, 1);
+    const cached = await CachedRunner.open(policy, ep, 1);
     const table = updateTable(bac, cached.blockIds);
     const windows = await loadWindows(policy, episodesPath, chunks, 2);
     let fullMs = 0;

@@ -7,7 +7,7 @@
  * Environment: BAC_REPLICATE_EPISODES (default 200), BAC_REPLICATE_THREADS (ORT threads, default 2),
  * BAC_REPLICATE_BUDGETS (default 5,7,10,20), BAC_REPLICATE_PROFILE_SAMPLES (default 64).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
@@ -31,6 +31,8 @@ const profileSamples = Number(process.env.BAC_REPLICATE_PROFILE_SAMPLES ?? 64);
 const topN = 3;
 const SEED = 300_000; // layouts never used by the training (0…) or held-out (100000…) demos
 const NOISE_SEED = 11;
+const DISCUSSION_MARKER =
+  '<!-- discussion: written by hand, kept when npm run replicate rewrites the numbers above -->';
 
 interface Row {
   readonly method: string;
@@ -131,7 +133,14 @@ async function main(): Promise<void> {
     }),
     '',
   ];
-  await writeFileAtomic(resolve(root, 'docs/replication.md'), lines.join('\n'));
+  // A hand-written discussion below the marker survives re-runs: the numbers change, the analysis
+  // is revised by a person who has read them.
+  const docPath = resolve(root, 'docs/replication.md');
+  const previous = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
+  const at = previous.indexOf(DISCUSSION_MARKER);
+  const discussion =
+    at >= 0 ? previous.slice(at) : `${DISCUSSION_MARKER}\n\n## Discussion\n\n(not yet written for these numbers)\n`;
+  await writeFileAtomic(docPath, `${lines.join('\n')}\n${discussion}`);
   writeFileSync(
     join(dir, 'rows.json'),
     JSON.stringify(
