@@ -28,6 +28,11 @@ const evalSamples = Number(process.env.BAC_DEMO_EVAL_SAMPLES ?? 16);
 const budget = 10;
 const topN = 3;
 
+/** A progress line that rewrites itself on a terminal and stays silent in logs (CI, pipes). */
+function progress(text: string): void {
+  if (process.stdout.isTTY) process.stdout.write(`\r    ${text}   `);
+}
+
 async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const profilePath = resolve(outDir, 'policy.bacprofile');
@@ -41,12 +46,10 @@ async function main(): Promise<void> {
     {
       log: (line) => console.log(`    ${line}`),
       onProgress: (p) =>
-        process.stdout.write(
-          `\r    ${p.done}/${p.total} samples${p.etaMs === null ? '' : ` · ETA ${(p.etaMs / 1000).toFixed(0)} s`}   `,
-        ),
+        progress(`${p.done}/${p.total} samples${p.etaMs === null ? '' : ` · ETA ${(p.etaMs / 1000).toFixed(0)} s`}`),
     },
   );
-  process.stdout.write('\n');
+  if (process.stdout.isTTY) process.stdout.write('\n');
   const profile = outcome.profile;
   const modelRef: FileRef = { path: relativeTo(schedulePath, modelPath), sha256: profile.model.sha256 };
   const profileRef: FileRef = { path: relativeTo(schedulePath, profilePath), sha256: await sha256File(profilePath) };
@@ -68,9 +71,9 @@ async function main(): Promise<void> {
   const ev = await evaluate(policy, policyScheduler(policy), windows, named, {
     ep: outcome.provider as ExecutionProviderChoice,
     seed: 1,
-    onSample: (done, total) => process.stdout.write(`\r    ${done}/${total} windows   `),
+    onSample: (done, total) => progress(`${done}/${total} windows`),
   });
-  process.stdout.write('\n\n');
+  process.stdout.write(process.stdout.isTTY ? '\n\n' : '\n');
   const facts = new Map(
     named.map((n) => [n.name, { budget: String(budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops }]),
   );
