@@ -135,39 +135,30 @@ describe('profiling in a child process', () => {
     assert.deepEqual(readdirSync(dir), ['p.bacprofile'], 'no temp files left');
   });
 
+  /** A profile long enough (64 samples, one per ORT call) to be interrupted while it runs. */
+  const longRequest = (dir: string) => ({
+    modelPath: model,
+    episodesPath: episodes,
+    samples: 64,
+    seed: 1,
+    executionProvider: 'cpu' as const,
+    outPath: join(dir, 'p.bacprofile'),
+    batchSize: 1,
+  });
+
   it('leaves nothing behind when cancelled', async () => {
     const dir = tempDir();
     const abort = new AbortController();
-    const p = profileInChildProcess(
-      {
-        modelPath: model,
-        episodesPath: episodes,
-        samples: 64,
-        seed: 1,
-        executionProvider: 'cpu',
-        outPath: join(dir, 'p.bacprofile'),
-        batchSize: 1,
-      },
-      { signal: abort.signal, onProgress: () => abort.abort() },
-    );
+    const p = profileInChildProcess(longRequest(dir), { signal: abort.signal, onProgress: () => abort.abort() });
     await assert.rejects(p, ProfileCancelledError);
     assert.deepEqual(readdirSync(dir), []);
   });
 
   it('turns a killed profiling process into one clear error and no output file', async () => {
     const dir = tempDir();
-    const p = profileInChildProcess(
-      {
-        modelPath: model,
-        episodesPath: episodes,
-        samples: 64,
-        seed: 1,
-        executionProvider: 'cpu',
-        outPath: join(dir, 'p.bacprofile'),
-        batchSize: 1,
-      },
-      { onSpawn: (pid) => setTimeout(() => process.kill(pid, 'SIGKILL'), 300) },
-    );
+    const p = profileInChildProcess(longRequest(dir), {
+      onSpawn: (pid) => setTimeout(() => process.kill(pid, 'SIGKILL'), 300),
+    });
     await assert.rejects(
       p,
       (e: unknown) =>
