@@ -94,6 +94,9 @@ export function profileInChildProcess(
       fn();
     };
     const onAbort = (): void => {
+      // Once the result arrived the work is done and the file is being written (milliseconds): a
+      // late cancel must not report "cancelled" while a complete profile appears on disk.
+      if (resultReceived) return;
       child.kill('SIGKILL');
       finish(() => reject(new ProfileCancelledError()));
     };
@@ -139,8 +142,8 @@ export function profileInChildProcess(
             );
             break;
           }
-          // Settle only after the write: a cancel that arrives while writing must not be reported
-          // as success, and a failed write must not leave a temp file (writeFileAtomic cleans up).
+          // Settle only after the write, so success means the file is in place; a failed write
+          // leaves no temp file (writeFileAtomic cleans up) and rejects.
           writeFileAtomic(request.outPath, bytes).then(
             () =>
               finish(() =>
