@@ -3,6 +3,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BacError } from '../core/errors';
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../engine/ort';
 import type { FormatIssue } from '../core/json-validate';
 import { formatIssues } from '../core/schedule-format';
 
@@ -86,4 +87,16 @@ export interface CommandResult {
   readonly json: Record<string, unknown>;
   /** Printed otherwise. */
   readonly text: string;
+}
+
+/**
+ * The `--ep` option: an execution-provider choice, `auto` when not given.
+ * @throws UsageError naming the valid choices.
+ */
+export function executionProviderOption(command: string, value: string | undefined): ExecutionProviderChoice {
+  const ep = (value ?? 'auto') as ExecutionProviderChoice;
+  if (!EXECUTION_PROVIDER_CHOICES.includes(ep)) {
+    throw new UsageError(`--ep ${value} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`, command);
+  }
+  return ep;
 }

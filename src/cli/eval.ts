@@ -11,10 +11,16 @@ import { BacError } from '../core/errors';
 import type { Profile, Schedule } from '../core/types';
 import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
-import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
-import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import {
+  executionProviderOption,
+  integerOption,
+  onePositional,
+  parseCommandArgs,
+  UsageError,
+  type CommandResult,
+} from './args';
 import { formatSpeedup, table } from './info';
 import { loadProfile, loadSchedule } from './load';
 
@@ -97,13 +103,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
   });
   const schedulePath = onePositional('eval', positionals, 'schedule (S.bacschedule)');
   if (values.episodes === undefined) throw new UsageError('--episodes is missing', 'eval');
-  const ep = (values.ep ?? 'auto') as ExecutionProviderChoice;
-  if (!EXECUTION_PROVIDER_CHOICES.includes(ep)) {
-    throw new UsageError(
-      `--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
-      'eval',
-    );
-  }
+  const ep = executionProviderOption('eval', values.ep);
   const samples =
     values.samples === undefined ? DEFAULT_EVAL_SAMPLES : integerOption('eval', 'samples', values.samples, 1);
   const seed = values.seed === undefined ? 1 : integerOption('eval', 'seed', values.seed, 0);

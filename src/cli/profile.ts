@@ -4,9 +4,15 @@
  */
 import { resolve } from 'node:path';
 import { BacError } from '../core/errors';
-import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../engine/ort';
 import { profileInChildProcess, ProfileCancelledError } from '../engine/profile-process';
-import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import {
+  executionProviderOption,
+  integerOption,
+  onePositional,
+  parseCommandArgs,
+  UsageError,
+  type CommandResult,
+} from './args';
 
 /** Samples when `--samples` is not given. */
 export const DEFAULT_PROFILE_SAMPLES = 32;
@@ -51,13 +57,7 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
   if (!out.endsWith('.bacprofile')) {
     throw new UsageError(`--out ${out} does not end in .bacprofile, expected a path like ${out}.bacprofile`, 'profile');
   }
-  const ep = (values.ep ?? 'auto') as ExecutionProviderChoice;
-  if (!EXECUTION_PROVIDER_CHOICES.includes(ep)) {
-    throw new UsageError(
-      `--ep ${values.ep} is invalid, expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`,
-      'profile',
-    );
-  }
+  const ep = executionProviderOption('profile', values.ep);
   const samples =
     values.samples === undefined ? DEFAULT_PROFILE_SAMPLES : integerOption('profile', 'samples', values.samples, 1);
   const seed = values.seed === undefined ? 0 : integerOption('profile', 'seed', values.seed, 0);
