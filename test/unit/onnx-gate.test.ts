@@ -21,6 +21,7 @@ import { dedupeNodes, exclusiveAncestorsFixpoint, exclusiveSets, indexGraph } fr
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, gateGraph, UPDATE_INPUT } from '../../src/engine/onnx/gate';
 import { inspectModel } from '../../src/engine/onnx/inspect';
 import { attrInt, decodeModel, makeGraph, makeNode, tensorValueInfo, DataType } from '../../src/engine/onnx/proto';
+import { seededRandom } from './helpers/rng';
 
 const DIR = path.resolve(__dirname, '..', 'fixtures', 'onnx');
 const TINY = path.join(DIR, 'tiny.onnx');
@@ -29,16 +30,10 @@ const OPTS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interO
 
 type Feeds = Record<string, ort.Tensor>;
 
-/** Deterministic pseudo-random numbers in [-1, 1) (mulberry32). */
+/** Deterministic pseudo-random numbers in [-1, 1) (mulberry32, shared with the other tests). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  };
+  const uniform = seededRandom(seed);
+  return () => uniform() * 2 - 1;
 }
 
 const b64f32 = (s: string): Float32Array => {

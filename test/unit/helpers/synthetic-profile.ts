@@ -1,16 +1,7 @@
 import { BLOCK_KINDS, type BlockProfile, type Profile } from '../../../src/core/types';
+import { seededRandom } from './rng';
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). Deterministic across platforms. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Options of {@link syntheticProfile}. */
 export interface SyntheticProfileOptions {
