@@ -143,6 +143,11 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true", help="continue from <out>/train_state.pt")
     ap.add_argument(
+        "--init-from",
+        help="start from the model and EMA weights of another run's train_state.pt (fresh optimiser, LR "
+        "schedule and normaliser): fine-tuning on new demonstrations",
+    )
+    ap.add_argument(
         "--stop-at",
         type=int,
         default=0,
@@ -193,6 +198,11 @@ def main(argv=None) -> None:
 
     step, elapsed_before, history = 0, 0.0, []
     state_path = os.path.join(args.out, "train_state.pt")
+    if args.init_from and not (args.resume and os.path.exists(state_path)):
+        st = torch.load(args.init_from)
+        model.load_state_dict(st["model"])
+        ema.averaged.load_state_dict(st["ema"])
+        print(f"initialised from {args.init_from} (its step {st['step']})", flush=True)
     if args.resume and os.path.exists(state_path):
         st = torch.load(state_path)
         model.load_state_dict(st["model"])

@@ -180,6 +180,22 @@ export function polylineClearance(points: readonly Vec2[], obstacles: readonly V
  * drive has been checked against the *other* obstacle and the walls.
  */
 export const DETOUR_CLEARANCE_RANGE: readonly [number, number] = [0.06, 0.1];
+/**
+ * Largest sideways shift of an obstacle from the straight line of its leg. Must stay below
+ * `obstacleRadius + robotRadius` so that the straight line always hits the obstacle.
+ */
+export const OBSTACLE_LATERAL_SHIFT = 0.1;
+
+/**
+ * Signed sideways offset of `obstacle` from the line `from → to`: positive when the obstacle lies
+ * on the left of the direction of travel (so the right side has more room).
+ */
+export function lateralOffset(from: Vec2, to: Vec2, obstacle: Vec2): number {
+  const n = perp(unit(sub(to, from)));
+  const d = sub(obstacle, from);
+  return d.x * n.x + d.y * n.y;
+}
+
 /** Range of the half spacing of the two via points along the leg, as a fraction of the obstacle radius. */
 export const DETOUR_ALONG_RANGE: readonly [number, number] = [0.5, 1.0];
 
@@ -204,11 +220,13 @@ export function sampleLayout(rng: Rng, config: TaskConfig = DEFAULT_TASK): Layou
     const goal = add(waypoint, scale(vec(Math.cos(a2), Math.sin(a2)), rng.uniform(0.8, 1.15)));
     if (!inside(waypoint, 0.15) || !inside(goal, 0.15)) continue;
 
-    // Obstacles sit near the middle of each leg, jittered so the two sides are not equally long.
+    // Obstacles sit near the middle of each leg, shifted sideways so the two ways around are not
+    // equally long. The shift stays well inside touching distance (robot + obstacle radius), so the
+    // straight line always collides and every route is a detour.
     const place = (p: Vec2, q: Vec2): Vec2 => {
       const u = unit(sub(q, p));
       const mid = add(p, scale(sub(q, p), rng.uniform(0.42, 0.58)));
-      return add(mid, scale(perp(u), rng.uniform(-0.03, 0.03)));
+      return add(mid, scale(perp(u), rng.uniform(-OBSTACLE_LATERAL_SHIFT, OBSTACLE_LATERAL_SHIFT)));
     };
     const obstacles: [Vec2, Vec2] = [place(start, waypoint), place(waypoint, goal)];
 

@@ -1,8 +1,14 @@
 /**
  * Scripted expert for the waypoint-then-goal task.
  *
- * For every leg it picks a side (left/right of the obstacle, 50/50) and drives through two via
- * points beside the obstacle to the stage target. Per episode it also draws its clearance, how far
+ * For every leg it picks a side (left/right of the obstacle) and drives through two via points
+ * beside the obstacle to the stage target. Like a person, it usually takes the side with more
+ * room, and it is undecided when the obstacle sits almost on the straight line: the probability
+ * of the roomier side grows from 1/2 (obstacle centred) to {@link ExpertOptions.pRoomy} (obstacle
+ * shifted by `roomyShift` or more). Both sides occur for every leg geometry, so the data are
+ * genuinely multimodal; the side is still mostly predictable from the observation, which is what
+ * a demonstrator with a reason for its choice looks like (a coin flip per leg, `sideChoice:
+ * 'coin'`, made the first demo policy average the two routes into the obstacle). Per episode it also draws its clearance, how far
  * the via points are spread and its cruise speed; per step it adds smooth (Ornstein–Uhlenbeck)
  * noise. The result is the kind of data diffusion policies are built for: four route modes per
  * layout that an averaging regressor would blend into a collision.
@@ -13,7 +19,7 @@
 
 import { add, dist, dot, norm, scale, sub, unit, vec, type Vec2 } from './geometry';
 import { createRng } from './rng';
-import { DETOUR_ALONG_RANGE, DETOUR_CLEARANCE_RANGE, detourViaPoints, type Env } from './env';
+import { DETOUR_ALONG_RANGE, DETOUR_CLEARANCE_RANGE, detourViaPoints, lateralOffset, type Env } from './env';
 
 /** Per-episode style of the expert, exposed so tests and analysis can check multimodality. */
 export interface ExpertStyle {
@@ -37,8 +43,17 @@ export interface Expert {
 
 /** Tuning of the expert's randomness. */
 export interface ExpertOptions {
-  /** Probability of passing an obstacle on the left. Default 0.5 (balanced modes). */
+  /**
+   * How a leg's side is chosen: `'roomy'` (default) prefers the side with more room as described
+   * above; `'coin'` passes on the left with probability `pLeft`, whatever the geometry.
+   */
+  readonly sideChoice?: 'roomy' | 'coin';
+  /** With `sideChoice: 'coin'`: probability of passing an obstacle on the left. Default 0.5. */
   readonly pLeft?: number;
+  /** With `sideChoice: 'roomy'`: probability of the roomier side when clearly shifted. Default 0.95. */
+  readonly pRoomy?: number;
+  /** With `sideChoice: 'roomy'`: shift at which `pRoomy` is reached. Default 0.03. */
+  readonly roomyShift?: number;
   /** Standard deviation of the OU noise innovation per step (arena units). Default 0.004. */
   readonly noiseStd?: number;
   /** OU noise persistence in [0, 1). Default 0.7. */
@@ -52,7 +67,10 @@ export interface ExpertOptions {
  */
 export function createExpert(env: Env, seed: number, options: ExpertOptions = {}): Expert {
   const rng = createRng(seed, 2);
+  const sideChoice = options.sideChoice ?? 'roomy';
   const pLeft = options.pLeft ?? 0.5;
+  const pRoomy = options.pRoomy ?? 0.95;
+  const roomyShift = options.roomyShift ?? 0.03;
   const noiseStd = options.noiseStd ?? 0.004;
   const noiseRho = options.noiseRho ?? 0.7;
   const cfg = env.config;
@@ -65,9 +83,18 @@ export function createExpert(env: Env, seed: number, options: ExpertOptions = {}
   let legDir: Vec2 = vec(0, 0);
 
   const drawStyle = (): void => {
-    const side = (): 1 | -1 => (rng.bernoulli(pLeft) ? 1 : -1);
+    const { start, waypoint, goal, obstacles } = env.layout;
+    /** Probability of passing on the left for a leg `from → to` around `obstacle`. */
+    const leftProbability = (from: Vec2, to: Vec2, obstacle: Vec2): number => {
+      if (sideChoice === 'coin') return pLeft;
+      const shift = lateralOffset(from, to, obstacle);
+      const pRoomier = 0.5 + (pRoomy - 0.5) * Math.min(1, Math.abs(shift) / roomyShift);
+      // Obstacle on the left (shift > 0) leaves more room on the right.
+      return shift > 0 ? 1 - pRoomier : pRoomier;
+    };
+    const side = (p: number): 1 | -1 => (rng.bernoulli(p) ? 1 : -1);
     style = {
-      sides: [side(), side()],
+      sides: [side(leftProbability(start, waypoint, obstacles[0])), side(leftProbability(waypoint, goal, obstacles[1]))],
       clearance: [rng.uniform(...DETOUR_CLEARANCE_RANGE), rng.uniform(...DETOUR_CLEARANCE_RANGE)],
       speedFraction: rng.uniform(0.7, 1.0),
     };
