@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { BacError } from '../core/errors';
 import { profileInChildProcess, ProfileCancelledError } from '../engine/profile-process';
+import { DEFAULT_L1_ELEMENTS } from '../engine/profile-protocol';
 import {
   executionProviderOption,
   integerOption,
@@ -31,6 +32,8 @@ Options:
   --ep PROVIDER      execution provider: auto | cpu | cuda | webgpu (default auto)
   --seed S           seed of the window choice and the sampler noise (default 0)
   --batch B          samples per ONNX Runtime call (default 8)
+  --l1-elements M    elements per sample and block the reuse error is averaged over: a seeded
+                     random subset (default ${DEFAULT_L1_ELEMENTS}), or "all" for the exact value
   --out P            the .bacprofile to write (atomically)
   --json             print a JSON result instead of text
   -h, --help         show this help
@@ -46,6 +49,7 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
     ep: { type: 'string' },
     seed: { type: 'string' },
     batch: { type: 'string' },
+    'l1-elements': { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -62,6 +66,13 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
     values.samples === undefined ? DEFAULT_PROFILE_SAMPLES : integerOption('profile', 'samples', values.samples, 1);
   const seed = values.seed === undefined ? 0 : integerOption('profile', 'seed', values.seed, 0);
   const batchSize = values.batch === undefined ? undefined : integerOption('profile', 'batch', values.batch, 1, 1024);
+  const l1Option = values['l1-elements'];
+  const l1Elements =
+    l1Option === undefined
+      ? undefined
+      : l1Option === 'all'
+        ? Number.MAX_SAFE_INTEGER
+        : integerOption('profile', 'l1-elements', l1Option, 1);
 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
@@ -78,6 +89,7 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
         executionProvider: ep,
         outPath: resolve(out),
         batchSize,
+        l1Elements,
       },
       {
         signal: abort.signal,
@@ -103,6 +115,7 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
         steps: p.sampler.steps,
         blocks: p.blocks.length,
         model: p.model,
+        l1Elements: p.l1Elements,
       },
       text: `wrote ${out}: ${p.blocks.length} blocks × K = ${p.sampler.steps} steps from ${p.samples} samples on ${outcome.provider}`,
     };

@@ -298,13 +298,20 @@ export class IssueCollector {
    * Checks that `v` is a plain object holding exactly `keys`; reports missing and unknown keys.
    * Returns the object (possibly incomplete) or undefined when it is not an object at all.
    */
-  object(v: unknown, path: string, keys: readonly string[], what: string): Record<string, unknown> | undefined {
+  object(
+    v: unknown,
+    path: string,
+    keys: readonly string[],
+    what: string,
+    optional: readonly string[] = [],
+  ): Record<string, unknown> | undefined {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
       this.add(path, `${describeValue(v)}, expected ${what}`);
       return undefined;
     }
     const o = v as Record<string, unknown>;
     for (const k of keys) {
+      if (optional.includes(k)) continue;
       if (!Object.prototype.hasOwnProperty.call(o, k)) this.add(joinPath(path, k), `is missing, expected ${what}`);
     }
     for (const k of Object.keys(o)) {

@@ -59,6 +59,8 @@ export interface ProfileHeader {
   readonly executionProvider: string;
   readonly createdAt: string;
   readonly baseCost: Cost;
+  /** Absent in files written before it was recorded (they used every element). */
+  readonly l1Elements?: number;
   readonly blocks: readonly {
     id: string;
     layer: number;
@@ -116,6 +118,7 @@ export function serializeProfile(p: Profile): Uint8Array {
     executionProvider: p.executionProvider,
     createdAt: p.createdAt,
     baseCost: { flops: p.baseCost.flops, timeUs: p.baseCost.timeUs },
+    ...(p.l1Elements === undefined ? {} : { l1Elements: p.l1Elements }),
     blocks: p.blocks.map((b) => ({
       id: b.id,
       layer: b.layer,
@@ -264,6 +267,7 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
       executionProvider: h.executionProvider,
       createdAt: h.createdAt,
       baseCost: h.baseCost,
+      ...(h.l1Elements === undefined ? {} : { l1Elements: h.l1Elements }),
       blocks,
     },
   };
@@ -278,6 +282,7 @@ const HEADER_KEYS = [
   'executionProvider',
   'createdAt',
   'baseCost',
+  'l1Elements',
   'blocks',
   'arrays',
 ];
@@ -287,7 +292,7 @@ function checkHeader(
   v: unknown,
   c: IssueCollector,
 ): { header: ProfileHeader; K: number; arrays: ProfileArrayEntry[] } | undefined {
-  const o = c.object(v, 'header', HEADER_KEYS, 'the .bacprofile header object');
+  const o = c.object(v, 'header', HEADER_KEYS, 'the .bacprofile header object', ['l1Elements']);
   if (!o) return undefined;
   c.fileRef(o.model, 'header.model', 'the profiled model');
   const sampler = c.object(o.sampler, 'header.sampler', ['type', 'steps'], 'the sampler as {type, steps}');
@@ -299,6 +304,7 @@ function checkHeader(
   c.string(o.executionProvider, 'header.executionProvider', 'an execution provider such as "cpu"');
   c.string(o.createdAt, 'header.createdAt', 'an ISO-8601 time', (s) => !Number.isNaN(Date.parse(s)));
   checkCost(o.baseCost, 'header.baseCost', c);
+  if (o.l1Elements !== undefined) c.integer(o.l1Elements, 'header.l1Elements', 1);
 
   const ids: (string | undefined)[] = [];
   if (!Array.isArray(o.blocks)) c.add('header.blocks', `${describeValue(o.blocks)}, expected an array of blocks`);

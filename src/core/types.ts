@@ -110,6 +110,13 @@ export interface Profile {
   readonly createdAt: string;
   /** Cost of the non-block rest of one denoiser call (c_0 in METHOD.md). */
   readonly baseCost: Cost;
+  /**
+   * Elements of one sample's block output (T·d in all) that each sample's reuse error E was
+   * averaged over: all of them (exact) or a fresh seeded random subset per sample and block (an
+   * unbiased estimate that costs a fraction of the sort). Absent in profiles written before it was
+   * recorded, which used every element.
+   */
+  readonly l1Elements?: number;
   /** Per-block statistics in model order (layer ascending, then sa, ca, ffn). */
   readonly blocks: readonly BlockProfile[];
 }

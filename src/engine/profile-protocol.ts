@@ -22,7 +22,15 @@ export interface ProfileRequest {
   readonly outPath: string;
   /** Samples per ORT call; default: chosen by the engine. */
   readonly batchSize?: number;
+  /**
+   * Elements per sample and block the reuse error E is averaged over (a seeded random subset);
+   * default {@link DEFAULT_L1_ELEMENTS}; a value ≥ the block's T·d means all of them (exact).
+   */
+  readonly l1Elements?: number;
 }
+
+/** Default {@link ProfileRequest.l1Elements}: keeps the L1 sort well below the denoiser calls' cost. */
+export const DEFAULT_L1_ELEMENTS = 128;
 
 /** Progress of a running profile. */
 export interface ProfileProgress {

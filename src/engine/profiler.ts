@@ -8,7 +8,7 @@ import { applyNormalizer, openEpisodes, sampleWindows, type WindowSample } from 
 import { buildGatedModel, CACHE_INPUT, UPDATE_INPUT } from './onnx/gate';
 import { openSession, type ExecutionProvider, type OpenedSession } from './ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler, type Policy } from './policy';
-import type { ProfileProgress, ProfileRequest } from './profile-protocol';
+import { DEFAULT_L1_ELEMENTS, type ProfileProgress, type ProfileRequest } from './profile-protocol';
 import { Rng } from './rng';
 import { runSampler } from './samplers';
 
@@ -65,6 +65,33 @@ export async function loadWindows(
 }
 
 /** Median of a small sample. */
+/** Salt of the element-subset stream (any constant; changing it changes every estimated ℓ). */
+const L1_SUBSET_SALT = 0x1e1e_5eed;
+
+/**
+ * Returns a function that draws, for each of G rows, m distinct element indices out of D (a
+ * partial Fisher–Yates shuffle of a persistent permutation), sorted ascending for cache locality;
+ * or null for every row when m = D (exact). Deterministic given the generator. O(G·m log m).
+ */
+export function elementSubsetPicker(D: number, m: number, rng: Rng): (G: number) => Uint32Array | null {
+  if (m >= D) return () => null;
+  const perm = Uint32Array.from({ length: D }, (_, i) => i);
+  return (G) => {
+    const out = new Uint32Array(G * m);
+    for (let g = 0; g < G; g++) {
+      for (let j = 0; j < m; j++) {
+        const r = j + Math.floor(rng.uniform() * (D - j));
+        const v = perm[r]!;
+        perm[r] = perm[j]!;
+        perm[j] = v;
+      }
+      out.set(perm.subarray(0, m), g * m);
+      out.subarray(g * m, (g + 1) * m).sort();
+    }
+    return out;
+  };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -144,6 +171,12 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   const accumulators = blocks.map(() => new BlockStatsAccumulator(K));
   const rng = new Rng(request.seed);
   const batchSize = Math.max(1, Math.min(request.batchSize ?? DEFAULT_PROFILE_BATCH, windows.length));
+  const l1Elements = Math.min(D, request.l1Elements ?? DEFAULT_L1_ELEMENTS);
+  if (!Number.isInteger(l1Elements) || l1Elements < 1) {
+    throw new BacError(`l1Elements = ${request.l1Elements} is invalid, expected an integer ≥ 1`);
+  }
+  // Its own stream, so the sampler noise (and thus Sim) does not depend on l1Elements.
+  const pickElements = elementSubsetPicker(D, l1Elements, new Rng(request.seed ^ L1_SUBSET_SALT));
   const outputNames = [info.prediction, ...blocks.map((b) => b.output)];
   const started = performance.now();
   let done = 0;
@@ -173,7 +206,8 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
           return out[info.prediction]!.data as Float32Array;
         },
       });
-      const finish = await stats.start(X, blocks.length * B, K, D);
+      const G = blocks.length * B;
+      const finish = await stats.start(X, G, K, D, pickElements(G));
       // Aggregate the previous batch now: its L1 ran on the worker while this batch sampled.
       if (finishPrevious) await finishPrevious();
       finishPrevious = async () => {
@@ -220,6 +254,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
     executionProvider: opened.provider,
     createdAt: new Date().toISOString(),
     baseCost: { flops: info.baseCost.flops, timeUs: times.base },
+    l1Elements,
     blocks: blockProfiles,
   };
   return { profile, provider: opened.provider, notes: [...opened.notes] };

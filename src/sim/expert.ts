@@ -94,7 +94,10 @@ export function createExpert(env: Env, seed: number, options: ExpertOptions = {}
     };
     const side = (p: number): 1 | -1 => (rng.bernoulli(p) ? 1 : -1);
     style = {
-      sides: [side(leftProbability(start, waypoint, obstacles[0])), side(leftProbability(waypoint, goal, obstacles[1]))],
+      sides: [
+        side(leftProbability(start, waypoint, obstacles[0])),
+        side(leftProbability(waypoint, goal, obstacles[1])),
+      ],
       clearance: [rng.uniform(...DETOUR_CLEARANCE_RANGE), rng.uniform(...DETOUR_CLEARANCE_RANGE)],
       speedFraction: rng.uniform(0.7, 1.0),
     };

@@ -53,6 +53,16 @@ describe('.bacprofile', () => {
     assert.deepEqual(r.profile, profile);
   });
 
+  it('records how many elements ℓ was averaged over, and reads files written before it was recorded', () => {
+    const estimated = { ...profile, l1Elements: 7 };
+    const r = parseProfile(serializeProfile(estimated));
+    assert.ok(r.ok);
+    assert.equal(r.profile.l1Elements, 7);
+    assert.ok(!('l1Elements' in profile), 'the synthetic profile has none');
+    const older = parseProfile(bytes);
+    assert.ok(older.ok && older.profile.l1Elements === undefined);
+  });
+
   it('is deterministic and re-serialises to the same bytes', () => {
     assert.deepEqual(serializeProfile(profile), bytes);
     const r = parseProfile(bytes);
@@ -197,6 +207,7 @@ describe('.bacprofile', () => {
         /header\.blocks\[1\]\.id: "0\.ca" disagrees with layer 0 and kind "ffn"/,
       ],
       ['a negative ℓ1', (h) => (h.blocks[0].l1Mean = -1), /header\.blocks\[0\]\.l1Mean: -1 is out of range/],
+      ['ℓ averaged over 0 elements', (h) => (h.l1Elements = 0), /header\.l1Elements: 0 is out of range/],
       ['a missing block', (h) => h.blocks.splice(2, 1), /header\.blocks: block "0\.ffn" is missing/],
       [
         'a wrong array length',

@@ -9,7 +9,8 @@ import { BacError } from '../../src/core/errors';
 import { openSession } from '../../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
 import { profileInChildProcess, ProfileCancelledError } from '../../src/engine/profile-process';
-import { loadWindows, runProfile } from '../../src/engine/profiler';
+import { elementSubsetPicker, loadWindows, runProfile } from '../../src/engine/profiler';
+import { DEFAULT_L1_ELEMENTS } from '../../src/engine/profile-protocol';
 import { Rng } from '../../src/engine/rng';
 import { runSampler } from '../../src/engine/samplers';
 
@@ -32,6 +33,7 @@ describe('profiling', () => {
       executionProvider: 'cpu' as const,
       outPath: join(tempDir(), 'p.bacprofile'),
       batchSize: 2,
+      l1Elements: Number.MAX_SAFE_INTEGER, // exact: every element of every block
     };
     const { profile } = await runProfile(request);
 
@@ -68,6 +70,7 @@ describe('profiling', () => {
     }
     assert.equal(profile.samples, 3);
     assert.equal(profile.sampler.steps, K);
+    assert.equal(profile.l1Elements, D);
     profile.blocks.forEach((b, j) => {
       const ref = acc[j]!.result();
       let worst = 0;
@@ -107,6 +110,60 @@ describe('profiling', () => {
       a.profile.blocks.map((x) => x.id),
       c.profile.blocks.map((x) => x.id),
     );
+  });
+});
+
+describe('the reuse-error estimate from element subsets', () => {
+  it('draws distinct, sorted, in-range element indices per row, deterministically; none when m = D', () => {
+    const pick = elementSubsetPicker(50, 7, new Rng(1));
+    const a = pick(3)!;
+    assert.equal(a.length, 21);
+    for (let g = 0; g < 3; g++) {
+      const row = [...a.subarray(g * 7, g * 7 + 7)];
+      assert.equal(new Set(row).size, 7, 'distinct');
+      assert.deepEqual(
+        row,
+        [...row].sort((x, y) => x - y),
+        'sorted',
+      );
+      assert.ok(row.every((e) => e < 50));
+    }
+    assert.notDeepEqual([...a.subarray(0, 7)], [...a.subarray(7, 14)], 'each row draws its own subset');
+    assert.deepEqual([...elementSubsetPicker(50, 7, new Rng(1))(3)!], [...a]);
+    assert.equal(elementSubsetPicker(50, 50, new Rng(1))(3), null);
+  });
+
+  it("leaves Sim untouched and ranks the demo policy's blocks like the exact ℓ", async () => {
+    const base = {
+      modelPath: join(root, 'fixtures/demo/policy.onnx'),
+      episodesPath: episodes,
+      samples: 8,
+      seed: 3,
+      executionProvider: 'cpu' as const,
+      outPath: join(tempDir(), 'p.bacprofile'),
+    };
+    const exact = (await runProfile({ ...base, l1Elements: Number.MAX_SAFE_INTEGER })).profile;
+    const estimate = (await runProfile(base)).profile;
+    assert.equal(exact.l1Elements, 1280, 'the demo policy has T·d = 10 × 128 elements per block');
+    assert.equal(estimate.l1Elements, DEFAULT_L1_ELEMENTS);
+    // Sim comes from the same noise: the subset stream is separate.
+    assert.deepEqual(
+      estimate.blocks.map((b) => [...b.simMean]),
+      exact.blocks.map((b) => [...b.simMean]),
+    );
+    const relErrors = exact.blocks.map((b, i) => Math.abs(estimate.blocks[i]!.l1Mean - b.l1Mean) / b.l1Mean);
+    const worst = Math.max(...relErrors);
+    // 8 samples × 128 of 1280 elements: a few per cent expected; 10 % would mean a broken estimator.
+    assert.ok(worst < 0.1, `worst relative error of ℓ ${worst.toFixed(3)}`);
+    // What ℓ is used for: BUA's top-n. Every block the estimate puts in the top 3 is within the
+    // estimate's error of the exact top 3.
+    const byExact = [...exact.blocks].sort((a, b) => b.l1Mean - a.l1Mean);
+    const third = byExact[2]!.l1Mean;
+    const topEstimate = [...estimate.blocks].sort((a, b) => b.l1Mean - a.l1Mean).slice(0, 3);
+    for (const b of topEstimate) {
+      const exactL1 = exact.blocks.find((x) => x.id === b.id)!.l1Mean;
+      assert.ok(exactL1 >= third * (1 - worst), `${b.id}: exact ℓ ${exactL1} far below the exact third ${third}`);
+    }
   });
 });
 
