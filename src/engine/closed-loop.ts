@@ -27,6 +27,10 @@ export interface ClosedLoopResult {
   readonly successRate: number;
   readonly collision: number;
   readonly timeout: number;
+  /** Episodes that reached the first stage's target (waypoint A), successful or not. */
+  readonly reachedWaypoint: number;
+  /** Mean number of control steps of the successful episodes (0 when none). */
+  readonly meanStepsSuccess: number;
   /** Chunks sampled (sampler runs, each over the still-running episodes). */
   readonly chunks: number;
   /** Wall time spent inside the chunk sampler, ms. */
@@ -40,7 +44,15 @@ export interface ClosedLoopResult {
 export async function closedLoop(
   policy: Policy,
   sample: ChunkSampler,
-  options: { episodes: number; seed: number; noiseSeed: number },
+  options: {
+    episodes: number;
+    seed: number;
+    noiseSeed: number;
+    /** Called after every environment step, and once per episode before its first. */
+    onStep?: (episode: number, env: Env) => void;
+    /** Called after every chunk with the number of episodes finished. */
+    onChunk?: (finished: number, total: number) => void;
+  },
 ): Promise<ClosedLoopResult> {
   const md = policy.info.metadata;
   const To = policy.obsSteps;
@@ -55,6 +67,7 @@ export async function closedLoop(
   const { scale: as, offset: ao } = md.normalizer.action;
   const rng = new Rng(options.noiseSeed);
   const envs: Env[] = Array.from({ length: options.episodes }, (_, i) => createEnv(options.seed + i));
+  envs.forEach((e, i) => options.onStep?.(i, e));
   const history = envs.map((e) => {
     const o = e.observe();
     return Array.from({ length: To }, () => o.slice());
@@ -81,18 +94,23 @@ export async function closedLoop(
         const a: number[] = [];
         for (let d = 0; d < Da; d++) a.push((x[(b * T + k) * Da + d]! - ao[d]!) / as[d]!);
         const r = env.step(a);
+        options.onStep?.(ei, env);
         history[ei]!.shift();
         history[ei]!.push(r.obs);
       }
     });
+    options.onChunk?.(envs.length - envs.filter((e) => e.outcome === 'running').length, envs.length);
   }
   const count = (o: Env['outcome']) => envs.filter((e) => e.outcome === o).length;
+  const successes = envs.filter((e) => e.outcome === 'success');
   return {
     episodes: envs.length,
     success: count('success'),
     successRate: count('success') / envs.length,
     collision: count('collision'),
     timeout: count('timeout'),
+    reachedWaypoint: envs.filter((e) => e.stage >= 1).length,
+    meanStepsSuccess: successes.reduce((s, e) => s + e.t, 0) / Math.max(1, successes.length),
     chunks,
     samplerMs,
   };
