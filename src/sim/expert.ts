@@ -6,12 +6,12 @@
  * room, and it is undecided when the obstacle sits almost on the straight line: the probability
  * of the roomier side grows from 1/2 (obstacle centred) to {@link ExpertOptions.pRoomy} (obstacle
  * shifted by `roomyShift` or more). Both sides occur for every leg geometry, so the data are
- * genuinely multimodal; the side is still mostly predictable from the observation, which is what
- * a demonstrator with a reason for its choice looks like (a coin flip per leg, `sideChoice:
- * 'coin'`, made the first demo policy average the two routes into the obstacle). Per episode it also draws its clearance, how far
- * the via points are spread and its cruise speed; per step it adds smooth (Ornstein–Uhlenbeck)
- * noise. The result is the kind of data diffusion policies are built for: four route modes per
- * layout that an averaging regressor would blend into a collision.
+ * genuinely multimodal; the side is still mostly predictable from the observation, as it is for a
+ * demonstrator with a reason for its choice (with a coin flip per leg, `sideChoice: 'coin'`, the
+ * first demo policy's start-of-episode headings were a blurred mix of both routes). Per episode
+ * it also draws its clearance, how far the via points are spread and its cruise speed; per step
+ * it adds smooth (Ornstein–Uhlenbeck) noise. The result is the kind of data diffusion policies are
+ * built for: four route modes per layout that an averaging regressor would blend into a collision.
  *
  * The expert is stateful (current leg, via point, noise) and has its own seeded stream, separate
  * from the layout's, so the same layout can be demonstrated in many different ways.
