@@ -39,6 +39,17 @@ export interface TaskConfig {
    * layout must keep, so that both ways around every obstacle are genuinely feasible.
    */
   readonly minRouteClearance: number;
+  /**
+   * Largest sideways shift of an obstacle from the straight line of its leg. Below
+   * `obstacleRadius + robotRadius`, so the straight line always hits the obstacle.
+   */
+  readonly obstacleShift: number;
+  /**
+   * Range of the expert's extra clearance when passing an obstacle (beyond touching distance).
+   * Layout validation checks routes at both ends of this range, so every route the expert may
+   * drive has been checked against the *other* obstacle and the walls.
+   */
+  readonly detourClearance: readonly [number, number];
 }
 
 /** The configuration the demo fixture is generated and evaluated with. */
@@ -47,9 +58,13 @@ export const DEFAULT_TASK: TaskConfig = Object.freeze({
   robotRadius: 0.03,
   obstacleRadius: 0.13,
   reachRadius: 0.05,
-  maxStepSize: 0.05,
-  maxSteps: 160,
+  maxStepSize: 0.025,
+  maxSteps: 320,
   minRouteClearance: 0.05,
+  obstacleShift: 0.1,
+  // Wide enough that a learned policy which cuts the corner by a few hundredths (as the first demo
+  // policy did with 0.06–0.10) still clears the obstacle.
+  detourClearance: Object.freeze([0.1, 0.15]) as readonly [number, number],
 });
 
 /** Ordered observation keys; also the dataset keys of the episode files and `bac.obs_keys`. */
@@ -175,20 +190,6 @@ export function polylineClearance(points: readonly Vec2[], obstacles: readonly V
 }
 
 /**
- * Range of the expert's extra clearance when passing an obstacle (beyond touching distance).
- * Layout validation checks routes at both ends of this range, so every route the expert may
- * drive has been checked against the *other* obstacle and the walls. Wide enough that a learned
- * policy which cuts the corner by a few hundredths (as the first demo policy did with 0.06–0.10)
- * still clears the obstacle.
- */
-export const DETOUR_CLEARANCE_RANGE: readonly [number, number] = [0.1, 0.15];
-/**
- * Largest sideways shift of an obstacle from the straight line of its leg. Must stay below
- * `obstacleRadius + robotRadius` so that the straight line always hits the obstacle.
- */
-export const OBSTACLE_LATERAL_SHIFT = 0.1;
-
-/**
  * Signed sideways offset of `obstacle` from the line `from → to`: positive when the obstacle lies
  * on the left of the direction of travel (so the right side has more room).
  */
@@ -228,14 +229,14 @@ export function sampleLayout(rng: Rng, config: TaskConfig = DEFAULT_TASK): Layou
     const place = (p: Vec2, q: Vec2): Vec2 => {
       const u = unit(sub(q, p));
       const mid = add(p, scale(sub(q, p), rng.uniform(0.42, 0.58)));
-      return add(mid, scale(perp(u), rng.uniform(-OBSTACLE_LATERAL_SHIFT, OBSTACLE_LATERAL_SHIFT)));
+      return add(mid, scale(perp(u), rng.uniform(-config.obstacleShift, config.obstacleShift)));
     };
     const obstacles: [Vec2, Vec2] = [place(start, waypoint), place(waypoint, goal)];
 
     let ok = dist(obstacles[0], obstacles[1]) > 2 * config.obstacleRadius + 0.2;
     for (const s1 of [1, -1] as const) {
       for (const s2 of [1, -1] as const) {
-        for (const extra of DETOUR_CLEARANCE_RANGE) {
+        for (const extra of config.detourClearance) {
           for (const alongFrac of DETOUR_ALONG_RANGE) {
             if (!ok) break;
             const along = alongFrac * config.obstacleRadius;

@@ -19,7 +19,7 @@
 
 import { add, dist, dot, norm, scale, sub, unit, vec, type Vec2 } from './geometry';
 import { createRng } from './rng';
-import { DETOUR_ALONG_RANGE, DETOUR_CLEARANCE_RANGE, detourViaPoints, lateralOffset, type Env } from './env';
+import { DETOUR_ALONG_RANGE, detourViaPoints, lateralOffset, type Env } from './env';
 
 /** Per-episode style of the expert, exposed so tests and analysis can check multimodality. */
 export interface ExpertStyle {
@@ -54,7 +54,7 @@ export interface ExpertOptions {
   readonly pRoomy?: number;
   /** With `sideChoice: 'roomy'`: shift at which `pRoomy` is reached. Default 0.03. */
   readonly roomyShift?: number;
-  /** Standard deviation of the OU noise innovation per step (arena units). Default 0.004. */
+  /** Standard deviation of the OU noise innovation per step (arena units). Default 8 % of `maxStepSize`. */
   readonly noiseStd?: number;
   /** OU noise persistence in [0, 1). Default 0.7. */
   readonly noiseRho?: number;
@@ -71,7 +71,7 @@ export function createExpert(env: Env, seed: number, options: ExpertOptions = {}
   const pLeft = options.pLeft ?? 0.5;
   const pRoomy = options.pRoomy ?? 0.95;
   const roomyShift = options.roomyShift ?? 0.03;
-  const noiseStd = options.noiseStd ?? 0.004;
+  const noiseStd = options.noiseStd ?? 0.08 * env.config.maxStepSize;
   const noiseRho = options.noiseRho ?? 0.7;
   const cfg = env.config;
 
@@ -98,7 +98,7 @@ export function createExpert(env: Env, seed: number, options: ExpertOptions = {}
         side(leftProbability(start, waypoint, obstacles[0])),
         side(leftProbability(waypoint, goal, obstacles[1])),
       ],
-      clearance: [rng.uniform(...DETOUR_CLEARANCE_RANGE), rng.uniform(...DETOUR_CLEARANCE_RANGE)],
+      clearance: [rng.uniform(...cfg.detourClearance), rng.uniform(...cfg.detourClearance)],
       speedFraction: rng.uniform(0.7, 1.0),
     };
     along = [
