@@ -67,6 +67,20 @@ export const DEFAULT_TASK: TaskConfig = Object.freeze({
   detourClearance: Object.freeze([0.1, 0.15]) as readonly [number, number],
 });
 
+/**
+ * The task the first demo policy was trained on (issue 3's first attempt): control step 0.05,
+ * obstacles within ±0.03 of the straight line, expert clearance 0.06–0.10, and an expert that
+ * picks each side by a coin flip (`createExpert(env, seed, { sideChoice: 'coin' })`). Kept so
+ * `fixtures/demo/regen.sh train` can replay the training that started on it.
+ */
+export const FIRST_DEMO_TASK: TaskConfig = Object.freeze({
+  ...DEFAULT_TASK,
+  maxStepSize: 0.05,
+  maxSteps: 160,
+  obstacleShift: 0.03,
+  detourClearance: Object.freeze([0.06, 0.1]) as readonly [number, number],
+});
+
 /** Ordered observation keys; also the dataset keys of the episode files and `bac.obs_keys`. */
 export const OBS_KEYS = ['robot_pos', 'waypoint_rel', 'goal_rel', 'obstacle_rel', 'stage'] as const;
 /** One observation key. */
