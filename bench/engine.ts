@@ -6,7 +6,7 @@
  * - profiling wall time over the same number of bare forward passes (target ≤ 1.3×);
  * - peak RSS of the profiling process for 100 samples (target ≤ 1 GB).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +16,9 @@ import { openSession, type ExecutionProviderChoice } from '../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { DEFAULT_PROFILE_BATCH, loadWindows } from '../src/engine/profiler';
+
+/** The bundled profiling child, when built. */
+const bundledWorker = ((p) => (existsSync(p) ? p : undefined))(resolve(__dirname, '..', 'dist', 'profile-worker.js'));
 import { Rng } from '../src/engine/rng';
 import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
 
@@ -44,14 +47,18 @@ export async function engineBenchmarks(
   try {
     // 1. Profiling in the child process, as users run it.
     const t0 = performance.now();
-    const outcome = await profileInChildProcess({
-      modelPath,
-      episodesPath,
-      samples,
-      seed: 0,
-      executionProvider: ep,
-      outPath: join(dir, 'p.bacprofile'),
-    });
+    const outcome = await profileInChildProcess(
+      {
+        modelPath,
+        episodesPath,
+        samples,
+        seed: 0,
+        executionProvider: ep,
+        outPath: join(dir, 'p.bacprofile'),
+      },
+      // The bundled child, as the extension and the CLI start it (`npm run bench` builds first).
+      { workerModule: bundledWorker },
+    );
     const profileMs = performance.now() - t0;
 
     // 2. The same denoiser calls, bare: same batches, one thread, only the prediction fetched.

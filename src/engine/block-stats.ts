@@ -1,13 +1,13 @@
 import { Worker } from 'node:worker_threads';
-import type * as Ort from 'onnxruntime-node';
 import { meanPairwiseL1FromColumns, similarityFromGram, type SampleBlockStats } from '../core/stats';
 import { DataType, encodeModel, makeGraph, makeNode, tensorValueInfo, attrInts } from './onnx/proto';
 
 /**
- * Fast per-sample block statistics for profiling. The reference (`sampleBlockStats` in core) is
+ * Fast per-sample block statistics for profiling, computed on a worker thread so that they overlap
+ * the next batch's denoiser calls on the main thread. The reference (`sampleBlockStats` in core) is
  * O(K²·D) in plain JS; here the Gram matrices of a whole batch come from ONE ONNX Runtime MatMul
- * (≈ 30× faster than JS), and the mean pairwise L1 — O(m·K log K) by sorting each of m element
- * columns — runs on a worker thread so it overlaps the next batch's denoiser calls.
+ * in the worker's own single-threaded session (≈ 30× faster than JS), and the mean pairwise L1 —
+ * O(m·K log K) by sorting each of m element columns — follows in plain JS.
  *
  * The L1 is exact when m = D. Sorting all D = T·d columns costs more than the sample's denoiser
  * calls (≈ 120 ms per sample for the demo's 24 × 1 280 columns, K = 100, measured), so by default
@@ -36,43 +36,65 @@ function gramModel(): Uint8Array {
 }
 
 // The worker is evaluated from source so it needs no separate bundle entry; it embeds core's
-// `meanPairwiseL1FromColumns`, which references nothing outside its own body.
+// `similarityFromGram` and `meanPairwiseL1FromColumns`, which reference nothing outside their own
+// bodies, and loads onnxruntime-node by the absolute path the parent resolved (an eval'd worker
+// resolves bare module names from the process's working directory, not from this bundle).
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.ortEntry);
+const similarityFromGram = ${similarityFromGram.toString()};
 const meanPairwiseL1FromColumns = ${meanPairwiseL1FromColumns.toString()};
-parentPort.on('message', ({ id, X, G, K, D, subsets, m }) => {
-  const out = new Float64Array(G);
-  const columns = new Float32Array(K * m);
-  for (let g = 0; g < G; g++) {
-    const base = g * K * D;
-    if (subsets === null) {
-      for (let k = 0; k < K; k++) for (let e = 0; e < D; e++) columns[e * K + k] = X[base + k * D + e];
-    } else {
-      for (let j = 0; j < m; j++) {
-        const e = subsets[g * m + j];
-        for (let k = 0; k < K; k++) columns[j * K + k] = X[base + k * D + e];
+const session = ort.InferenceSession.create(workerData.gramModel, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+parentPort.on('message', async ({ id, X, G, K, D, subsets, m }) => {
+  try {
+    const result = await (await session).run({ X: new ort.Tensor('float32', X, [G, K, D]) });
+    const gram = result.gram.data;
+    const sims = [];
+    for (let g = 0; g < G; g++) sims.push(similarityFromGram(gram.subarray(g * K * K, (g + 1) * K * K), K));
+    const out = new Float64Array(G);
+    const columns = new Float32Array(K * m);
+    for (let g = 0; g < G; g++) {
+      const base = g * K * D;
+      if (subsets === null) {
+        for (let k = 0; k < K; k++) for (let e = 0; e < D; e++) columns[e * K + k] = X[base + k * D + e];
+      } else {
+        for (let j = 0; j < m; j++) {
+          const e = subsets[g * m + j];
+          for (let k = 0; k < K; k++) columns[j * K + k] = X[base + k * D + e];
+        }
       }
+      out[g] = meanPairwiseL1FromColumns(columns, K, m);
     }
-    out[g] = meanPairwiseL1FromColumns(columns, K, m);
+    parentPort.postMessage({ id, out, sims }, [out.buffer, ...sims.map((s) => s.buffer)]);
+  } catch (e) {
+    parentPort.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
   }
-  parentPort.postMessage({ id, out }, [out.buffer]);
 });
 `;
 
+/** One batch's result from the worker: per row the similarity matrix and the L1. */
+interface WorkerReply {
+  readonly id: number;
+  readonly out?: Float64Array;
+  readonly sims?: Float64Array[];
+  readonly error?: string;
+}
+
 /** Computes batch statistics; create once per profile, `close()` when done. */
 export class BatchStatsComputer {
-  private readonly worker: Worker;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (v: Float64Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: SampleBlockStats[]) => void; reject: (e: Error) => void }
+  >();
 
-  private constructor(
-    private readonly ort: typeof Ort,
-    private readonly gram: Ort.InferenceSession,
-  ) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.worker.on('message', ({ id, out }: { id: number; out: Float64Array }) => {
-      this.pending.get(id)?.resolve(out);
+  private constructor(private readonly worker: Worker) {
+    this.worker.on('message', ({ id, out, sims, error }: WorkerReply) => {
+      const p = this.pending.get(id);
       this.pending.delete(id);
+      if (!p) return;
+      if (error !== undefined || !out || !sims) p.reject(new Error(`block statistics worker: ${error ?? 'no result'}`));
+      else p.resolve(sims.map((sim, g) => ({ sim, l1: out[g]! })));
     });
     this.worker.on('error', (e) => {
       for (const p of this.pending.values()) p.reject(e);
@@ -80,17 +102,19 @@ export class BatchStatsComputer {
     });
   }
 
-  /** Opens the Gram session (CPU, one thread: the worker uses the other core) and the L1 worker. */
-  static async create(ort: typeof Ort): Promise<BatchStatsComputer> {
-    const gram = await ort.InferenceSession.create(gramModel(), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
-    return new BatchStatsComputer(ort, gram);
+  /** Starts the worker with its Gram session (CPU, one thread: the main thread runs the model). */
+  static async create(): Promise<BatchStatsComputer> {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ortEntry: require.resolve('onnxruntime-node'), gramModel: gramModel() },
+    });
+    return new BatchStatsComputer(worker);
   }
 
   /**
-   * Starts the statistics of one batch. The Gram part runs before this resolves (inside ORT); the
-   * L1 part is then running on the worker, and the returned `finish` resolves to the G per-row
-   * results — so the caller can run the next batch's denoiser calls before awaiting it.
-   * `X` is transferred to the worker: do not use it after the call.
+   * Starts the statistics of one batch on the worker and returns at once; the returned `finish`
+   * resolves to the G per-row results — so the caller can run the next batch's denoiser calls
+   * before awaiting it. `X` is transferred to the worker: do not use it after the call.
    * @param subsets null for the exact L1 over all D elements, else G·m element indices (row g's
    *   are `subsets[g·m … g·m + m − 1]`, each in 0 … D−1): row g's L1 is averaged over those only.
    */
@@ -104,22 +128,16 @@ export class BatchStatsComputer {
     const m = subsets === null ? D : subsets.length / G;
     if (!Number.isInteger(m) || m < 1 || m > D)
       throw new RangeError(`element subsets: ${subsets?.length} indices for ${G} rows of ${D}`);
-    const result = await this.gram.run({ X: new this.ort.Tensor('float32', X, [G, K, D]) });
-    const gram = result['gram']!.data as Float32Array;
-    const sims: Float64Array[] = [];
-    for (let g = 0; g < G; g++) sims.push(similarityFromGram(gram.subarray(g * K * K, (g + 1) * K * K), K));
     const id = this.nextId++;
-    const l1 = new Promise<Float64Array>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const result = new Promise<SampleBlockStats[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    // A rejection before the caller awaits `finish` must not count as unhandled.
+    result.catch(() => undefined);
     this.worker.postMessage({ id, X, G, K, D, subsets, m }, [X.buffer as ArrayBuffer]);
-    return async () => {
-      const l1s = await l1;
-      return sims.map((sim, g) => ({ sim, l1: l1s[g]! }));
-    };
+    return () => result;
   }
 
-  /** Stops the worker and releases the session. */
+  /** Stops the worker (its session goes with it). */
   async close(): Promise<void> {
     await this.worker.terminate();
-    await this.gram.release();
   }
 }

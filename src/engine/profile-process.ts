@@ -29,6 +29,12 @@ export interface ProfileProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Receives the child's pid once it runs (diagnostics; tests kill it to simulate a crash). */
   readonly onSpawn?: (pid: number) => void;
+  /**
+   * The child's entry module, for tools that run from sources but want the bundled child users
+   * get (`dist/profile-worker.js`, no TypeScript compilation at start-up). Default: the bundled
+   * worker beside this module, else the TypeScript entry through tsx.
+   */
+  readonly workerModule?: string;
 }
 
 /** Result of a successful profile. */
@@ -71,7 +77,7 @@ export function profileInChildProcess(
 ): Promise<ProfileOutcome> {
   const { onProgress, signal, log } = options;
   if (signal?.aborted) return Promise.reject(new ProfileCancelledError());
-  const entry = workerEntry();
+  const entry = options.workerModule ? { module: options.workerModule, execArgv: [] } : workerEntry();
   return new Promise<ProfileOutcome>((resolve, reject) => {
     let settled = false;
     let resultReceived = false;

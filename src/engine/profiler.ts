@@ -177,7 +177,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   const ort = loadOrt();
   const opened = await openSession(policy.bytes, request.executionProvider, { intraOpNumThreads: 1 });
   opened.notes.forEach((line) => log(line));
-  const stats = await BatchStatsComputer.create(ort);
+  const stats = await BatchStatsComputer.create();
   const accumulators = blocks.map(() => new BlockStatsAccumulator(K));
   const rng = new Rng(request.seed);
   const batchSize = Math.max(1, Math.min(request.batchSize ?? DEFAULT_PROFILE_BATCH, windows.length));
