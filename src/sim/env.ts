@@ -58,8 +58,8 @@ export const DEFAULT_TASK: TaskConfig = Object.freeze({
   robotRadius: 0.03,
   obstacleRadius: 0.13,
   reachRadius: 0.05,
-  maxStepSize: 0.025,
-  maxSteps: 320,
+  maxStepSize: 0.05,
+  maxSteps: 160,
   minRouteClearance: 0.05,
   obstacleShift: 0.1,
   // Wide enough that a learned policy which cuts the corner by a few hundredths (as the first demo
