@@ -30,6 +30,8 @@ def main(argv=None) -> None:
           f"p_drop_attn {cfg['p_drop_attn']})")
     print(f"- optimiser steps: {info['step']} of {a['steps']} planned, batch {a['batch']}, lr {a['lr']} "
           f"(warm-up {a['warmup']}, cosine), seed {a['seed']}, {a['threads']} torch thread(s)")
+    if a.get("init_from"):
+        print(f"- initialised from `{a['init_from']}` (an earlier run's weights): the numbers below are this run's only")
     print(f"- training wall time: {info['elapsed_s']:.0f} s ({info['elapsed_s'] / 60:.1f} min), "
           f"{info['elapsed_s'] / max(1, info['step']):.3f} s/step")
     print()
