@@ -136,10 +136,11 @@ export function profileInfo(file: string, p: Profile): CommandResult {
     `  samples   N = ${p.samples} from ${p.episodes || '(unknown)'}, seed ${p.seed}`,
     `  profiled  ${p.createdAt} on ${p.executionProvider}`,
     `  rest      ${(p.baseCost.flops / 1e6).toFixed(2)} MFLOPs, ${p.baseCost.timeUs.toFixed(1)} µs per denoiser call outside the blocks`,
+    `  ℓ1        ${p.l1Elements === undefined ? 'over every element (not recorded: written before the estimate existed)' : `averaged over ${p.l1Elements} elements per sample and block`}`,
     '',
     table(rows),
   ].join('\n');
-  const { model, sampler, samples, seed, episodes, executionProvider, createdAt, baseCost } = p;
+  const { model, sampler, samples, seed, episodes, executionProvider, createdAt, baseCost, l1Elements } = p;
   return {
     json: {
       kind: 'profile',
@@ -152,6 +153,7 @@ export function profileInfo(file: string, p: Profile): CommandResult {
       executionProvider,
       createdAt,
       baseCost,
+      l1Elements: l1Elements ?? null,
       blocks,
     },
     text,
