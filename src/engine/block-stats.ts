@@ -100,6 +100,12 @@ export class BatchStatsComputer {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     });
+    // An exit with work outstanding (e.g. the worker ran out of memory) must not leave the
+    // profiler waiting forever.
+    this.worker.on('exit', (code) => {
+      for (const p of this.pending.values()) p.reject(new Error(`block statistics worker exited (code ${code})`));
+      this.pending.clear();
+    });
   }
 
   /** Starts the worker with its Gram session (CPU, one thread: the main thread runs the model). */

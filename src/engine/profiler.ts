@@ -64,7 +64,6 @@ export async function loadWindows(
   }
 }
 
-/** Median of a small sample. */
 /** Salt of the element-subset stream (any constant; changing it changes every estimated ℓ). */
 const L1_SUBSET_SALT = 0x1e1e_5eed;
 
@@ -92,6 +91,7 @@ export function elementSubsetPicker(D: number, m: number, rng: Rng): (G: number)
   };
 }
 
+/** Median of a small sample. */
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
