@@ -5,7 +5,7 @@ import { DataType, encodeModel, makeGraph, makeNode, tensorValueInfo, attrInts }
 /**
  * Fast per-sample block statistics for profiling, computed on a worker thread so that they overlap
  * the next batch's denoiser calls on the main thread. The reference (`sampleBlockStats` in core) is
- * O(K²·D) in plain JS; here the Gram matrices of a whole batch come from ONE ONNX Runtime MatMul
+ * O(K²·D) in plain JS; here the Gram matrices come from one batched ONNX Runtime MatMul per block
  * in the worker's own single-threaded session (≈ 30× faster than JS), and the mean pairwise L1 —
  * O(m·K log K) by sorting each of m element columns — follows in plain JS.
  *
@@ -15,17 +15,24 @@ import { DataType, encodeModel, makeGraph, makeNode, tensorValueInfo, attrInts }
  * over elements, so the subset mean is an unbiased estimate of it, and because every sample draws
  * its own subset the error of ℓ (the mean over N samples) shrinks like 1/√(N·m).
  *
- * Layout of a batch: `X[g][k][e]`, g = block-major sample rows (g = block·B + s), k = step, e =
- * element of the flattened [T, d] block output; G·K·D float32.
+ * Layout of a batch: `X[j][k][s][e]` — block j, step k, sample s, element e of the flattened
+ * [T, d] block output; J·K·B·D float32. One denoiser call's output of block j is then one
+ * contiguous B·D run (a single copy), which scattered per-sample copies into a fresh 100 MB buffer
+ * per batch made the largest cost after the model itself. Results come back per row g = j·B + s.
+ * Buffers travel to the worker and back (transferred, never copied) and are reused.
  */
 
-/** Builds the Gram graph: gram[g] = X[g] · X[g]ᵀ for X [G, K, D]. */
+/**
+ * Builds the Gram graph of one block: gram[s] = X[:,s,:] · X[:,s,:]ᵀ for X [K, B, D]. Run block by
+ * block, so its transposed copies stay a few MB instead of the whole batch's ≈ 100 MB twice.
+ */
 function gramModel(): Uint8Array {
   const graph = makeGraph('bac_gram');
-  graph.input.push(tensorValueInfo('X', DataType.FLOAT, ['G', 'K', 'D']));
-  graph.output.push(tensorValueInfo('gram', DataType.FLOAT, ['G', 'K', 'K']));
-  graph.node.push(makeNode('Transpose', ['X'], ['XT'], 'transpose', [attrInts('perm', [0, 2, 1])]));
-  graph.node.push(makeNode('MatMul', ['X', 'XT'], ['gram'], 'gram'));
+  graph.input.push(tensorValueInfo('X', DataType.FLOAT, ['K', 'B', 'D']));
+  graph.output.push(tensorValueInfo('gram', DataType.FLOAT, ['B', 'K', 'K']));
+  graph.node.push(makeNode('Transpose', ['X'], ['XS'], 'by_sample', [attrInts('perm', [1, 0, 2])]));
+  graph.node.push(makeNode('Transpose', ['XS'], ['XT'], 'transpose', [attrInts('perm', [0, 2, 1])]));
+  graph.node.push(makeNode('MatMul', ['XS', 'XT'], ['gram'], 'gram'));
   return encodeModel({
     irVersion: 8,
     producerName: 'bac-studio',
@@ -45,27 +52,37 @@ const ort = require(workerData.ortEntry);
 const similarityFromGram = ${similarityFromGram.toString()};
 const meanPairwiseL1FromColumns = ${meanPairwiseL1FromColumns.toString()};
 const session = ort.InferenceSession.create(workerData.gramModel, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
-parentPort.on('message', async ({ id, X, G, K, D, subsets, m }) => {
+parentPort.on('message', async ({ id, X, G, B, K, D, subsets, m }) => {
   try {
-    const result = await (await session).run({ X: new ort.Tensor('float32', X, [G, K, D]) });
-    const gram = result.gram.data;
+    const J = G / B;
+    const blockLength = K * B * D;
+    const scratch = new Float32Array(blockLength);
     const sims = [];
-    for (let g = 0; g < G; g++) sims.push(similarityFromGram(gram.subarray(g * K * K, (g + 1) * K * K), K));
+    for (let j = 0; j < J; j++) {
+      scratch.set(X.subarray(j * blockLength, (j + 1) * blockLength));
+      const gram = (await (await session).run({ X: new ort.Tensor('float32', scratch, [K, B, D]) })).gram.data;
+      for (let s = 0; s < B; s++) sims.push(similarityFromGram(gram.subarray(s * K * K, (s + 1) * K * K), K));
+    }
     const out = new Float64Array(G);
     const columns = new Float32Array(K * m);
     for (let g = 0; g < G; g++) {
-      const base = g * K * D;
+      // Row g = block·B + sample: element e of step k sits at ((block·K + k)·B + sample)·D + e.
+      const blockBase = Math.floor(g / B) * K * B * D + (g % B) * D;
+      const stepStride = B * D;
       if (subsets === null) {
-        for (let k = 0; k < K; k++) for (let e = 0; e < D; e++) columns[e * K + k] = X[base + k * D + e];
+        for (let k = 0; k < K; k++) {
+          const at = blockBase + k * stepStride;
+          for (let e = 0; e < D; e++) columns[e * K + k] = X[at + e];
+        }
       } else {
-        for (let j = 0; j < m; j++) {
-          const e = subsets[g * m + j];
-          for (let k = 0; k < K; k++) columns[j * K + k] = X[base + k * D + e];
+        for (let i = 0; i < m; i++) {
+          const at = blockBase + subsets[g * m + i];
+          for (let k = 0; k < K; k++) columns[i * K + k] = X[at + k * stepStride];
         }
       }
       out[g] = meanPairwiseL1FromColumns(columns, K, m);
     }
-    parentPort.postMessage({ id, out, sims }, [out.buffer, ...sims.map((s) => s.buffer)]);
+    parentPort.postMessage({ id, out, sims, X }, [out.buffer, X.buffer, ...sims.map((s) => s.buffer)]);
   } catch (e) {
     parentPort.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
   }
@@ -75,6 +92,8 @@ parentPort.on('message', async ({ id, X, G, K, D, subsets, m }) => {
 /** One batch's result from the worker: per row the similarity matrix and the L1. */
 interface WorkerReply {
   readonly id: number;
+  /** The batch's buffer, handed back for reuse. */
+  readonly X?: Float32Array;
   readonly out?: Float64Array;
   readonly sims?: Float64Array[];
   readonly error?: string;
@@ -83,13 +102,16 @@ interface WorkerReply {
 /** Computes batch statistics; create once per profile, `close()` when done. */
 export class BatchStatsComputer {
   private nextId = 0;
+  /** Batch buffers returned by the worker, ready for reuse. */
+  private readonly spare: Float32Array[] = [];
   private readonly pending = new Map<
     number,
     { resolve: (v: SampleBlockStats[]) => void; reject: (e: Error) => void }
   >();
 
   private constructor(private readonly worker: Worker) {
-    this.worker.on('message', ({ id, out, sims, error }: WorkerReply) => {
+    this.worker.on('message', ({ id, out, sims, error, X }: WorkerReply) => {
+      if (X) this.spare.push(X);
       const p = this.pending.get(id);
       this.pending.delete(id);
       if (!p) return;
@@ -118,6 +140,16 @@ export class BatchStatsComputer {
   }
 
   /**
+   * A buffer of `length` floats for the next batch: a returned one when one of that size is free
+   * (its pages are already mapped), else a new one. A returned buffer still holds an earlier
+   * batch: the caller must write every element (the profiler writes all J·K·B·D).
+   */
+  buffer(length: number): Float32Array {
+    const i = this.spare.findIndex((b) => b.length === length);
+    return i < 0 ? new Float32Array(length) : this.spare.splice(i, 1)[0]!;
+  }
+
+  /**
    * Starts the statistics of one batch on the worker and returns at once; the returned `finish`
    * resolves to the G per-row results — so the caller can run the next batch's denoiser calls
    * before awaiting it. `X` is transferred to the worker: do not use it after the call.
@@ -127,10 +159,13 @@ export class BatchStatsComputer {
   async start(
     X: Float32Array,
     G: number,
+    B: number,
     K: number,
     D: number,
     subsets: Uint32Array | null = null,
   ): Promise<() => Promise<SampleBlockStats[]>> {
+    if (G % B !== 0 || X.length !== G * K * D)
+      throw new RangeError(`batch of ${X.length} values is not ${G}·${K}·${D} with B = ${B}`);
     const m = subsets === null ? D : subsets.length / G;
     if (!Number.isInteger(m) || m < 1 || m > D)
       throw new RangeError(`element subsets: ${subsets?.length} indices for ${G} rows of ${D}`);
@@ -138,7 +173,7 @@ export class BatchStatsComputer {
     const result = new Promise<SampleBlockStats[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     // A rejection before the caller awaits `finish` must not count as unhandled.
     result.catch(() => undefined);
-    this.worker.postMessage({ id, X, G, K, D, subsets, m }, [X.buffer as ArrayBuffer]);
+    this.worker.postMessage({ id, X, G, B, K, D, subsets, m }, [X.buffer as ArrayBuffer]);
     return () => result;
   }
 

@@ -1,4 +1,5 @@
 import { dirname, relative, sep } from 'node:path';
+import type * as Ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { BacError } from '../core/errors';
 import { BlockStatsAccumulator } from '../core/stats';
@@ -187,7 +188,6 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   }
   // Its own stream, so the sampler noise (and thus Sim) does not depend on l1Elements.
   const pickElements = elementSubsetPicker(D, l1Elements, new Rng(request.seed ^ L1_SUBSET_SALT));
-  const outputNames = [info.prediction, ...blocks.map((b) => b.output)];
   const started = performance.now();
   let done = 0;
   let finishPrevious: (() => Promise<void>) | null = null;
@@ -198,19 +198,16 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
       const B = batch.length;
       const cond = new Float32Array(B * policy.obsSteps * policy.condDim);
       batch.forEach((w, s) => cond.set(w.obs, s * w.obs.length));
-      // X[g][k][e] with g = block·B + s: the layout the Gram graph and the L1 worker read.
-      const X = new Float32Array(blocks.length * B * K * D);
-      // ORT writes every output into buffers allocated once per batch instead of fresh ones per call.
-      const fetches = Object.fromEntries(
-        outputNames.map((name, o) => [
-          name,
-          new ort.Tensor(
-            'float32',
-            new Float32Array(o === 0 ? B * policy.horizon * policy.actionDim : B * D),
-            o === 0 ? [B, policy.horizon, policy.actionDim] : [B, D / d, d],
-          ),
-        ]),
-      );
+      // X[j][k][s][e]: block j's output of one call is one contiguous B·D run (see block-stats.ts).
+      const X = stats.buffer(blocks.length * K * B * D);
+      // ORT writes each block's output straight into its place in X (a view of B·D floats at
+      // block j, step k), and the prediction into one buffer per batch: nothing is copied in JS.
+      const eps = new ort.Tensor('float32', new Float32Array(B * policy.horizon * policy.actionDim), [
+        B,
+        policy.horizon,
+        policy.actionDim,
+      ]);
+      const blockDims = [B, D / d, d];
       let k = 0;
       await runSampler({
         scheduler,
@@ -218,17 +215,18 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
         initialSample: rng.normalArray(B * policy.horizon * policy.actionDim),
         noise: rng,
         denoise: async (x, t, c) => {
-          const out = await opened.session.run(denoiserFeeds(ort, policy, x, t, c, B), fetches);
+          const fetches: Record<string, Ort.Tensor> = { [info.prediction]: eps };
           blocks.forEach((b, j) => {
-            const data = out[b.output]!.data as Float32Array;
-            for (let s = 0; s < B; s++) X.set(data.subarray(s * D, (s + 1) * D), ((j * B + s) * K + k) * D);
+            const at = (j * K + k) * B * D;
+            fetches[b.output] = new ort.Tensor('float32', X.subarray(at, at + B * D), blockDims);
           });
+          await opened.session.run(denoiserFeeds(ort, policy, x, t, c, B), fetches);
           k++;
-          return out[info.prediction]!.data as Float32Array;
+          return eps.data as Float32Array;
         },
       });
       const G = blocks.length * B;
-      const finish = await stats.start(X, G, K, D, pickElements(G));
+      const finish = await stats.start(X, G, B, K, D, pickElements(G));
       // Aggregate the previous batch now: its L1 ran on the worker while this batch sampled.
       if (finishPrevious) await finishPrevious();
       finishPrevious = async () => {

@@ -28,7 +28,8 @@ describe('profiling', () => {
     const request = {
       modelPath: model,
       episodesPath: episodes,
-      samples: 3,
+      // Batches of 2, 2, 2, 1: the third reuses the first batch's buffer once the worker handed it back.
+      samples: 7,
       seed: 5,
       executionProvider: 'cpu' as const,
       outPath: join(tempDir(), 'p.bacprofile'),
@@ -41,13 +42,14 @@ describe('profiling', () => {
     const policy = await loadPolicy(model);
     const scheduler = policyScheduler(policy);
     const K = scheduler.numInferenceSteps;
-    const windows = await loadWindows(policy, episodes, 3, 5);
+    const windows = await loadWindows(policy, episodes, 7, 5);
     const { session } = await openSession(policy.bytes, 'cpu');
     const ort = loadOrt();
     const rng = new Rng(5);
     const acc = policy.info.blocks.map(() => new BlockStatsAccumulator(K));
     const D = (policy.info.blockShape[1] as number) * (policy.info.blockShape[2] as number);
-    for (const batch of [windows.slice(0, 2), windows.slice(2)]) {
+    for (let first = 0; first < windows.length; first += 2) {
+      const batch = windows.slice(first, first + 2);
       const B = batch.length;
       const cond = new Float32Array(B * policy.obsSteps * policy.condDim);
       batch.forEach((w, s) => cond.set(w.obs, s * w.obs.length));
@@ -68,7 +70,7 @@ describe('profiling', () => {
       });
       outputs.forEach((perSample, j) => perSample.forEach((steps) => acc[j]!.add(sampleBlockStats(steps))));
     }
-    assert.equal(profile.samples, 3);
+    assert.equal(profile.samples, 7);
     assert.equal(profile.sampler.steps, K);
     assert.equal(profile.l1Elements, D);
     profile.blocks.forEach((b, j) => {
@@ -104,7 +106,7 @@ describe('profiling', () => {
     const c = await runProfile({ ...base, batchSize: 3 });
     // The batch size changes which noise each sample draws (one stream, drawn per batch), never
     // which windows are profiled; that batches do not mix samples is checked against the
-    // reference in the test above (batches of 2 and 1).
+    // reference in the test above (batches of 2, 2, 2 and 1).
     assert.equal(c.profile.samples, 4);
     assert.deepEqual(
       a.profile.blocks.map((x) => x.id),
