@@ -17,8 +17,9 @@ import { DataType, encodeModel, makeGraph, makeNode, tensorValueInfo, attrInts }
  *
  * Layout of a batch: `X[j][k][s][e]` — block j, step k, sample s, element e of the flattened
  * [T, d] block output; J·K·B·D float32. One denoiser call's output of block j is then one
- * contiguous B·D run (a single copy), which scattered per-sample copies into a fresh 100 MB buffer
- * per batch made the largest cost after the model itself. Results come back per row g = j·B + s.
+ * contiguous B·D run that ORT writes in place (scattered per-sample copies into a fresh 100 MB
+ * buffer per batch were the largest cost after the model itself). Results come back per row
+ * g = j·B + s.
  * Buffers travel to the worker and back (transferred, never copied) and are reused.
  */
 

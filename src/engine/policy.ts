@@ -105,4 +105,16 @@ export function denoiserFeeds(
   };
 }
 
+/**
+ * A zeroed prediction tensor [B, T, Da] to pass as a pre-allocated output: ORT writes each call's
+ * prediction into it instead of allocating and copying a fresh buffer per call.
+ */
+export function predictionTensor(ort: typeof Ort, policy: Policy, B: number): Ort.Tensor {
+  return new ort.Tensor('float32', new Float32Array(B * policy.horizon * policy.actionDim), [
+    B,
+    policy.horizon,
+    policy.actionDim,
+  ]);
+}
+
 export { loadOrt };

@@ -1,6 +1,6 @@
 import { dirname, relative, sep } from 'node:path';
-import type * as Ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
+import type * as Ort from 'onnxruntime-node';
 import { BacError } from '../core/errors';
 import { BlockStatsAccumulator } from '../core/stats';
 import type { BlockProfile, Cost, Profile } from '../core/types';
@@ -8,7 +8,7 @@ import { BatchStatsComputer } from './block-stats';
 import { applyNormalizer, openEpisodes, sampleWindows, type WindowSample } from './episodes';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './onnx/gate';
 import { openSession, type ExecutionProvider, type OpenedSession } from './ort';
-import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler, type Policy } from './policy';
+import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler, predictionTensor, type Policy } from './policy';
 import { DEFAULT_L1_ELEMENTS, type ProfileProgress, type ProfileRequest } from './profile-protocol';
 import { Rng } from './rng';
 import { runSampler } from './samplers';
@@ -120,11 +120,7 @@ export async function measureBlockTimes(
   const cache = new ort.Tensor('float32', new Float32Array(n * policy.horizon * d), cacheDims);
   // Called as the cached runner calls it: both outputs into pre-allocated buffers.
   const fetches = {
-    [policy.info.prediction]: new ort.Tensor('float32', new Float32Array(sample.length), [
-      1,
-      policy.horizon,
-      policy.actionDim,
-    ]),
+    [policy.info.prediction]: predictionTensor(ort, policy, 1),
     [CACHE_OUTPUT]: new ort.Tensor('float32', new Float32Array(n * policy.horizon * d), cacheDims),
   };
   const time = async (gates: Uint8Array): Promise<number> => {
@@ -202,11 +198,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
       const X = stats.buffer(blocks.length * K * B * D);
       // ORT writes each block's output straight into its place in X (a view of B·D floats at
       // block j, step k), and the prediction into one buffer per batch: nothing is copied in JS.
-      const eps = new ort.Tensor('float32', new Float32Array(B * policy.horizon * policy.actionDim), [
-        B,
-        policy.horizon,
-        policy.actionDim,
-      ]);
+      const eps = predictionTensor(ort, policy, B);
       const blockDims = [B, D / d, d];
       let k = 0;
       await runSampler({

@@ -4,7 +4,7 @@ import type { Schedule } from '../core/types';
 import { scheduleTable } from './compile';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT, type GatedModel } from './onnx/gate';
 import { openSession, type ExecutionProviderChoice, type OpenedSession } from './ort';
-import { denoiserFeeds, loadOrt, type Policy } from './policy';
+import { denoiserFeeds, loadOrt, predictionTensor, type Policy } from './policy';
 import { runSampler, type NoiseScheduler, type NoiseSource } from './samplers';
 
 /**
@@ -58,11 +58,7 @@ export class PlainRunner {
     // Fetch only the prediction: asking for the 24 block outputs would cost time the plain model
     // does not spend in deployment. ORT writes it into one buffer allocated per chunk (the
     // sampler consumes each prediction before the next call), as the cached runner does.
-    const eps = new this.ort.Tensor('float32', new Float32Array(inputs.initialSample.length), [
-      inputs.batch,
-      this.policy.horizon,
-      this.policy.actionDim,
-    ]);
+    const eps = predictionTensor(this.ort, this.policy, inputs.batch);
     return runSampler({
       scheduler,
       cond: inputs.cond,
@@ -144,11 +140,7 @@ export class CachedRunner {
     // fresh JS buffer on every call cost a few hundred µs per call here, as much as the whole
     // non-block rest of a gated call.
     const caches = [0, 1].map(() => new this.ort.Tensor('float32', new Float32Array(n * elements), cacheDims));
-    const eps = new this.ort.Tensor('float32', new Float32Array(inputs.initialSample.length), [
-      inputs.batch,
-      this.policy.horizon,
-      this.policy.actionDim,
-    ]);
+    const eps = predictionTensor(this.ort, this.policy, inputs.batch);
     let k = 0;
     return runSampler({
       scheduler,
