@@ -135,10 +135,31 @@ def make_windows(ep: Episodes, horizon: int, n_obs_steps: int, n_action_steps: i
     return {"cond": np.stack(conds).astype(np.float32), "action": np.stack(acts).astype(np.float32)}
 
 
-def env_args_from_zarr(path: str) -> dict:
-    """The ``env_args`` stored with the episodes (task config), for provenance in checkpoints."""
-    import zarr
+def load_episodes(path: str, obs_keys: Sequence[str] = OBS_KEYS) -> Episodes:
+    """Load either format by extension: ``.hdf5`` / ``.h5`` (robomimic) or a replay-buffer ``.zarr``
+    directory / ``.zarr.zip``. Both give identical arrays for the same episodes (tested)."""
+    if path.endswith((".hdf5", ".h5")):
+        return load_hdf5(path, obs_keys)
+    return load_zarr(path, obs_keys)
 
-    root = zarr.open_group(zarr.DirectoryStore(path), mode="r")
-    a = root.attrs["env_args"]
+
+def env_args_from_file(path: str) -> dict:
+    """The ``env_args`` stored with the episodes (task config), for provenance in checkpoints: the
+    ``data`` group's attribute in robomimic HDF5, the root's in a zarr replay buffer."""
+    if path.endswith((".hdf5", ".h5")):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            a = f["data"].attrs["env_args"]
+    else:
+        import zarr
+
+        store = zarr.ZipStore(path, mode="r") if path.endswith(".zip") else zarr.DirectoryStore(path)
+        try:
+            a = zarr.open_group(store, mode="r").attrs["env_args"]
+        finally:
+            if path.endswith(".zip"):
+                store.close()
+    if isinstance(a, bytes):
+        a = a.decode()
     return json.loads(a) if isinstance(a, str) else dict(a)

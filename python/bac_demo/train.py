@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bac_demo.data import OBS_KEYS, Normalizer, env_args_from_zarr, load_zarr, make_windows  # noqa: E402
+from bac_demo.data import OBS_KEYS, Normalizer, env_args_from_file, load_episodes, make_windows  # noqa: E402
+from bac_demo.portable import load_checkpoint, save_portable  # noqa: E402
 from bac_models import DDPMScheduler, TransformerForDiffusion  # noqa: E402
 
 HORIZON, N_OBS_STEPS, N_ACTION_STEPS = 10, 2, 8
@@ -92,8 +93,11 @@ class EMA:
     def update(self, model: torch.nn.Module) -> None:
         """Blend the live weights into the average (buffers are copied)."""
         d = self.decay()
-        for pa, pm in zip(self.averaged.parameters(), model.parameters()):
-            pa.mul_(d).add_(pm.detach(), alpha=1 - d)
+        # One fused multi-tensor op per stage instead of two kernels per parameter (same arithmetic,
+        # elementwise): on a GPU the per-parameter loop costs more launches than the model's backward.
+        averaged = list(self.averaged.parameters())
+        torch._foreach_mul_(averaged, d)
+        torch._foreach_add_(averaged, [p.detach() for p in model.parameters()], alpha=1 - d)
         for ba, bm in zip(self.averaged.buffers(), model.buffers()):
             ba.copy_(bm)
         self.step += 1
@@ -115,9 +119,12 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 
 def diffusion_loss(model, sched: DDPMScheduler, action: torch.Tensor, cond: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Epsilon-prediction MSE on a batch of normalised action windows."""
-    noise = torch.randn(action.shape, generator=g)
-    t = torch.randint(0, sched.num_train_timesteps, (action.shape[0],), generator=g)
+    """Epsilon-prediction MSE on a batch of normalised action windows.
+
+    Noise and timesteps are drawn from the CPU generator ``g`` and then moved to the batch's device,
+    so a CUDA run consumes exactly the random stream a CPU run does."""
+    noise = torch.randn(action.shape, generator=g).to(action.device)
+    t = torch.randint(0, sched.num_train_timesteps, (action.shape[0],), generator=g).to(action.device)
     noisy = sched.add_noise(action, noise, t)
     pred = model(noisy, t, cond)
     return torch.nn.functional.mse_loss(pred, noise)
@@ -155,29 +162,51 @@ def main(argv=None) -> None:
         "this replays an interrupted run exactly",
     )
     ap.add_argument("--bench", type=int, default=0, help="only time this many steps and exit")
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device (cpu, cuda); random draws stay on the CPU generator, so the sampled "
+        "batches, noise and timesteps are the same on any device",
+    )
+    ap.add_argument(
+        "--time-budget-s",
+        type=float,
+        default=0.0,
+        help="instead of a fixed --steps: time --probe-steps steps (inside the LR warm-up, which "
+        "does not depend on --steps), then set --steps to what fits in this many seconds; the "
+        "chosen number is recorded, and replaying with that --steps gives the same run",
+    )
+    ap.add_argument("--probe-steps", type=int, default=200, help="steps timed for --time-budget-s")
+    ap.add_argument(
+        "--portable-out",
+        help="also write each EMA checkpoint here as a torch-version-independent .npz (bac_demo.portable)",
+    )
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
+    device = torch.device(args.device)
+    if args.time_budget_s and args.probe_steps > args.warmup:
+        ap.error("--probe-steps must not exceed --warmup (the LR schedule must not depend on --steps yet)")
 
-    train = load_zarr(args.episodes)
+    train = load_episodes(args.episodes)
     norm = Normalizer.fit(train)
     win = make_windows(train, HORIZON, N_OBS_STEPS, N_ACTION_STEPS)
-    cond_all = torch.from_numpy(win["cond"] * norm.obs_scale + norm.obs_offset)
-    act_all = torch.from_numpy(win["action"] * norm.action_scale + norm.action_offset)
+    cond_all = torch.from_numpy(win["cond"] * norm.obs_scale + norm.obs_offset).to(device)
+    act_all = torch.from_numpy(win["action"] * norm.action_scale + norm.action_offset).to(device)
     val = None
     if args.heldout:
-        hv = make_windows(load_zarr(args.heldout), HORIZON, N_OBS_STEPS, N_ACTION_STEPS)
+        hv = make_windows(load_episodes(args.heldout), HORIZON, N_OBS_STEPS, N_ACTION_STEPS)
         vg = np.random.default_rng(0)
         pick = vg.choice(len(hv["cond"]), size=min(1024, len(hv["cond"])), replace=False)
         val = (
-            torch.from_numpy(hv["action"][pick] * norm.action_scale + norm.action_offset),
-            torch.from_numpy(hv["cond"][pick] * norm.obs_scale + norm.obs_offset),
+            torch.from_numpy(hv["action"][pick] * norm.action_scale + norm.action_offset).to(device),
+            torch.from_numpy(hv["cond"][pick] * norm.obs_scale + norm.obs_offset).to(device),
         )
 
     cfg = model_config(args.n_emb, cond_all.shape[-1], act_all.shape[-1], args.p_drop_attn)
-    model = TransformerForDiffusion(**cfg)
+    model = TransformerForDiffusion(**cfg).to(device)
     sched = DDPMScheduler(
         num_train_timesteps=SAMPLER["num_train_timesteps"],
         beta_start=SAMPLER["beta_start"],
@@ -199,12 +228,18 @@ def main(argv=None) -> None:
     step, elapsed_before, history = 0, 0.0, []
     state_path = os.path.join(args.out, "train_state.pt")
     if args.init_from and not (args.resume and os.path.exists(state_path)):
-        st = torch.load(args.init_from)
-        model.load_state_dict(st["model"])
-        ema.averaged.load_state_dict(st["ema"])
-        print(f"initialised from {args.init_from} (its step {st['step']})", flush=True)
+        st = load_checkpoint(args.init_from)
+        if "ema_state_dict" in st:  # an EMA checkpoint (policy_ema.pt / .npz): live weights start at the average
+            model.load_state_dict(st["ema_state_dict"])
+            ema.averaged.load_state_dict(st["ema_state_dict"])
+            from_step = st["train_info"]["step"]
+        else:  # a train_state.pt
+            model.load_state_dict(st["model"])
+            ema.averaged.load_state_dict(st["ema"])
+            from_step = st["step"]
+        print(f"initialised from {args.init_from} (its step {from_step})", flush=True)
     if args.resume and os.path.exists(state_path):
-        st = torch.load(state_path)
+        st = load_checkpoint(state_path)
         model.load_state_dict(st["model"])
         ema.averaged.load_state_dict(st["ema"])
         ema.step = st["ema_step"]
@@ -232,23 +267,23 @@ def main(argv=None) -> None:
             "n_params": n_params,
             "final": final,
         }
-        atomic_save(
-            {
-                "ema_state_dict": ema.averaged.state_dict(),
-                "model_config": cfg,
-                "bac_meta": bac_meta,
-                "train_info": info,
-                "env_args": env_args_from_zarr(args.episodes),
-            },
-            os.path.join(args.out, "policy_ema.pt"),
-        )
+        ema_ckpt = {
+            "ema_state_dict": {k: v.detach().cpu() for k, v in ema.averaged.state_dict().items()},
+            "model_config": cfg,
+            "bac_meta": bac_meta,
+            "train_info": info,
+            "env_args": env_args_from_file(args.episodes),
+        }
+        atomic_save(ema_ckpt, os.path.join(args.out, "policy_ema.pt"))
+        if args.portable_out:
+            save_portable(ema_ckpt, args.portable_out)
         atomic_save(
             {
                 "model": model.state_dict(),
                 "ema": ema.averaged.state_dict(),
                 "ema_step": ema.step,
                 "opt": opt.state_dict(),
-                "gen": g.get_state(),
+                "gen": g.get_state(),  # the CPU generator, whatever --device is
                 "step": step,
                 "elapsed_s": info["elapsed_s"],
                 "history": history,
@@ -261,24 +296,38 @@ def main(argv=None) -> None:
     last_save = t_start
     run_loss, run_n = 0.0, 0
     total = args.bench or args.stop_at or args.steps
+    probe_start = None
     model.train()
     while step < total:
+        if args.time_budget_s and not args.resume and step == args.probe_steps // 4:
+            probe_start = time.time()  # past start-up (allocator, kernel selection)
+        if probe_start is not None and step == args.probe_steps:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            per_step = (time.time() - probe_start) / (args.probe_steps - args.probe_steps // 4)
+            left = args.time_budget_s - (time.time() - t_start)
+            # 5 % margin for validation, checkpoints and neighbours sharing the machine.
+            args.steps = max(args.probe_steps + 1, int(0.95 * left / per_step) + args.probe_steps)
+            total = args.stop_at or args.steps
+            probe_start = None
+            print(f"probe: {per_step * 1000:.2f} ms/step -> --steps {args.steps}", flush=True)
         for pg in opt.param_groups:
             pg["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        idx = torch.randint(0, len(act_all), (args.batch,), generator=g)
+        idx = torch.randint(0, len(act_all), (args.batch,), generator=g).to(device)
         loss = diffusion_loss(model, sched, act_all[idx], cond_all[idx], g)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         ema.update(model)
         step += 1
-        run_loss += float(loss)
+        # Accumulated on the device (no per-step sync with a GPU); in float64, the sum Python floats gave.
+        run_loss = run_loss + loss.detach().double()
         run_n += 1
         if args.bench:
             continue
         if step % args.log_every == 0:
             el = elapsed_before + time.time() - t_start
-            rec = {"step": step, "loss": run_loss / run_n, "lr": opt.param_groups[0]["lr"], "elapsed_s": round(el, 1)}
+            rec = {"step": step, "loss": float(run_loss) / run_n, "lr": opt.param_groups[0]["lr"], "elapsed_s": round(el, 1)}
             run_loss, run_n = 0.0, 0
             if val is not None and step % args.val_every == 0:
                 vgen = torch.Generator().manual_seed(1234)
