@@ -29,13 +29,14 @@ def main(argv=None) -> None:
     print(f"- parameters: {n_params:,} (n_emb {cfg['n_emb']}, n_layer {cfg['n_layer']}, n_head {cfg['n_head']}, "
           f"p_drop_attn {cfg['p_drop_attn']})")
     print(f"- optimiser steps: {info['step']} of {a['steps']} planned, batch {a['batch']}, lr {a['lr']} "
-          f"(warm-up {a['warmup']}, cosine), seed {a['seed']}, {a['threads']} torch thread(s)")
+          f"(warm-up {a['warmup']}, cosine), seed {a['seed']}, device {a.get('device', 'cpu')}, "
+          f"{a['threads']} torch thread(s)")
     if a.get("init_from"):
         print(f"- initialised from `{a['init_from']}` (an earlier run's weights): the numbers below are this run's only")
     print(f"- training wall time: {info['elapsed_s']:.0f} s ({info['elapsed_s'] / 60:.1f} min), "
           f"{info['elapsed_s'] / max(1, info['step']):.3f} s/step")
     print()
-    print("| step | train loss (mean of last 100 steps) | EMA val loss (held-out) | elapsed |")
+    print(f"| step | train loss (mean of last {a.get('log_every', 100)} steps) | EMA val loss (held-out) | elapsed |")
     print("|---:|---:|---:|---:|")
     for r in hist:
         if r["step"] % args.every == 0 or r is hist[-1] or r["step"] in (100, 500):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Train the demo DP-T policy (diffusion_policy's TransformerForDiffusion + DDPM) on CPU.
+"""Train the demo DP-T policy (diffusion_policy's TransformerForDiffusion + DDPM) on a CPU or a GPU.
 
 Faithful to diffusion_policy's low-dim transformer recipe where it matters for BAC: epsilon
 prediction with a 100-step ``squaredcos_cap_v2`` DDPM, ``obs_as_cond`` with ``n_obs_steps`` observation
