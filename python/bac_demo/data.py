@@ -9,8 +9,9 @@ training windows the way diffusion_policy's ``SequenceSampler`` does (edge paddi
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Any, Dict, Iterator, List, Sequence
 
 import numpy as np
 
@@ -35,22 +36,29 @@ class Episodes:
         return [slice(int(s), int(e)) for s, e in zip(starts, self.episode_ends)]
 
 
-def load_zarr(path: str, obs_keys: Sequence[str] = OBS_KEYS) -> Episodes:
-    """Load a replay-buffer ``.zarr`` directory or ``.zarr.zip``."""
+@contextmanager
+def _zarr_root(path: str) -> Iterator[Any]:
+    """The root group of a replay-buffer ``.zarr`` directory or ``.zarr.zip`` (closed on exit)."""
     import zarr
 
-    if path.endswith(".zip"):
-        store = zarr.ZipStore(path, mode="r")
-    else:
-        store = zarr.DirectoryStore(path)
+    store = zarr.ZipStore(path, mode="r") if path.endswith(".zip") else zarr.DirectoryStore(path)
     try:
-        root = zarr.open_group(store, mode="r")
-        obs = np.concatenate([np.asarray(root["data"][k]) for k in obs_keys], axis=1)
-        action = np.asarray(root["data"]["action"])
-        ends = np.asarray(root["meta"]["episode_ends"]).astype(np.int64)
+        yield zarr.open_group(store, mode="r")
     finally:
         if path.endswith(".zip"):
             store.close()
+
+
+def _is_hdf5(path: str) -> bool:
+    return path.endswith((".hdf5", ".h5"))
+
+
+def load_zarr(path: str, obs_keys: Sequence[str] = OBS_KEYS) -> Episodes:
+    """Load a replay-buffer ``.zarr`` directory or ``.zarr.zip``."""
+    with _zarr_root(path) as root:
+        obs = np.concatenate([np.asarray(root["data"][k]) for k in obs_keys], axis=1)
+        action = np.asarray(root["data"]["action"])
+        ends = np.asarray(root["meta"]["episode_ends"]).astype(np.int64)
     return Episodes(obs, action, ends, list(obs_keys))
 
 
@@ -138,7 +146,7 @@ def make_windows(ep: Episodes, horizon: int, n_obs_steps: int, n_action_steps: i
 def load_episodes(path: str, obs_keys: Sequence[str] = OBS_KEYS) -> Episodes:
     """Load either format by extension: ``.hdf5`` / ``.h5`` (robomimic) or a replay-buffer ``.zarr``
     directory / ``.zarr.zip``. Both give identical arrays for the same episodes (tested)."""
-    if path.endswith((".hdf5", ".h5")):
+    if _is_hdf5(path):
         return load_hdf5(path, obs_keys)
     return load_zarr(path, obs_keys)
 
@@ -146,20 +154,14 @@ def load_episodes(path: str, obs_keys: Sequence[str] = OBS_KEYS) -> Episodes:
 def env_args_from_file(path: str) -> dict:
     """The ``env_args`` stored with the episodes (task config), for provenance in checkpoints: the
     ``data`` group's attribute in robomimic HDF5, the root's in a zarr replay buffer."""
-    if path.endswith((".hdf5", ".h5")):
+    if _is_hdf5(path):
         import h5py
 
         with h5py.File(path, "r") as f:
             a = f["data"].attrs["env_args"]
     else:
-        import zarr
-
-        store = zarr.ZipStore(path, mode="r") if path.endswith(".zip") else zarr.DirectoryStore(path)
-        try:
-            a = zarr.open_group(store, mode="r").attrs["env_args"]
-        finally:
-            if path.endswith(".zip"):
-                store.close()
+        with _zarr_root(path) as root:
+            a = root.attrs["env_args"]
     if isinstance(a, bytes):
         a = a.decode()
     return json.loads(a) if isinstance(a, str) else dict(a)

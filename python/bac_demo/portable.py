@@ -24,6 +24,13 @@ _META = "__meta__"
 _PREFIX = "ema/"
 
 
+def atomic_save(obj: Any, path: str) -> None:
+    """torch.save to ``path`` via a temporary file and rename, so a reader never sees half a file."""
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
 def save_portable(ckpt: Dict[str, Any], path: str) -> None:
     """Write ``ckpt`` (``{ema_state_dict, ...JSON-serialisable rest}``) to ``path`` (.npz),
     atomically (temporary file, then rename)."""
@@ -60,9 +67,7 @@ def main(argv=None) -> None:
     if len(args) != 2:
         sys.exit("usage: python -m bac_demo.portable IN.npz OUT.pt")
     ckpt = load_portable(args[0])
-    tmp = args[1] + ".tmp"
-    torch.save(ckpt, tmp)
-    os.replace(tmp, args[1])
+    atomic_save(ckpt, args[1])
     print(f"{args[0]} -> {args[1]} ({len(ckpt['ema_state_dict'])} tensors)")
 
 

@@ -36,7 +36,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bac_demo.data import OBS_KEYS, Normalizer, env_args_from_file, load_episodes, make_windows  # noqa: E402
-from bac_demo.portable import load_checkpoint, save_portable  # noqa: E402
+from bac_demo.portable import atomic_save, load_checkpoint, save_portable  # noqa: E402
 from bac_models import DDPMScheduler, TransformerForDiffusion  # noqa: E402
 
 HORIZON, N_OBS_STEPS, N_ACTION_STEPS = 10, 2, 8
@@ -101,13 +101,6 @@ class EMA:
         for ba, bm in zip(self.averaged.buffers(), model.buffers()):
             ba.copy_(bm)
         self.step += 1
-
-
-def atomic_save(obj: Any, path: str) -> None:
-    """torch.save to ``path`` via a temporary file and rename, so a reader never sees half a file."""
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
