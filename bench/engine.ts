@@ -82,8 +82,8 @@ export async function engineBenchmarks(
     // 3. Cached runner vs full model at S = 10, batch 1, interleaved chunk by chunk.
     const profile = outcome.profile;
     const bac = buildBaseline('bac', profile, profile.model, 10, 3, true);
-    const plain = await PlainRunner.open(policy, ep, 1);
-    const cached = await CachedRunner.open(policy, ep, 1);
+    const plain = await PlainRunner.open(policy, ep, { threads: 1, staticBatch: 1 });
+    const cached = await CachedRunner.open(policy, ep, { threads: 1, staticBatch: 1 });
     const table = updateTable(bac, cached.blockIds);
     const windows = await loadWindows(policy, episodesPath, chunks, 2);
     let fullMs = 0;

@@ -68,8 +68,8 @@ async function main(): Promise<void> {
         schedule: buildBaseline(kind, profile, profile.model, M, topN, true),
       });
 
-  const plain = await PlainRunner.open(policy, 'cpu', threads);
-  const cached = await CachedRunner.open(policy, 'cpu', threads);
+  const plain = await PlainRunner.open(policy, 'cpu', { threads });
+  const cached = await CachedRunner.open(policy, 'cpu', { threads });
   for (const row of rows) {
     const table = row.schedule ? updateTable(row.schedule, cached.blockIds) : null;
     row.loop = await closedLoop(

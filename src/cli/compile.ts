@@ -11,7 +11,7 @@ import { onePositional, parseCommandArgs, UsageError, type CommandResult } from 
 import { loadSchedule } from './load';
 
 /** `bac compile --help`. */
-export const COMPILE_HELP = `Usage: bac compile S.bacschedule --out M.cached.onnx [--json]
+export const COMPILE_HELP = `Usage: bac compile S.bacschedule --out M.cached.onnx [--batch B] [--json]
 
 Writes the If-gated model with the schedule baked in as a constant [K, blocks] table indexed by an
 int64 input \`step\`; the packed block cache is state (\`bac_cache\` in, \`bac_cache_out\` out). A robot
@@ -20,6 +20,8 @@ loop needs only its sampler: see docs/compiled-model.md. The model is the one th
 
 Options:
   --out M            the .onnx to write (atomically)
+  --batch B          fix the batch axis to B (e.g. 1 on a robot): ONNX Runtime then folds the shape
+                     arithmetic and each call runs fewer nodes; the model accepts only batch B
   --json             print a JSON result instead of text
   -h, --help         show this help
 
@@ -29,12 +31,16 @@ Exit codes: 0 success, 1 user error, 2 internal error.`;
 export async function compileCommand(argv: readonly string[]): Promise<CommandResult> {
   const { values, positionals } = parseCommandArgs('compile', argv, {
     out: { type: 'string' },
+    batch: { type: 'string' },
     json: { type: 'boolean' },
   });
   const schedulePath = onePositional('compile', positionals, 'schedule (S.bacschedule)');
   if (values.out === undefined)
     throw new UsageError('--out is missing, expected e.g. --out policy.cached.onnx', 'compile');
   if (!values.out.endsWith('.onnx')) throw new UsageError(`--out ${values.out} does not end in .onnx`, 'compile');
+  const batch = values.batch === undefined ? undefined : Number(values.batch);
+  if (batch !== undefined && !(Number.isInteger(batch) && batch >= 1))
+    throw new UsageError(`--batch ${values.batch} is not a positive integer, expected e.g. --batch 1`, 'compile');
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
   const bytes = await readFile(modelPath).catch(() => {
@@ -45,6 +51,7 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
   const compiled = compileScheduleDetailed(bytes, schedule, {
     modelName: basename(modelPath),
     scheduleName: schedulePath,
+    batch,
   });
   await writeFileAtomic(values.out, compiled.bytes);
   return {
@@ -54,7 +61,8 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
       steps: compiled.steps,
       blocks: compiled.gate.blocks.length,
       bytes: compiled.bytes.length,
+      batch: batch ?? null,
     },
-    text: `wrote ${values.out}: ${compiled.gate.blocks.length} gated blocks, schedule table K = ${compiled.steps} (${(compiled.bytes.length / 1e6).toFixed(1)} MB)`,
+    text: `wrote ${values.out}: ${compiled.gate.blocks.length} gated blocks, schedule table K = ${compiled.steps}${batch === undefined ? '' : `, batch fixed to ${batch}`} (${(compiled.bytes.length / 1e6).toFixed(1)} MB)`,
   };
 }

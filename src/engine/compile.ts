@@ -12,6 +12,7 @@ import { BacError } from '../core/errors';
 import type { BlockId, Schedule } from '../core/types';
 import { CACHE_INPUT, CACHE_OUTPUT, gateGraph, UPDATE_INPUT, type GateInfo } from './onnx/gate';
 import { decodeOrThrow, describeModel, type ModelInfo } from './onnx/inspect';
+import { specializeBatch } from './onnx/specialize';
 import {
   attrInt,
   boolTensor,
@@ -37,6 +38,12 @@ export interface CompileOptions {
   readonly modelName?: string;
   /** Schedule name used in messages (default `schedule`). */
   readonly scheduleName?: string;
+  /**
+   * Fix the batch axis to this size ({@link specializeBatch}; a robot samples one chunk at a time,
+   * so 1): ONNX Runtime folds the shape arithmetic away and every call runs fewer nodes. Default:
+   * the batch axis stays as exported.
+   */
+  readonly batch?: number;
 }
 
 /** A compiled model with what went into it. */
@@ -92,8 +99,8 @@ export function compileScheduleDetailed(
 ): CompiledSchedule {
   const modelName = options.modelName ?? 'model.onnx';
   const scheduleName = options.scheduleName ?? 'schedule';
-  const proto = decodeOrThrow(modelBytes, modelName);
-  const info = describeModel(proto, modelBytes, modelName);
+  const decoded = decodeOrThrow(modelBytes, modelName);
+  const info = describeModel(decoded, modelBytes, modelName);
   if (schedule.model.sha256 !== info.sha256) {
     throw new BacError(
       `${scheduleName}: model.sha256 is ${schedule.model.sha256}, but ${modelName} has sha256 ${info.sha256}: ` +
@@ -120,7 +127,10 @@ export function compileScheduleDetailed(
     );
   }
 
-  const { model: gated, info: gate } = gateGraph(proto, info.blocks, info.blockShape, modelName);
+  const batch = options.batch;
+  const proto = batch === undefined ? decoded : specializeBatch(decoded, batch, modelName);
+  const blockShape = batch === undefined ? info.blockShape : [batch, ...info.blockShape.slice(1)];
+  const { model: gated, info: gate } = gateGraph(proto, info.blocks, blockShape, modelName);
   const g = gated.graph as GraphProto;
   const names = new Set<string>([
     ...g.node.flatMap((x) => [...x.input, ...x.output]),
@@ -164,7 +174,7 @@ export function compileScheduleDetailed(
       model: { path: schedule.model.path, sha256: info.sha256 },
       profile: schedule.solver.profile,
     },
-    'bac.calling_convention': callingConvention(info, gate, K),
+    'bac.calling_convention': callingConvention(info, gate, K, batch),
   };
   const compiled: ModelProto = {
     ...gated,
@@ -175,11 +185,17 @@ export function compileScheduleDetailed(
 }
 
 /** The loop a deployer writes, as JSON stored in `bac.calling_convention` (see docs/compiled-model.md). */
-function callingConvention(info: ModelInfo, gate: GateInfo, K: number): Record<string, unknown> {
+function callingConvention(
+  info: ModelInfo,
+  gate: GateInfo,
+  K: number,
+  batch: number | undefined,
+): Record<string, unknown> {
   const shape = (dims: readonly unknown[]): string => `[${dims.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
   return {
     version: COMPILED_VERSION,
     doc: 'docs/compiled-model.md',
+    batch: batch ?? 'any (B is free; compile with --batch to fix it)',
     inputs: {
       sample: 'float32 [B, T, Da]: the current noisy action chunk x_k',
       timestep: `${info.timestepDtype} [B]: the sampler's timestep t_k for step k`,

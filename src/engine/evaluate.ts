@@ -74,8 +74,8 @@ export async function evaluate(
   schedules: readonly NamedSchedule[],
   options: { ep: ExecutionProviderChoice; seed: number; onSample?: (done: number, total: number) => void },
 ): Promise<Evaluation> {
-  const plain = await PlainRunner.open(policy, options.ep, 1);
-  const cached = await CachedRunner.open(policy, plain.opened.provider, 1);
+  const plain = await PlainRunner.open(policy, options.ep, { threads: 1, staticBatch: 1 });
+  const cached = await CachedRunner.open(policy, plain.opened.provider, { threads: 1, staticBatch: 1 });
   try {
     const tables = schedules.map((s) => updateTable(s.schedule, cached.blockIds));
     const plainTimes: number[] = [];

@@ -3,8 +3,9 @@ import { BacError } from '../core/errors';
 import type { Schedule } from '../core/types';
 import { scheduleTable } from './compile';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT, type GatedModel } from './onnx/gate';
+import { specializeBatchBytes } from './onnx/specialize';
 import { openSession, type ExecutionProviderChoice, type OpenedSession } from './ort';
-import { denoiserFeeds, loadOrt, predictionTensor, type Policy } from './policy';
+import { chunkFeeds, loadOrt, predictionTensor, type Policy } from './policy';
 import { runSampler, type NoiseScheduler, type NoiseSource } from './samplers';
 
 /**
@@ -38,34 +39,66 @@ export interface ChunkInputs {
   readonly noise?: NoiseSource;
 }
 
+/** How a runner opens its session. */
+export interface RunnerOptions {
+  /** ORT intra-op threads (CPU); default: ORT's choice. */
+  readonly threads?: number;
+  /**
+   * Fix the model's batch axis to this size ({@link specializeBatch}): ONNX Runtime then folds the
+   * shape arithmetic away and each call runs fewer nodes. The runner then accepts only chunks of
+   * this batch. Unset: the model as exported, any batch. Both runners of a comparison must use the
+   * same setting, or the speedup compares two different graphs.
+   */
+  readonly staticBatch?: number;
+}
+
+/** The plain model's bytes for `options` (batch-specialized when asked). */
+function plainBytes(policy: Policy, options: RunnerOptions): Uint8Array {
+  return options.staticBatch === undefined
+    ? policy.bytes
+    : specializeBatchBytes(policy.bytes, options.staticBatch, policy.info.name);
+}
+
+function checkBatch(options: RunnerOptions, batch: number): void {
+  if (options.staticBatch !== undefined && batch !== options.staticBatch) {
+    throw new BacError(`this runner was opened for batch ${options.staticBatch}, got a chunk of batch ${batch}`);
+  }
+}
+
 /** Runs the plain model for one chunk (the "full" baseline). */
 export class PlainRunner {
   private constructor(
     private readonly ort: typeof Ort,
     readonly policy: Policy,
     readonly opened: OpenedSession,
+    readonly options: RunnerOptions,
   ) {}
 
   /** Opens a session of the plain model on the chosen provider. */
-  static async open(policy: Policy, ep: ExecutionProviderChoice, threads?: number): Promise<PlainRunner> {
-    return new PlainRunner(loadOrt(), policy, await openSession(policy.bytes, ep, { intraOpNumThreads: threads }));
+  static async open(policy: Policy, ep: ExecutionProviderChoice, options: RunnerOptions = {}): Promise<PlainRunner> {
+    const opened = await openSession(plainBytes(policy, options), ep, { intraOpNumThreads: options.threads });
+    return new PlainRunner(loadOrt(), policy, opened, options);
   }
 
   /** Samples one action chunk; returns the final normalised sample [B, T, Da]. */
   async runChunk(scheduler: NoiseScheduler, inputs: ChunkInputs): Promise<Float32Array> {
+    checkBatch(this.options, inputs.batch);
     const { session } = this.opened;
     const prediction = this.policy.info.prediction;
     // Fetch only the prediction: asking for the 24 block outputs would cost time the plain model
     // does not spend in deployment. ORT writes it into one buffer allocated per chunk (the
     // sampler consumes each prediction before the next call), as the cached runner does.
     const eps = predictionTensor(this.ort, this.policy, inputs.batch);
+    const step = chunkFeeds(this.ort, this.policy, inputs.cond, inputs.batch);
+    const fetches = { [prediction]: eps };
     return runSampler({
       scheduler,
       cond: inputs.cond,
       initialSample: inputs.initialSample,
       noise: inputs.noise,
-      denoise: async (x, t, cond) => {
-        await session.run(denoiserFeeds(this.ort, this.policy, x, t, cond, inputs.batch), { [prediction]: eps });
+      denoise: async (x, t) => {
+        step.setStep(x, t);
+        await session.run(step.feeds, fetches);
         return eps.data as Float32Array;
       },
     });
@@ -83,17 +116,21 @@ export class CachedRunner {
     readonly policy: Policy,
     readonly gated: GatedModel,
     readonly opened: OpenedSession,
+    readonly options: RunnerOptions,
   ) {}
 
-  /** Builds the gated graph from the policy and opens it on the chosen provider. */
+  /**
+   * Builds the gated graph from the policy (batch-specialized first when `options.staticBatch` is
+   * set) and opens it on the chosen provider.
+   */
   static async open(
     policy: Policy,
     ep: ExecutionProviderChoice,
-    threads?: number,
-    gated?: GatedModel,
+    options: RunnerOptions & { readonly gated?: GatedModel } = {},
   ): Promise<CachedRunner> {
-    const g = gated ?? buildGatedModel(policy.bytes, policy.info.name);
-    return new CachedRunner(loadOrt(), policy, g, await openSession(g.bytes, ep, { intraOpNumThreads: threads }));
+    const g = options.gated ?? buildGatedModel(plainBytes(policy, options), policy.info.name);
+    const opened = await openSession(g.bytes, ep, { intraOpNumThreads: options.threads });
+    return new CachedRunner(loadOrt(), policy, g, opened, options);
   }
 
   /** Block ids in the row order of the packed tensors. */
@@ -123,6 +160,7 @@ export class CachedRunner {
     inputs: ChunkInputs,
     onStep?: (k: number, packed: Float32Array) => void,
   ): Promise<Float32Array> {
+    checkBatch(this.options, inputs.batch);
     const n = this.gated.gate.blocks.length;
     const K = scheduler.numInferenceSteps;
     if (table.length !== K * n)
@@ -141,15 +179,19 @@ export class CachedRunner {
     // non-block rest of a gated call.
     const caches = [0, 1].map(() => new this.ort.Tensor('float32', new Float32Array(n * elements), cacheDims));
     const eps = predictionTensor(this.ort, this.policy, inputs.batch);
+    const step = chunkFeeds(this.ort, this.policy, inputs.cond, inputs.batch);
+    const gates = new Uint8Array(n);
+    const feeds = step.feeds;
+    feeds[UPDATE_INPUT] = new this.ort.Tensor('bool', gates, [n]);
     let k = 0;
     return runSampler({
       scheduler,
       cond: inputs.cond,
       initialSample: inputs.initialSample,
       noise: inputs.noise,
-      denoise: async (x, t, cond) => {
-        const feeds = denoiserFeeds(this.ort, this.policy, x, t, cond, inputs.batch);
-        feeds[UPDATE_INPUT] = new this.ort.Tensor('bool', table.slice(k * n, (k + 1) * n), [n]);
+      denoise: async (x, t) => {
+        step.setStep(x, t);
+        gates.set(table.subarray(k * n, (k + 1) * n));
         feeds[CACHE_INPUT] = caches[k % 2]!;
         const written = caches[(k + 1) % 2]!;
         await session.run(feeds, { [prediction]: eps, [CACHE_OUTPUT]: written });

@@ -170,6 +170,10 @@ describe('bac CLI', () => {
         /nodir\/x\.bacschedule: cannot write it: no such file or directory/,
       ],
       [['solve', 'p.bacprofile', '--budget', '3', '--bogus'], /Unknown option '--bogus'[\s\S]*Run `bac solve --help`/],
+      [
+        ['compile', 'x.bacschedule', '--out', 'c.onnx', '--batch', '0'],
+        /--batch 0 is not a positive integer, expected e\.g\. --batch 1/,
+      ],
       [['frobnicate'], /unknown command "frobnicate", expected one of: profile, solve, eval, compile, info/],
       [['info'], /missing file/],
     ];

@@ -233,3 +233,51 @@ test('refused: schedule for a different model (sha256), wrong blocks, no update 
     (e: unknown) => isBacError(e) && /^no-blocks\.onnx: has no block outputs/.test((e as Error).message),
   );
 });
+
+test('--batch: the compiled model has a fixed batch, its loop matches the unspecialized one within 1e-5, other batches are refused', async () => {
+  const bytes = readFileSync(TINY);
+  const schedule = tinySchedule((i) => PATTERNS[i] as number[]);
+  const fixed = compileScheduleDetailed(bytes, schedule, { batch: 2 });
+  const m = decodeModel(fixed.bytes);
+  const batchDims = ['sample', 'timestep', 'cond', CACHE_INPUT].map(
+    (n) => m.graph?.input.find((i) => i.name === n)?.type?.tensorType?.shape?.dim[n === CACHE_INPUT ? 1 : 0]?.dimValue,
+  );
+  assert.deepEqual(batchDims, [2, 2, 2, 2]);
+  const conv = JSON.parse(m.metadataProps.find((p) => p.key === 'bac.calling_convention')?.value ?? '') as {
+    batch: unknown;
+  };
+  assert.equal(conv.batch, 2);
+  const run = async (session: ort.InferenceSession): Promise<Float32Array[]> => {
+    let state: ort.Tensor = new ort.Tensor('float32', new Float32Array(6 * 2 * 8 * 32), [6, 2, 8, 32]);
+    return loop(async (x, t, k) => {
+      const out = await session.run({
+        ...feeds(x, t),
+        [STEP_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]),
+        [CACHE_INPUT]: state,
+      });
+      state = out[CACHE_OUTPUT] as ort.Tensor;
+      return out.prediction?.data as Float32Array;
+    });
+  };
+  const a = await ort.InferenceSession.create(fixed.bytes, OPTS);
+  const b = await ort.InferenceSession.create(compileSchedule(bytes, schedule), OPTS);
+  try {
+    const xa = await run(a);
+    const xb = await run(b);
+    const worst = Math.max(
+      ...xa.map((x, k) => Math.max(...x.map((v, i) => Math.abs(v - (xb[k] as Float32Array)[i]!)))),
+    );
+    assert.ok(worst <= 1e-5, `batch-2 compiled vs unspecialized: ${worst}`);
+    await assert.rejects(
+      a.run({
+        sample: new ort.Tensor('float32', new Float32Array(16), [1, 8, 2]),
+        timestep: new ort.Tensor('int64', BigInt64Array.from([1n]), [1]),
+        cond: new ort.Tensor('float32', new Float32Array(6), [1, 2, 3]),
+        [STEP_INPUT]: new ort.Tensor('int64', BigInt64Array.from([0n]), [1]),
+        [CACHE_INPUT]: new ort.Tensor('float32', new Float32Array(6 * 8 * 32), [6, 1, 8, 32]),
+      }),
+    );
+  } finally {
+    await Promise.all([a.release(), b.release()]);
+  }
+});

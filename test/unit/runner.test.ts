@@ -115,6 +115,33 @@ describe('cached runner', () => {
     await Promise.all([plain.release(), cached.release(), session.release()]);
   });
 
+  it('batch-specialized (staticBatch 1): all-on equals its plain runner bit for bit, a schedule stays within 1e-5 of the unspecialized runner, other batches are refused', async () => {
+    const { profile, policy, scheduler } = await setup();
+    const K = scheduler.numInferenceSteps;
+    const full = buildBaseline('full', profile, profile.model, K, 0, false);
+    const bac = buildBaseline('bac', profile, profile.model, 4, 2, true);
+    const options = { threads: 1, staticBatch: 1 };
+    const plain = await PlainRunner.open(policy, 'cpu', options);
+    const cached = await CachedRunner.open(policy, 'cpu', options);
+    const dynamic = await CachedRunner.open(policy, 'cpu', { threads: 1 });
+    try {
+      assert.equal(cached.gated.gate.cacheShape[1], 1, 'the gated graph was built from the batch-1 model');
+      const a = await plain.runChunk(scheduler, chunkInputs(policy, 7));
+      const b = await cached.runChunk(scheduler, updateTable(full, cached.blockIds), chunkInputs(policy, 7));
+      assert.deepEqual([...b], [...a]);
+      const table = updateTable(bac, cached.blockIds);
+      const c = await cached.runChunk(scheduler, table, chunkInputs(policy, 8));
+      const d = await dynamic.runChunk(scheduler, table, chunkInputs(policy, 8));
+      const worst = c.reduce((w, v, i) => Math.max(w, Math.abs(v - d[i]!)), 0);
+      assert.ok(worst <= 1e-5, `batch-1 vs as-exported cached runner: ${worst}`);
+      const two = { ...chunkInputs(policy, 9), batch: 2 };
+      await assert.rejects(plain.runChunk(scheduler, two), /opened for batch 1, got a chunk of batch 2/);
+      await assert.rejects(cached.runChunk(scheduler, table, two), /opened for batch 1, got a chunk of batch 2/);
+    } finally {
+      await Promise.all([plain.release(), cached.release(), dynamic.release()]);
+    }
+  });
+
   it('refuses a schedule made for another model', async () => {
     const { profile } = await setup();
     const bac = buildBaseline('bac', profile, profile.model, 4, 2, true);

@@ -4,11 +4,12 @@
  * - each block output b's exclusive ancestor set (see `graph.ts`) moves into the then-branch of an
  *   ONNX `If`; the else-branch returns the block's cache; the `If` output keeps b's name, so every
  *   consumer (the residual add) is untouched;
- * - gates enter as ONE bool input `bac_update` [nBlocks] (a Gather per block gives the If
+ * - gates enter as ONE bool input `bac_update` [nBlocks] (one Split hands each If its one-element
  *   condition), caches as ONE float input `bac_cache` [nBlocks, B, T, d] (a Gather per block inside
- *   the else-branch), and leave as ONE output `bac_cache_out` [nBlocks, B, T, d] (Unsqueeze + Concat
- *   of the If outputs). Packing matters: ORT costs ≈ 6 µs per extra graph input/output
- *   (`shared/notes/onnxruntime-node.md`);
+ *   the else-branch), and leave as ONE output `bac_cache_out` [nBlocks, B, T, d] (Concat of the If
+ *   outputs along axis 0 and one Reshape; Unsqueeze per block when T or d is symbolic). Packing
+ *   matters: ORT costs ≈ 6 µs per extra graph input/output and ≈ 1–2 µs per node at these sizes
+ *   (`shared/notes/onnxruntime-node.md`), and every node outside the branches runs at every step;
  * - the prediction stays the first output; the individual `bac:*` outputs are dropped (they are
  *   the rows of `bac_cache_out`).
  *
@@ -147,8 +148,12 @@ export function gateGraph(
   const graphInputNames = new Set(graph.input.map((i) => i.name ?? ''));
   const packedParts: string[] = [];
   const tail: NodeProto[] = [];
-  const axes0 = opset >= 13 ? fresh('bac_gate/axes0') : '';
+  // Concatenating the [B, T, d] block outputs along axis 0 gives [n·B, T, d], the same bytes as
+  // [n, B, T, d]: one Reshape replaces an Unsqueeze per block when T and d are static.
+  const flatPacking = typeof blockShape[1] === 'number' && typeof blockShape[2] === 'number';
+  const axes0 = !flatPacking && opset >= 13 ? fresh('bac_gate/axes0') : '';
   if (axes0) newInits.push(int64Tensor(axes0, [1], [0]));
+  const conds: string[] = [];
 
   blocks.forEach((b, i) => {
     const set = sets[i] as number[];
@@ -195,8 +200,8 @@ export function gateGraph(
     );
     elseG.output.push(outType(elseOut));
 
+    conds.push(cond);
     const emit: NodeProto[] = [
-      makeNode('Gather', [UPDATE_INPUT, idx], [cond], fresh(`bac_gate/Gather_update_${b.id}`), [attrInt('axis', 0)]),
       makeNode('If', [cond], [b.output], fresh(`bac_gate/If_${b.id}`), [
         attrGraph('then_branch', thenG),
         attrGraph('else_branch', elseG),
@@ -204,15 +209,17 @@ export function gateGraph(
     ];
     ifNodes.set(producer, emit);
 
-    const part = fresh(`bac_gate/row_${b.id}`);
-    if (axes0) {
-      tail.push(makeNode('Unsqueeze', [b.output, axes0], [part], fresh(`bac_gate/Unsqueeze_${b.id}`)));
+    if (flatPacking) {
+      packedParts.push(b.output);
     } else {
+      const part = fresh(`bac_gate/row_${b.id}`);
+      packedParts.push(part);
       tail.push(
-        makeNode('Unsqueeze', [b.output], [part], fresh(`bac_gate/Unsqueeze_${b.id}`), [attrInts('axes', [0])]),
+        axes0
+          ? makeNode('Unsqueeze', [b.output, axes0], [part], fresh(`bac_gate/Unsqueeze_${b.id}`))
+          : makeNode('Unsqueeze', [b.output], [part], fresh(`bac_gate/Unsqueeze_${b.id}`), [attrInts('axes', [0])]),
       );
     }
-    packedParts.push(part);
     gated.push({
       id: b.id,
       index: i,
@@ -220,7 +227,26 @@ export function gateGraph(
       products: set.filter((n) => ['MatMul', 'Gemm'].includes(graph.node[n]?.opType ?? '')).length,
     });
   });
-  tail.push(makeNode('Concat', packedParts, [CACHE_OUTPUT], fresh('bac_gate/Concat_cache_out'), [attrInt('axis', 0)]));
+  if (flatPacking) {
+    const flat = fresh('bac_gate/cache_out_flat');
+    const shape = fresh('bac_gate/cache_out_shape');
+    newInits.push(int64Tensor(shape, [4], [nBlocks, -1, blockShape[1] as number, blockShape[2] as number]));
+    tail.push(makeNode('Concat', packedParts, [flat], fresh('bac_gate/Concat_cache_out'), [attrInt('axis', 0)]));
+    tail.push(makeNode('Reshape', [flat, shape], [CACHE_OUTPUT], fresh('bac_gate/Reshape_cache_out')));
+  } else {
+    tail.push(
+      makeNode('Concat', packedParts, [CACHE_OUTPUT], fresh('bac_gate/Concat_cache_out'), [attrInt('axis', 0)]),
+    );
+  }
+  // One Split hands every If its gate (a one-element tensor, which If accepts) in a single node
+  // rather than one Gather per block.
+  const split = makeNode(
+    'Split',
+    [UPDATE_INPUT],
+    conds,
+    fresh('bac_gate/Split_update'),
+    opset >= 18 ? [attrInt('num_outputs', nBlocks)] : [],
+  );
 
   const nodes: NodeProto[] = [];
   graph.node.forEach((n, i) => {
@@ -228,7 +254,7 @@ export function gateGraph(
     if (emit) nodes.push(...emit);
     else if (!moved.has(i)) nodes.push(n);
   });
-  nodes.push(...tail);
+  nodes.push(split, ...tail);
 
   const isBlockOutput = new Set(blocks.map((b) => b.output));
   const cacheShape: DimInfo[] = [nBlocks, ...blockShape];
