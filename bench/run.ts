@@ -63,7 +63,9 @@ async function main(): Promise<void> {
     const w = Math.max(...engine.map((r) => r.name.length));
     for (const r of engine) {
       console.log(
-        `${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(7)}${r.unit.padEnd(2)}  target ${r.target.padEnd(6)} ${r.meets ? 'meets' : 'MISSES'}  (${r.detail})`,
+        r.target === null
+          ? `${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(7)}${r.unit.padEnd(2)}  no target            (${r.detail})`
+          : `${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(7)}${r.unit.padEnd(2)}  target ${r.target.padEnd(6)} ${r.meets ? 'meets' : 'MISSES'}  (${r.detail})`,
       );
     }
   }

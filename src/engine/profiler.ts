@@ -7,6 +7,7 @@ import type { BlockProfile, Cost, Profile } from '../core/types';
 import { BatchStatsComputer } from './block-stats';
 import { applyNormalizer, openEpisodes, sampleWindows, type WindowSample } from './episodes';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './onnx/gate';
+import { specializeBatchBytes } from './onnx/specialize';
 import { openSession, type ExecutionProvider, type OpenedSession } from './ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler, predictionTensor, type Policy } from './policy';
 import { DEFAULT_L1_ELEMENTS, type ProfileProgress, type ProfileRequest } from './profile-protocol';
@@ -99,7 +100,7 @@ function median(xs: number[]): number {
 }
 
 /**
- * Measures the per-call time of every block and of the rest (c_0) on the gated graph at batch 1:
+ * Measures the per-call time of every block and of the rest (c_0) on a batch-1 gated graph:
  * c_0 = time with every gate off (embeddings, condition encoder, head and the gating overhead);
  * c_b = time with only b on − c_0, rescaled so Σ c_b equals (all on − all off), which cancels most
  * of the per-configuration timing noise. O(blocks · runs) denoiser calls.
@@ -123,26 +124,31 @@ export async function measureBlockTimes(
     [policy.info.prediction]: predictionTensor(ort, policy, 1),
     [CACHE_OUTPUT]: new ort.Tensor('float32', new Float32Array(n * policy.horizon * d), cacheDims),
   };
-  const time = async (gates: Uint8Array): Promise<number> => {
-    const feeds = denoiserFeeds(ort, policy, sample, 10, cond, 1);
-    feeds[UPDATE_INPUT] = new ort.Tensor('bool', gates, [n]);
-    feeds[CACHE_INPUT] = cache;
-    const samples: number[] = [];
-    for (let r = 0; r < runs + 2; r++) {
-      const t0 = performance.now();
-      await opened.session.run(feeds, fetches);
-      if (r >= 2) samples.push(performance.now() - t0); // the first runs warm caches and allocators
-    }
-    return median(samples) * 1000;
-  };
-  const off = await time(new Uint8Array(n));
-  const on = await time(new Uint8Array(n).fill(1));
-  const raw: number[] = [];
+  // Configurations: all off, all on, then each block alone. They are timed round-robin, one call
+  // each per round, and each gets the median of its rounds: timed in bursts, one configuration at
+  // a time, a slow spell of this shared machine (tens of ms) could cover a whole burst and inflate
+  // one block while the next reads zero.
+  const configs: Uint8Array[] = [new Uint8Array(n), new Uint8Array(n).fill(1)];
   for (let i = 0; i < n; i++) {
     const g = new Uint8Array(n);
     g[i] = 1;
-    raw.push(Math.max(0, (await time(g)) - off));
+    configs.push(g);
   }
+  const feeds = denoiserFeeds(ort, policy, sample, 10, cond, 1);
+  feeds[CACHE_INPUT] = cache;
+  const gateTensors = configs.map((g) => new ort.Tensor('bool', g, [n]));
+  const samples = configs.map(() => [] as number[]);
+  // The first rounds are not timed: they warm caches, allocators and each If branch's first run.
+  for (let r = 0; r < runs + 2; r++) {
+    for (let c = 0; c < configs.length; c++) {
+      feeds[UPDATE_INPUT] = gateTensors[c]!;
+      const t0 = performance.now();
+      await opened.session.run(feeds, fetches);
+      if (r >= 2) samples[c]!.push(performance.now() - t0);
+    }
+  }
+  const [off, on, ...single] = samples.map((xs) => median(xs) * 1000) as [number, number, ...number[]];
+  const raw = single.map((t) => Math.max(0, t - off));
   const total = raw.reduce((a, b) => a + b, 0);
   const scale = total > 0 ? Math.max(0, on - off) / total : 0;
   return { base: off, blocks: raw.map((t) => t * scale) };
@@ -234,9 +240,13 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
     await stats.close();
   }
 
-  const gated = await openSession(buildGatedModel(policy.bytes, info.name).bytes, opened.provider, {
-    intraOpNumThreads: 1,
-  });
+  // Timed as the cached runner runs on the robot: batch 1, batch axis fixed (runner.ts), so the
+  // schedule's expected speedup by time predicts what `bac eval` and `bac compile --batch 1` get.
+  const gated = await openSession(
+    buildGatedModel(specializeBatchBytes(policy.bytes, 1, info.name), info.name).bytes,
+    opened.provider,
+    { intraOpNumThreads: 1 },
+  );
   const times = await measureBlockTimes(policy, gated);
   await gated.session.release();
   await opened.session.release();
