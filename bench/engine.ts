@@ -46,7 +46,32 @@ export async function engineBenchmarks(
   const ep = (process.env.BAC_BENCH_EP ?? 'cpu') as ExecutionProviderChoice;
   const dir = mkdtempSync(join(tmpdir(), 'bac-bench-'));
   try {
-    // 1. Profiling in the child process, as users run it.
+    // The same denoiser calls as the profile, bare: same batches, one thread, only the prediction
+    // fetched. Half of them run before the profile and half after (A-B-A), so a drift in this
+    // shared machine's speed during the run does not land on one side of the ratio.
+    const policy = await loadPolicy(modelPath);
+    const scheduler = policyScheduler(policy);
+    const K = scheduler.numInferenceSteps;
+    const ort = loadOrt();
+    const { session } = await openSession(policy.bytes, ep, { intraOpNumThreads: 1 });
+    const rng = new Rng(0);
+    const batches: number[] = [];
+    for (let done = 0; done < samples; done += DEFAULT_PROFILE_BATCH)
+      batches.push(Math.min(DEFAULT_PROFILE_BATCH, samples - done));
+    const bare = async (sizes: readonly number[]): Promise<number> => {
+      const start = performance.now();
+      for (const B of sizes) {
+        const x = rng.normalArray(B * policy.horizon * policy.actionDim);
+        const cond = rng.normalArray(B * policy.obsSteps * policy.condDim);
+        for (let k = 0; k < K; k++)
+          await session.run(denoiserFeeds(ort, policy, x, scheduler.timesteps[k]!, cond, B), [policy.info.prediction]);
+      }
+      return performance.now() - start;
+    };
+    const half = Math.ceil(batches.length / 2);
+    let bareMs = await bare(batches.slice(0, half));
+
+    // Profiling in the child process, as users run it.
     const t0 = performance.now();
     const outcome = await profileInChildProcess(
       {
@@ -61,26 +86,10 @@ export async function engineBenchmarks(
       { workerModule: bundledWorker },
     );
     const profileMs = performance.now() - t0;
-
-    // 2. The same denoiser calls, bare: same batches, one thread, only the prediction fetched.
-    const policy = await loadPolicy(modelPath);
-    const scheduler = policyScheduler(policy);
-    const K = scheduler.numInferenceSteps;
-    const ort = loadOrt();
-    const { session } = await openSession(policy.bytes, ep, { intraOpNumThreads: 1 });
-    const rng = new Rng(0);
-    const bareStart = performance.now();
-    for (let done = 0; done < samples; done += DEFAULT_PROFILE_BATCH) {
-      const B = Math.min(DEFAULT_PROFILE_BATCH, samples - done);
-      const x = rng.normalArray(B * policy.horizon * policy.actionDim);
-      const cond = rng.normalArray(B * policy.obsSteps * policy.condDim);
-      for (let k = 0; k < K; k++)
-        await session.run(denoiserFeeds(ort, policy, x, scheduler.timesteps[k]!, cond, B), [policy.info.prediction]);
-    }
-    const bareMs = performance.now() - bareStart;
+    bareMs += await bare(batches.slice(half));
     await session.release();
 
-    // 3. Cached runner vs full model at S = 10, batch 1, interleaved chunk by chunk.
+    // Cached runner vs full model at S = 10, batch 1, interleaved chunk by chunk.
     const profile = outcome.profile;
     const bac = buildBaseline('bac', profile, profile.model, 10, 3, true);
     const plain = await PlainRunner.open(policy, ep, { threads: 1, staticBatch: 1 });
