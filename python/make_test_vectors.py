@@ -34,7 +34,7 @@ import hashlib
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -44,12 +44,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bac_export import BlockCapture, block_names, export_bac_onnx, infer_io_dims, load_model_and_meta  # noqa: E402
-from bac_models import DDIMScheduler, DDPMScheduler, TransformerForDiffusion  # noqa: E402
+from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, TransformerForDiffusion  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 DEFAULT_OUT = os.path.join(REPO, "fixtures", "demo", "vectors")
 UNTRAINED_ONNX = "untrained-dpt.onnx"
 DDIM_STEPS = 10
+#: DPM-Solver++(2M) steps of the reference trajectory: enough for second-order steps between the
+#: first-order first and last ones.
+DPM_STEPS = 10
 
 #: The interim model: DP-T structure (8 layers -> 24 blocks, causal, MLP cond encoder), tiny width so
 #: the committed ONNX stays small. Only used until the trained demo policy exists.
@@ -123,7 +126,8 @@ def sha256_file(path: str) -> str:
 
 
 def make_scheduler(sampler: Dict[str, Any], kind: str, steps: int):
-    """A scheduler with the model's training schedule; ``kind`` 'ddpm' or 'ddim' (eta 0)."""
+    """A scheduler with the model's training schedule; ``kind`` 'ddpm', 'ddim' (eta 0) or
+    'dpmsolver++' (diffusers' defaults: second order, midpoint, linspace spacing, final sigma 0)."""
     common = dict(
         num_train_timesteps=int(sampler["num_train_timesteps"]),
         beta_start=float(sampler["beta_start"]),
@@ -132,7 +136,12 @@ def make_scheduler(sampler: Dict[str, Any], kind: str, steps: int):
         clip_sample=bool(sampler["clip_sample"]),
         prediction_type=str(sampler["prediction_type"]),
     )
-    sch = DDPMScheduler(**common) if kind == "ddpm" else DDIMScheduler(**common, set_alpha_to_one=True, eta=0.0)
+    if kind == "ddpm":
+        sch = DDPMScheduler(**common)
+    elif kind == "ddim":
+        sch = DDIMScheduler(**common, set_alpha_to_one=True, eta=0.0)
+    else:
+        sch = DPMSolverMultistepScheduler(**common)
     sch.set_timesteps(steps)
     return sch
 
@@ -140,16 +149,19 @@ def make_scheduler(sampler: Dict[str, Any], kind: str, steps: int):
 @torch.no_grad()
 def run_trajectory(
     model: nn.Module, sch, cond: torch.Tensor, x0: torch.Tensor, noises: torch.Tensor
-) -> torch.Tensor:
-    """Return samples [K+1, B, T, Da]: the initial ``x0`` then the sample after each step."""
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Return samples [K+1, B, T, Da] (the initial ``x0``, then the sample after each step) and the
+    model outputs [K, B, T, Da] each step was given (to check a sampler alone by replaying them)."""
     xs = [x0]
+    outs = []
     x = x0
     for k, t in enumerate(sch.timesteps.tolist()):
         ts = torch.full((x.shape[0],), t, dtype=torch.long)
         eps = model(x, ts, cond)
+        outs.append(eps)
         x = sch.step(eps, t, x, noise=noises[k])
         xs.append(x)
-    return torch.stack(xs)
+    return torch.stack(xs), torch.stack(outs)
 
 
 def make_vectors(
@@ -204,12 +216,12 @@ def make_vectors(
 
     trajectories = []
     k_ddpm = int(meta["sampler"].get("num_inference_steps", n_train))
-    for kind, steps in (("ddpm", k_ddpm), ("ddim", DDIM_STEPS)):
+    for kind, steps in (("ddpm", k_ddpm), ("ddim", DDIM_STEPS), ("dpmsolver++", DPM_STEPS)):
         sch = make_scheduler(meta["sampler"], kind, steps)
         tcond = draw_cond()
         x_init = torch.randn(batch, T, Da, generator=g)
         noises = torch.randn(steps, batch, T, Da, generator=g)
-        samples = run_trajectory(model, sch, tcond, x_init, noises)
+        samples, model_outputs = run_trajectory(model, sch, tcond, x_init, noises)
         name = f"{kind}{steps}"
         cfg = sch.config(kind)
         trajectories.append(
@@ -221,6 +233,7 @@ def make_vectors(
                 "initial_noise": pack.add(f"{name}/initial_noise", x_init),
                 "step_noises": pack.add(f"{name}/step_noises", noises),
                 "samples": pack.add(f"{name}/samples", samples),
+                "model_outputs": pack.add(f"{name}/model_outputs", model_outputs),
                 "final": pack.add(f"{name}/final", samples[-1]),
             }
         )

@@ -1,6 +1,6 @@
-"""BAC Studio's reference PyTorch models: a DP-T replica and diffusers-semantics schedulers."""
+"""BAC Studio's reference PyTorch models: a DP-T replica and diffusers-semantics schedulers (DDPM, DDIM, DPM-Solver++)."""
 
-from .schedulers import DDIMScheduler, DDPMScheduler, betas_for_alpha_bar, make_betas
+from .schedulers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, betas_for_alpha_bar, make_betas
 from .transformer_for_diffusion import SinusoidalPosEmb, TransformerForDiffusion
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "SinusoidalPosEmb",
     "DDPMScheduler",
     "DDIMScheduler",
+    "DPMSolverMultistepScheduler",
     "betas_for_alpha_bar",
     "make_betas",
 ]

@@ -1,9 +1,12 @@
-"""DDPM and DDIM noise schedulers with HuggingFace diffusers semantics (our own code).
+"""DDPM, DDIM and DPM-Solver++ noise schedulers with HuggingFace diffusers semantics (our own code).
 
-Only what diffusion policies use: ``prediction_type='epsilon'``, DDPM ``variance_type='fixed_small'``,
-DDIM with ``eta`` (0 by default), ``clip_sample`` to [-1, 1], ``timestep_spacing='leading'``
-(``timesteps = arange(K) * (N // K)`` reversed, plus ``steps_offset``), and beta schedules
-``linear``, ``scaled_linear`` and ``squaredcos_cap_v2``.
+Only what diffusion policies use: ``prediction_type`` ``'epsilon'`` or ``'sample'``, DDPM
+``variance_type='fixed_small'``, DDIM with ``eta`` (0 by default), ``clip_sample`` to [-1, 1],
+``timestep_spacing='leading'`` (``timesteps = arange(K) * (N // K)`` reversed, plus ``steps_offset``),
+and beta schedules ``linear``, ``scaled_linear`` and ``squaredcos_cap_v2``. DPM-Solver++ is diffusers'
+``DPMSolverMultistepScheduler`` with ``algorithm_type='dpmsolver++'`` (orders 1 and 2, midpoint or
+heun, ``linspace`` / ``leading`` / ``trailing`` spacing, final sigma zero or sigma_min; no Karras
+sigmas, no thresholding), as RDT-style policies sample.
 
 Differences from diffusers, on purpose:
 
@@ -19,8 +22,9 @@ float32; ``alphas_cumprod`` is the float32 cumulative product; the per-step arit
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
+import numpy as np
 import torch
 
 
@@ -69,8 +73,8 @@ class _SchedulerBase:
         prediction_type: str = "epsilon",
         steps_offset: int = 0,
     ) -> None:
-        if prediction_type != "epsilon":
-            raise NotImplementedError("only prediction_type='epsilon' is supported")
+        if prediction_type not in ("epsilon", "sample"):
+            raise NotImplementedError("only prediction_type 'epsilon' and 'sample' are supported")
         self.num_train_timesteps = num_train_timesteps
         self.beta_start = beta_start
         self.beta_end = beta_end
@@ -171,7 +175,10 @@ class DDPMScheduler(_SchedulerBase):
         cur_alpha = abar_t / abar_prev
         cur_beta = 1 - cur_alpha
 
-        x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
+        if self.prediction_type == "sample":
+            x0 = model_output
+        else:
+            x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
         x0 = self._clip(x0)
 
         x0_coeff = (abar_prev**0.5 * cur_beta) / beta_prod_t
@@ -223,9 +230,13 @@ class DDIMScheduler(_SchedulerBase):
         abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.final_alpha_cumprod
         beta_prod_t = 1 - abar_t
 
-        x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
+        if self.prediction_type == "sample":
+            x0 = model_output
+            eps = (sample - abar_t**0.5 * x0) / beta_prod_t**0.5
+        else:
+            x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
+            eps = model_output
         x0 = self._clip(x0)
-        eps = model_output
 
         variance = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
         std = eta * variance**0.5
@@ -244,4 +255,154 @@ class DDIMScheduler(_SchedulerBase):
         c = super().config(type_name)
         c["eta"] = self.eta
         c["set_alpha_to_one"] = self.set_alpha_to_one
+        return c
+
+
+class DPMSolverMultistepScheduler(_SchedulerBase):
+    """DPM-Solver++ (Lu et al. 2022), diffusers' ``DPMSolverMultistepScheduler`` with
+    ``algorithm_type='dpmsolver++'``: a multistep solver of the diffusion ODE on
+    ``sigma = sqrt((1 - abar) / abar)``.
+
+    ``set_timesteps(K)`` picks the timesteps (``linspace`` by default:
+    ``round(linspace(0, L - 1, K + 1))`` reversed without its last element, with L = N unless
+    ``lambda_min_clipped`` removes the noisiest timesteps) and the K + 1 sigmas (the last is 0 for
+    ``final_sigmas_type='zero'``). ``step`` is stateful like diffusers': it must see the K timesteps
+    in order, once per sampler run (``set_timesteps`` resets it). Step k, with alpha_t =
+    1/sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t and lambda = log(alpha_t) - log(sigma_t):
+
+    * data prediction ``m_k = (x - sigma_s * eps) / alpha_s`` (or the output for ``sample``);
+    * first order (k = 0, order 1, or the last step when ``final_sigmas_type='zero'``,
+      ``euler_at_final``, or ``lower_order_final`` with K < 15):
+      ``x = (sigma_t / sigma_s) * x - alpha_t * (exp(-h) - 1) * m_k``;
+    * else second order with ``r = h_prev / h``, ``D0 = m_k``, ``D1 = (m_k - m_{k-1}) / r``: midpoint
+      ``... - 0.5 * alpha_t * (exp(-h) - 1) * D1``, heun ``... + alpha_t * ((exp(-h) - 1) / h + 1) * D1``.
+
+    ``clip_sample`` is accepted and ignored, as diffusers' DPM-Solver has no such option.
+    """
+
+    def __init__(
+        self,
+        *args: object,
+        solver_order: int = 2,
+        solver_type: str = "midpoint",
+        lower_order_final: bool = True,
+        euler_at_final: bool = False,
+        final_sigmas_type: str = "zero",
+        timestep_spacing: str = "linspace",
+        lambda_min_clipped: float = -float("inf"),
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if solver_order not in (1, 2):
+            raise NotImplementedError("solver_order must be 1 or 2")
+        if solver_type not in ("midpoint", "heun"):
+            raise NotImplementedError("solver_type must be 'midpoint' or 'heun'")
+        if final_sigmas_type not in ("zero", "sigma_min"):
+            raise NotImplementedError("final_sigmas_type must be 'zero' or 'sigma_min'")
+        if timestep_spacing not in ("linspace", "leading", "trailing"):
+            raise NotImplementedError("timestep_spacing must be 'linspace', 'leading' or 'trailing'")
+        self.solver_order = solver_order
+        self.solver_type = solver_type
+        self.lower_order_final = lower_order_final
+        self.euler_at_final = euler_at_final
+        self.final_sigmas_type = final_sigmas_type
+        self.timestep_spacing = timestep_spacing
+        self.lambda_min_clipped = lambda_min_clipped
+        self.lambda_t = torch.log(self.alphas_cumprod.sqrt()) - torch.log((1 - self.alphas_cumprod).sqrt())
+        self.sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5
+        self._reset()
+
+    def _reset(self) -> None:
+        self._step_index = 0
+        self._prev_x0: Optional[torch.Tensor] = None
+        self._lower_order_nums = 0
+
+    def set_timesteps(self, num_inference_steps: int) -> None:
+        """Choose the K timesteps and K + 1 sigmas; resets the multistep state."""
+        n = self.num_train_timesteps
+        if not 1 <= num_inference_steps <= n:
+            raise ValueError(f"num_inference_steps must be in 1..{n}, got {num_inference_steps}")
+        k = num_inference_steps
+        clipped = int(torch.searchsorted(torch.flip(self.lambda_t, [0]), self.lambda_min_clipped).item())
+        last = n - clipped
+        if self.timestep_spacing == "linspace":
+            ts = np.linspace(0, last - 1, k + 1).round()[::-1][:-1].astype(np.int64)
+        elif self.timestep_spacing == "leading":
+            ratio = last // (k + 1)
+            ts = (np.arange(0, k + 1) * ratio).round()[::-1][:-1].astype(np.int64) + self.steps_offset
+        else:
+            ts = np.arange(last, 0, -n / k).round().astype(np.int64) - 1
+        all_sigmas = np.array(((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5)
+        sig = np.interp(ts, np.arange(0, len(all_sigmas)), all_sigmas)
+        if self.final_sigmas_type == "sigma_min":
+            last_sigma = float((((1 - self.alphas_cumprod[0]) / self.alphas_cumprod[0]) ** 0.5).item())
+        else:
+            last_sigma = 0.0
+        self.sigmas = torch.from_numpy(np.concatenate([sig, [last_sigma]]).astype(np.float32))
+        self.timesteps = torch.from_numpy(ts.copy())
+        self.num_inference_steps = len(ts)
+        self._reset()
+
+    @staticmethod
+    def _alpha_sigma(sigma: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        alpha_t = 1 / ((sigma**2 + 1) ** 0.5)
+        return alpha_t, sigma * alpha_t
+
+    def step(
+        self,
+        model_output: torch.Tensor,
+        timestep: int,
+        sample: torch.Tensor,
+        noise: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
+        """Return the sample after step k (the deterministic solver ignores ``noise``)."""
+        if self.num_inference_steps is None:
+            raise RuntimeError("call set_timesteps before step")
+        k = self._step_index
+        K = len(self.timesteps)
+        if k >= K or int(self.timesteps[k]) != int(timestep):
+            raise RuntimeError(
+                f"dpmsolver++ step {k} expects timestep {int(self.timesteps[k]) if k < K else None}, got {timestep}; "
+                "call set_timesteps before each sampler run and step through the timesteps in order"
+            )
+        alpha_s, sigma_s = self._alpha_sigma(self.sigmas[k])
+        alpha_t, sigma_t = self._alpha_sigma(self.sigmas[k + 1])
+        lambda_s = torch.log(alpha_s) - torch.log(sigma_s)
+        lambda_t = torch.log(alpha_t) - torch.log(sigma_t)
+        h = lambda_t - lambda_s
+        x0 = model_output if self.prediction_type == "sample" else (sample - sigma_s * model_output) / alpha_s
+        lower_order_final = k == K - 1 and (
+            self.euler_at_final or (self.lower_order_final and K < 15) or self.final_sigmas_type == "zero"
+        )
+        if self.solver_order == 1 or self._lower_order_nums < 1 or lower_order_final:
+            prev = (sigma_t / sigma_s) * sample - (alpha_t * (torch.exp(-h) - 1.0)) * x0
+        else:
+            alpha_s1, sigma_s1 = self._alpha_sigma(self.sigmas[k - 1])
+            lambda_s1 = torch.log(alpha_s1) - torch.log(sigma_s1)
+            r0 = (lambda_s - lambda_s1) / h
+            d0, d1 = x0, (1.0 / r0) * (x0 - self._prev_x0)
+            prev = (sigma_t / sigma_s) * sample - (alpha_t * (torch.exp(-h) - 1.0)) * d0
+            if self.solver_type == "midpoint":
+                prev = prev - 0.5 * (alpha_t * (torch.exp(-h) - 1.0)) * d1
+            else:
+                prev = prev + (alpha_t * ((torch.exp(-h) - 1.0) / h + 1.0)) * d1
+        self._prev_x0 = x0
+        self._lower_order_nums = min(self._lower_order_nums + 1, self.solver_order)
+        self._step_index = k + 1
+        return prev
+
+    def config(self, type_name: str = "dpmsolver++") -> dict:  # noqa: D401 - same as base
+        """Sampler description; adds the DPM-Solver++ options (diffusers' names)."""
+        c = super().config(type_name)
+        c.update(
+            solver_order=self.solver_order,
+            solver_type=self.solver_type,
+            lower_order_final=self.lower_order_final,
+            euler_at_final=self.euler_at_final,
+            final_sigmas_type=self.final_sigmas_type,
+            timestep_spacing=self.timestep_spacing,
+        )
+        if self.lambda_min_clipped != -float("inf"):
+            c["lambda_min_clipped"] = self.lambda_min_clipped
         return c

@@ -105,11 +105,19 @@ def _check_layers(layers: Sequence[nn.Module]) -> None:
 
 
 def _sampler_kind(scheduler: Any) -> Optional[str]:
+    """The schedule's name for a diffusers-style scheduler object, or None when unknown."""
     name = type(scheduler).__name__.lower()
     if "ddim" in name:
         return "ddim"
     if "ddpm" in name:
         return "ddpm"
+    if "dpmsolver" in name and "multistep" in name:
+        config = getattr(scheduler, "config", None)
+        algorithm = getattr(config, "algorithm_type", None) if config is not None else None
+        if algorithm is None and isinstance(config, dict):
+            algorithm = config.get("algorithm_type")
+        # diffusers' default (and ours, which has no algorithm_type attribute) is dpmsolver++
+        return str(algorithm or getattr(scheduler, "algorithm_type", None) or "dpmsolver++")
     return None
 
 
@@ -160,7 +168,7 @@ def _check_fit(
         )
     kind = _sampler_kind(getattr(policy, "noise_scheduler", None)) if policy is not None else None
     stype = schedule.sampler.type.lower()
-    if kind is not None and stype in ("ddpm", "ddim") and kind != stype:
+    if kind is not None and stype in ("ddpm", "ddim", "dpmsolver++") and kind != stype:
         raise ScheduleMismatchError(
             f"{src} was solved for the {stype} sampler but {type(policy).__name__}.noise_scheduler is "
             f"{type(policy.noise_scheduler).__name__}; expected a schedule profiled with {kind}"

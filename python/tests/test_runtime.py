@@ -36,7 +36,7 @@ REPO = os.path.dirname(PY)
 sys.path.insert(0, PY)
 
 import bac_runtime as br  # noqa: E402
-from bac_models import DDIMScheduler, DDPMScheduler, TransformerForDiffusion  # noqa: E402
+from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, TransformerForDiffusion  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -483,6 +483,12 @@ def test_mismatched_schedules_are_refused(tmp_path):
         br.apply(FakePolicy(model, ddim(10), 10), full)
     with pytest.raises(br.ScheduleMismatchError, match=r"solved for the ddpm sampler .* DDIMScheduler"):
         br.apply(FakePolicy(model, ddim(100), 100), full)
+    dpm = DPMSolverMultistepScheduler(num_train_timesteps=100, beta_schedule="squaredcos_cap_v2")
+    dpm.set_timesteps(10)
+    ten = br.full_schedule(2, 10)
+    with pytest.raises(br.ScheduleMismatchError, match=r"solved for the ddpm sampler .* DPMSolverMultistepScheduler; expected a schedule profiled with dpmsolver\+\+"):
+        br.apply(FakePolicy(model, dpm, 10), ten)
+    br.apply(FakePolicy(model, dpm, 10), br.full_schedule(2, 10, sampler_type="dpmsolver++")).remove()
     # a block-steps error in a schedule built in code
     bad = br.Schedule(full.model, full.sampler, full.solver, full.base_cost,
                       (br.ScheduleBlock("0.sa", (1, 2), (), (), ()),) + full.blocks[1:])

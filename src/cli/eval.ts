@@ -121,7 +121,8 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
     );
   }
   const policy = await loadPolicy(modelPath);
-  const scheduler = policyScheduler(policy, schedule.sampler.steps);
+  // the sampler the schedule was profiled with (it may differ from the model's metadata)
+  const scheduler = policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);
   const windows = await loadWindows(policy, resolve(values.episodes), samples, seed);
 
   const budget = schedule.solver.budget;

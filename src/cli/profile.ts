@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { BacError } from '../core/errors';
 import { profileInChildProcess, ProfileCancelledError } from '../engine/profile-process';
 import { DEFAULT_L1_ELEMENTS } from '../engine/profile-protocol';
+import { SAMPLER_TYPES } from '../engine/samplers';
 import {
   executionProviderOption,
   integerOption,
@@ -32,6 +33,9 @@ Options:
   --ep PROVIDER      execution provider: auto | cpu | cuda | webgpu (default auto)
   --seed S           seed of the window choice and the sampler noise (default 0)
   --batch B          samples per ONNX Runtime call (default 8)
+  --sampler TYPE     ddpm | ddim | dpmsolver++ (default: the model's bac.sampler); same training
+                     schedule, e.g. DPM-Solver++ for a DDPM-trained policy
+  --steps K          denoiser calls per action chunk (default: the model's num_inference_steps)
   --l1-elements M    elements per sample and block the reuse error is averaged over: a seeded
                      random subset (default ${DEFAULT_L1_ELEMENTS}), or "all" for the exact value
   --out P            the .bacprofile to write (atomically)
@@ -50,6 +54,8 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
     seed: { type: 'string' },
     batch: { type: 'string' },
     'l1-elements': { type: 'string' },
+    sampler: { type: 'string' },
+    steps: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -66,6 +72,11 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
     values.samples === undefined ? DEFAULT_PROFILE_SAMPLES : integerOption('profile', 'samples', values.samples, 1);
   const seed = values.seed === undefined ? 0 : integerOption('profile', 'seed', values.seed, 0);
   const batchSize = values.batch === undefined ? undefined : integerOption('profile', 'batch', values.batch, 1, 1024);
+  const samplerType = values.sampler;
+  if (samplerType !== undefined && !(SAMPLER_TYPES as readonly string[]).includes(samplerType)) {
+    throw new UsageError(`--sampler ${samplerType} is not one of ${SAMPLER_TYPES.join(', ')}`, 'profile');
+  }
+  const steps = values.steps === undefined ? undefined : integerOption('profile', 'steps', values.steps, 1);
   const l1Option = values['l1-elements'];
   const l1Elements =
     l1Option === undefined
@@ -90,6 +101,8 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
         outPath: resolve(out),
         batchSize,
         l1Elements,
+        samplerType,
+        steps,
       },
       {
         signal: abort.signal,

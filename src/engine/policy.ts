@@ -64,12 +64,17 @@ export async function loadPolicy(path: string): Promise<Policy> {
 }
 
 /**
- * The model's sampler (`bac.sampler`), optionally with another number of inference steps K.
+ * The model's sampler (`bac.sampler`), optionally with another number of inference steps K and
+ * another sampler type on the same training schedule (e.g. `dpmsolver++` for a DDPM-trained policy).
  * @throws BacError for a sampler the engine does not implement.
  */
-export function policyScheduler(policy: Policy, numInferenceSteps?: number): NoiseScheduler {
+export function policyScheduler(policy: Policy, numInferenceSteps?: number, type?: string): NoiseScheduler {
   const raw = policy.info.metadata.sampler.raw as unknown as SamplerConfig;
-  const config: SamplerConfig = numInferenceSteps ? { ...raw, num_inference_steps: numInferenceSteps } : raw;
+  const config: SamplerConfig = {
+    ...raw,
+    ...(numInferenceSteps ? { num_inference_steps: numInferenceSteps } : {}),
+    ...(type && type !== raw.type ? samplerDefaultsFor(type) : {}),
+  };
   try {
     return new NoiseScheduler(config);
   } catch (e) {
@@ -149,6 +154,14 @@ export function predictionTensor(ort: typeof Ort, policy: Policy, B: number): Or
     policy.horizon,
     policy.actionDim,
   ]);
+}
+
+/**
+ * What changes when a policy is sampled with another sampler than the one in its metadata: the type,
+ * and for DPM-Solver++ diffusers' default spacing (the metadata's DDPM/DDIM spacing is `leading`).
+ */
+function samplerDefaultsFor(type: string): Partial<SamplerConfig> & { type: string } {
+  return type === 'dpmsolver++' ? { type, timestep_spacing: 'linspace' } : { type, timestep_spacing: 'leading' };
 }
 
 export { loadOrt };

@@ -27,6 +27,13 @@ export interface ProfileRequest {
    * default {@link DEFAULT_L1_ELEMENTS}; a value ≥ the block's T·d means all of them (exact).
    */
   readonly l1Elements?: number;
+  /**
+   * Sample with another sampler than the model's `bac.sampler` (same training schedule), e.g. a
+   * DDPM-trained policy with `dpmsolver++`; default: the model's.
+   */
+  readonly samplerType?: string;
+  /** K, denoiser calls per sampler run; default: the model's `num_inference_steps`. */
+  readonly steps?: number;
 }
 
 /** Default {@link ProfileRequest.l1Elements}: keeps the L1 sort well below the denoiser calls' cost. */

@@ -166,7 +166,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   }
   const policy = await loadPolicy(request.modelPath);
   const { info } = policy;
-  const scheduler = policyScheduler(policy);
+  const scheduler = policyScheduler(policy, request.steps, request.samplerType);
   const K = scheduler.numInferenceSteps;
   const blocks = info.blocks;
   const [, Tb, d] = info.blockShape;
@@ -174,7 +174,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   const D = (typeof Tb === 'number' ? Tb : policy.horizon) * d;
   const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
   log(
-    `${info.name}: ${blocks.length} blocks, K = ${K} (${info.metadata.sampler.type}), ${windows.length} observation windows`,
+    `${info.name}: ${blocks.length} blocks, K = ${K} (${scheduler.config.type}), ${windows.length} observation windows`,
   );
 
   const ort = loadOrt();
@@ -268,7 +268,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   });
   const profile: Profile = {
     model: { path: relativeTo(request.outPath, request.modelPath), sha256: info.sha256 },
-    sampler: { type: info.metadata.sampler.type, steps: K },
+    sampler: { type: scheduler.config.type, steps: K },
     samples: done,
     seed: request.seed,
     episodes: relativeTo(request.outPath, request.episodesPath),

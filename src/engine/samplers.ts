@@ -1,11 +1,16 @@
 /**
- * DDPM and DDIM samplers with HuggingFace diffusers semantics (epsilon prediction), denoiser-agnostic.
+ * DDPM, DDIM and DPM-Solver++ samplers with HuggingFace diffusers semantics (epsilon or sample
+ * prediction), denoiser-agnostic.
  *
  * Mirrors `python/bac_models/schedulers.py` (and diffusers): betas made the way diffusers makes them
- * and rounded to float32 as diffusers stores them; `alphas_cumprod` their cumulative product;
- * "leading" timestep spacing `timesteps = (arange(K) * (N div K)).reverse() + steps_offset`; one
- * step per timestep with the previous timestep `t - N div K`. Arithmetic is float64 and results are
- * stored as float32 (PyTorch works in float32; the difference is ~1e-7 relative).
+ * and rounded to float32 as diffusers stores them; `alphas_cumprod` their cumulative product.
+ * DDPM and DDIM: "leading" timestep spacing `timesteps = (arange(K) * (N div K)).reverse() +
+ * steps_offset`, one step per timestep with the previous timestep `t - N div K`.
+ * DPM-Solver++ (diffusers' `DPMSolverMultistepScheduler`, `algorithm_type="dpmsolver++"`): a
+ * multistep ODE solver on σ_t = √((1−ᾱ_t)/ᾱ_t), order 1 or 2, spacing "linspace" by default; its
+ * second-order steps reuse the previous step's data prediction, so a run carries a
+ * {@link SamplerRunState}. Arithmetic is float64 and results are stored as float32 (PyTorch works
+ * in float32; the difference is ~1e-7 relative).
  *
  * The denoiser is a callback, so the same code drives ONNX Runtime, the cached runner, or a mock.
  * Per-step noise can be passed explicitly so a trajectory can be replayed from stored noise.
@@ -18,8 +23,11 @@ import { Rng } from './rng';
 /** Beta schedules supported (diffusers names). */
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 
-/** Sampler types supported. */
-export type SamplerType = 'ddpm' | 'ddim';
+/** Sampler types supported (diffusers' DPM-Solver++ is `DPMSolverMultistepScheduler` with `algorithm_type="dpmsolver++"`). */
+export type SamplerType = 'ddpm' | 'ddim' | 'dpmsolver++';
+
+/** Sampler types, for messages and validation. */
+export const SAMPLER_TYPES: readonly SamplerType[] = ['ddpm', 'ddim', 'dpmsolver++'];
 
 /**
  * Sampler description, as stored in the `bac.sampler` metadata of a BAC-ready ONNX (snake_case keys,
@@ -34,8 +42,9 @@ export interface SamplerConfig {
   readonly beta_start: number;
   /** Ignored by `squaredcos_cap_v2`. */
   readonly beta_end: number;
-  /** Only `epsilon` is supported. */
+  /** `epsilon` (the denoiser predicts the noise) or `sample` (it predicts x0). */
   readonly prediction_type: string;
+  /** DDPM and DDIM clip the predicted x0 to ±clip_sample_range; DPM-Solver++ has no such option (ignored, as in diffusers). */
   readonly clip_sample: boolean;
   /** K: denoiser calls per sampler run, 1 ≤ K ≤ N. */
   readonly num_inference_steps: number;
@@ -47,6 +56,33 @@ export interface SamplerConfig {
   readonly eta?: number;
   /** DDIM only; default true (the last step's ᾱ_prev is 1). */
   readonly set_alpha_to_one?: boolean;
+  /** DPM-Solver++ only: 1 or 2 (default 2, "2M"). */
+  readonly solver_order?: number;
+  /** DPM-Solver++ only: `midpoint` (default) or `heun`. */
+  readonly solver_type?: string;
+  /** DPM-Solver++ only; default true: first order at the last step when K < 15. */
+  readonly lower_order_final?: boolean;
+  /** DPM-Solver++ only; default false: first order at the last step whatever K. */
+  readonly euler_at_final?: boolean;
+  /** DPM-Solver++ only: σ after the last step, `zero` (default; the last step is then first order) or `sigma_min`. */
+  readonly final_sigmas_type?: string;
+  /** `linspace` (DPM-Solver++'s default), `leading` (DDPM's and DDIM's, the only one they support here) or `trailing`. */
+  readonly timestep_spacing?: string;
+  /** DPM-Solver++ only; default −∞: timesteps whose λ = log(α/σ) is below it are not used. */
+  readonly lambda_min_clipped?: number;
+}
+
+/**
+ * What a multistep sampler carries from one step of a run to the next. Create one per sampler run
+ * with {@link NoiseScheduler.startRun}; DDPM and DDIM ignore it.
+ */
+export interface SamplerRunState {
+  /** Index k of the next step. */
+  step: number;
+  /** DPM-Solver++: the previous step's data prediction x0 (null before the first step). */
+  previousX0: Float64Array | null;
+  /** DPM-Solver++: how many steps have run, capped at the solver order (diffusers' `lower_order_nums`). */
+  lowerOrderNums: number;
 }
 
 /** Denoiser callback: ε(sample, t, cond) for a batch at one shared timestep; same length as `sample`. */
@@ -125,6 +161,75 @@ export function inferenceTimesteps(numTrainTimesteps: number, numInferenceSteps:
   return ts;
 }
 
+/** numpy's `round`: halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** numpy's `linspace(start, stop, num)` (endpoint included): `start + i·step`, the last exactly `stop`. */
+function linspace(start: number, stop: number, num: number): number[] {
+  if (num === 1) return [start];
+  const step = (stop - start) / (num - 1);
+  return Array.from({ length: num }, (_, i) => (i === num - 1 ? stop : start + i * step));
+}
+
+/**
+ * DPM-Solver++ timesteps as diffusers' `DPMSolverMultistepScheduler.set_timesteps` makes them
+ * (no Karras or Lu sigmas): with L = N − (number of timesteps whose λ_t < lambda_min_clipped),
+ * `linspace`: round(linspace(0, L−1, K+1)) reversed, last dropped; `leading`: (arange(K+1) ·
+ * ⌊L/(K+1)⌋) reversed, last dropped, + steps_offset; `trailing`: round(arange(L, 0, −N/K)) − 1.
+ * Rounding is numpy's (half to even). O(N + K).
+ */
+export function dpmSolverTimesteps(
+  alphasCumprod: Float64Array,
+  numInferenceSteps: number,
+  spacing: string,
+  stepsOffset: number,
+  lambdaMinClipped: number,
+): number[] {
+  const N = alphasCumprod.length;
+  const K = numInferenceSteps;
+  if (!Number.isInteger(K) || K < 1 || K > N) {
+    throw new RangeError(`num_inference_steps must be an integer in 1..${N}, got ${K}`);
+  }
+  // λ_t = log α_t − log σ_t decreases with t; count the timesteps from the end that fall below the clip
+  let clipped = 0;
+  if (lambdaMinClipped > -Infinity) {
+    for (let t = N - 1; t >= 0; t--) {
+      const a = alphasCumprod[t]!;
+      const lambda = Math.log(Math.fround(Math.sqrt(a))) - Math.log(Math.fround(Math.sqrt(Math.fround(1 - a))));
+      if (lambda >= lambdaMinClipped) break;
+      clipped++;
+    }
+  }
+  const last = N - clipped;
+  switch (spacing) {
+    case 'linspace':
+      return linspace(0, last - 1, K + 1)
+        .map(roundHalfEven)
+        .reverse()
+        .slice(0, K);
+    case 'leading': {
+      const ratio = Math.floor(last / (K + 1));
+      return Array.from({ length: K }, (_, i) => (K - i) * ratio + stepsOffset);
+    }
+    case 'trailing': {
+      const ratio = N / K;
+      const count = Math.ceil(last / ratio);
+      return Array.from({ length: count }, (_, i) => roundHalfEven(last - i * ratio) - 1);
+    }
+    default:
+      throw new RangeError(`timestep_spacing '${spacing}' is not supported (linspace, leading, trailing)`);
+  }
+}
+
+/** α and σ of the VP process for σ̃ = √((1−ᾱ)/ᾱ): α = 1/√(σ̃²+1), σ = σ̃·α (diffusers' `_sigma_to_alpha_sigma_t`). */
+function alphaSigma(sigmaTilde: number): [number, number] {
+  const alpha = 1 / Math.sqrt(sigmaTilde * sigmaTilde + 1);
+  return [alpha, sigmaTilde * alpha];
+}
+
 /**
  * A noise scheduler for one sampler configuration. Immutable after construction; `step` is a pure
  * function of its arguments (it allocates the result).
@@ -138,34 +243,90 @@ export class NoiseScheduler {
   readonly alphasCumprod: Float64Array;
   /** The K timesteps in execution order (descending). */
   readonly timesteps: readonly number[];
-  /** ⌊N/K⌋: distance from a timestep to the previous one. */
+  /** ⌊N/K⌋: distance from a timestep to the previous one (DDPM and DDIM). */
   readonly stepRatio: number;
+  /**
+   * DPM-Solver++: σ̃ = √((1−ᾱ_t)/ᾱ_t) at each of the K timesteps, then the final σ̃ (0 for
+   * `final_sigmas_type` zero), float32 as diffusers stores them; empty for DDPM and DDIM.
+   */
+  readonly sigmas: Float64Array;
 
   /**
-   * @throws RangeError for an unsupported type, schedule or prediction type, or K outside 1..N.
+   * @throws RangeError for an unsupported type, schedule, prediction type or DPM-Solver++ option,
+   *   or K outside 1..N.
    */
   constructor(config: SamplerConfig) {
-    if (config.type !== 'ddpm' && config.type !== 'ddim') {
-      throw new RangeError(`sampler type '${config.type}' is not supported (ddpm, ddim)`);
+    if (!(SAMPLER_TYPES as readonly string[]).includes(config.type)) {
+      throw new RangeError(`sampler type '${config.type}' is not supported (${SAMPLER_TYPES.join(', ')})`);
     }
-    if (config.prediction_type !== 'epsilon') {
-      throw new RangeError(`prediction_type '${config.prediction_type}' is not supported (epsilon)`);
+    if (config.prediction_type !== 'epsilon' && config.prediction_type !== 'sample') {
+      throw new RangeError(`prediction_type '${config.prediction_type}' is not supported (epsilon, sample)`);
     }
+    const dpm = config.type === 'dpmsolver++';
     this.config = {
       clip_sample_range: 1,
       steps_offset: 0,
       eta: 0,
       set_alpha_to_one: true,
+      solver_order: 2,
+      solver_type: 'midpoint',
+      lower_order_final: true,
+      euler_at_final: false,
+      final_sigmas_type: 'zero',
+      timestep_spacing: dpm ? 'linspace' : 'leading',
+      lambda_min_clipped: -Infinity,
       ...config,
     };
+    const c = this.config;
     this.betas = makeBetas(config.num_train_timesteps, config.beta_start, config.beta_end, config.beta_schedule);
     this.alphasCumprod = alphasCumprod(this.betas);
-    this.timesteps = inferenceTimesteps(
-      config.num_train_timesteps,
-      config.num_inference_steps,
-      this.config.steps_offset,
-    );
     this.stepRatio = Math.floor(config.num_train_timesteps / config.num_inference_steps);
+    if (!dpm) {
+      if (c.timestep_spacing !== 'leading') {
+        throw new RangeError(`timestep_spacing '${c.timestep_spacing}' is not supported for ${c.type} (leading)`);
+      }
+      this.timesteps = inferenceTimesteps(config.num_train_timesteps, config.num_inference_steps, c.steps_offset);
+      this.sigmas = new Float64Array(0);
+      return;
+    }
+    if (c.solver_order !== 1 && c.solver_order !== 2) {
+      throw new RangeError(`solver_order ${c.solver_order} is not supported for dpmsolver++ (1, 2)`);
+    }
+    if (c.solver_type !== 'midpoint' && c.solver_type !== 'heun') {
+      throw new RangeError(`solver_type '${c.solver_type}' is not supported (midpoint, heun)`);
+    }
+    if (c.final_sigmas_type !== 'zero' && c.final_sigmas_type !== 'sigma_min') {
+      throw new RangeError(`final_sigmas_type '${c.final_sigmas_type}' is not supported (zero, sigma_min)`);
+    }
+    for (const key of ['thresholding', 'use_karras_sigmas', 'use_lu_lambdas', 'use_exponential_sigmas']) {
+      if ((config as unknown as Record<string, unknown>)[key] === true) {
+        throw new RangeError(`${key} is not supported for dpmsolver++`);
+      }
+    }
+    this.timesteps = dpmSolverTimesteps(
+      this.alphasCumprod,
+      config.num_inference_steps,
+      c.timestep_spacing,
+      c.steps_offset,
+      c.lambda_min_clipped,
+    );
+    const repeated = this.timesteps.find((t, i) => i > 0 && t === this.timesteps[i - 1]);
+    if (repeated !== undefined) {
+      // two steps at one timestep make h = 0 and the next second-order step divide by it (NaN in
+      // diffusers too)
+      throw new RangeError(
+        `dpmsolver++ with ${c.timestep_spacing} spacing and num_inference_steps ${config.num_inference_steps} of ${config.num_train_timesteps} repeats timestep ${repeated}; use fewer steps`,
+      );
+    }
+    // σ̃ in float32 as torch computes ((1 − ᾱ) / ᾱ) ** 0.5
+    const sigmaTilde = (a: number): number => Math.fround(Math.sqrt(Math.fround(Math.fround(1 - a) / a)));
+    const last = c.final_sigmas_type === 'zero' ? 0 : sigmaTilde(this.alphasCumprod[0]!);
+    this.sigmas = Float64Array.from([...this.timesteps.map((t) => sigmaTilde(this.alphasCumprod[t]!)), last]);
+  }
+
+  /** A fresh per-run state for {@link step} (multistep samplers need one per sampler run). */
+  startRun(): SamplerRunState {
+    return { step: 0, previousX0: null, lowerOrderNums: 0 };
   }
 
   /** K. */
@@ -173,8 +334,9 @@ export class NoiseScheduler {
     return this.timesteps.length;
   }
 
-  /** Whether `step(…, t, …)` consumes noise (DDPM at t > 0; DDIM when eta > 0). */
+  /** Whether `step(…, t, …)` consumes noise (DDPM at t > 0; DDIM when eta > 0; never DPM-Solver++). */
   usesNoise(t: number): boolean {
+    if (this.config.type === 'dpmsolver++') return false;
     return this.config.type === 'ddpm' ? t > 0 : this.config.eta > 0;
   }
 
@@ -197,10 +359,20 @@ export class NoiseScheduler {
    * √max((1−ᾱ_prev)/(1−ᾱ_t)·β'_t, 1e-20)·noise when t > 0.
    * DDIM: x_prev = √ᾱ_prev·x0 + √(1−ᾱ_prev−σ²)·ε (+ σ·noise), σ = η·√((1−ᾱ_prev)/(1−ᾱ_t)·(1−ᾱ_t/ᾱ_prev)).
    *
+   * DPM-Solver++: see {@link dpmSolverStep}.
+   * With `prediction_type` sample the model output is x0 itself and ε = (x − √ᾱ_t·x0)/√(1−ᾱ_t).
+   *
    * @param noise standard normal noise of the sample's length; required exactly when `usesNoise(t)`.
-   * @throws RangeError on length mismatch, missing noise or a timestep outside 0..N−1.
+   * @param state the run's state ({@link startRun}); required by DPM-Solver++, ignored otherwise.
+   * @throws RangeError on length mismatch, missing noise or state, or a timestep outside 0..N−1.
    */
-  step(modelOutput: Float32Array, t: number, sample: Float32Array, noise?: Float32Array): Float32Array {
+  step(
+    modelOutput: Float32Array,
+    t: number,
+    sample: Float32Array,
+    noise?: Float32Array,
+    state?: SamplerRunState,
+  ): Float32Array {
     const n = sample.length;
     if (modelOutput.length !== n) {
       throw new RangeError(`model output has ${modelOutput.length} values, sample has ${n}`);
@@ -209,6 +381,11 @@ export class NoiseScheduler {
     if (abarT === undefined || !Number.isInteger(t)) {
       throw new RangeError(`timestep ${t} outside 0..${this.alphasCumprod.length - 1}`);
     }
+    if (this.config.type === 'dpmsolver++') {
+      if (!state) throw new RangeError('dpmsolver++ is a multistep sampler: pass the run state from startRun()');
+      return this.dpmSolverStep(modelOutput, t, sample, state);
+    }
+    const predictsSample = this.config.prediction_type === 'sample';
     const prevT = t - this.stepRatio;
     const isDdim = this.config.type === 'ddim';
     const finalAbar = isDdim && !this.config.set_alpha_to_one ? this.alphasCumprod[0]! : 1;
@@ -233,7 +410,7 @@ export class NoiseScheduler {
       const std = needNoise ? Math.sqrt(Math.max(((1 - abarPrev) / betaProdT) * curBeta, 1e-20)) : 0;
       for (let i = 0; i < n; i++) {
         const x = sample[i]!;
-        let x0 = (x - sqrtBetaProdT * modelOutput[i]!) / sqrtAbarT;
+        let x0 = predictsSample ? modelOutput[i]! : (x - sqrtBetaProdT * modelOutput[i]!) / sqrtAbarT;
         if (clip) x0 = Math.min(r, Math.max(-r, x0));
         let v = x0Coeff * x0 + xtCoeff * x;
         if (needNoise) v += std * noise![i]!;
@@ -245,14 +422,77 @@ export class NoiseScheduler {
       const dirCoeff = Math.sqrt(Math.max(1 - abarPrev - std * std, 0));
       const sqrtAbarPrev = Math.sqrt(abarPrev);
       for (let i = 0; i < n; i++) {
-        const eps = modelOutput[i]!;
-        let x0 = (sample[i]! - sqrtBetaProdT * eps) / sqrtAbarT;
+        // ε from the unclipped x0 when the model predicts x0 (diffusers' default)
+        const eps = predictsSample ? (sample[i]! - sqrtAbarT * modelOutput[i]!) / sqrtBetaProdT : modelOutput[i]!;
+        let x0 = predictsSample ? modelOutput[i]! : (sample[i]! - sqrtBetaProdT * eps) / sqrtAbarT;
         if (clip) x0 = Math.min(r, Math.max(-r, x0));
         let v = sqrtAbarPrev * x0 + dirCoeff * eps;
         if (needNoise) v += std * noise![i]!;
         out[i] = v;
       }
     }
+    return out;
+  }
+
+  /**
+   * One DPM-Solver++ step k (diffusers' `DPMSolverMultistepScheduler.step`, `dpmsolver++`), from
+   * σ̃_s = sigmas[k] to σ̃_t = sigmas[k+1], with α, σ of each σ̃ and λ = log α − log σ, h = λ_t − λ_s:
+   *
+   * - data prediction m_k = x0: (x − σ_s·ε)/α_s, or the output itself for `sample` prediction;
+   * - first order (k = 0, `solver_order` 1, or the last step when `final_sigmas_type` is zero,
+   *   `euler_at_final`, or `lower_order_final` with K < 15): x_t = (σ_t/σ_s)·x − α_t(e^{−h} − 1)·m_k;
+   * - second order otherwise, with r = (λ_s − λ_{k−1})/h, D0 = m_k, D1 = (m_k − m_{k−1})/r:
+   *   midpoint x_t = (σ_t/σ_s)·x − α_t(e^{−h} − 1)·(D0 + D1/2); heun replaces the D1 term by
+   *   + α_t((e^{−h} − 1)/h + 1)·D1.
+   *
+   * With σ̃_t = 0 (the final zero sigma) α_t = 1, h = ∞ and x_t = m_k. Advances `state`.
+   * @throws RangeError when `t` is not the run's next timestep (steps must run in order).
+   */
+  private dpmSolverStep(
+    modelOutput: Float32Array,
+    t: number,
+    sample: Float32Array,
+    state: SamplerRunState,
+  ): Float32Array {
+    const k = state.step;
+    const K = this.timesteps.length;
+    if (k >= K || this.timesteps[k] !== t) {
+      throw new RangeError(
+        `dpmsolver++ step ${k} expects timestep ${this.timesteps[k] ?? '(none: the run has ended)'}, got ${t}; run the K steps in order with a fresh startRun() per run`,
+      );
+    }
+    const c = this.config;
+    const n = sample.length;
+    const [alphaS, sigmaS] = alphaSigma(this.sigmas[k]!);
+    const [alphaT, sigmaT] = alphaSigma(this.sigmas[k + 1]!);
+    const lambdaS = Math.log(alphaS) - Math.log(sigmaS);
+    const lambdaT = Math.log(alphaT) - Math.log(sigmaT);
+    const h = lambdaT - lambdaS;
+    const x0 = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      x0[i] = c.prediction_type === 'sample' ? modelOutput[i]! : (sample[i]! - sigmaS * modelOutput[i]!) / alphaS;
+    }
+    const lowerOrderFinal =
+      k === K - 1 && (c.euler_at_final || (c.lower_order_final && K < 15) || c.final_sigmas_type === 'zero');
+    const firstOrder = c.solver_order === 1 || state.lowerOrderNums < 1 || lowerOrderFinal;
+    const ratio = sigmaT / sigmaS;
+    const expm1 = Math.exp(-h) - 1; // as diffusers computes it (not Math.expm1), for the same rounding
+    const out = new Float32Array(n);
+    if (firstOrder) {
+      for (let i = 0; i < n; i++) out[i] = ratio * sample[i]! - alphaT * expm1 * x0[i]!;
+    } else {
+      const prev = state.previousX0!;
+      const [alphaS1, sigmaS1] = alphaSigma(this.sigmas[k - 1]!);
+      const r0 = (lambdaS - (Math.log(alphaS1) - Math.log(sigmaS1))) / h;
+      const d1Coeff = c.solver_type === 'midpoint' ? -0.5 * alphaT * expm1 : alphaT * (expm1 / h + 1);
+      for (let i = 0; i < n; i++) {
+        const d1 = (x0[i]! - prev[i]!) / r0;
+        out[i] = ratio * sample[i]! - alphaT * expm1 * x0[i]! + d1Coeff * d1;
+      }
+    }
+    state.previousX0 = x0;
+    state.lowerOrderNums = Math.min(state.lowerOrderNums + 1, c.solver_order);
+    state.step = k + 1;
     return out;
   }
 }
@@ -282,6 +522,7 @@ export async function runSampler<C>(opts: RunSamplerOptions<C>): Promise<Float32
   const { scheduler, denoise, cond, noise, onStep } = opts;
   let x = opts.initialSample;
   const ts = scheduler.timesteps;
+  const state = scheduler.startRun();
   for (let k = 0; k < ts.length; k++) {
     const t = ts[k]!;
     const eps = await denoise(x, t, cond);
@@ -290,7 +531,7 @@ export async function runSampler<C>(opts: RunSamplerOptions<C>): Promise<Float32
       if (noise === undefined) throw new RangeError(`step ${k} (t=${t}) needs noise but no noise source was given`);
       nz = noise instanceof Rng ? noise.normalArray(x.length) : noise(k);
     }
-    x = scheduler.step(eps, t, x, nz);
+    x = scheduler.step(eps, t, x, nz, state);
     onStep?.(k, t, x);
   }
   return x;

@@ -171,6 +171,10 @@ describe('bac CLI', () => {
       ],
       [['solve', 'p.bacprofile', '--budget', '3', '--bogus'], /Unknown option '--bogus'[\s\S]*Run `bac solve --help`/],
       [
+        ['profile', '--model', 'model.onnx', '--episodes', 'e.hdf5', '--sampler', 'euler', '--out', 'x.bacprofile'],
+        /--sampler euler is not one of ddpm, ddim, dpmsolver\+\+/,
+      ],
+      [
         ['compile', 'x.bacschedule', '--out', 'c.onnx', '--batch', '0'],
         /--batch 0 is not a positive integer, expected e\.g\. --batch 1/,
       ],

@@ -113,6 +113,25 @@ describe('profiling', () => {
       c.profile.blocks.map((x) => x.id),
     );
   });
+
+  it('profiles with another sampler and K than the metadata when asked, and records them', async () => {
+    const base = {
+      modelPath: model,
+      episodesPath: episodes,
+      samples: 2,
+      seed: 4,
+      executionProvider: 'cpu' as const,
+      outPath: join(tempDir(), 'p.bacprofile'),
+      steps: 8,
+    };
+    const dpm = await runProfile({ ...base, samplerType: 'dpmsolver++' });
+    const ddim = await runProfile({ ...base, samplerType: 'ddim' });
+    assert.deepEqual(dpm.profile.sampler, { type: 'dpmsolver++', steps: 8 });
+    assert.deepEqual(ddim.profile.sampler, { type: 'ddim', steps: 8 });
+    assert.equal(dpm.profile.blocks[0]!.simMean.length, 64);
+    // different timesteps and updates, so different block outputs along the run
+    assert.notDeepEqual([...dpm.profile.blocks[0]!.simMean], [...ddim.profile.blocks[0]!.simMean]);
+  });
 });
 
 describe('the reuse-error estimate from element subsets', () => {

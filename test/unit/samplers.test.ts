@@ -147,8 +147,8 @@ test('addNoise is the forward process', () => {
 });
 
 test('constructor rejects unsupported configurations', () => {
-  assert.throws(() => new NoiseScheduler({ ...DP_DDPM, type: 'dpmsolver++' }), /not supported/);
-  assert.throws(() => new NoiseScheduler({ ...DP_DDPM, prediction_type: 'sample' }), /not supported/);
+  assert.throws(() => new NoiseScheduler({ ...DP_DDPM, type: 'dpmsolver' }), /not supported/);
+  assert.throws(() => new NoiseScheduler({ ...DP_DDPM, prediction_type: 'v_prediction' }), /not supported/);
   assert.throws(() => new NoiseScheduler({ ...DP_DDPM, num_inference_steps: 0 }), RangeError);
 });
 
@@ -265,5 +265,182 @@ test('with the exact ε of Gaussian data, sample moments follow the closed-form 
     assert.ok(Math.abs(m - mean) < 0.004, `${type}-${steps}: mean ${m} vs ${mean}`);
     assert.ok(Math.abs(std - Math.sqrt(variance)) < 0.004, `${type}-${steps}: std ${std} vs ${Math.sqrt(variance)}`);
     assert.ok(Math.abs(mean - mu) < 0.01 && Math.sqrt(variance) < sd, 'recursion sanity');
+  }
+});
+
+const DPM: SamplerConfig = { ...DP_DDPM, type: 'dpmsolver++', num_inference_steps: 10 };
+
+test("dpmsolver++ timesteps follow diffusers' spacings, with numpy's half-to-even rounding", () => {
+  // linspace(0, 99, 11) = 0, 9.9, …, 49.5, …, 99: 49.5 rounds to the even 50
+  assert.deepEqual(new NoiseScheduler(DPM).timesteps, [99, 89, 79, 69, 59, 50, 40, 30, 20, 10]);
+  // linspace(0, 99, 5) = 0, 24.75, 49.5, 74.25, 99 → 0, 25, 50, 74, 99 (reversed, the 0 dropped)
+  assert.deepEqual(new NoiseScheduler({ ...DPM, num_inference_steps: 4 }).timesteps, [99, 74, 50, 25]);
+  // leading: ⌊100 / 11⌋ = 9 → 90, 81, …, 9; trailing: round(arange(100, 0, −10)) − 1
+  assert.deepEqual(
+    new NoiseScheduler({ ...DPM, timestep_spacing: 'leading', steps_offset: 1 }).timesteps,
+    [91, 82, 73, 64, 55, 46, 37, 28, 19, 10],
+  );
+  assert.deepEqual(
+    new NoiseScheduler({ ...DPM, timestep_spacing: 'trailing' }).timesteps,
+    [99, 89, 79, 69, 59, 49, 39, 29, 19, 9],
+  );
+  // λ clipping drops the noisiest timesteps (cosine: λ_99 ≈ −7.6, λ_95 ≈ −3.9)
+  const clipped = new NoiseScheduler({ ...DPM, lambda_min_clipped: -5 });
+  assert.ok(clipped.timesteps[0]! < 99 && clipped.timesteps[0]! > 90, `first timestep ${clipped.timesteps[0]}`);
+  const s = new NoiseScheduler(DPM);
+  assert.equal(s.sigmas.length, 11);
+  assert.equal(s.sigmas[10], 0, 'final_sigmas_type zero');
+  close(s.sigmas[0]!, Math.sqrt((1 - s.alphasCumprod[99]!) / s.alphasCumprod[99]!), 1e-6, 'σ̃ at t = 99');
+  const min = new NoiseScheduler({ ...DPM, final_sigmas_type: 'sigma_min' });
+  close(min.sigmas[10]!, Math.sqrt((1 - min.alphasCumprod[0]!) / min.alphasCumprod[0]!), 1e-6, 'sigma_min');
+});
+
+test('dpmsolver++ with the exact ε or x0 of Gaussian data integrates the probability-flow ODE', async () => {
+  // x0 ~ N(mu, s²). The probability-flow ODE carries x_t ~ N(√ᾱ_t·mu, v_t), v_t = ᾱ_t·s² + 1 − ᾱ_t,
+  // from t = 99 down to any t exactly; DPM-Solver++ integrates it with an error that shrinks with K.
+  // So the output distribution is known in closed form, independently of the solver's
+  // coefficients: with final σ = σ_min it is x at t = 0; with final σ = 0 the last step returns the
+  // data prediction at the last timestep, E[x0 | x_t] = mu + (√ᾱ_t·s²/v_t)(x_t − √ᾱ_t·mu), whose
+  // spread √ᾱ_t·s²/√v_t is below s. ε and x0 oracles exercise both prediction types.
+  const mu = 0.3;
+  const sd = 0.2;
+  const n = 20_000;
+  // [prediction, order, K, spacing, final σ, tolerance on the std]: second order is within 1 % at
+  // K = 25 when the last step lands on σ = 0; a last step down to σ_min crosses a long λ interval
+  // (σ̃ 0.04 → 0.025) and is within 3 % at K = 50; first order (DDIM) is 6 % short at K = 25
+  const stdError: Record<string, number> = {};
+  for (const [prediction, order, steps, spacing, final, tolerance] of [
+    ['epsilon', 2, 25, 'linspace', 'zero', 0.005],
+    ['sample', 2, 25, 'linspace', 'zero', 0.005],
+    ['epsilon', 1, 25, 'linspace', 'zero', 0.015],
+    ['sample', 2, 50, 'trailing', 'sigma_min', 0.006],
+    ['epsilon', 2, 50, 'linspace', 'sigma_min', 0.006],
+  ] as const) {
+    const s = new NoiseScheduler({
+      ...DPM,
+      prediction_type: prediction,
+      solver_order: order,
+      num_inference_steps: steps,
+      timestep_spacing: spacing,
+      final_sigmas_type: final,
+    });
+    const ac = s.alphasCumprod;
+    const v = (a: number): number => a * sd * sd + 1 - a;
+    const oracle = async (x: Float32Array, t: number): Promise<Float32Array> => {
+      const a = ac[t]!;
+      return prediction === 'epsilon'
+        ? x.map((xi) => (Math.sqrt(1 - a) * (xi - Math.sqrt(a) * mu)) / v(a))
+        : x.map((xi) => mu + ((Math.sqrt(a) * sd * sd) / v(a)) * (xi - Math.sqrt(a) * mu));
+    };
+    const out = await runSampler({
+      scheduler: s,
+      denoise: oracle,
+      cond: undefined,
+      initialSample: new Rng(21).normalArray(n),
+    });
+    let m = 0;
+    for (const x of out) m += x;
+    m /= n;
+    let q = 0;
+    for (const x of out) q += (x - m) ** 2;
+    const std = Math.sqrt(q / n);
+    let wantMean: number;
+    let wantStd: number;
+    if (final === 'sigma_min') {
+      wantMean = Math.sqrt(ac[0]!) * mu;
+      wantStd = Math.sqrt(v(ac[0]!));
+    } else {
+      const a = ac[s.timesteps[steps - 1]!]!;
+      wantMean = mu;
+      wantStd = (Math.sqrt(a) * sd * sd) / Math.sqrt(v(a));
+    }
+    // sampling error ≈ std/√n ≈ 0.0014 for the mean; x_K ~ N(0, 1) instead of N(√ᾱ·mu, v) at
+    // ᾱ_99 ≈ 2e-7 is negligible
+    const what = `${prediction} order ${order} K=${steps} ${spacing} final ${final}`;
+    assert.ok(Math.abs(m - wantMean) < 0.005, `${what}: mean ${m} vs ${wantMean}`);
+    assert.ok(Math.abs(std - wantStd) < tolerance, `${what}: std ${std} vs ${wantStd}`);
+    stdError[`${prediction}/${order}/${steps}/${final}`] = Math.abs(std - wantStd);
+  }
+  // the second-order multistep correction is what makes it converge faster than DDIM
+  assert.ok(
+    stdError['epsilon/2/25/zero']! * 3 < stdError['epsilon/1/25/zero']!,
+    `order 2 error ${stdError['epsilon/2/25/zero']} vs order 1 ${stdError['epsilon/1/25/zero']}`,
+  );
+});
+
+test('a dpmsolver++ first-order step is the DDIM step between the same two timesteps', () => {
+  const s = new NoiseScheduler({ ...DPM, solver_order: 1, clip_sample: false });
+  const x = Float32Array.from([0.7, -0.2, 1.5]);
+  const eps = Float32Array.from([0.3, -0.9, 0.1]);
+  const state = s.startRun();
+  const got = s.step(eps, s.timesteps[0]!, x, undefined, state);
+  const got2 = s.step(eps, s.timesteps[1]!, got, undefined, state);
+  // DDIM (η = 0): x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε with x0 = (x − √(1−ᾱ_s)·ε)/√ᾱ_s
+  const ddim = (xs: Float32Array, from: number, to: number): number[] => {
+    const as = s.alphasCumprod[from]!;
+    const at = s.alphasCumprod[to]!;
+    return Array.from(xs, (v, i) => {
+      const x0 = (v - Math.sqrt(1 - as) * eps[i]!) / Math.sqrt(as);
+      return Math.sqrt(at) * x0 + Math.sqrt(1 - at) * eps[i]!;
+    });
+  };
+  ddim(x, s.timesteps[0]!, s.timesteps[1]!).forEach((v, i) => close(got[i]!, v, 1e-6, `step 0, element ${i}`));
+  ddim(got, s.timesteps[1]!, s.timesteps[2]!).forEach((v, i) => close(got2[i]!, v, 1e-6, `step 1, element ${i}`));
+});
+
+test('dpmsolver++ is multistep: steps run in order with one state per run; bad options are refused', async () => {
+  const s = new NoiseScheduler(DPM);
+  const x = Float32Array.from([0.5, -0.5]);
+  const eps = Float32Array.from([0.1, 0.2]);
+  assert.throws(() => s.step(eps, 99, x), /multistep sampler: pass the run state/);
+  const state = s.startRun();
+  s.step(eps, 99, x, undefined, state);
+  assert.throws(() => s.step(eps, 99, x, undefined, state), /step 1 expects timestep 89, got 99/);
+  // second order from step 1 on: the same output with a different previous x0 gives a different step
+  const a = s.step(eps, 89, x, undefined, { step: 1, previousX0: Float64Array.from([0, 0]), lowerOrderNums: 1 });
+  const b = s.step(eps, 89, x, undefined, { step: 1, previousX0: Float64Array.from([1, 1]), lowerOrderNums: 1 });
+  assert.notDeepEqual(a, b);
+  const denoise = async (v: Float32Array): Promise<Float32Array> => v.map((e) => 0.5 * e);
+  const run = (): Promise<Float32Array> => runSampler({ scheduler: s, denoise, cond: 0, initialSample: x });
+  assert.deepEqual(await run(), await run(), 'each run starts from a fresh state');
+  assert.equal(s.usesNoise(99), false);
+  for (const [bad, re] of [
+    [{ solver_order: 3 }, /solver_order 3 is not supported/],
+    [{ solver_type: 'bh2' }, /solver_type 'bh2' is not supported/],
+    [{ final_sigmas_type: 'max' }, /final_sigmas_type 'max' is not supported/],
+    [{ timestep_spacing: 'karras' }, /timestep_spacing 'karras' is not supported/],
+    [{ thresholding: true }, /thresholding is not supported/],
+    [{ use_karras_sigmas: true }, /use_karras_sigmas is not supported/],
+  ] as const) {
+    assert.throws(() => new NoiseScheduler({ ...DPM, ...(bad as object) }), re);
+  }
+  assert.throws(() => new NoiseScheduler({ ...DP_DDPM, timestep_spacing: 'linspace' }), /not supported for ddpm/);
+  // linspace(0, 99, 101) rounds two neighbours to one timestep: h = 0 would divide by zero later
+  assert.throws(
+    () => new NoiseScheduler({ ...DPM, num_inference_steps: 100 }),
+    /repeats timestep \d+; use fewer steps/,
+  );
+  assert.throws(() => new NoiseScheduler({ ...DP_DDPM, prediction_type: 'v_prediction' }), /epsilon, sample/);
+});
+
+test('ddpm and ddim with sample prediction equal the epsilon form fed the matching ε', () => {
+  for (const type of ['ddpm', 'ddim'] as const) {
+    const e = new NoiseScheduler({ ...DP_DDPM, type, num_inference_steps: 10, clip_sample: false });
+    const x = new NoiseScheduler({
+      ...DP_DDPM,
+      type,
+      num_inference_steps: 10,
+      clip_sample: false,
+      prediction_type: 'sample',
+    });
+    const t = e.timesteps[3]!;
+    const sample = Float32Array.from([0.4, -1.2, 0.05]);
+    const x0 = Float32Array.from([0.3, -0.6, 0.9]);
+    const a = e.alphasCumprod[t]!;
+    const eps = sample.map((v, i) => (v - Math.sqrt(a) * x0[i]!) / Math.sqrt(1 - a));
+    const noise = Float32Array.from([0.1, 0.2, -0.3]);
+    const viaEps = e.step(eps, t, sample, type === 'ddpm' ? noise : undefined);
+    const viaX0 = x.step(x0, t, sample, type === 'ddpm' ? noise : undefined);
+    viaEps.forEach((v, i) => close(viaX0[i]!, v, 1e-5, `${type} element ${i}`));
   }
 });
