@@ -15,7 +15,7 @@ import { summarizeSchedule } from '../src/core/cost';
 import { openSession, type ExecutionProviderChoice } from '../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
-import { DEFAULT_PROFILE_BATCH, loadWindows } from '../src/engine/profiler';
+import { loadWindows, profileBatchSize } from '../src/engine/profiler';
 
 /** The bundled profiling child, when built. */
 const bundledWorker = ((p) => (existsSync(p) ? p : undefined))(resolve(__dirname, '..', 'dist', 'profile-worker.js'));
@@ -56,8 +56,15 @@ export async function engineBenchmarks(
     const { session } = await openSession(policy.bytes, ep, { intraOpNumThreads: 1 });
     const rng = new Rng(0);
     const batches: number[] = [];
-    for (let done = 0; done < samples; done += DEFAULT_PROFILE_BATCH)
-      batches.push(Math.min(DEFAULT_PROFILE_BATCH, samples - done));
+    // the batches the profiler picks for this model
+    const [, Tb, d] = policy.info.blockShape;
+    const batchSize = profileBatchSize(
+      policy.info.blocks.length,
+      K,
+      (typeof Tb === 'number' ? Tb : policy.horizon) * (d as number),
+      samples,
+    );
+    for (let done = 0; done < samples; done += batchSize) batches.push(Math.min(batchSize, samples - done));
     const bare = async (sizes: readonly number[]): Promise<number> => {
       const start = performance.now();
       for (const B of sizes) {

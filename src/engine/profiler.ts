@@ -21,8 +21,26 @@ import { runSampler } from './samplers';
  * the one whose L1 is still on the worker), so memory is O(B · blocks · K · D), independent of N.
  */
 
-/** Default samples per ORT call: batching amortises per-call overhead on CPU. */
+/** Most samples per ORT call by default: batching amortises per-call overhead on CPU. */
 export const DEFAULT_PROFILE_BATCH = 8;
+
+/**
+ * Bytes one batch buffer (every block output of B samples over K steps) may take by default. Up to
+ * three are alive at once (one sampling, one on the statistics worker, one handed back), so this
+ * bounds profiling memory for wide models: the demo policy (24 blocks × K = 100 × 1 280) fits 8
+ * samples in 98 MB, an n_emb 256 DP-T only 5.
+ */
+export const PROFILE_BATCH_BUFFER_BYTES = 128 * 2 ** 20;
+
+/**
+ * Samples per ORT call: `requested` when given, else as many as {@link PROFILE_BATCH_BUFFER_BYTES}
+ * holds, at most {@link DEFAULT_PROFILE_BATCH}; never more than `samples`, never fewer than 1.
+ */
+export function profileBatchSize(blocks: number, K: number, D: number, samples: number, requested?: number): number {
+  const byMemory = Math.floor(PROFILE_BATCH_BUFFER_BYTES / (blocks * K * D * 4));
+  const b = requested ?? Math.min(DEFAULT_PROFILE_BATCH, byMemory);
+  return Math.max(1, Math.min(b, samples));
+}
 
 /** Observer of a running profile. */
 export interface ProfileHooks {
@@ -183,7 +201,8 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   const stats = await BatchStatsComputer.create();
   const accumulators = blocks.map(() => new BlockStatsAccumulator(K));
   const rng = new Rng(request.seed);
-  const batchSize = Math.max(1, Math.min(request.batchSize ?? DEFAULT_PROFILE_BATCH, windows.length));
+  const batchSize = profileBatchSize(blocks.length, K, D, windows.length, request.batchSize);
+  log(`batches of ${batchSize} sample${batchSize === 1 ? '' : 's'} per ONNX Runtime call`);
   const l1Elements = Math.min(D, request.l1Elements ?? DEFAULT_L1_ELEMENTS);
   if (!Number.isInteger(l1Elements) || l1Elements < 1) {
     throw new BacError(`l1Elements = ${request.l1Elements} is invalid, expected an integer ≥ 1`);

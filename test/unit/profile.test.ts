@@ -9,7 +9,13 @@ import { BacError } from '../../src/core/errors';
 import { openSession } from '../../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
 import { profileInChildProcess, ProfileCancelledError } from '../../src/engine/profile-process';
-import { elementSubsetPicker, loadWindows, runProfile } from '../../src/engine/profiler';
+import {
+  elementSubsetPicker,
+  loadWindows,
+  PROFILE_BATCH_BUFFER_BYTES,
+  profileBatchSize,
+  runProfile,
+} from '../../src/engine/profiler';
 import { DEFAULT_L1_ELEMENTS } from '../../src/engine/profile-protocol';
 import { Rng } from '../../src/engine/rng';
 import { runSampler } from '../../src/engine/samplers';
@@ -131,6 +137,20 @@ describe('profiling', () => {
     assert.equal(dpm.profile.blocks[0]!.simMean.length, 64);
     // different timesteps and updates, so different block outputs along the run
     assert.notDeepEqual([...dpm.profile.blocks[0]!.simMean], [...ddim.profile.blocks[0]!.simMean]);
+  });
+});
+
+describe('profile batch size', () => {
+  it('fills the buffer budget up to 8 samples, honours a requested size, never exceeds the samples', () => {
+    // demo policy: 24 blocks × K = 100 × 1 280 floats = 12.3 MB per sample → 8 fit in 128 MiB
+    assert.equal(profileBatchSize(24, 100, 1280, 100), 8);
+    // n_emb 256: 24.6 MB per sample → 5
+    assert.equal(profileBatchSize(24, 100, 2560, 100), 5);
+    // a sample larger than the budget still profiles, one at a time
+    assert.equal(profileBatchSize(84, 100, 131072, 100), 1);
+    assert.equal(profileBatchSize(24, 100, 1280, 3), 3);
+    assert.equal(profileBatchSize(24, 100, 2560, 100, 16), 16);
+    assert.ok(profileBatchSize(24, 100, 2560, 100) * 24 * 100 * 2560 * 4 <= PROFILE_BATCH_BUFFER_BYTES);
   });
 });
 
