@@ -5,8 +5,8 @@ Only what diffusion policies use: ``prediction_type`` ``'epsilon'`` or ``'sample
 ``timestep_spacing='leading'`` (``timesteps = arange(K) * (N // K)`` reversed, plus ``steps_offset``),
 and beta schedules ``linear``, ``scaled_linear`` and ``squaredcos_cap_v2``. DPM-Solver++ is diffusers'
 ``DPMSolverMultistepScheduler`` with ``algorithm_type='dpmsolver++'`` (orders 1 and 2, midpoint or
-heun, ``linspace`` / ``leading`` / ``trailing`` spacing, final sigma zero or sigma_min; no Karras
-sigmas, no thresholding), as RDT-style policies sample.
+heun, ``linspace`` / ``leading`` / ``trailing`` spacing, final sigma zero or sigma_min, dynamic
+thresholding; no Karras sigmas), as RDT-style policies sample.
 
 Differences from diffusers, on purpose:
 
@@ -290,6 +290,9 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
         final_sigmas_type: str = "zero",
         timestep_spacing: str = "linspace",
         lambda_min_clipped: float = -float("inf"),
+        thresholding: bool = False,
+        dynamic_thresholding_ratio: float = 0.995,
+        sample_max_value: float = 1.0,
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -308,6 +311,9 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
         self.final_sigmas_type = final_sigmas_type
         self.timestep_spacing = timestep_spacing
         self.lambda_min_clipped = lambda_min_clipped
+        self.thresholding = thresholding
+        self.dynamic_thresholding_ratio = dynamic_thresholding_ratio
+        self.sample_max_value = sample_max_value
         self.lambda_t = torch.log(self.alphas_cumprod.sqrt()) - torch.log((1 - self.alphas_cumprod).sqrt())
         self.sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5
         self._reset()
@@ -343,6 +349,14 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
         self.num_inference_steps = len(ts)
         self._reset()
 
+    def _threshold_sample(self, x0: torch.Tensor) -> torch.Tensor:
+        """Dynamic thresholding per batch element (dim 0), as diffusers' ``_threshold_sample``:
+        ``s = clamp(quantile(|x0|, ratio), 1, sample_max_value)``, ``x0 = clamp(x0, -s, s) / s``."""
+        flat = x0.reshape(x0.shape[0], -1)
+        s = torch.quantile(flat.abs(), self.dynamic_thresholding_ratio, dim=1)
+        s = torch.clamp(s, min=1, max=self.sample_max_value).unsqueeze(1)
+        return (torch.clamp(flat, -s, s) / s).reshape(x0.shape)
+
     @staticmethod
     def _alpha_sigma(sigma: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         alpha_t = 1 / ((sigma**2 + 1) ** 0.5)
@@ -372,6 +386,8 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
         lambda_t = torch.log(alpha_t) - torch.log(sigma_t)
         h = lambda_t - lambda_s
         x0 = model_output if self.prediction_type == "sample" else (sample - sigma_s * model_output) / alpha_s
+        if self.thresholding:
+            x0 = self._threshold_sample(x0)
         lower_order_final = k == K - 1 and (
             self.euler_at_final or (self.lower_order_final and K < 15) or self.final_sigmas_type == "zero"
         )
@@ -402,6 +418,9 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
             euler_at_final=self.euler_at_final,
             final_sigmas_type=self.final_sigmas_type,
             timestep_spacing=self.timestep_spacing,
+            thresholding=self.thresholding,
+            dynamic_thresholding_ratio=self.dynamic_thresholding_ratio,
+            sample_max_value=self.sample_max_value,
         )
         if self.lambda_min_clipped != -float("inf"):
             c["lambda_min_clipped"] = self.lambda_min_clipped

@@ -110,3 +110,23 @@ def test_sample_prediction_equals_the_epsilon_form_fed_the_matching_noise(cls: t
     eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
     noise = torch.tensor([0.1, 0.2, -0.3])
     assert torch.allclose(e.step(eps, t, x, noise=noise), s.step(x0, t, x, noise=noise), atol=1e-6)
+
+
+def test_dynamic_thresholding_clips_or_rescales_each_batch_element() -> None:
+    s = dpm(10, thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=2.5)
+    x = torch.tensor(
+        [[0.5, -3.0, 1.2, 2.5, -0.1, 4.0, 0.0, -1.7], [0.2, -0.3, 0.1, 0.4, -0.5, 0.05, 0.6, -0.7]],
+        dtype=torch.float64,
+    )
+    want = [[0.2, -1.0, 0.48, 1.0, -0.04, 1.0, 0.0, -0.68], [0.2, -0.3, 0.1, 0.4, -0.5, 0.05, 0.6, -0.7]]
+    assert torch.allclose(s._threshold_sample(x), torch.tensor(want, dtype=torch.float64))
+    clip = dpm(10, thresholding=True)
+    y = torch.tensor([[3.0, -0.5, -7.0, 0.25]])
+    assert clip._threshold_sample(y).tolist() == [[1.0, -0.5, -1.0, 0.25]]
+    # in a (first-order) step at x = 0: x0 = -sigma_s * eps / alpha_s is about -10 000 * eps, clipped
+    # to -+1, so the step gives alpha_t * (1 - exp(-h)) * (-+1)
+    out = clip.step(torch.tensor([[5.0, -5.0]]), 99, torch.tensor([[0.0, 0.0]]))
+    alpha = [1 / math.sqrt(float(clip.sigmas[i]) ** 2 + 1) for i in (0, 1)]
+    lam = [math.log(a / (float(clip.sigmas[i]) * a)) for i, a in enumerate(alpha)]
+    gain = alpha[1] * (1 - math.exp(-(lam[1] - lam[0])))
+    assert torch.allclose(out, torch.tensor([[-gain, gain]]), rtol=1e-5)

@@ -73,7 +73,7 @@ export function policyScheduler(policy: Policy, numInferenceSteps?: number, type
   const config: SamplerConfig = {
     ...raw,
     ...(numInferenceSteps ? { num_inference_steps: numInferenceSteps } : {}),
-    ...(type && type !== raw.type ? samplerDefaultsFor(type) : {}),
+    ...(type && type !== raw.type ? samplerDefaultsFor(type, raw) : {}),
   };
   try {
     return new NoiseScheduler(config);
@@ -157,11 +157,20 @@ export function predictionTensor(ort: typeof Ort, policy: Policy, B: number): Or
 }
 
 /**
- * What changes when a policy is sampled with another sampler than the one in its metadata: the type,
- * and for DPM-Solver++ diffusers' default spacing (the metadata's DDPM/DDIM spacing is `leading`).
+ * What changes when a policy is sampled with another sampler than the one in its metadata: the
+ * type, the spacing (diffusers' default for DPM-Solver++ is `linspace`; DDPM and DDIM use
+ * `leading`), and the policy's x0 clipping: DPM-Solver++ has no `clip_sample`, so a policy trained
+ * with it gets dynamic thresholding with `sample_max_value` = its clip range, which clips x0 the
+ * same way (without it, ε-prediction on the cosine schedule divides by α ≈ 5e-4 at the first step
+ * and the sample leaves the trained range).
  */
-function samplerDefaultsFor(type: string): Partial<SamplerConfig> & { type: string } {
-  return type === 'dpmsolver++' ? { type, timestep_spacing: 'linspace' } : { type, timestep_spacing: 'leading' };
+function samplerDefaultsFor(type: string, raw: SamplerConfig): Partial<SamplerConfig> & { type: string } {
+  if (type !== 'dpmsolver++') return { type, timestep_spacing: 'leading' };
+  return {
+    type,
+    timestep_spacing: 'linspace',
+    ...(raw.clip_sample ? { thresholding: true, sample_max_value: raw.clip_sample_range ?? 1 } : {}),
+  };
 }
 
 export { loadOrt };

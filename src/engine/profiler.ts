@@ -230,6 +230,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
         scheduler,
         cond,
         initialSample: rng.normalArray(B * policy.horizon * policy.actionDim),
+        batch: B,
         noise: rng,
         denoise: async (x, t, c) => {
           const fetches: Record<string, Ort.Tensor> = { [info.prediction]: eps };

@@ -95,6 +95,7 @@ export class PlainRunner {
       scheduler,
       cond: inputs.cond,
       initialSample: inputs.initialSample,
+      batch: inputs.batch,
       noise: inputs.noise,
       denoise: async (x, t) => {
         step.setStep(x, t);
@@ -188,6 +189,7 @@ export class CachedRunner {
       scheduler,
       cond: inputs.cond,
       initialSample: inputs.initialSample,
+      batch: inputs.batch,
       noise: inputs.noise,
       denoise: async (x, t) => {
         step.setStep(x, t);

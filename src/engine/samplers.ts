@@ -70,6 +70,17 @@ export interface SamplerConfig {
   readonly timestep_spacing?: string;
   /** DPM-Solver++ only; default −∞: timesteps whose λ = log(α/σ) is below it are not used. */
   readonly lambda_min_clipped?: number;
+  /**
+   * DPM-Solver++ only; default false. Dynamic thresholding of the data prediction (diffusers'
+   * `_threshold_sample`): per batch element s = clamp(quantile(|x0|, dynamic_thresholding_ratio),
+   * 1, sample_max_value), x0 ← clamp(x0, −s, s)/s. With sample_max_value 1 it clips x0 to [−1, 1],
+   * which is what `clip_sample` does for DDPM and DDIM.
+   */
+  readonly thresholding?: boolean;
+  /** Default 0.995. */
+  readonly dynamic_thresholding_ratio?: number;
+  /** Default 1. */
+  readonly sample_max_value?: number;
 }
 
 /**
@@ -79,6 +90,8 @@ export interface SamplerConfig {
 export interface SamplerRunState {
   /** Index k of the next step. */
   step: number;
+  /** Samples in the batch the arrays hold (B of [B, T, Da]); per-sample operations need it. */
+  readonly batch: number;
   /** DPM-Solver++: the previous step's data prediction x0 (null before the first step). */
   previousX0: Float64Array | null;
   /** DPM-Solver++: how many steps have run, capped at the solver order (diffusers' `lower_order_nums`). */
@@ -224,6 +237,26 @@ export function dpmSolverTimesteps(
   }
 }
 
+/**
+ * Dynamic thresholding in place (diffusers' `_threshold_sample`), per batch element of `x.length /
+ * batch` values: s = clamp(quantile(|x|, ratio), 1, maxValue) with torch's linear interpolation,
+ * then x ← clamp(x, −s, s)/s. O(n log n).
+ * @throws RangeError when the batch does not divide the array.
+ */
+export function thresholdSample(x: Float64Array, batch: number, ratio: number, maxValue: number): void {
+  const per = x.length / batch;
+  if (!Number.isInteger(per)) throw new RangeError(`${x.length} values do not split into a batch of ${batch}`);
+  for (let b = 0; b < batch; b++) {
+    const row = x.subarray(b * per, (b + 1) * per);
+    const sorted = Float64Array.from(row, Math.abs).sort();
+    const pos = ratio * (per - 1);
+    const lo = Math.floor(pos);
+    const q = sorted[lo]! + (pos - lo) * ((sorted[Math.min(lo + 1, per - 1)] ?? sorted[lo]!) - sorted[lo]!);
+    const s = Math.min(Math.max(q, 1), maxValue);
+    for (let i = 0; i < per; i++) row[i] = Math.min(s, Math.max(-s, row[i]!)) / s;
+  }
+}
+
 /** α and σ of the VP process for σ̃ = √((1−ᾱ)/ᾱ): α = 1/√(σ̃²+1), σ = σ̃·α (diffusers' `_sigma_to_alpha_sigma_t`). */
 function alphaSigma(sigmaTilde: number): [number, number] {
   const alpha = 1 / Math.sqrt(sigmaTilde * sigmaTilde + 1);
@@ -275,6 +308,9 @@ export class NoiseScheduler {
       final_sigmas_type: 'zero',
       timestep_spacing: dpm ? 'linspace' : 'leading',
       lambda_min_clipped: -Infinity,
+      thresholding: false,
+      dynamic_thresholding_ratio: 0.995,
+      sample_max_value: 1,
       ...config,
     };
     const c = this.config;
@@ -298,7 +334,7 @@ export class NoiseScheduler {
     if (c.final_sigmas_type !== 'zero' && c.final_sigmas_type !== 'sigma_min') {
       throw new RangeError(`final_sigmas_type '${c.final_sigmas_type}' is not supported (zero, sigma_min)`);
     }
-    for (const key of ['thresholding', 'use_karras_sigmas', 'use_lu_lambdas', 'use_exponential_sigmas']) {
+    for (const key of ['use_karras_sigmas', 'use_lu_lambdas', 'use_exponential_sigmas']) {
       if ((config as unknown as Record<string, unknown>)[key] === true) {
         throw new RangeError(`${key} is not supported for dpmsolver++`);
       }
@@ -324,9 +360,13 @@ export class NoiseScheduler {
     this.sigmas = Float64Array.from([...this.timesteps.map((t) => sigmaTilde(this.alphasCumprod[t]!)), last]);
   }
 
-  /** A fresh per-run state for {@link step} (multistep samplers need one per sampler run). */
-  startRun(): SamplerRunState {
-    return { step: 0, previousX0: null, lowerOrderNums: 0 };
+  /**
+   * A fresh per-run state for {@link step} (multistep samplers need one per sampler run).
+   * @param batch samples B in the arrays the run steps (default 1).
+   */
+  startRun(batch = 1): SamplerRunState {
+    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
+    return { step: 0, batch, previousX0: null, lowerOrderNums: 0 };
   }
 
   /** K. */
@@ -472,6 +512,7 @@ export class NoiseScheduler {
     for (let i = 0; i < n; i++) {
       x0[i] = c.prediction_type === 'sample' ? modelOutput[i]! : (sample[i]! - sigmaS * modelOutput[i]!) / alphaS;
     }
+    if (c.thresholding) thresholdSample(x0, state.batch, c.dynamic_thresholding_ratio, c.sample_max_value);
     const lowerOrderFinal =
       k === K - 1 && (c.euler_at_final || (c.lower_order_final && K < 15) || c.final_sigmas_type === 'zero');
     const firstOrder = c.solver_order === 1 || state.lowerOrderNums < 1 || lowerOrderFinal;
@@ -511,6 +552,8 @@ export interface RunSamplerOptions<C> {
   readonly noise?: NoiseSource;
   /** Called after every step with k, the timestep and the new sample (e.g. to record a trajectory). */
   readonly onStep?: (k: number, timestep: number, sample: Float32Array) => void;
+  /** Samples B in `initialSample` (default 1); needed where a step works per sample (thresholding). */
+  readonly batch?: number;
 }
 
 /**
@@ -522,7 +565,7 @@ export async function runSampler<C>(opts: RunSamplerOptions<C>): Promise<Float32
   const { scheduler, denoise, cond, noise, onStep } = opts;
   let x = opts.initialSample;
   const ts = scheduler.timesteps;
-  const state = scheduler.startRun();
+  const state = scheduler.startRun(opts.batch ?? 1);
   for (let k = 0; k < ts.length; k++) {
     const t = ts[k]!;
     const eps = await denoise(x, t, cond);

@@ -13,8 +13,11 @@ import {
   inferenceTimesteps,
   makeBetas,
   runSampler,
+  thresholdSample,
   type SamplerConfig,
 } from '../../src/engine/samplers';
+import { resolve } from 'node:path';
+import { loadPolicy, policyScheduler } from '../../src/engine/policy';
 
 const close = (a: number, b: number, rel: number, msg: string): void => {
   assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(b), 1e-30), `${msg}: ${a} vs ${b}`);
@@ -397,8 +400,18 @@ test('dpmsolver++ is multistep: steps run in order with one state per run; bad o
   s.step(eps, 99, x, undefined, state);
   assert.throws(() => s.step(eps, 99, x, undefined, state), /step 1 expects timestep 89, got 99/);
   // second order from step 1 on: the same output with a different previous x0 gives a different step
-  const a = s.step(eps, 89, x, undefined, { step: 1, previousX0: Float64Array.from([0, 0]), lowerOrderNums: 1 });
-  const b = s.step(eps, 89, x, undefined, { step: 1, previousX0: Float64Array.from([1, 1]), lowerOrderNums: 1 });
+  const a = s.step(eps, 89, x, undefined, {
+    step: 1,
+    batch: 1,
+    previousX0: Float64Array.from([0, 0]),
+    lowerOrderNums: 1,
+  });
+  const b = s.step(eps, 89, x, undefined, {
+    step: 1,
+    batch: 1,
+    previousX0: Float64Array.from([1, 1]),
+    lowerOrderNums: 1,
+  });
   assert.notDeepEqual(a, b);
   const denoise = async (v: Float32Array): Promise<Float32Array> => v.map((e) => 0.5 * e);
   const run = (): Promise<Float32Array> => runSampler({ scheduler: s, denoise, cond: 0, initialSample: x });
@@ -409,7 +422,7 @@ test('dpmsolver++ is multistep: steps run in order with one state per run; bad o
     [{ solver_type: 'bh2' }, /solver_type 'bh2' is not supported/],
     [{ final_sigmas_type: 'max' }, /final_sigmas_type 'max' is not supported/],
     [{ timestep_spacing: 'karras' }, /timestep_spacing 'karras' is not supported/],
-    [{ thresholding: true }, /thresholding is not supported/],
+    [{ use_lu_lambdas: true }, /use_lu_lambdas is not supported/],
     [{ use_karras_sigmas: true }, /use_karras_sigmas is not supported/],
   ] as const) {
     assert.throws(() => new NoiseScheduler({ ...DPM, ...(bad as object) }), re);
@@ -443,4 +456,30 @@ test('ddpm and ddim with sample prediction equal the epsilon form fed the matchi
     const viaX0 = x.step(x0, t, sample, type === 'ddpm' ? noise : undefined);
     viaEps.forEach((v, i) => close(viaX0[i]!, v, 1e-5, `${type} element ${i}`));
   }
+});
+
+test('dynamic thresholding matches torch.quantile per batch element; with max 1 it clips x0 to [−1, 1]', () => {
+  // torch: quantile(|x|, 0.9, dim=1) = [3.3, 0.63]; s = clamp(·, 1, 2.5) = [2.5, 1]
+  const x = Float64Array.from([0.5, -3.0, 1.2, 2.5, -0.1, 4.0, 0.0, -1.7, 0.2, -0.3, 0.1, 0.4, -0.5, 0.05, 0.6, -0.7]);
+  thresholdSample(x, 2, 0.9, 2.5);
+  const want = [0.2, -1.0, 0.48, 1.0, -0.04, 1.0, 0.0, -0.68, 0.2, -0.3, 0.1, 0.4, -0.5, 0.05, 0.6, -0.7];
+  want.forEach((v, i) => assert.ok(Math.abs(x[i]! - v) < 1e-12, `element ${i}: ${x[i]} vs ${v}`));
+  const y = Float64Array.from([3, -0.5, -7, 0.25]);
+  thresholdSample(y, 1, 0.995, 1);
+  assert.deepEqual([...y], [1, -0.5, -1, 0.25]);
+  assert.throws(() => thresholdSample(y, 3, 0.9, 1), /do not split into a batch of 3/);
+});
+
+test('a policy trained with clip_sample, sampled with dpmsolver++, thresholds x0 at its clip range', async () => {
+  // the demo policy's metadata: DDPM-100, clip_sample true (range 1)
+  const policy = await loadPolicy(resolve(__dirname, '..', '..', 'fixtures', 'demo', 'policy.onnx'));
+  const s = policyScheduler(policy, 10, 'dpmsolver++');
+  assert.equal(s.config.type, 'dpmsolver++');
+  assert.equal(s.config.thresholding, true);
+  assert.equal(s.config.sample_max_value, 1);
+  assert.equal(s.config.timestep_spacing, 'linspace');
+  assert.equal(s.numInferenceSteps, 10);
+  const back = policyScheduler(policy, 10, 'ddim');
+  assert.equal(back.config.timestep_spacing, 'leading');
+  assert.equal(policyScheduler(policy).config.type, 'ddpm');
 });
