@@ -92,6 +92,10 @@ async function run(
   const config = vscode.workspace.getConfiguration('bac', vscode.Uri.file(modelPath));
   const samples = args.samples ?? config.get<number>('profile.samples', 32);
   const seed = config.get<number>('profile.seed', 0);
+  const samplerSetting = config.get<string>('profile.sampler', 'model');
+  const samplerType = samplerSetting === 'model' ? undefined : samplerSetting;
+  const stepsSetting = config.get<number>('profile.steps', 0);
+  const steps = Number.isInteger(stepsSetting) && stepsSetting > 0 ? stepsSetting : undefined;
   const providerSetting = args.executionProvider ?? config.get<string>('executionProvider', 'auto');
   const executionProvider = (PROVIDERS as readonly string[]).includes(providerSetting)
     ? (providerSetting as ExecutionProviderChoice)
@@ -104,7 +108,7 @@ async function run(
   const schedulePath = join(outDir, `${stem}.bacschedule`);
 
   log.info(
-    `profile: ${modelPath} on ${episodesPath}, ${samples} samples, seed ${seed}, provider ${executionProvider} → ${profilePath}`,
+    `profile: ${modelPath} on ${episodesPath}, ${samples} samples, seed ${seed}, provider ${executionProvider}, sampler ${samplerType ?? "the model's"}${steps ? ` K = ${steps}` : ''} → ${profilePath}`,
   );
   const outcome = await vscode.window.withProgress(
     {
@@ -119,7 +123,7 @@ async function run(
       let reported = 0;
       try {
         return await profileInChildProcess(
-          { modelPath, episodesPath, samples, seed, executionProvider, outPath: profilePath },
+          { modelPath, episodesPath, samples, seed, executionProvider, outPath: profilePath, samplerType, steps },
           {
             signal: abort.signal,
             log: (line) => log.info(`profile: ${line}`),

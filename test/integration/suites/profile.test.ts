@@ -69,4 +69,46 @@ describe('BAC: Profile Model', () => {
     assert.deepEqual(schedule.schedule.solver.profile, { path: 'policy.bacprofile', sha256: sha256(profileBytes) });
     assert.equal(schedule.schedule.model.sha256, profile.profile.model.sha256);
   });
+
+  it('profiles with the sampler and K of the bac.profile.sampler / bac.profile.steps settings', async function () {
+    this.timeout(300_000);
+    const root = repoRoot().fsPath;
+    const episodes = join(root, DEMO_EPISODES);
+    const model = pickModel((p) => existsSync(join(root, p)));
+    if (!existsSync(join(root, 'dist', 'profile-worker.js')) || !model.fitsDemoEpisodes || !existsSync(episodes)) {
+      skipBecause(
+        this,
+        'the profiling child, a model fitting the demo episodes or the episodes are missing (see the test above)',
+      );
+    }
+    const config = vscode.workspace.getConfiguration('bac');
+    await config.update('profile.sampler', 'dpmsolver++', vscode.ConfigurationTarget.Workspace);
+    await config.update('profile.steps', 10, vscode.ConfigurationTarget.Workspace);
+    try {
+      const outDir = join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'profiled-dpm');
+      rmSync(outDir, { recursive: true, force: true });
+      mkdirSync(outDir);
+      const result = await (
+        await api()
+      ).profileModel({
+        model: wsUri(WS.model).fsPath,
+        episodes,
+        samples: 2,
+        executionProvider: 'cpu',
+        outDir,
+        overwrite: true,
+        open: false,
+      });
+      assert.ok(result, 'the command returned its result');
+      const profile = parseProfile(readFileSync(result.profilePath));
+      assert.ok(profile.ok, 'the .bacprofile parses');
+      assert.deepEqual(profile.profile.sampler, { type: 'dpmsolver++', steps: 10 });
+      const schedule = parseSchedule(readFileSync(result.schedulePath, 'utf8'));
+      assert.ok(schedule.ok, 'the .bacschedule parses');
+      assert.deepEqual(schedule.schedule.sampler, { type: 'dpmsolver++', steps: 10 });
+    } finally {
+      await config.update('profile.sampler', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('profile.steps', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
 });
