@@ -264,8 +264,9 @@ function alphaSigma(sigmaTilde: number): [number, number] {
 }
 
 /**
- * A noise scheduler for one sampler configuration. Immutable after construction; `step` is a pure
- * function of its arguments (it allocates the result).
+ * A noise scheduler for one sampler configuration. Immutable after construction; `step` allocates
+ * its result and depends only on its arguments (DPM-Solver++ also reads and advances the run state
+ * passed to it).
  */
 export class NoiseScheduler {
   /** The configuration with defaults filled in. */
