@@ -13,6 +13,8 @@ import type { BlockId, Schedule } from '../core/types';
 import { CACHE_INPUT, CACHE_OUTPUT, gateGraph, UPDATE_INPUT, type GateInfo } from './onnx/gate';
 import { decodeOrThrow, describeModel, type ModelInfo } from './onnx/inspect';
 import { specializeBatch } from './onnx/specialize';
+import { samplerConfigFor } from './policy';
+import type { SamplerConfig } from './samplers';
 import {
   attrInt,
   boolTensor,
@@ -158,7 +160,9 @@ export function compileScheduleDetailed(
   const props = proto.metadataProps.filter(
     (p) => !['bac.sampler', 'bac.schedule', 'bac.calling_convention'].includes(p.key ?? ''),
   );
-  const sampler = { ...info.metadata.sampler.raw, type: schedule.sampler.type, num_inference_steps: K };
+  // the sampler the schedule was profiled with, as profiling built it (e.g. DPM-Solver++ for a
+  // DDPM-trained policy gets its thresholding), so a deployer's loop runs what was solved for
+  const sampler = samplerConfigFor(info.metadata.sampler.raw as unknown as SamplerConfig, K, schedule.sampler.type);
   const meta: Record<string, unknown> = {
     'bac.sampler': sampler,
     'bac.schedule': {

@@ -69,12 +69,11 @@ export async function loadPolicy(path: string): Promise<Policy> {
  * @throws BacError for a sampler the engine does not implement.
  */
 export function policyScheduler(policy: Policy, numInferenceSteps?: number, type?: string): NoiseScheduler {
-  const raw = policy.info.metadata.sampler.raw as unknown as SamplerConfig;
-  const config: SamplerConfig = {
-    ...raw,
-    ...(numInferenceSteps ? { num_inference_steps: numInferenceSteps } : {}),
-    ...(type && type !== raw.type ? samplerDefaultsFor(type, raw) : {}),
-  };
+  const config = samplerConfigFor(
+    policy.info.metadata.sampler.raw as unknown as SamplerConfig,
+    numInferenceSteps,
+    type,
+  );
   try {
     return new NoiseScheduler(config);
   } catch (e) {
@@ -154,6 +153,20 @@ export function predictionTensor(ort: typeof Ort, policy: Policy, B: number): Or
     policy.horizon,
     policy.actionDim,
   ]);
+}
+
+/**
+ * The sampler configuration a policy whose metadata says `raw` runs with another K and/or sampler
+ * type (see {@link samplerDefaultsFor}); `raw` itself when neither changes. What profiling, `bac
+ * eval` and `bac compile` (its `bac.sampler`) all use, so a schedule runs with the sampler it was
+ * profiled with.
+ */
+export function samplerConfigFor(raw: SamplerConfig, numInferenceSteps?: number, type?: string): SamplerConfig {
+  return {
+    ...raw,
+    ...(numInferenceSteps ? { num_inference_steps: numInferenceSteps } : {}),
+    ...(type && type !== raw.type ? samplerDefaultsFor(type, raw) : {}),
+  };
 }
 
 /**

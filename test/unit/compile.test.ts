@@ -281,3 +281,23 @@ test('--batch: the compiled model has a fixed batch, its loop matches the unspec
     await Promise.all([a.release(), b.release()]);
   }
 });
+
+test('bac.sampler of a compiled model is the sampler the schedule was profiled with, as profiling built it', () => {
+  const bytes = readFileSync(TINY);
+  const raw = JSON.parse(inspectModel(TINY).metadataProps['bac.sampler'] ?? '') as Record<string, unknown>;
+  const base = tinySchedule((i) => PATTERNS[i] as number[]);
+  const schedule: Schedule = { ...base, sampler: { type: 'dpmsolver++', steps: K } };
+  const m = decodeModel(compileSchedule(bytes, schedule));
+  const sampler = JSON.parse(m.metadataProps.find((p) => p.key === 'bac.sampler')?.value ?? '') as Record<
+    string,
+    unknown
+  >;
+  assert.equal(sampler.type, 'dpmsolver++');
+  assert.equal(sampler.num_inference_steps, K);
+  assert.equal(sampler.timestep_spacing, 'linspace');
+  // a policy trained with clip_sample gets DPM-Solver++'s equivalent, thresholding at its range
+  assert.equal(sampler.thresholding, raw.clip_sample === true ? true : undefined);
+  assert.equal(sampler.beta_schedule, raw.beta_schedule);
+  // and it is a configuration the engine's sampler accepts
+  assert.equal(new NoiseScheduler(sampler as unknown as SamplerConfig).numInferenceSteps, K);
+});
