@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
 import { summarizeSchedule } from '../src/core/cost';
+import { samplerLabel } from '../src/core/editor-view';
 import type { Schedule } from '../src/core/types';
 import { closedLoop, type ClosedLoopResult } from '../src/engine/closed-loop';
 import { evaluate } from '../src/engine/evaluate';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const policy = await loadPolicy(modelPath);
   const scheduler = policyScheduler(policy, steps, samplerType);
   const K = scheduler.numInferenceSteps;
-  const samplerName = `${scheduler.config.type === 'dpmsolver++' ? 'DPM-Solver++' : scheduler.config.type.toUpperCase()}-${K}`;
+  const samplerName = `${samplerLabel(scheduler.config.type)}-${K}`;
   const docName =
     samplerType === undefined && steps === undefined
       ? 'replication.md'
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     '',
     `- Command: \`BAC_REPLICATE_EPISODES=${episodes} BAC_REPLICATE_THREADS=${threads} BAC_REPLICATE_BUDGETS=${budgets.join(',')}${samplerType ? ` BAC_REPLICATE_SAMPLER=${samplerType}` : ''}${steps ? ` BAC_REPLICATE_STEPS=${steps}` : ''} npm run replicate\``,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()}-${os.arch()}, Node ${process.version}, onnxruntime-node CPU, ${threads} intra-op threads`,
-    `- Policy: \`${modelPath.replace(root + '/', '')}\` (sha256 ${policy.info.sha256.slice(0, 12)}…), ${samplerName} (the policy was trained with ${policy.info.metadata.sampler.type.toUpperCase()}, K = ${policy.info.metadata.sampler.numInferenceSteps})`,
+    `- Policy: \`${modelPath.replace(root + '/', '')}\` (sha256 ${policy.info.sha256.slice(0, 12)}…), ${samplerName} (the policy was trained with ${samplerLabel(policy.info.metadata.sampler.type)}, K = ${policy.info.metadata.sampler.numInferenceSteps})`,
     `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on`,
     `- Closed loop: ${episodes} episodes per configuration, layout seeds ${SEED}…${SEED + episodes - 1} (unseen in training and held-out data), sampler noise seed ${NOISE_SEED}, all episodes batched per denoising step`,
     '- Measured speedup: full model vs cached runner at batch 1 on 8 held-out windows, same process, interleaved',

@@ -3,7 +3,7 @@
  * re-solved and why, stale model) and the solver controls (budget, top-n, force last step).
  * Each control change becomes one `setControls` intent; the host re-solves and edits the file.
  */
-import { formatSpeedup } from '../src/core/editor-view';
+import { formatSpeedup, samplerLabel } from '../src/core/editor-view';
 import type { SolverControls } from '../src/core/schedule-edit';
 import type { ValidState } from '../src/core/protocol';
 import { button, checkbox, integerField, type ControlHandle } from './toolkit';
@@ -48,7 +48,7 @@ export class Header {
 
   render(s: ValidState): void {
     this.title.textContent = s.fileName;
-    this.meta.textContent = `${s.samplerType.toUpperCase()} · K = ${s.steps} steps · ${s.blocks.length} blocks${s.readonly ? ' · read-only' : ''}`;
+    this.meta.textContent = `${samplerLabel(s.samplerType)} · K = ${s.steps} steps · ${s.blocks.length} blocks${s.readonly ? ' · read-only' : ''}`;
     const items: [string, string][] = [
       ['Block updates', `${s.summary.updates} of ${s.summary.fullUpdates}`],
       [

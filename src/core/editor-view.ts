@@ -109,3 +109,8 @@ export function validState(
 export function formatSpeedup(x: number | null): string {
   return x === null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(1)}×`;
 }
+
+/** A sampler type as people write it (`ddpm` → `DDPM`, `dpmsolver++` → `DPM-Solver++`). */
+export function samplerLabel(type: string): string {
+  return type.toLowerCase() === 'dpmsolver++' ? 'DPM-Solver++' : type.toUpperCase();
+}

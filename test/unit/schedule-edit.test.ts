@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { originOf, updateSteps } from '../../src/core/blocks';
-import { analyse, formatSpeedup, profileMismatch, validState } from '../../src/core/editor-view';
+import { analyse, formatSpeedup, profileMismatch, samplerLabel, validState } from '../../src/core/editor-view';
 import { resolveWithControls, STEP_ZERO_REASON, toggleStep } from '../../src/core/schedule-edit';
 import { parseSchedule, serializeSchedule } from '../../src/core/schedule-format';
 import { solveSchedule } from '../../src/core/solve';
@@ -127,5 +127,11 @@ describe('editor view model', () => {
   it('formats speedups with one decimal', () => {
     assert.equal(formatSpeedup(3.44), '3.4×');
     assert.equal(formatSpeedup(null), 'n/a');
+  });
+
+  it('names samplers as people write them', () => {
+    assert.equal(samplerLabel('ddpm'), 'DDPM');
+    assert.equal(samplerLabel('ddim'), 'DDIM');
+    assert.equal(samplerLabel('dpmsolver++'), 'DPM-Solver++');
   });
 });
