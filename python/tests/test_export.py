@@ -425,3 +425,22 @@ def test_schedulers_follow_diffusers_semantics():
     prev = d.step(e, 90, xt)
     assert torch.allclose(prev, d.add_noise(x0, e, torch.tensor([80])), atol=1e-6)
     assert torch.allclose(d.step(e, 0, d.add_noise(x0, e, torch.tensor([0]))), x0, atol=1e-6)
+
+
+def test_make_wide_dpt_writes_a_contract_following_model_of_the_asked_width(tmp_path) -> None:
+    """python/make_wide_dpt.py (npm run bench:wide): the demo policy's configuration and metadata,
+    another n_emb; the contract's block outputs are all there."""
+    import onnx
+
+    import make_wide_dpt
+
+    out = str(tmp_path / "wide.onnx")
+    assert make_wide_dpt.main(["--out", out, "--n-emb", "64"]) == 0
+    m = onnx.load(out)
+    onnx.checker.check_model(m)
+    outputs = [o.name for o in m.graph.output]
+    assert len([o for o in outputs if o.startswith("bac:")]) == 24
+    block = next(o for o in m.graph.output if o.name == "bac:0.sa")
+    assert block.type.tensor_type.shape.dim[2].dim_value == 64
+    meta = {p.key for p in m.metadata_props}
+    assert {"bac.sampler", "bac.obs_keys", "bac.normalizer"} <= meta
