@@ -267,6 +267,30 @@ def test_uniform_and_per_block_schedules_with_ddim(tmp_path):
     assert torch.equal(final, ref_final)
 
 
+def test_per_block_schedule_with_dpm_solver_multistep(tmp_path):
+    # RDT-style policies sample with DPM-Solver++: its multistep state lives in the scheduler, so
+    # the patched model must give the reference's outputs at every step of a whole run, twice (the
+    # schedule's run bookkeeping resets after K calls, the scheduler after set_timesteps)
+    model = make_model(n_layer=3)
+    cond, x, noises = inputs(K=10)
+    steps = {b: ([0, 4, 9] if b.endswith("ca") else [0, 2, 6]) for b in ids(3)}
+
+    def dpm() -> DPMSolverMultistepScheduler:
+        s = DPMSolverMultistepScheduler(
+            num_train_timesteps=100, beta_schedule="squaredcos_cap_v2", thresholding=True
+        )
+        s.set_timesteps(10)
+        return s
+
+    ref_eps, ref_final = sample_loop(Reference(model, steps), dpm(), cond, x, noises)
+    schedule = br.load_schedule(write_schedule(tmp_path, steps, 10, sampler="dpmsolver++"))
+    with br.apply(FakePolicy(model, dpm(), 10), schedule):
+        for _ in range(2):
+            eps, final = sample_loop(model, dpm(), cond, x, noises)
+            assert all(torch.equal(a, b) for a, b in zip(eps, ref_eps))
+            assert torch.equal(final, ref_final)
+
+
 def test_reused_blocks_are_not_computed():
     model = make_model()
     steps = random_steps(2, 100, 9, per_block=5)
