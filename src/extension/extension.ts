@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { EditIntent, EditorState } from '../core/protocol';
 import { ScheduleCodeLensProvider, CODELENS_LANGUAGES } from './codeLens';
+import { compileScheduleCommand, type CompileScheduleArgs, type CompileScheduleResult } from './compileCommand';
 import { LinkResolver } from './links';
 import { profileModelCommand, type ProfileModelArgs, type ProfileModelResult } from './profileCommand';
 import { ScheduleDocuments, type IntentOutcome } from './scheduleDocument';
@@ -16,6 +17,7 @@ import { SCHEDULE_EDITOR_VIEW_TYPE, ScheduleEditorProvider } from './scheduleEdi
  * await vscode.commands.executeCommand('undo'); // restores the text byte for byte
  * const lenses = await api.codeLens.provideCodeLenses(pythonDocument, token);
  * await api.profileModel({ model, episodes, samples: 4, overwrite: true, open: false });
+ * await api.compileSchedule({ schedule: uri, out: '/tmp/policy.cached.onnx', batch: 1 });
  * ```
  */
 export interface BacStudioApi {
@@ -37,6 +39,8 @@ export interface BacStudioApi {
   readonly codeLens: vscode.CodeLensProvider;
   /** Runs "BAC: Profile Model" (dialogs skipped for every argument given). */
   profileModel(args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined>;
+  /** Runs "BAC: Compile Schedule to ONNX" (dialogs skipped for every argument given). */
+  compileSchedule(args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined>;
 }
 
 /**
@@ -52,6 +56,12 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
   const codeLens = new ScheduleCodeLensProvider(links);
   const profileModel = (args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined> =>
     profileModelCommand(context, log, profileArgs(args));
+  const compileSchedule = (args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined> =>
+    compileScheduleCommand(
+      log,
+      args instanceof vscode.Uri ? { schedule: args } : typeof args === 'object' && args !== null ? args : {},
+      activeScheduleUri,
+    );
 
   // A re-profiled `.bacprofile` or a replaced model changes banners and charts of open editors.
   const linked = vscode.workspace.createFileSystemWatcher('**/*.{bacprofile,onnx}');
@@ -75,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     linked.onDidDelete(onLinked),
     vscode.commands.registerCommand('bac.showLog', () => log.show()),
     vscode.commands.registerCommand('bac.profileModel', profileModel),
+    vscode.commands.registerCommand('bac.compileSchedule', compileSchedule),
     vscode.commands.registerCommand('bac.openScheduleAsText', (uri?: vscode.Uri) => reopen(uri, 'default')),
     vscode.commands.registerCommand('bac.openScheduleInEditor', (uri?: vscode.Uri) =>
       reopen(uri, SCHEDULE_EDITOR_VIEW_TYPE),
@@ -92,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     },
     codeLens,
     profileModel,
+    compileSchedule,
   };
 }
 

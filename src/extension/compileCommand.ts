@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import * as vscode from 'vscode';
+import { isBacError } from '../core/errors';
+import { parseSchedule } from '../core/schedule-format';
+import { compileScheduleDetailed } from '../engine/compile';
+import { writeFileAtomic } from '../engine/fsutil';
+import { resolveStored } from './files';
+
+/**
+ * "BAC: Compile Schedule to ONNX": `bac compile` from the editor. Bakes the schedule into the
+ * If-gated model (docs/compiled-model.md) and writes it atomically next to the schedule, or where
+ * the user picks. Thin: parsing, checking and compiling are the core's and the engine's.
+ */
+
+/** Arguments for running the command without dialogs (tests); a Uri comes from the explorer menu. */
+export interface CompileScheduleArgs {
+  /** The `.bacschedule`; default: the active schedule editor's or text editor's document. */
+  readonly schedule?: vscode.Uri;
+  /** Where the `.onnx` goes; asked for when absent. */
+  readonly out?: string;
+  /** Fixed batch (1 for a robot) or null for the exported free batch; asked for when absent. */
+  readonly batch?: number | null;
+}
+
+/** What the command wrote. */
+export interface CompileScheduleResult {
+  readonly out: string;
+  readonly bytes: number;
+  /** K: rows of the baked table. */
+  readonly steps: number;
+  readonly batch: number | null;
+}
+
+/**
+ * Runs the command. Resolves to undefined when the user cancels or an error was shown (one
+ * message, details in the log); never leaves a partial file (atomic write).
+ */
+export async function compileScheduleCommand(
+  log: vscode.LogOutputChannel,
+  args: CompileScheduleArgs,
+  activeSchedule: () => vscode.Uri | undefined,
+): Promise<CompileScheduleResult | undefined> {
+  const uri = args.schedule ?? activeSchedule();
+  if (!uri || uri.scheme !== 'file') {
+    void vscode.window.showInformationMessage('BAC: open a .bacschedule (or pick one in the Explorer) to compile it.');
+    return undefined;
+  }
+  const name = basename(uri.fsPath);
+  // What the user sees, unsaved edits included: the open document if there is one.
+  const document = await vscode.workspace.openTextDocument(uri);
+  const parsed = parseSchedule(document.getText());
+  if (!parsed.ok) {
+    const first = parsed.errors[0];
+    void vscode.window.showErrorMessage(
+      `BAC: ${name} is not a valid schedule (${first ? `${first.path}: ${first.message}` : 'unreadable'}); fix it in the schedule editor, then compile again.`,
+    );
+    return undefined;
+  }
+  const schedule = parsed.schedule;
+  const modelPath = resolveStored(dirname(uri.fsPath), schedule.model.path);
+  let modelBytes: Uint8Array;
+  try {
+    modelBytes = await readFile(modelPath);
+  } catch {
+    void vscode.window.showErrorMessage(
+      `BAC: ${name} names the model ${schedule.model.path}, which is not at ${modelPath}; move it back or profile and solve again.`,
+    );
+    return undefined;
+  }
+
+  let batch = args.batch;
+  if (batch === undefined) {
+    const pick = await vscode.window.showQuickPick(
+      [
+        {
+          label: 'Batch 1',
+          description: 'one robot, one action chunk at a time',
+          detail: 'Fixes the batch axis, so ONNX Runtime folds the shape arithmetic: every call runs fewer nodes.',
+          batch: 1 as number | null,
+        },
+        {
+          label: 'Any batch',
+          description: 'as the model was exported',
+          detail: 'Keeps the batch axis free, for servers that batch several robots.',
+          batch: null,
+        },
+      ],
+      { title: `BAC: Compile ${name}`, placeHolder: 'Batch size of the compiled model' },
+    );
+    if (!pick) return undefined;
+    batch = pick.batch;
+  }
+
+  const stem = basename(modelPath, extname(modelPath));
+  let out = args.out;
+  if (out === undefined) {
+    const target = await vscode.window.showSaveDialog({
+      title: `BAC: Compile ${name}`,
+      defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${stem}.cached.onnx`)),
+      filters: { 'ONNX model': ['onnx'] },
+      saveLabel: 'Compile',
+    });
+    if (!target) return undefined;
+    out = target.fsPath;
+  }
+
+  try {
+    const compiled = compileScheduleDetailed(modelBytes, schedule, {
+      modelName: basename(modelPath),
+      scheduleName: name,
+      batch: batch ?? undefined,
+    });
+    await writeFileAtomic(out, compiled.bytes);
+    const what = `K = ${compiled.steps}, ${batch === null ? 'any batch' : `batch ${batch}`}, ${(compiled.bytes.length / 1e6).toFixed(1)} MB`;
+    log.info(`compile: ${uri.fsPath} → ${out} (${what})`);
+    void vscode.window.showInformationMessage(`BAC: wrote ${basename(out)} (${what}).`, 'Reveal').then((action) => {
+      if (action === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out));
+    });
+    return { out, bytes: compiled.bytes.length, steps: compiled.steps, batch };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const code = (e as NodeJS.ErrnoException).code;
+    log.error(`compile: ${uri.fsPath}: ${isBacError(e) || code ? message : ((e as Error).stack ?? message)}`);
+    void vscode.window.showErrorMessage(
+      isBacError(e)
+        ? `BAC: ${message}`
+        : code
+          ? `BAC: cannot write ${out} (${code}); pick a folder you can write to.`
+          : `BAC: compiling ${name} failed unexpectedly; see "BAC: Show Log".`,
+    );
+    return undefined;
+  }
+}
