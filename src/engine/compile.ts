@@ -41,7 +41,7 @@ export interface CompileOptions {
   /** Schedule name used in messages (default `schedule`). */
   readonly scheduleName?: string;
   /**
-   * Fix the batch axis to this size ({@link specializeBatch}; a robot samples one chunk at a time,
+   * Fix the batch axis to this size ({@link specializeBatch} in `onnx/specialize.ts`; a robot samples one chunk at a time,
    * so 1): ONNX Runtime folds the shape arithmetic away and every call runs fewer nodes. Default:
    * the batch axis stays as exported.
    */

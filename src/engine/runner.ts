@@ -44,7 +44,7 @@ export interface RunnerOptions {
   /** ORT intra-op threads (CPU); default: ORT's choice. */
   readonly threads?: number;
   /**
-   * Fix the model's batch axis to this size ({@link specializeBatch}): ONNX Runtime then folds the
+   * Fix the model's batch axis to this size ({@link specializeBatchBytes}): ONNX Runtime then folds the
    * shape arithmetic away and each call runs fewer nodes. The runner then accepts only chunks of
    * this batch. Unset: the model as exported, any batch. Both runners of a comparison must use the
    * same setting, or the speedup compares two different graphs.
