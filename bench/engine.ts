@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { buildBaseline } from '../src/core/baselines';
 import { summarizeSchedule } from '../src/core/cost';
 import { openSession, type ExecutionProviderChoice } from '../src/engine/ort';
-import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
+import { blockDims, chunkFeeds, loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows, profileBatchSize } from '../src/engine/profiler';
 
@@ -57,21 +57,19 @@ export async function engineBenchmarks(
     const rng = new Rng(0);
     const batches: number[] = [];
     // the batches the profiler picks for this model
-    const [, Tb, d] = policy.info.blockShape;
-    const batchSize = profileBatchSize(
-      policy.info.blocks.length,
-      K,
-      (typeof Tb === 'number' ? Tb : policy.horizon) * (d as number),
-      samples,
-    );
+    const { T, d } = blockDims(policy);
+    const batchSize = profileBatchSize(policy.info.blocks.length, K, T * d, samples);
     for (let done = 0; done < samples; done += batchSize) batches.push(Math.min(batchSize, samples - done));
     const bare = async (sizes: readonly number[]): Promise<number> => {
       const start = performance.now();
       for (const B of sizes) {
         const x = rng.normalArray(B * policy.horizon * policy.actionDim);
-        const cond = rng.normalArray(B * policy.obsSteps * policy.condDim);
-        for (let k = 0; k < K; k++)
-          await session.run(denoiserFeeds(ort, policy, x, scheduler.timesteps[k]!, cond, B), [policy.info.prediction]);
+        // inputs allocated once per batch, as the profiler does
+        const step = chunkFeeds(ort, policy, rng.normalArray(B * policy.obsSteps * policy.condDim), B);
+        for (let k = 0; k < K; k++) {
+          step.setStep(x, scheduler.timesteps[k]!);
+          await session.run(step.feeds, [policy.info.prediction]);
+        }
       }
       return performance.now() - start;
     };

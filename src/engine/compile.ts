@@ -10,9 +10,8 @@ import { updateSteps } from '../core/blocks';
 import { summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
 import type { BlockId, Schedule } from '../core/types';
-import { CACHE_INPUT, CACHE_OUTPUT, gateGraph, UPDATE_INPUT, type GateInfo } from './onnx/gate';
+import { CACHE_INPUT, CACHE_OUTPUT, gateDescribedModel, UPDATE_INPUT, type GateInfo } from './onnx/gate';
 import { decodeOrThrow, describeModel, type ModelInfo } from './onnx/inspect';
-import { specializeBatch } from './onnx/specialize';
 import { samplerConfigFor } from './policy';
 import type { SamplerConfig } from './samplers';
 import {
@@ -41,7 +40,7 @@ export interface CompileOptions {
   /** Schedule name used in messages (default `schedule`). */
   readonly scheduleName?: string;
   /**
-   * Fix the batch axis to this size ({@link specializeBatch} in `onnx/specialize.ts`; a robot samples one chunk at a time,
+   * Fix the batch axis to this size (`specializeBatch` in `onnx/specialize.ts`; a robot samples one chunk at a time,
    * so 1): ONNX Runtime folds the shape arithmetic away and every call runs fewer nodes. Default:
    * the batch axis stays as exported.
    */
@@ -130,9 +129,7 @@ export function compileScheduleDetailed(
   }
 
   const batch = options.batch;
-  const proto = batch === undefined ? decoded : specializeBatch(decoded, batch, modelName);
-  const blockShape = batch === undefined ? info.blockShape : [batch, ...info.blockShape.slice(1)];
-  const { model: gated, info: gate } = gateGraph(proto, info.blocks, blockShape, modelName);
+  const { model: gated, info: gate } = gateDescribedModel(decoded, info, modelName, batch);
   const g = gated.graph as GraphProto;
   const names = new Set<string>([
     ...g.node.flatMap((x) => [...x.input, ...x.output]),
@@ -157,7 +154,7 @@ export function compileScheduleDetailed(
   };
 
   const summary = summarizeSchedule(schedule);
-  const props = proto.metadataProps.filter(
+  const props = decoded.metadataProps.filter(
     (p) => !['bac.sampler', 'bac.schedule', 'bac.calling_convention'].includes(p.key ?? ''),
   );
   // the sampler the schedule was profiled with, as profiling built it (e.g. DPM-Solver++ for a

@@ -81,7 +81,10 @@ export function policyScheduler(policy: Policy, numInferenceSteps?: number, type
   }
 }
 
-/** Builds the three contract inputs of one denoiser call for a batch of B. */
+/**
+ * The three contract inputs of one denoiser call for a batch of B (a single call; loops over a
+ * chunk's K calls use {@link chunkFeeds} directly, which allocates once).
+ */
 export function denoiserFeeds(
   ort: typeof Ort,
   policy: Policy,
@@ -90,23 +93,20 @@ export function denoiserFeeds(
   cond: Float32Array,
   B: number,
 ): Record<string, Ort.Tensor> {
-  const t =
-    policy.info.timestepDtype === 'int64'
-      ? new ort.Tensor(
-          'int64',
-          BigInt64Array.from({ length: B }, () => BigInt(timestep)),
-          [B],
-        )
-      : new ort.Tensor(
-          'float32',
-          Float32Array.from({ length: B }, () => timestep),
-          [B],
-        );
-  return {
-    sample: new ort.Tensor('float32', sample, [B, policy.horizon, policy.actionDim]),
-    timestep: t,
-    cond: new ort.Tensor('float32', cond, [B, policy.obsSteps, policy.condDim]),
-  };
+  const step = chunkFeeds(ort, policy, cond, B);
+  step.setStep(sample, timestep);
+  return step.feeds;
+}
+
+/**
+ * T and d of the block outputs [B, T, d] (T defaults to the horizon when the model leaves it
+ * symbolic). What the profiler, the runners and the bench size their buffers by.
+ * @throws BacError when the model does not declare d.
+ */
+export function blockDims(policy: Policy): { readonly T: number; readonly d: number } {
+  const [, T, d] = policy.info.blockShape;
+  if (typeof d !== 'number') throw new BacError(`${policy.info.name}: block outputs do not declare their width d`);
+  return { T: typeof T === 'number' ? T : policy.horizon, d };
 }
 
 /** The contract inputs of one chunk's denoiser calls, allocated once (see {@link chunkFeeds}). */

@@ -7,9 +7,17 @@ import type { BlockProfile, Cost, Profile } from '../core/types';
 import { BatchStatsComputer } from './block-stats';
 import { applyNormalizer, openEpisodes, sampleWindows, type WindowSample } from './episodes';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './onnx/gate';
-import { specializeBatchBytes } from './onnx/specialize';
 import { openSession, type ExecutionProvider, type OpenedSession } from './ort';
-import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler, predictionTensor, type Policy } from './policy';
+import {
+  blockDims,
+  chunkFeeds,
+  denoiserFeeds,
+  loadOrt,
+  loadPolicy,
+  policyScheduler,
+  predictionTensor,
+  type Policy,
+} from './policy';
 import { DEFAULT_L1_ELEMENTS, type ProfileProgress, type ProfileRequest } from './profile-protocol';
 import { Rng } from './rng';
 import { runSampler } from './samplers';
@@ -187,9 +195,8 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   const scheduler = policyScheduler(policy, request.steps, request.samplerType);
   const K = scheduler.numInferenceSteps;
   const blocks = info.blocks;
-  const [, Tb, d] = info.blockShape;
-  if (typeof d !== 'number') throw new BacError(`${info.name}: block outputs do not declare their width d`);
-  const D = (typeof Tb === 'number' ? Tb : policy.horizon) * d;
+  const { T: Tb, d } = blockDims(policy);
+  const D = Tb * d;
   const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
   log(
     `${info.name}: ${blocks.length} blocks, K = ${K} (${scheduler.config.type}), ${windows.length} observation windows`,
@@ -224,7 +231,9 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
       // ORT writes each block's output straight into its place in X (a view of B·D floats at
       // block j, step k), and the prediction into one buffer per batch: nothing is copied in JS.
       const eps = predictionTensor(ort, policy, B);
-      const blockDims = [B, D / d, d];
+      const outputDims = [B, Tb, d];
+      // the batch's inputs, allocated once: each call copies in its sample and timestep
+      const step = chunkFeeds(ort, policy, cond, B);
       let k = 0;
       await runSampler({
         scheduler,
@@ -232,13 +241,14 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
         initialSample: rng.normalArray(B * policy.horizon * policy.actionDim),
         batch: B,
         noise: rng,
-        denoise: async (x, t, c) => {
+        denoise: async (x, t) => {
           const fetches: Record<string, Ort.Tensor> = { [info.prediction]: eps };
           blocks.forEach((b, j) => {
             const at = (j * K + k) * B * D;
-            fetches[b.output] = new ort.Tensor('float32', X.subarray(at, at + B * D), blockDims);
+            fetches[b.output] = new ort.Tensor('float32', X.subarray(at, at + B * D), outputDims);
           });
-          await opened.session.run(denoiserFeeds(ort, policy, x, t, c, B), fetches);
+          step.setStep(x, t);
+          await opened.session.run(step.feeds, fetches);
           k++;
           return eps.data as Float32Array;
         },
@@ -262,11 +272,9 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
 
   // Timed as the cached runner runs on the robot: batch 1, batch axis fixed (runner.ts), so the
   // schedule's expected speedup by time predicts what `bac eval` and `bac compile --batch 1` get.
-  const gated = await openSession(
-    buildGatedModel(specializeBatchBytes(policy.bytes, 1, info.name), info.name).bytes,
-    opened.provider,
-    { intraOpNumThreads: 1 },
-  );
+  const gated = await openSession(buildGatedModel(policy.bytes, info.name, 1).bytes, opened.provider, {
+    intraOpNumThreads: 1,
+  });
   const times = await measureBlockTimes(policy, gated);
   await gated.session.release();
   await opened.session.release();

@@ -5,7 +5,7 @@ import { scheduleTable } from './compile';
 import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT, type GatedModel } from './onnx/gate';
 import { specializeBatchBytes } from './onnx/specialize';
 import { openSession, type ExecutionProviderChoice, type OpenedSession } from './ort';
-import { chunkFeeds, loadOrt, predictionTensor, type Policy } from './policy';
+import { blockDims, chunkFeeds, loadOrt, predictionTensor, type Policy } from './policy';
 import { runSampler, type NoiseScheduler, type NoiseSource } from './samplers';
 
 /**
@@ -52,13 +52,6 @@ export interface RunnerOptions {
   readonly staticBatch?: number;
 }
 
-/** The plain model's bytes for `options` (batch-specialized when asked). */
-function plainBytes(policy: Policy, options: RunnerOptions): Uint8Array {
-  return options.staticBatch === undefined
-    ? policy.bytes
-    : specializeBatchBytes(policy.bytes, options.staticBatch, policy.info.name);
-}
-
 function checkBatch(options: RunnerOptions, batch: number): void {
   if (options.staticBatch !== undefined && batch !== options.staticBatch) {
     throw new BacError(`this runner was opened for batch ${options.staticBatch}, got a chunk of batch ${batch}`);
@@ -76,7 +69,11 @@ export class PlainRunner {
 
   /** Opens a session of the plain model on the chosen provider. */
   static async open(policy: Policy, ep: ExecutionProviderChoice, options: RunnerOptions = {}): Promise<PlainRunner> {
-    const opened = await openSession(plainBytes(policy, options), ep, { intraOpNumThreads: options.threads });
+    const bytes =
+      options.staticBatch === undefined
+        ? policy.bytes
+        : specializeBatchBytes(policy.bytes, options.staticBatch, policy.info.name);
+    const opened = await openSession(bytes, ep, { intraOpNumThreads: options.threads });
     return new PlainRunner(loadOrt(), policy, opened, options);
   }
 
@@ -129,7 +126,7 @@ export class CachedRunner {
     ep: ExecutionProviderChoice,
     options: RunnerOptions & { readonly gated?: GatedModel } = {},
   ): Promise<CachedRunner> {
-    const g = options.gated ?? buildGatedModel(plainBytes(policy, options), policy.info.name);
+    const g = options.gated ?? buildGatedModel(policy.bytes, policy.info.name, options.staticBatch);
     const opened = await openSession(g.bytes, ep, { intraOpNumThreads: options.threads });
     return new CachedRunner(loadOrt(), policy, g, opened, options);
   }
@@ -137,16 +134,6 @@ export class CachedRunner {
   /** Block ids in the row order of the packed tensors. */
   get blockIds(): string[] {
     return this.gated.gate.blocks.map((b) => b.id);
-  }
-
-  /** Elements of one block output for a batch: B·T·d. */
-  private blockElements(batch: number): number {
-    const shape = this.policy.info.blockShape;
-    const T = typeof shape[1] === 'number' ? shape[1] : this.policy.horizon;
-    const d = shape[2];
-    if (typeof d !== 'number')
-      throw new BacError(`${this.policy.info.name}: block outputs do not declare their width d`);
-    return batch * T * d;
   }
 
   /**
@@ -171,9 +158,9 @@ export class CachedRunner {
     }
     const { session } = this.opened;
     const prediction = this.policy.info.prediction;
-    const elements = this.blockElements(inputs.batch);
-    const T = elements / inputs.batch / (this.policy.info.blockShape[2] as number);
-    const cacheDims = [n, inputs.batch, T, this.policy.info.blockShape[2] as number];
+    const { T, d } = blockDims(this.policy);
+    const elements = inputs.batch * T * d;
+    const cacheDims = [n, inputs.batch, T, d];
     // Two packed caches, allocated once per chunk: step k reads one and ORT writes the other
     // (pre-allocated outputs), then they swap. Letting ORT allocate the output and copy it into a
     // fresh JS buffer on every call cost a few hundred µs per call here, as much as the whole

@@ -23,6 +23,7 @@ import { BacError } from '../../core/errors';
 import type { BlockId } from '../../core/types';
 import { dedupeNodes, exclusiveSets, indexGraph, topoSort } from './graph';
 import { decodeOrThrow, describeModel, type DimInfo, type ModelInfo } from './inspect';
+import { specializeBatch } from './specialize';
 import {
   attrGraph,
   attrInt,
@@ -299,13 +300,29 @@ export interface GatedModel {
 }
 
 /**
- * Checks the contract of a plain model and builds its gated graph.
+ * Checks the contract of a plain model and builds its gated graph; with `batch`, from the model
+ * with its batch axis fixed to that size ({@link specializeBatch}), decoded once.
  * @throws BacError / ModelContractError for a model that breaks the contract or cannot be gated.
  * O(file size + nodes + edges).
  */
-export function buildGatedModel(bytes: Uint8Array, name = 'model.onnx'): GatedModel {
-  const proto = decodeOrThrow(bytes, name);
-  const model = describeModel(proto, bytes, name);
-  const { model: gatedProto, info } = gateGraph(proto, model.blocks, model.blockShape, name);
+export function buildGatedModel(bytes: Uint8Array, name = 'model.onnx', batch?: number): GatedModel {
+  const decoded = decodeOrThrow(bytes, name);
+  const model = describeModel(decoded, bytes, name);
+  const { model: gatedProto, info } = gateDescribedModel(decoded, model, name, batch);
   return { bytes: encodeModel(gatedProto), proto: gatedProto, gate: info, model };
+}
+
+/**
+ * {@link gateGraph} on a decoded model whose contract `describeModel` already checked, with the
+ * batch axis fixed first when `batch` is given (`bac compile --batch`, batch-1 runners).
+ */
+export function gateDescribedModel(
+  decoded: ModelProto,
+  model: ModelInfo,
+  name: string,
+  batch?: number,
+): { model: ModelProto; info: GateInfo } {
+  const proto = batch === undefined ? decoded : specializeBatch(decoded, batch, name);
+  const blockShape = batch === undefined ? model.blockShape : [batch, ...model.blockShape.slice(1)];
+  return gateGraph(proto, model.blocks, blockShape, name);
 }
