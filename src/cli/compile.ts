@@ -7,7 +7,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
 import { compileScheduleDetailed } from '../engine/compile';
 import { writeFileAtomic } from '../engine/fsutil';
-import { onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
 import { loadSchedule } from './load';
 
 /** `bac compile --help`. */
@@ -38,9 +38,7 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
   if (values.out === undefined)
     throw new UsageError('--out is missing, expected e.g. --out policy.cached.onnx', 'compile');
   if (!values.out.endsWith('.onnx')) throw new UsageError(`--out ${values.out} does not end in .onnx`, 'compile');
-  const batch = values.batch === undefined ? undefined : Number(values.batch);
-  if (batch !== undefined && !(Number.isInteger(batch) && batch >= 1))
-    throw new UsageError(`--batch ${values.batch} is not a positive integer, expected e.g. --batch 1`, 'compile');
+  const batch = values.batch === undefined ? undefined : integerOption('compile', 'batch', values.batch, 1);
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
   const bytes = await readFile(modelPath).catch(() => {

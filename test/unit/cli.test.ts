@@ -176,7 +176,7 @@ describe('bac CLI', () => {
       ],
       [
         ['compile', 'x.bacschedule', '--out', 'c.onnx', '--batch', '0'],
-        /--batch 0 is not a positive integer, expected e\.g\. --batch 1/,
+        /--batch "0" is invalid, expected an integer ≥ 1/,
       ],
       [['frobnicate'], /unknown command "frobnicate", expected one of: profile, solve, eval, compile, info/],
       [['info'], /missing file/],
