@@ -15,31 +15,46 @@ import { api, repoRoot, skipBecause, wsUri } from '../helpers';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/**
+ * The demo episodes and a model that fits them, or the test is skipped saying which is missing
+ * (the profiling child too: it is built by scripts/build.mjs).
+ */
+function demoInputsOrSkip(ctx: Mocha.Context): { episodes: string; model: ReturnType<typeof pickModel> } {
+  const root = repoRoot().fsPath;
+  const worker = join(root, 'dist', 'profile-worker.js');
+  const episodes = join(root, DEMO_EPISODES);
+  if (!existsSync(worker)) {
+    skipBecause(ctx, `${worker} is missing (src/engine/profile-worker.ts, built by scripts/build.mjs)`);
+  }
+  const model = pickModel((p) => existsSync(join(root, p)));
+  if (!model.fitsDemoEpisodes) {
+    skipBecause(
+      ctx,
+      `neither fixtures/demo/policy.onnx nor test/fixtures/engine/small-dpt.onnx is in the repository (${model.path} does not fit the demo episodes)`,
+    );
+  }
+  if (!existsSync(episodes)) {
+    skipBecause(ctx, `the demo episodes ${DEMO_EPISODES} are missing`);
+  }
+  return { episodes, model };
+}
+
+/** A new, empty folder `name` in the test workspace. */
+function emptyWorkspaceDir(name: string): string {
+  const dir = join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  return dir;
+}
+
 describe('BAC: Profile Model', () => {
   it('profiles the demo fixture (2 samples) and writes both files', async function () {
     this.timeout(300_000);
-    const root = repoRoot().fsPath;
-    const worker = join(root, 'dist', 'profile-worker.js');
-    const episodes = join(root, DEMO_EPISODES);
-    if (!existsSync(worker)) {
-      skipBecause(this, `${worker} is missing (src/engine/profile-worker.ts, built by scripts/build.mjs)`);
-    }
-    const model = pickModel((p) => existsSync(join(root, p)));
-    if (!model.fitsDemoEpisodes) {
-      skipBecause(
-        this,
-        `neither fixtures/demo/policy.onnx nor test/fixtures/engine/small-dpt.onnx is in the repository (${model.path} does not fit the demo episodes)`,
-      );
-    }
+    const { episodes, model } = demoInputsOrSkip(this);
     if (this.test) this.test.title += ` [model: ${model.what}]`;
-    if (!existsSync(episodes)) {
-      skipBecause(this, `the demo episodes ${DEMO_EPISODES} are missing`);
-    }
     const { profileModel } = await api();
     const modelFile = wsUri(WS.model).fsPath;
-    const outDir = join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'profiled');
-    rmSync(outDir, { recursive: true, force: true });
-    mkdirSync(outDir);
+    const outDir = emptyWorkspaceDir('profiled');
 
     const result = await profileModel({
       model: modelFile,
@@ -72,22 +87,12 @@ describe('BAC: Profile Model', () => {
 
   it('profiles with the sampler and K of the bac.profile.sampler / bac.profile.steps settings', async function () {
     this.timeout(300_000);
-    const root = repoRoot().fsPath;
-    const episodes = join(root, DEMO_EPISODES);
-    const model = pickModel((p) => existsSync(join(root, p)));
-    if (!existsSync(join(root, 'dist', 'profile-worker.js')) || !model.fitsDemoEpisodes || !existsSync(episodes)) {
-      skipBecause(
-        this,
-        'the profiling child, a model fitting the demo episodes or the episodes are missing (see the test above)',
-      );
-    }
+    const { episodes } = demoInputsOrSkip(this);
     const config = vscode.workspace.getConfiguration('bac');
     await config.update('profile.sampler', 'dpmsolver++', vscode.ConfigurationTarget.Workspace);
     await config.update('profile.steps', 10, vscode.ConfigurationTarget.Workspace);
     try {
-      const outDir = join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'profiled-dpm');
-      rmSync(outDir, { recursive: true, force: true });
-      mkdirSync(outDir);
+      const outDir = emptyWorkspaceDir('profiled-dpm');
       const result = await (
         await api()
       ).profileModel({
