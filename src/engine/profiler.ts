@@ -130,6 +130,7 @@ function median(xs: number[]): number {
  * c_0 = time with every gate off (embeddings, condition encoder, head and the gating overhead);
  * c_b = time with only b on − c_0, rescaled so Σ c_b equals (all on − all off), which cancels most
  * of the per-configuration timing noise. O(blocks · runs) denoiser calls.
+ * @throws BacError when the model does not declare the block width d.
  */
 export async function measureBlockTimes(
   policy: Policy,
@@ -138,17 +139,16 @@ export async function measureBlockTimes(
 ): Promise<{ base: number; blocks: number[] }> {
   const ort = loadOrt();
   const n = policy.info.blocks.length;
-  const d = policy.info.blockShape[2];
-  if (typeof d !== 'number') return { base: 0, blocks: new Array<number>(n).fill(0) };
+  const { T, d } = blockDims(policy);
   const rng = new Rng(1);
   const sample = rng.normalArray(policy.horizon * policy.actionDim);
   const cond = rng.normalArray(policy.obsSteps * policy.condDim);
-  const cacheDims = [n, 1, policy.horizon, d];
-  const cache = new ort.Tensor('float32', new Float32Array(n * policy.horizon * d), cacheDims);
+  const cacheDims = [n, 1, T, d];
+  const cache = new ort.Tensor('float32', new Float32Array(n * T * d), cacheDims);
   // Called as the cached runner calls it: both outputs into pre-allocated buffers.
   const fetches = {
     [policy.info.prediction]: predictionTensor(ort, policy, 1),
-    [CACHE_OUTPUT]: new ort.Tensor('float32', new Float32Array(n * policy.horizon * d), cacheDims),
+    [CACHE_OUTPUT]: new ort.Tensor('float32', new Float32Array(n * T * d), cacheDims),
   };
   // Configurations: all off, all on, then each block alone. They are timed round-robin, one call
   // each per round, and each gets the median of its rounds: timed in bursts, one configuration at
