@@ -49,19 +49,24 @@ export class Header {
   render(s: ValidState): void {
     this.title.textContent = s.fileName;
     this.meta.textContent = `${samplerLabel(s.samplerType)} · K = ${s.steps} steps · ${s.blocks.length} blocks${s.readonly ? ' · read-only' : ''}`;
-    const items: [string, string][] = [
+    const timed = s.summary.speedupTime === null ? null : formatSpeedup(s.summary.speedupTime);
+    const items: [string, string, string?][] = [
       ['Block updates', `${s.summary.updates} of ${s.summary.fullUpdates}`],
+      // On linux-arm64 the times are the ARM CPU's (no GPU provider there): say so, details on hover.
       [
         'Expected speedup (time)',
-        s.summary.speedupTime === null ? 'not measured' : formatSpeedup(s.summary.speedupTime),
+        timed === null ? 'not measured' : s.speedCaveat ? `${timed} (ARM CPU)` : timed,
+        timed === null ? undefined : (s.speedCaveat ?? undefined),
       ],
       ['by FLOPs', formatSpeedup(s.summary.speedupFlops)],
     ];
     if (s.analysis) items.push(['Predicted error (proxy)', s.analysis.predictedError.toPrecision(3)]);
     this.summary.replaceChildren(
-      ...items.map(([k, v]) => {
+      ...items.map(([k, v, title]) => {
         const d = el('div');
-        d.append(el('dt', undefined, k), el('dd', undefined, v));
+        const dd = el('dd', undefined, v);
+        if (title) dd.title = title;
+        d.append(el('dt', undefined, k), dd);
         return d;
       }),
     );

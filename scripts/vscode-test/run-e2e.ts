@@ -3,7 +3,8 @@
  * against code-server with the packaged linux-x64 VSIX installed, in headless Chromium.
  *
  * Steps: prepare code-server (prepare.ts, cached) → find Chromium (browser.ts) → `npm run package`
- * (package-vsix.ts; BAC_E2E_VSIX=<file> reuses a VSIX instead) → throwaway workspace
+ * (scripts/package/package-vsix.ts; `--packaged` installs the linux-x64 VSIX `npm run package:all`
+ * left in out/vsix/, as `npm test` does; BAC_E2E_VSIX=<file> installs that file) → throwaway workspace
  * (workspace.ts) → code-server with the VSIX installed into a throwaway profile → the suites.
  *
  * Artifacts: .test-artifacts/e2e/ — screenshots editor-dark.png, editor-light.png,
@@ -17,7 +18,7 @@ import Mocha from 'mocha';
 import { setE2EContext } from '../../test/e2e/context';
 import { findChromium, launchChromium } from './browser';
 import { startCodeServer, type CodeServer } from './code-server';
-import { packageVsix } from './package-vsix';
+import { DEFAULT_TARGET, packagedVsix, packageVsix } from '../package/package-vsix';
 import { prepare } from './prepare';
 import { makeWorkspace, REPO_ROOT } from './workspace';
 
@@ -33,7 +34,11 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   const prepared = await prepare();
   log(`browser: ${findChromium()}`);
-  const vsix = process.env.BAC_E2E_VSIX ? resolve(process.env.BAC_E2E_VSIX) : packageVsix();
+  const vsix = process.env.BAC_E2E_VSIX
+    ? resolve(process.env.BAC_E2E_VSIX)
+    : process.argv.includes('--packaged')
+      ? packagedVsix(DEFAULT_TARGET)
+      : packageVsix(DEFAULT_TARGET);
 
   rmSync(ARTIFACTS, { recursive: true, force: true });
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -75,6 +75,7 @@ export function validState(
   model: ModelStatus,
   analysis: ProfileAnalysis | null,
   readonly: boolean,
+  speedCaveat: string | null = null,
 ): ValidState {
   return {
     kind: 'valid',
@@ -99,6 +100,7 @@ export function validState(
     model,
     analysis,
     readonly,
+    speedCaveat,
   };
 }
 

@@ -98,6 +98,8 @@ export interface ValidState {
   readonly analysis: ProfileAnalysis | null;
   /** True when the editor must not edit (e.g. the document is read-only). */
   readonly readonly: boolean;
+  /** What the measured speed stands for where it was measured (measuredSpeedCaveat), or null. */
+  readonly speedCaveat: string | null;
 }
 
 /** One parse problem, formatted for the error view. */

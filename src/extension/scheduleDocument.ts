@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { minimalLineEdits, withEol } from '../core/edits';
 import { analyse, validState } from '../core/editor-view';
+import { measuredSpeedCaveat } from '../core/measured-speed';
 import { BacError } from '../core/errors';
 import type { EditIntent, EditorState, IssueView } from '../core/protocol';
 import { resolveWithControls, toggleStep, type EditResult } from '../core/schedule-edit';
@@ -95,7 +96,9 @@ export class ScheduleDocuments {
       }
     }
     const readonly = vscode.workspace.fs.isWritableFileSystem(document.uri.scheme) === false;
-    return validState(name, schedule, link.status, model, analysis, readonly);
+    const host = { platform: process.platform, arch: process.arch };
+    const caveat = measuredSpeedCaveat(host, link.profile?.executionProvider);
+    return validState(name, schedule, link.status, model, analysis, readonly, caveat);
   }
 
   private curvesFor(key: string, profile: Profile, s: Schedule): TradeoffCurves | null {
