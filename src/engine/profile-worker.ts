@@ -4,6 +4,7 @@
  */
 import { isBacError } from '../core/errors';
 import { serializeProfile } from '../core/profile-format';
+import { ModelRejectedError } from './ort';
 import type { ChildMessage, ParentMessage } from './profile-protocol';
 import { runProfile } from './profiler';
 
@@ -33,7 +34,9 @@ process.on('message', (raw: unknown) => {
           peakRssBytes: process.resourceUsage().maxRSS * 1024,
         });
       },
-      (e: unknown) => {
+      (thrown: unknown) => {
+        // The profiler opens the model from bytes: name the file the user gave in the message.
+        const e = thrown instanceof ModelRejectedError ? thrown.withModel(msg.request.modelPath) : thrown;
         const err = e instanceof Error ? e : new Error(String(e));
         return send({
           type: 'error',
