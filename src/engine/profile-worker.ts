@@ -50,5 +50,9 @@ process.on('message', (raw: unknown) => {
     .finally(() => process.disconnect?.());
 });
 
+// The parent decides about interrupts: Ctrl-C in a terminal signals the whole process group, and
+// the parent must report one "interrupted" (it kills this process), not "the child died".
+process.on('SIGINT', () => undefined);
+// A parent that ended (even by SIGKILL) closes the IPC channel: nobody wants the result any more.
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });
