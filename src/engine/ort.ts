@@ -167,7 +167,7 @@ export function webgpuUnlikelyReason(env: NodeJS.ProcessEnv = process.env): stri
   if (process.platform !== 'linux') return null;
   const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIB_DIRS];
   if (!dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')))) {
-    return 'no Vulkan loader (libvulkan.so.1) is installed, so WebGPU has no adapter';
+    return 'no Vulkan loader (libvulkan.so.1), so no WebGPU adapter';
   }
   const explicit = (env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES ?? '').split(':').filter(Boolean);
   const hasDriver =
@@ -179,7 +179,7 @@ export function webgpuUnlikelyReason(env: NodeJS.ProcessEnv = process.env): stri
         return false;
       }
     });
-  return hasDriver ? null : 'no Vulkan driver (ICD manifest) is installed, so WebGPU has no adapter';
+  return hasDriver ? null : 'no Vulkan driver (ICD manifest), so no WebGPU adapter';
 }
 
 /**
@@ -202,7 +202,7 @@ export async function openSession(
   const details: string[] = [];
   const why: string[] = [];
   const opened = (session: Ort.InferenceSession, provider: ExecutionProvider, reason: string): OpenedSession => {
-    const summary = `execution provider: ${provider} (${[...why, reason].join('; ')})`;
+    const summary = `execution provider: ${provider} (${reason}${why.length ? `: ${why.join('; ')}` : ''})`;
     return {
       session: rejectRunsAsModelErrors(session, name),
       provider,
@@ -215,22 +215,26 @@ export async function openSession(
     const reason = provider === 'cuda' ? cudaUnavailableReason() : choice === 'auto' ? webgpuUnlikelyReason() : null;
     if (reason) {
       details.push(`${label} skipped: ${reason}.`);
-      why.push(`${label} skipped: ${provider === 'cuda' ? 'its provider library is not installed' : reason}`);
+      why.push(provider === 'cuda' ? 'CUDA provider library not installed' : reason);
       continue;
     }
     try {
       const session = await create(ort, model, provider, options);
       details.push(`Running on ${provider}.`);
-      return opened(session, provider, choice === 'auto' ? 'auto: the first provider that opened' : 'requested');
+      return opened(session, provider, choice === 'auto' ? 'auto' : 'requested');
     } catch (e) {
       details.push(`${label} session failed: ${firstLine(e)}.`);
-      why.push(`${label} failed to open${choice === 'auto' ? '' : ' (requested)'}: ${firstLine(e).slice(0, 200)}`);
+      why.push(`${label} failed to open: ${firstLine(e).slice(0, 200)}`);
     }
   }
   try {
     const session = await create(ort, model, 'cpu', options);
     details.push(choice === 'cpu' ? 'Running on cpu (requested).' : 'Running on cpu (fallback).');
-    return opened(session, 'cpu', choice === 'cpu' ? 'requested' : 'fallback');
+    return opened(
+      session,
+      'cpu',
+      choice === 'cpu' ? 'requested' : choice === 'auto' ? 'auto' : `${choice} requested, fell back`,
+    );
   } catch (e) {
     throw new ModelRejectedError(name, 'load', firstLine(e));
   }
