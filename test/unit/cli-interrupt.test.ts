@@ -103,6 +103,18 @@ async function survivors(pids: number[], ms = 15_000): Promise<number[]> {
 }
 
 type Signal = 'SIGINT' | 'SIGTERM' | 'SIGKILL';
+
+/** Waits until `run` holds its temp file in `dir` (the hook's marker), then sends `signal`. */
+async function signalWhileWriting(
+  run: Running,
+  dir: string,
+  signal: Signal,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  await run.until(/rename pending/);
+  assert.equal(tmpFiles(dir).length, 1, 'the temp file exists at this moment');
+  run.proc.kill(signal);
+  return run.ended;
+}
 const SIGNALS: Signal[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
 
 /** Files in `dir` apart from `keep` (inputs). */
@@ -129,10 +141,7 @@ describe('bac under signals (issue #12)', { skip: onLinux ? false : 'reads /proc
       assert.deepEqual(produced(dir, inputs), [], 'nothing after a signal while starting');
 
       const writing = start(dir, args);
-      await writing.until(/rename pending/);
-      assert.equal(tmpFiles(dir).length, 1, 'the temp file exists at this moment');
-      writing.proc.kill(signal);
-      const end = await writing.ended;
+      const end = await signalWhileWriting(writing, dir, signal);
       if (signal === 'SIGKILL') {
         assert.equal(end.signal, 'SIGKILL');
         assert.equal(tmpFiles(dir).length, 1, 'SIGKILL cannot clean up');
@@ -198,10 +207,7 @@ describe('bac under signals (issue #12)', { skip: onLinux ? false : 'reads /proc
     it(`profile: ${signal} while writing the profile leaves no output and no temp file`, async () => {
       const dir = mkdtempSync(join(root, `profile-write-${signal}-`));
       const run = start(dir, profileArgs(2));
-      await run.until(/rename pending/);
-      assert.equal(tmpFiles(dir).length, 1, 'the temp file exists at this moment');
-      run.proc.kill(signal);
-      const end = await run.ended;
+      const end = await signalWhileWriting(run, dir, signal);
       if (signal === 'SIGKILL') {
         assert.equal(end.signal, 'SIGKILL');
         assert.equal(tmpFiles(dir).length, 1);

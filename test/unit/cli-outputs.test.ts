@@ -149,32 +149,11 @@ describe('bac outputs and models (issue #12)', () => {
   it('3: a model ONNX Runtime fails to run is a user error naming the model (profile spawned, eval)', async () => {
     const sub = mkdtempSync(join(dir, 'rt-'));
     writeFileSync(join(sub, 'broken.onnx'), rewired(SMALL_DPT, wrongShape));
-    const r = bac(
-      sub,
-      'profile',
-      '--model',
-      'broken.onnx',
-      '--episodes',
-      EPISODES,
-      '--samples',
-      '1',
-      '--ep',
-      'cpu',
-      '--out',
-      'b.bacprofile',
-    );
+    const oneSampleOnCpu = ['--episodes', EPISODES, '--samples', '1', '--ep', 'cpu'];
+    const r = bac(sub, 'profile', '--model', 'broken.onnx', ...oneSampleOnCpu, '--out', 'b.bacprofile');
     assertUserError(r, /broken\.onnx: ONNX Runtime failed running the model/, 'runtime failure');
     compileFixture(sub, join(sub, 'broken.onnx'), 'broken.onnx');
-    const e = await bacInDir(sub, [
-      'eval',
-      'schedule.bacschedule',
-      '--episodes',
-      EPISODES,
-      '--samples',
-      '1',
-      '--ep',
-      'cpu',
-    ]);
+    const e = await bacInDir(sub, ['eval', 'schedule.bacschedule', ...oneSampleOnCpu]);
     // eval fixes the batch axis to 1 first, so ORT's shape inference already refuses it at load
     assertUserError(e, /broken\.onnx: ONNX Runtime (failed running|cannot load) the model/, 'eval');
     assert.deepEqual(tmpFiles(sub), []);

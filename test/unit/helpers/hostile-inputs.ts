@@ -31,6 +31,16 @@ class Dice {
   }
 }
 
+/** Flips 1–4 random bits of `b[lo, hi)` in place; returns how many. */
+function flipBits(b: Uint8Array, lo: number, hi: number, d: Dice): number {
+  const flips = 1 + d.int(4);
+  for (let f = 0; f < flips; f++) {
+    const at = lo + d.int(hi - lo);
+    b[at] = b[at]! ^ (1 << d.int(8));
+  }
+  return flips;
+}
+
 /** Replacement values: wrong types, extremes and oddities. Strings of raw JSON (kept as text). */
 const RAW_VALUES = [
   'null',
@@ -131,11 +141,7 @@ export function mutateJson(text: string, count: number, seed: number): Mutant[] 
       out.push({ label: `truncated at byte ${at}`, bytes: bytes.slice(0, at) });
     } else if (kind === 1) {
       const b = bytes.slice();
-      const flips = 1 + d.int(4);
-      for (let f = 0; f < flips; f++) {
-        const at = d.int(b.length);
-        b[at] = b[at]! ^ (1 << d.int(8));
-      }
+      const flips = flipBits(b, 0, b.length, d);
       out.push({ label: `${flips} bit flip(s)`, bytes: b });
     } else if (kind === 2) {
       const b = bytes.slice();
@@ -207,11 +213,7 @@ export function mutateProfile(original: Uint8Array, count: number, seed: number)
       const region = d.pick(['preamble', 'header', 'payload'] as const);
       const [lo, hi] =
         region === 'preamble' ? [0, 16] : region === 'header' ? [16, 16 + headerLength] : [16 + headerLength, b.length];
-      const flips = 1 + d.int(4);
-      for (let f = 0; f < flips; f++) {
-        const at = lo + d.int(hi - lo);
-        b[at] = b[at]! ^ (1 << d.int(8));
-      }
+      const flips = flipBits(b, lo, hi, d);
       out.push({ label: `${flips} bit flip(s) in the ${region}`, bytes: b });
     } else if (kind === 2) {
       const b = original.slice();
