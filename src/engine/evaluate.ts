@@ -3,7 +3,7 @@ import type { Schedule } from '../core/types';
 import type { WindowSample } from './episodes';
 import type { ExecutionProviderChoice } from './ort';
 import type { Policy } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { CachedRunner, PlainRunner, updateTable } from './runner';
 import type { NoiseScheduler } from './samplers';
 

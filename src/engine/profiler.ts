@@ -19,7 +19,7 @@ import {
   type Policy,
 } from './policy';
 import { DEFAULT_L1_ELEMENTS, type ProfileProgress, type ProfileRequest } from './profile-protocol';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { runSampler } from './samplers';
 
 /**
@@ -152,7 +152,7 @@ export async function measureBlockTimes(
   };
   // Configurations: all off, all on, then each block alone. They are timed round-robin, one call
   // each per round, and each gets the median of its rounds: timed in bursts, one configuration at
-  // a time, a slow spell of this shared machine (tens of ms) could cover a whole burst and inflate
+  // a time, a slow spell of a shared machine (tens of ms) could cover a whole burst and inflate
   // one block while the next reads zero.
   const configs: Uint8Array[] = [new Uint8Array(n), new Uint8Array(n).fill(1)];
   for (let i = 0; i < n; i++) {

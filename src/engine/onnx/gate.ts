@@ -8,8 +8,8 @@
  *   condition), caches as ONE float input `bac_cache` [nBlocks, B, T, d] (a Gather per block inside
  *   the else-branch), and leave as ONE output `bac_cache_out` [nBlocks, B, T, d] (Concat of the If
  *   outputs along axis 0 and one Reshape; Unsqueeze per block when T or d is symbolic). Packing
- *   matters: ORT costs ≈ 6 µs per extra graph input/output and ≈ 1–2 µs per node at these sizes
- *   (`shared/notes/onnxruntime-node.md`), and every node outside the branches runs at every step;
+ *   matters: ORT has a fixed per-call cost for every extra graph input/output and every node,
+ *   not small at these tensor sizes, and every node outside the branches runs at every step;
  * - the prediction stays the first output; the individual `bac:*` outputs are dropped (they are
  *   the rows of `bac_cache_out`).
  *

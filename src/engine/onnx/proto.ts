@@ -506,11 +506,6 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   return decodeMessage(bytes, 0, bytes.length, MODEL) as unknown as ModelProto;
 }
 
-/** Decodes a standalone `TensorProto` (e.g. from a file). */
-export function decodeTensor(bytes: Uint8Array): TensorProto {
-  return decodeMessage(bytes, 0, bytes.length, TENSOR) as unknown as TensorProto;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -773,11 +768,6 @@ export function attrInts(name: string, v: readonly (number | bigint)[]): Attribu
 /** GRAPH attribute. */
 export function attrGraph(name: string, g: GraphProto): AttributeProto {
   return { ...emptyAttr(name, AttrType.GRAPH), g };
-}
-
-/** TENSOR attribute. */
-export function attrTensor(name: string, t: TensorProto): AttributeProto {
-  return { ...emptyAttr(name, AttrType.TENSOR), t };
 }
 
 /** A new TensorProto holding `raw` little-endian bytes. */
