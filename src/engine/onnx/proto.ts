@@ -13,6 +13,10 @@
  *
  * Large payloads (`TensorProto.raw_data`) are decoded as views into the input buffer (no copy), so
  * the input bytes must not be mutated while a decoded model is alive.
+ *
+ * One idea, longer than 500 lines: the message types, their field tables, the codec and the small
+ * constructors for new nodes and tensors all describe the same schema, and splitting them would
+ * put one protobuf message's definition in several files.
  */
 
 /** A field this codec does not model, kept verbatim (payload without its tag). */
