@@ -10,9 +10,8 @@ function digest(xs: readonly number[]): string {
     .digest('hex');
 }
 
-// The digests were computed from the two generators before they shared one API (src/engine/rng.ts
-// and src/sim/rng.ts): the profiles' noise, the demo episodes and every closed-loop seed depend on
-// these exact streams, so a change to either generator must fail here.
+// The digests pin each generator's stream bit for bit: the profiles' noise, the demo episodes and
+// every closed-loop seed depend on these exact streams, so any change to a generator fails here.
 test('Rng (xoshiro128**) stream is unchanged: nextUint32, uniform, normal, normalArray', () => {
   const xs: number[] = [];
   for (const seed of [0, 1, 42, -7, 2 ** 40 + 3]) {

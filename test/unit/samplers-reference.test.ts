@@ -4,7 +4,8 @@
  * diffusers' source, version and commit recorded in the fixture; see
  * `python/tests/reference/make_diffusers_reference.py`). Python's schedulers read the same fixture
  * (`python/tests/test_schedulers_reference.py`). Only the public sampler API is used: a scheduler
- * built from its `bac.sampler` description, its timesteps, and `runSampler`.
+ * built from its `bac.sampler` description, its timesteps, and `runSampler` (DPM-Solver++'s σ are
+ * checked through the trajectory).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -18,7 +19,6 @@ interface ReferenceCase {
   readonly batch: number;
   readonly amplitude: number;
   readonly timesteps: readonly number[];
-  readonly sigmas?: readonly number[];
   readonly initial: readonly number[];
   readonly noise: Readonly<Record<string, readonly number[]>>;
   readonly trajectory: readonly (readonly number[])[];
@@ -55,7 +55,6 @@ describe(`samplers match ${reference.source.package} ${reference.source.commit.s
     it(c.name, async () => {
       const scheduler = new NoiseScheduler(c.config);
       assert.deepEqual([...scheduler.timesteps], c.timesteps, 'timesteps');
-      if (c.sigmas) assertClose(scheduler.sigmas, c.sigmas, 'sigmas');
       const trajectory: Float32Array[] = [];
       await runSampler({
         scheduler,
