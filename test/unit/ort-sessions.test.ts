@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, it, mock } from 'node:test';
 import type * as Ort from 'onnxruntime-node';
-import { loadOrt } from '../../src/engine/policy';
-import { runProfile } from '../../src/engine/profiler';
+import { evaluate } from '../../src/engine/evaluate';
+import { loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
+import { loadWindows, runProfile } from '../../src/engine/profiler';
 
 const root = resolve(__dirname, '..', '..');
 
@@ -83,5 +84,29 @@ describe('runProfile releases every ONNX Runtime session', () => {
     await runProfile(request());
     assert.equal(sessions.created(), 2, 'the plain session and the gated one for timing');
     assert.equal(sessions.open(), 0);
+  });
+});
+
+describe('evaluate releases every ONNX Runtime session', () => {
+  afterEach(() => mock.restoreAll());
+
+  it('when the cached runner cannot open', async () => {
+    const { modelPath, episodesPath } = request();
+    const policy = await loadPolicy(modelPath);
+    const windows = await loadWindows(policy, episodesPath, 1, 1);
+    const sessions = countSessions();
+    const ort = loadOrt();
+    const create = ort.InferenceSession.create as (...args: unknown[]) => Promise<Ort.InferenceSession>;
+    let n = 0;
+    mock.method(ort.InferenceSession, 'create', async (...args: unknown[]) => {
+      if (++n === 2) throw new Error('injected open failure');
+      return create(...args);
+    });
+    await assert.rejects(
+      evaluate(policy, policyScheduler(policy), windows, [], { ep: 'cpu', seed: 1 }),
+      /injected open failure/,
+    );
+    assert.equal(sessions.created(), 1);
+    assert.equal(sessions.open(), 0, 'the plain session was left open');
   });
 });
