@@ -197,7 +197,7 @@ export function checkValue(
     return;
   }
   if (node.const !== undefined) {
-    if (value !== node.const) {
+    if (value !== node.const || walk.literals.notIntegerAsWritten(at.container, at.key) !== undefined) {
       const wrong = node['x-wrong'];
       const what =
         typeof wrong === 'string' && typeof value === typeof node.const
