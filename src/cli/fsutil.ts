@@ -3,7 +3,6 @@
  * file-system failures the user can fix turned into user errors (exit 1) naming the file.
  */
 import { readFile } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
 import { BacError } from '../core/errors';
 import { sha256File as engineSha256File, writeFileAtomic as engineWriteFileAtomic } from '../engine/fsutil';
 
@@ -67,14 +66,4 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   } catch (e) {
     throw fsUserError(e, file, 'write it', 'expected a writable path in an existing directory');
   }
-}
-
-/**
- * `target` relative to directory `fromDir`, with `/` separators (files store POSIX paths so they
- * diff the same on every OS). Falls back to the absolute path when no relative one exists (another
- * Windows drive).
- */
-export function relativePosix(fromDir: string, target: string): string {
-  const rel = relative(resolve(fromDir), resolve(target));
-  return rel === '' ? '.' : rel.split(sep).join('/');
 }

@@ -12,6 +12,10 @@ import { runCli, type Command } from '../../src/cli/main';
 import { serializeProfile } from '../../src/core/profile-format';
 import { syntheticProfile } from './helpers/synthetic-profile';
 
+// Parsed JSON documents are mutated freely in these tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 const repo = join(__dirname, '..', '..');
 const mainTs = join(repo, 'src', 'cli', 'main.ts');
 // An absolute loader URL, so the CLI can run with a temporary directory as its cwd.
@@ -123,7 +127,7 @@ describe('bac CLI', () => {
   });
 
   /** A copy of the solved schedules/s.bacschedule, edited, written to `name`; returns its text. */
-  const editedCopy = (name: string, edit: (doc: Record<string, any>) => void): string => {
+  const editedCopy = (name: string, edit: (doc: Json) => void): string => {
     const doc = JSON.parse(readFileSync(join(dir, 'schedules', 's.bacschedule'), 'utf8'));
     edit(doc);
     const text = JSON.stringify(doc, null, 2);
