@@ -479,7 +479,7 @@ def _apply(rule: Dict[str, Any], doc: Any, c: Issues) -> None:
                     if s in owner and s not in rule.get("except", []):
                         c.add(f"{child_path(path, rule['field'])}[{j}]", _fill(message, value=s, other=owner[s]))
             elif kind == "blockIds":
-                _check_block_ids(c, v, path, rule["id"])
+                _check_block_ids(c, v, path, rule["idField"])
             else:
                 raise ValueError(f"bac-rules.json: rule kind {kind} is not implemented here (rule {rule['id']})")
 
@@ -496,12 +496,12 @@ def _many_duplicates(rule: Dict[str, Any], doc: Any, c: Issues) -> bool:
     count = 0
     first: Optional[Tuple[str, str]] = None
     for i, b in enumerate(blocks):
-        bid = b.get(rule["id"]) if isinstance(b, dict) else None
+        bid = b.get(rule["idField"]) if isinstance(b, dict) else None
         if not isinstance(bid, str):
             continue
         if bid in seen:
             count += 1
-            first = first or (bid, child_path(f"{path}[{i}]", rule["id"]))
+            first = first or (bid, child_path(f"{path}[{i}]", rule["idField"]))
         else:
             seen.add(bid)
     if count <= c.max or first is None:

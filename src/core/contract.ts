@@ -203,15 +203,15 @@ function applyRule(rule: Rule, doc: unknown, c: IssueCollector, base: string): v
         }
         case 'idMatchesParts': {
           const [lf, kf] = rule.parts as [string, string];
-          const idPath = childPath(path, rule.id as string);
+          const idPath = childPath(path, rule.idField as string);
           if (![idPath, childPath(path, lf), childPath(path, kf)].every(clean)) break;
-          const id = o[rule.id as string];
+          const id = o[rule.idField as string];
           const expected = `${String(o[lf])}.${String(o[kf])}`;
           if (id !== expected) c.add(idPath, fill(message, { id, layer: o[lf], kind: o[kf], expected }));
           break;
         }
         case 'blockIds':
-          checkBlockIds(c, value, path, rule.id as string);
+          checkBlockIds(c, value, path, rule.idField as string);
           break;
         default:
           throw new Error(`bac-rules.json: unknown rule kind ${rule.kind} (rule ${rule.id})`);
@@ -228,11 +228,11 @@ function manyDuplicates(rule: Rule, doc: unknown, c: IssueCollector, base: strin
   let count = 0;
   let first: { id: unknown; at: string } | undefined;
   found.value.forEach((b: unknown, i) => {
-    const id = typeof b === 'object' && b !== null ? (b as Record<string, unknown>)[rule.id as string] : undefined;
+    const id = typeof b === 'object' && b !== null ? (b as Record<string, unknown>)[rule.idField as string] : undefined;
     if (typeof id !== 'string') return;
     if (seen.has(id)) {
       count++;
-      first ??= { id, at: childPath(childPath(found.path, i), rule.id as string) };
+      first ??= { id, at: childPath(childPath(found.path, i), rule.idField as string) };
     } else seen.add(id);
   });
   if (count <= c.max || !first) return false;

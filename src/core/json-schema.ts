@@ -99,11 +99,19 @@ function resolveUncached(root: SchemaNode, node: SchemaNode): SchemaNode {
 /** The subschema at `path` segments (array items for numbers), or undefined. */
 export function subschemaAt(root: SchemaNode, segments: readonly (string | number)[]): SchemaNode | undefined {
   let node: SchemaNode | undefined = resolveRef(root, root);
+  const step = (n: SchemaNode, s: string | number): SchemaNode | undefined => {
+    const next: unknown = typeof s === 'number' ? n.items : (n.properties as Record<string, unknown> | undefined)?.[s];
+    if (next && typeof next === 'object') return resolveRef(root, next as SchemaNode);
+    // into the alternatives of a oneOf (e.g. a file reference or null)
+    for (const alt of (n.oneOf ?? []) as SchemaNode[]) {
+      const found = step(resolveRef(root, alt), s);
+      if (found) return found;
+    }
+    return undefined;
+  };
   for (const s of segments) {
     if (!node) return undefined;
-    const next: unknown =
-      typeof s === 'number' ? node.items : (node.properties as Record<string, unknown> | undefined)?.[s];
-    node = next && typeof next === 'object' ? resolveRef(root, next as SchemaNode) : undefined;
+    node = step(node, s);
   }
   return node;
 }
