@@ -45,7 +45,12 @@ interface Rule {
 type Segment = string | '*';
 /** `blocks[*].acs` → `['blocks', '*', 'acs']`. */
 const segmentsOf = (pattern: string): Segment[] =>
-  pattern === '' ? [] : pattern.replace(/\[\*\]/g, '.*').split('.').filter((s) => s !== '');
+  pattern === ''
+    ? []
+    : pattern
+        .replace(/\[\*\]/g, '.*')
+        .split('.')
+        .filter((s) => s !== '');
 
 interface Found {
   readonly value: unknown;
@@ -173,7 +178,8 @@ function applyRule(rule: Rule, doc: unknown, c: IssueCollector, base: string): v
             sets[n]!.forEach((s, j) => {
               const other = owner.get(s);
               if (other === undefined) owner.set(s, f);
-              else if (rule.kind === 'disjoint') c.add(childPath(childPath(path, f), j), fill(message, { value: s, other }));
+              else if (rule.kind === 'disjoint')
+                c.add(childPath(childPath(path, f), j), fill(message, { value: s, other }));
             }),
           );
           if (rule.kind === 'unionContains' && !owner.has(rule.value as number)) c.add(path, message);
@@ -182,7 +188,8 @@ function applyRule(rule: Rule, doc: unknown, c: IssueCollector, base: string): v
         case 'excludesValue': {
           const [list] = arrays([rule.field as string]) ?? [];
           list?.forEach((s, j) => {
-            if (s === rule.value) c.add(childPath(childPath(path, rule.field as string), j), fill(message, { value: s }));
+            if (s === rule.value)
+              c.add(childPath(childPath(path, rule.field as string), j), fill(message, { value: s }));
           });
           break;
         }

@@ -256,7 +256,11 @@ export function checkValue(
 }
 
 function rangeFor(walk: SchemaWalk, node: SchemaNode, pattern: string): string {
-  return rangeText(typesOf(node).includes('integer'), node.minimum as number | undefined, maximumOf(walk, node, pattern));
+  return rangeText(
+    typesOf(node).includes('integer'),
+    node.minimum as number | undefined,
+    maximumOf(walk, node, pattern),
+  );
 }
 
 /** The "expected …" phrase of a node. */

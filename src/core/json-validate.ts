@@ -80,7 +80,7 @@ export function isIntegerLiteral(text: string): boolean {
   const exponent = Number(m[3] ?? '0') - frac.length;
   if (exponent >= 0) return true;
   // Trailing zeros of the integer part can absorb a negative exponent (e.g. 1200e-2).
-  return frac === "" && /0*$/.exec(digits)![0].length >= -exponent;
+  return frac === '' && /0*$/.exec(digits)![0].length >= -exponent;
 }
 
 /** `a.b`, `a[3]`, `a["odd key"]`. */
@@ -220,7 +220,8 @@ function runParser(
   /** Parses the value stored at `container[key]` (container undefined for the root). */
   const parseValue = (container: object | undefined, key: string | number, trie: PathTrie | undefined): unknown => {
     ws();
-    if (stack.length > MAX_JSON_DEPTH) fail(`nesting deeper than ${MAX_JSON_DEPTH} levels, expected a shallower document`);
+    if (stack.length > MAX_JSON_DEPTH)
+      fail(`nesting deeper than ${MAX_JSON_DEPTH} levels, expected a shallower document`);
     if (trie?.wanted && found) found.set(pathNow(), i);
     const ch = text[i];
     if (ch === '{') {

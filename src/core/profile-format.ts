@@ -189,12 +189,21 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
   }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + headerLength));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(
+      bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + headerLength),
+    );
   } catch (e) {
-    return fail('header', `is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)}), expected the JSON header`);
+    return fail(
+      'header',
+      `is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)}), expected the JSON header`,
+    );
   }
   const json = parseJson(text);
-  if (!json.ok) return fail('header', `is not valid UTF-8 JSON (${json.message} at offset ${json.offset}), expected the JSON header`);
+  if (!json.ok)
+    return fail(
+      'header',
+      `is not valid UTF-8 JSON (${json.message} at offset ${json.offset}), expected the JSON header`,
+    );
   const c = new IssueCollector(LIMITS.maxIssues);
   for (const d of json.duplicates) c.add(`header.${d}`, 'duplicate key, expected each key once');
   validateDocument('profileHeader', json.value, json.literals, c, 'header');
@@ -290,12 +299,14 @@ function arrayTable(
   const seen = new Set<string>();
   header.arrays.forEach(({ name }, i) => {
     const at = `header.arrays[${i}].name`;
-    if (!wanted.has(name)) c.add(at, `"${name}" is not an array of a listed block, expected <block id>.simMean or .simStd`);
+    if (!wanted.has(name))
+      c.add(at, `"${name}" is not an array of a listed block, expected <block id>.simMean or .simStd`);
     else if (seen.has(name)) c.add(at, `"${name}" is listed twice, expected each array once`);
     seen.add(name);
   });
   for (const name of wanted)
-    if (!seen.has(name)) c.add('header.arrays', `array "${name}" is missing, expected simMean and simStd for every block`);
+    if (!seen.has(name))
+      c.add('header.arrays', `array "${name}" is missing, expected simMean and simStd for every block`);
   if (!c.clean) return undefined;
   return { header, K: header.sampler.steps, arrays: header.arrays.map((a) => ({ ...a })) };
 }

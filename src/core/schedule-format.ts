@@ -85,7 +85,9 @@ export function parseSchedule(text: string): ParseScheduleResult {
       const { line, column } = lineColumnAt(text, parsed.offset);
       return {
         ok: false,
-        errors: [{ path: '', message: `invalid JSON at line ${line}, column ${column}: ${parsed.message}`, line, column }],
+        errors: [
+          { path: '', message: `invalid JSON at line ${line}, column ${column}: ${parsed.message}`, line, column },
+        ],
       };
     }
     const c = new IssueCollector(MAX_ISSUES);
