@@ -220,8 +220,11 @@ def parse_schedule(text: str, file: str = "schedule") -> Schedule:
     and the ``summary`` is shape-checked but its numbers are not trusted.
     """
     if len(text) > MAX_SCHEDULE_BYTES:
-        raise ScheduleError(file, [ScheduleIssue("", f"is {len(text) >> 20} MB, expected at most {MAX_SCHEDULE_BYTES >> 20} MB "
-                                                 "(a .bacschedule of a real model is far smaller; this limit bounds the work of reading one)")])
+        message = (
+            f"is over {MAX_SCHEDULE_BYTES >> 20} MB, expected at most {MAX_SCHEDULE_BYTES >> 20} MB (a .bacschedule of "
+            "a real model is far smaller; this limit bounds the work of reading one)"
+        )
+        raise ScheduleError(file, [ScheduleIssue("", message)])
     try:
         value = contract.loads(text)
     except json.JSONDecodeError as e:
@@ -298,7 +301,10 @@ def load_schedule(path: str) -> Schedule:
     ``file: json.path: what is wrong, what is expected``; ``OSError`` when the file cannot be read.
     """
     with open(path, "rb") as f:
-        data = f.read()
+        # One byte past the limit is enough to refuse without reading a huge file.
+        data = f.read(MAX_SCHEDULE_BYTES + 1)
+    if len(data) > MAX_SCHEDULE_BYTES:
+        return parse_schedule("x" * (MAX_SCHEDULE_BYTES + 1), path)  # raises the size issue
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -850,6 +850,22 @@ def test_numbers_are_judged_as_written(tmp_path):
                 br.load_schedule(str(p))
 
 
+def test_huge_and_repetitive_files_are_refused_early(tmp_path):
+    """#12 defect 12: a file of many copies of one block, or over the size limit, is refused at once."""
+    d = _valid_doc()
+    d["blocks"] = [d["blocks"][0]] * 20_000
+    p = tmp_path / "copies.bacschedule"
+    p.write_text(json.dumps(d), encoding="utf-8")
+    with pytest.raises(br.ScheduleError) as e:
+        br.load_schedule(str(p))
+    assert len(e.value.issues) == 1
+    assert "19999 of the 20000 blocks repeat an earlier block's id" in e.value.issues[0].message
+    big = tmp_path / "big.bacschedule"
+    big.write_bytes(b" " * (16 * 2**20 + 1))
+    with pytest.raises(br.ScheduleError, match="expected at most 16 MB"):
+        br.load_schedule(str(big))
+
+
 def test_constructors_and_summary():
     u = br.uniform_schedule(8, 100, 10)
     assert u.block("7.ffn").updates == tuple(range(0, 100, 10))
