@@ -11,7 +11,7 @@
  * hold). Any other keyword throws, so a schema edit the interpreter does not support fails every
  * test instead of validating less. Python's `bac_runtime.schedule` interprets the same subset.
  */
-import { childPath, type IssueCollector, type NumberLiterals } from './json-validate';
+import { childPath, describeValue, type IssueCollector, type NumberLiterals } from './json-validate';
 
 /** A JSON Schema node, as parsed from the schema file. */
 export type SchemaNode = Readonly<Record<string, unknown>>;
@@ -114,27 +114,6 @@ export function subschemaAt(root: SchemaNode, segments: readonly (string | numbe
     node = step(node, s);
   }
   return node;
-}
-
-/** The "what is wrong" clause for an untrusted value: `"100" is a string`, `is null`, `is missing`… */
-export function describeValue(v: unknown): string {
-  if (v === undefined) return 'is missing';
-  if (v === null) return 'is null';
-  if (Array.isArray(v)) return 'is an array';
-  switch (typeof v) {
-    case 'string': {
-      const shown = v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
-      return `${shown} is a string`;
-    }
-    case 'number':
-      return Number.isFinite(v) ? `${v} is a number` : `${v} is not a finite number`;
-    case 'boolean':
-      return `${v} is a boolean`;
-    case 'object':
-      return 'is an object';
-    default:
-      return `is a ${typeof v}`;
-  }
 }
 
 function typeOf(v: unknown): string {
