@@ -34,8 +34,22 @@ from .json_reader import (  # noqa: F401 - re-exported for the schedule reader
 )
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-#: Where the contract files live: ``BAC_SCHEMAS`` or the repository's ``schemas/`` folder.
-SCHEMA_DIR = os.environ.get("BAC_SCHEMAS") or os.path.join(_HERE, "..", "..", "schemas")
+
+
+def _schema_dir() -> str:
+    """``BAC_SCHEMAS``, else ``schemas/`` next to this package (a wheel can ship them there), else the
+    repository's ``schemas/`` (a checkout or ``pip install -e python/``)."""
+    for d in (os.environ.get("BAC_SCHEMAS"), os.path.join(_HERE, "schemas"), os.path.join(_HERE, "..", "..", "schemas")):
+        if d and os.path.isfile(os.path.join(d, "bac-rules.json")):
+            return d
+    raise FileNotFoundError(
+        "bac_runtime: the .bacschedule contract (bac-rules.json, bacschedule.schema.json) was not found; set BAC_SCHEMAS "
+        "to BAC Studio's schemas/ folder or install bac_runtime from a checkout (pip install -e python/)"
+    )
+
+
+#: Where the contract files were found.
+SCHEMA_DIR = _schema_dir()
 
 
 def _load(name: str) -> Dict[str, Any]:

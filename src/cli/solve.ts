@@ -3,7 +3,7 @@
  */
 import { access } from 'node:fs/promises';
 import { BacError } from '../core/errors';
-import { summarizeSchedule } from '../core/cost';
+import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { checkSolverParams, MIN_BUDGET, MIN_TOP_N, SOLVER_DEFAULTS } from '../core/solver-params';
 import type { FileRef, Schedule } from '../core/types';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
@@ -11,7 +11,6 @@ import { FileIssuesError, integerOption, onePositional, parseCommandArgs, UsageE
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
 import type { CommandResult } from './args';
-import { formatSpeedup } from './info';
 
 /** BUA top-n when `--top-n` is not given. */
 export const DEFAULT_TOP_N = SOLVER_DEFAULTS.topN;
