@@ -47,6 +47,9 @@ export type JsonParseResult =
 /** Nesting deeper than this is rejected (no file of ours nests beyond 4), bounding recursion. */
 export const MAX_JSON_DEPTH = 64;
 
+/** Ends a position search early: every wanted path was found. */
+class AllFound {}
+
 class JsonSyntaxError {
   constructor(
     readonly offset: number,
@@ -134,6 +137,7 @@ export function parseJson(text: string): JsonParseResult {
  */
 export function locateJsonPaths(text: string, paths: Iterable<JsonPath>): Map<JsonPath, number> {
   const trie: PathTrie = { wanted: false, children: new Map() };
+  let wanted = 0;
   for (const p of paths) {
     const segments = splitPath(p);
     if (!segments) continue;
@@ -144,10 +148,11 @@ export function locateJsonPaths(text: string, paths: Iterable<JsonPath>): Map<Js
       if (!next) node.children.set(k, (next = { wanted: false, children: new Map() }));
       node = next;
     }
+    if (!node.wanted) wanted++;
     node.wanted = true;
   }
   const found = new Map<JsonPath, number>();
-  runParser(text, { trie, found });
+  runParser(text, { trie, found, want: wanted });
   return found;
 }
 
@@ -156,6 +161,8 @@ interface ParserOptions {
   readonly duplicates?: JsonPath[];
   readonly trie?: PathTrie;
   readonly found?: Map<JsonPath, number>;
+  /** Stop once this many positions are found. */
+  readonly want?: number;
 }
 
 function runParser(
@@ -222,7 +229,10 @@ function runParser(
     ws();
     if (stack.length > MAX_JSON_DEPTH)
       fail(`nesting deeper than ${MAX_JSON_DEPTH} levels, expected a shallower document`);
-    if (trie?.wanted && found) found.set(pathNow(), i);
+    if (trie?.wanted && found) {
+      found.set(pathNow(), i);
+      if (found.size === options.want) throw new AllFound();
+    }
     const ch = text[i];
     if (ch === '{') {
       i++;
@@ -296,7 +306,8 @@ function runParser(
       i += m[0].length;
       const v = Number(m[0]);
       // Only literals with a fraction or exponent can round onto an integer they are not.
-      if (literals && container && Number.isInteger(v) && /[.eE]/.test(m[0]) && !isIntegerLiteral(m[0])) {
+      const plain = m[0].indexOf('.') < 0 && m[0].indexOf('e') < 0 && m[0].indexOf('E') < 0;
+      if (literals && container && !plain && Number.isInteger(v) && !isIntegerLiteral(m[0])) {
         literals.add(container, key, m[0]);
       }
       return v;
@@ -310,6 +321,7 @@ function runParser(
     if (i < text.length) fail(`${seen()} after the end of the document, expected nothing more`);
     return { ok: true, value };
   } catch (e) {
+    if (e instanceof AllFound) return { ok: true, value: undefined };
     if (e instanceof JsonSyntaxError) return { ok: false, offset: e.offset, message: e.message };
     // RangeError (stack) cannot happen thanks to MAX_JSON_DEPTH; anything else is reported too,
     // because the contract is "never throws".
