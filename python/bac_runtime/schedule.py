@@ -193,6 +193,10 @@ def _js_number(v: float) -> str:
     if isinstance(v, int) and abs(v) < 10**21:
         return str(v)
     v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
     if v == 0:
         return "0"
     if v.is_integer() and abs(v) < 1e21:
