@@ -22,6 +22,7 @@ registers. Only read checkpoints you would run.
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -101,10 +102,13 @@ def load_checkpoint_file(path: str) -> Any:
             f"{path} pickles an object of module `{e.name}`, which is not installed; export from a workspace "
             "checkpoint (cfg + state_dicts), a state dict or a module whose code is importable"
         ) from None
-    except (RuntimeError, EOFError, ValueError) as e:
-        if "weights_only" in str(e):
-            raise
-        raise ExportError(f"{path} is not a readable torch checkpoint ({str(e).splitlines()[0]})") from None
+    except OSError as e:
+        if not os.path.isfile(path):
+            raise ExportError(f"{path} does not exist or is not a file") from None
+        raise ExportError(f"{path} is not a readable torch checkpoint (truncated or not a torch.save file: {e})") from None
+    except Exception as e:  # unpickling reports bad files with many types (UnpicklingError, RuntimeError, EOFError…)
+        first = (str(e).splitlines() or [""])[0]
+        raise ExportError(f"{path} is not a readable torch checkpoint ({type(e).__name__}: {first})") from None
 
 
 def register_eval_resolver() -> None:

@@ -485,4 +485,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main: bac_dp_checkpoint imports `bac_export`, so the ExportError it
+    # raises is that module's class, which this script's own copy (`__main__`) would not catch.
+    from bac_export import main as module_main
+
+    sys.exit(module_main())

@@ -322,3 +322,23 @@ def test_runtime_applies_to_the_policy_object_of_a_workspace_checkpoint(tmp_path
     with pytest.raises(br.ScheduleMismatchError, match=r"noise_scheduler is EulerDiscreteScheduler, which BAC cannot match"):
         br.apply(policy, br.full_schedule(2, 100))
     assert "forward" not in model.__dict__
+
+
+def test_script_reports_unreadable_files_in_one_line(tmp_path):
+    """Run as a script (as the extension runs it): errors raised inside bac_dp_checkpoint are
+    caught by the CLI too (exit 1, one `bac_export: …` line, no traceback, no output)."""
+    import subprocess
+
+    bad = tmp_path / "notes.ckpt"
+    bad.write_text("not a checkpoint")
+    cut = tmp_path / "cut.ckpt"
+    ckpt, _, _ = _make(tmp_path, n_emb=32, n_layer=1, n_cond_layers=0)
+    cut.write_bytes(open(ckpt, "rb").read()[:20000])
+    for path, message in ((bad, "is not a readable torch checkpoint (UnpicklingError"),
+                          (tmp_path / "missing.ckpt", "does not exist or is not a file"),
+                          (cut, "is not a readable torch checkpoint")):
+        r = subprocess.run([sys.executable, os.path.join(PY, "bac_export.py"), "--checkpoint", str(path), "--out",
+                            str(tmp_path / "x.onnx")], capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.startswith("bac_export: ") and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "x.onnx").exists()
