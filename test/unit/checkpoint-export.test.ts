@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -47,7 +47,7 @@ test('exports the diffusion_policy checkpoint to a BAC-ready ONNX', async (t) =>
   const out = path.join(dir, 'policy.onnx');
   const r = await exportCheckpoint({ python, script: SCRIPT, checkpoint: path.join(dir, 'run.ckpt'), out });
   assert.ok(r.ok, r.ok ? '' : r.details);
-  const info = inspectModel(readFileSync(out), 'policy.onnx');
+  const info = inspectModel(out);
   assert.equal(info.blocks.length, 6);
   assert.deepEqual(info.metadata.obsKeys, ['robot_pos', 'waypoint_rel', 'goal_rel', 'obstacle_rel', 'stage']);
   assert.equal(info.metadata.sampler.numInferenceSteps, 20);
