@@ -87,29 +87,43 @@ export async function exportCheckpointCommand(
   }
 
   const configured = vscode.workspace.getConfiguration('bac').get<string>('pythonPath')?.trim() || undefined;
-  const found = await findTorchPython(configured);
-  if ('error' in found) {
-    log.error(`export: ${found.error}`);
-    void vscode.window.showErrorMessage(`BAC: ${found.error}.`);
-    return undefined;
-  }
   const script = vscode.Uri.joinPath(context.extensionUri, 'dist', 'python', 'bac_export.py').fsPath;
-  log.info(`export: ${checkpoint} (${weights}) → ${out} with ${found.python} (torch ${found.torch})`);
-
-  const outcome = await vscode.window.withProgress(
+  const run = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
       title: `BAC: exporting ${name} (${weights})`,
       cancellable: true,
     },
-    (_progress, token) => {
+    async (progress, token) => {
+      progress.report({ message: 'finding a Python with PyTorch…' });
+      const found = await findTorchPython(configured);
+      if ('error' in found) return { python: undefined, error: found.error };
+      if (token.isCancellationRequested) return { python: found.python, outcome: undefined };
+      log.info(`export: ${checkpoint} (${weights}) → ${out} with ${found.python} (torch ${found.torch})`);
+      progress.report({ message: `running the exporter (${found.python})…` });
       const abort = new AbortController();
       const sub = token.onCancellationRequested(() => abort.abort());
-      return exportCheckpoint({ python: found.python, script, checkpoint, out, weights, signal: abort.signal }).finally(
-        () => sub.dispose(),
-      );
+      try {
+        const outcome = await exportCheckpoint({
+          python: found.python,
+          script,
+          checkpoint,
+          out,
+          weights,
+          signal: abort.signal,
+        });
+        return { python: found.python, outcome };
+      } finally {
+        sub.dispose();
+      }
     },
   );
+  if (run.python === undefined) {
+    log.error(`export: ${run.error}`);
+    void vscode.window.showErrorMessage(`BAC: ${run.error}.`);
+    return undefined;
+  }
+  const outcome = run.outcome ?? { ok: false as const, cancelled: true, message: 'export cancelled', details: '' };
   if (!outcome.ok) {
     log.info(`export: ${outcome.details}`);
     if (outcome.cancelled) {
@@ -129,5 +143,5 @@ export async function exportCheckpointCommand(
         if (action) void vscode.commands.executeCommand('bac.profileModel', vscode.Uri.file(out));
       });
   }
-  return { out, python: found.python, summary: outcome.summary };
+  return { out, python: run.python, summary: outcome.summary };
 }

@@ -90,4 +90,23 @@ describe('BAC: Export Policy from Checkpoint…', () => {
     assert.equal(result, undefined);
     assert.deepEqual(readdirSync(dir), ['notes.ckpt']);
   });
+  it('with bac.pythonPath pointing nowhere, refuses before exporting and writes nothing', async function () {
+    this.timeout(60_000);
+    const config = vscode.workspace.getConfiguration('bac');
+    await config.update('pythonPath', '/nonexistent/python3', vscode.ConfigurationTarget.Workspace);
+    try {
+      const dir = join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'checkpoints-nopython');
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      const ckpt = join(dir, 'run.ckpt');
+      copyFileSync(join(repoRoot().fsPath, FIXTURE), ckpt);
+      const result = await (
+        await api()
+      ).exportCheckpoint({ checkpoint: ckpt, weights: 'ema_model', out: join(dir, 'x.onnx'), offerProfile: false });
+      assert.equal(result, undefined);
+      assert.deepEqual(readdirSync(dir), ['run.ckpt']);
+    } finally {
+      await config.update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
 });
