@@ -84,7 +84,8 @@ export async function exportCheckpoint(options: {
   readonly signal?: AbortSignal;
 }): Promise<CheckpointExportOutcome> {
   const { python, script, checkpoint, out, weights, signal } = options;
-  const args = [script, '--checkpoint', checkpoint, ...(weights ? ['--weights', weights] : []), '--out', out];
+  // -B: no __pycache__ written into the extension's folder beside the script.
+  const args = ['-B', script, '--checkpoint', checkpoint, ...(weights ? ['--weights', weights] : []), '--out', out];
   const r = await runPython(python, args, { signal });
   // Exit 0 means the output is complete, even when a cancellation arrived as the exporter finished.
   if (r.code === 0) return { ok: true, out, summary: r.stdout.trim().split('\n').pop() ?? '' };
