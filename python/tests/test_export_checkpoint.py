@@ -17,19 +17,17 @@ import pytest
 import torch
 import torch.nn as nn
 
+import onnx
+
+import bac_dp_checkpoint
+from bac_export import ExportError, block_names, export_bac_onnx, load_model_and_meta, main as export_main
+from bac_models import TransformerForDiffusion
+from dp_layout import DDPM_CFG, lowdim_cfg, policy_state_dict, save_workspace_checkpoint
+from test_export import _check_contract, _compare_with_hooks
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = os.path.dirname(HERE)
 REPO = os.path.dirname(PY)
-sys.path.insert(0, PY)
-sys.path.insert(0, HERE)
-
-import onnx  # noqa: E402
-
-import bac_dp_checkpoint  # noqa: E402
-from bac_export import ExportError, block_names, export_bac_onnx, load_model_and_meta, main as export_main  # noqa: E402
-from bac_models import TransformerForDiffusion  # noqa: E402
-from dp_layout import DDPM_CFG, lowdim_cfg, policy_state_dict, save_workspace_checkpoint  # noqa: E402
-from test_export import _check_contract, _compare_with_hooks  # noqa: E402
 
 torch.set_num_threads(1)
 

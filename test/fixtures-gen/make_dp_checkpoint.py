@@ -5,19 +5,18 @@ n_emb 16, one transformer condition layer) whose observation keys match the demo
 short sampler (DDPM, K = 20 of 100 train steps). The VS Code integration test exports it with
 "BAC: Export Policy from Checkpoint…" and profiles the result.
 
-    /usr/bin/python3 test/fixtures-gen/make_dp_checkpoint.py
+    PYTHONPATH=python:python/tests /usr/bin/python3 test/fixtures-gen/make_dp_checkpoint.py
+
+(dp_layout, the layout builder, lives with the Python tests.)
 """
 import os
-import sys
 
 import torch
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-sys.path.insert(0, os.path.join(ROOT, "python", "tests"))
+from bac_models import TransformerForDiffusion
+from dp_layout import lowdim_cfg, policy_state_dict, save_workspace_checkpoint
 
-from bac_models import TransformerForDiffusion  # noqa: E402
-from dp_layout import lowdim_cfg, policy_state_dict, save_workspace_checkpoint  # noqa: E402
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 OBS_KEYS = ["robot_pos", "waypoint_rel", "goal_rel", "obstacle_rel", "stage"]  # 2+2+2+4+1 = 11
 
