@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { scanScheduleReferences } from '../core/codelens-scan';
+import { CONFIG_LANGUAGES, scanScheduleReferences } from '../core/codelens-scan';
 import { summarizeSchedule } from '../core/cost';
 import { formatSpeedup } from '../core/editor-view';
 import { parseSchedule } from '../core/schedule-format';
@@ -17,23 +17,6 @@ import { SCHEDULE_EDITOR_VIEW_TYPE } from './scheduleEditor';
  * speedups; a warning lens when it is stale (its model is missing or changed) or invalid.
  */
 
-/** Languages scanned; the config ones also accept unquoted YAML/TOML values. */
-export const CODELENS_LANGUAGES = [
-  'python',
-  'typescript',
-  'typescriptreact',
-  'javascript',
-  'javascriptreact',
-  'cpp',
-  'c',
-  'cuda-cpp',
-  'yaml',
-  'json',
-  'jsonc',
-  'toml',
-  'shellscript',
-];
-const CONFIG_LANGUAGES = new Set(['yaml', 'toml', 'shellscript']);
 
 /** A schedule on disk as the lens needs it, cached by (mtime, size). */
 type ScheduleInfo =
