@@ -17,7 +17,6 @@ import { SCHEDULE_EDITOR_VIEW_TYPE } from './scheduleEditor';
  * speedups; a warning lens when it is stale (its model is missing or changed) or invalid.
  */
 
-
 /** A schedule on disk as the lens needs it, cached by (mtime, size). */
 type ScheduleInfo =
   | { readonly ok: true; readonly schedule: Schedule; readonly summary: ScheduleSummary }
