@@ -13,7 +13,8 @@
 import { cacheSources, updateSteps } from '../src/core/blocks';
 import { ORIGIN_LABELS, type ValidState } from '../src/core/protocol';
 import { STEP_ZERO_REASON } from '../src/core/schedule-edit';
-import { ariaPosition, blocksPerLayer, gridCommand, type GridCell } from '../src/core/timeline-nav';
+import { ariaPosition, blocksPerLayer, clampCell, gridCommand, type GridCell } from '../src/core/timeline-nav';
+import { legend } from './legend';
 import type { Store } from './state';
 import { readPalette, withAlpha, type Palette } from './theme';
 
@@ -63,6 +64,8 @@ export class Timeline {
   private hover: { row: number; step: number } | null = null;
   private palette: Palette = readPalette();
   private announcePending = false;
+  /** The status line holds a cell's words, which a later change of the document makes stale. */
+  private statusDescribesCell = false;
 
   constructor(
     private readonly store: Store,
@@ -122,6 +125,7 @@ export class Timeline {
   announce(message: string, level: 'info' | 'warning' | 'error' = 'info'): void {
     // A message (e.g. the host refusing a toggle) replaces the pending "what the cell became".
     if (message) this.announcePending = false;
+    this.statusDescribesCell = false;
     this.status.textContent = message;
     this.status.className = `status ${level}`;
   }
@@ -139,9 +143,13 @@ export class Timeline {
         return row;
       });
       this.sources = state.blocks.map((b) => cacheSources(updateSteps(b), state.steps));
-      const f = this.store.local.focus;
-      f.row = Math.min(Math.max(0, f.row), state.blocks.length - 1);
-      f.step = Math.min(Math.max(0, f.step), state.steps - 1);
+      this.store.local.focus = clampCell(this.store.local.focus, {
+        rows: state.blocks.length,
+        steps: state.steps,
+        rowsPerPage: 1,
+      });
+      // An undo or an edit beside the editor changed the document: the words shown may be wrong.
+      if (this.statusDescribesCell && !this.announcePending) this.announce('');
       this.scroll.classList.toggle('readonly', state.readonly);
       this.grid.setAttribute('aria-label', `Update timeline: ${state.blocks.length} blocks by ${state.steps} steps`);
       this.grid.setAttribute('aria-rowcount', String(state.blocks.length + 1));
@@ -425,7 +433,9 @@ export class Timeline {
 
   private announceFocus(): void {
     const f = this.store.local.focus;
-    if (this.state) this.announce(this.describe(f.row, f.step, 'none').replace(/\n/g, '. '));
+    if (!this.state) return;
+    this.announce(this.describe(f.row, f.step, 'none').replace(/\n/g, '. '));
+    this.statusDescribesCell = true;
   }
 
   private scrollIntoView(cell: GridCell): void {
@@ -470,26 +480,4 @@ export class Timeline {
     }
     return lines.join('\n');
   }
-}
-
-/** The colour key, with text so it does not rely on colour alone. */
-function legend(): HTMLElement {
-  const ul = document.createElement('ul');
-  ul.className = 'legend';
-  ul.setAttribute('aria-label', 'Legend');
-  for (const [cls, text] of [
-    ['acs', 'ACS update'],
-    ['bua', 'BUA error correction (underlined)'],
-    ['manual', 'manual update (dotted)'],
-    ['reuse', 'reuse cache'],
-    ['off', 'update removed by hand'],
-  ] as const) {
-    const li = document.createElement('li');
-    const sw = document.createElement('span');
-    sw.className = `swatch ${cls}`;
-    sw.setAttribute('aria-hidden', 'true');
-    li.append(sw, text);
-    ul.append(li);
-  }
-  return ul;
 }
