@@ -28,7 +28,7 @@ import { BacError } from './errors';
 import { LIMITS, validateDocument } from './contract';
 import { formatIssues, IssueCollector, parseJson, type FormatIssue } from './json-validate';
 import type { ProfileHeader, ProfileHeaderArray } from './generated/bacprofile-header.types';
-import type { BlockKind, BlockProfile, Cost, Profile } from './types';
+import type { BlockProfile, Cost, Profile } from './types';
 
 /** The 8 magic bytes that open every `.bacprofile`. */
 export const PROFILE_MAGIC = new Uint8Array([0x42, 0x41, 0x43, 0x50, 0x52, 0x4f, 0x46, 0x00]);
