@@ -22,6 +22,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import { SCHEMA_KEYWORDS } from '../src/core/json-schema';
 
 type Node = Readonly<Record<string, unknown>>;
 
@@ -40,34 +41,6 @@ export const CONTRACTS: readonly ContractTypes[] = [
 
 const SCHEMA_DIR = 'schemas';
 const OUTPUT_DIR = join('src', 'core', 'generated');
-
-/** Keywords that shape the type. */
-const TYPE_KEYWORDS = new Set([
-  'type',
-  'const',
-  'properties',
-  'required',
-  'additionalProperties',
-  'items',
-  'oneOf',
-  '$ref',
-]);
-/** Keywords that only constrain values or annotate; shown in the JSDoc or ignored. */
-const VALUE_KEYWORDS = new Set([
-  '$schema',
-  '$id',
-  '$comment',
-  'title',
-  'description',
-  'definitions',
-  'minItems',
-  'uniqueItems',
-  'minimum',
-  'maximum',
-  'minLength',
-  'pattern',
-  'format',
-]);
 
 const pascal = (s: string): string => s.replace(/(^|[^A-Za-z0-9])([a-z0-9])/g, (_m, _p, c: string) => c.toUpperCase());
 
@@ -163,7 +136,10 @@ class Generator {
   /** The type expression of `n`; nested objects are declared under `name`. */
   private typeOf(name: string, n: Node): string {
     for (const k of Object.keys(n)) {
-      if (!TYPE_KEYWORDS.has(k) && !VALUE_KEYWORDS.has(k) && !k.startsWith('x-')) {
+      // Of the validator's keywords, type, const, properties, required, additionalProperties, items,
+      // oneOf and $ref shape the type; the rest only constrain values (one added there that shapes
+      // types, say `enum`, must be handled here).
+      if (!SCHEMA_KEYWORDS.has(k)) {
         throw new Error(`${this.schemaFile}: keyword ${k} (at ${name}) is not supported by gen-schema-types`);
       }
     }

@@ -8,7 +8,7 @@
  * matrices as Float32Array) stay hand-written here; the readers and writers that map between the
  * two are type-checked against the generated file types.
  */
-import type { ProfileHeaderBlock } from './generated/bacprofile-header.types';
+import type { ProfileHeader, ProfileHeaderBlock } from './generated/bacprofile-header.types';
 import type * as ScheduleFileTypes from './generated/bacschedule.types';
 
 /** The three residual branches of a pre-norm transformer decoder layer (from the profile header schema). */
@@ -75,33 +75,14 @@ export interface BlockProfile {
 }
 
 /**
- * A `.bacprofile` in memory: everything the solver and the editor need from profiling.
- * Hand-written: the header fields plus decoded matrices (the file's header is `ProfileHeader`).
+ * A `.bacprofile` in memory: everything the solver and the editor need from profiling. Its scalar
+ * fields are the header's (generated); `blocks` is hand-written in-memory data with the matrices
+ * decoded, and the header's `arrays` table (where they lie in the file) is not kept.
+ * `l1Elements`: the elements of one sample's block output (T·d in all) that each sample's reuse
+ * error E was averaged over, all of them (exact) or a fresh seeded random subset per sample and
+ * block (an unbiased estimate that costs a fraction of the sort).
  */
-export interface Profile {
-  /** The profiled model, relative to the profile file. */
-  readonly model: FileRef;
-  /** Sampler used while profiling (K = `sampler.steps`). */
-  readonly sampler: SamplerInfo;
-  /** Number of observation samples N aggregated. */
-  readonly samples: number;
-  /** Seed that chose the samples and the sampler noise. */
-  readonly seed: number;
-  /** Episode source the samples came from (path relative to the profile file; informative). */
-  readonly episodes: string;
-  /** ONNX Runtime execution provider used (`cpu`, `cuda`, `webgpu`). */
-  readonly executionProvider: string;
-  /** ISO-8601 time the profile was written. */
-  readonly createdAt: string;
-  /** Cost of the non-block rest of one denoiser call (c_0 in METHOD.md). */
-  readonly baseCost: Cost;
-  /**
-   * Elements of one sample's block output (T·d in all) that each sample's reuse error E was
-   * averaged over: all of them (exact) or a fresh seeded random subset per sample and block (an
-   * unbiased estimate that costs a fraction of the sort). Absent in profiles written before it was
-   * recorded, which used every element.
-   */
-  readonly l1Elements?: number;
+export interface Profile extends Omit<ProfileHeader, 'blocks' | 'arrays'> {
   /** Per-block statistics in model order (layer ascending, then sa, ca, ffn). */
   readonly blocks: readonly BlockProfile[];
 }
