@@ -14,7 +14,7 @@ import {
   type ChunkGraph,
 } from './onnx/chunk-graph';
 import { foldedStepModel } from './onnx/chunk-step';
-import { encodeModel } from './onnx/proto';
+import { encodeModel, type ModelProto } from './onnx/proto';
 import { openSession, type ExecutionProvider, type ExecutionProviderChoice } from './ort';
 import { loadOrt, type Policy } from './policy';
 import { Rng } from './rng';
@@ -23,7 +23,10 @@ import type { NoiseScheduler, NoiseSource } from './samplers';
 /** Which blocks update when: a schedule's table ({@link updateTable}) or every block every step. */
 export type ChunkUpdates = Uint8Array | 'full';
 
-/** Options of {@link buildChunkModel} and {@link openChunkRunner}. */
+/**
+ * Options of {@link buildChunkModel} and {@link openChunkRunner}. `step`: the folded step of the
+ * same policy and batch (`foldedStepModel`), to build several chunk models from one.
+ */
 export interface ChunkRunnerOptions {
   /** Fixed batch B of every chunk (default 1: the robot's). */
   readonly batch?: number;
@@ -50,13 +53,13 @@ export async function buildChunkModel(
   policy: Policy,
   scheduler: NoiseScheduler,
   updates: ChunkUpdates,
-  options: Pick<ChunkRunnerOptions, 'batch' | 'exposeSteps'> = {},
+  options: Pick<ChunkRunnerOptions, 'batch' | 'exposeSteps'> & { readonly step?: ModelProto } = {},
 ): Promise<ChunkModel> {
   const batch = options.batch ?? 1;
   const K = scheduler.numInferenceSteps;
   const n = policy.info.blocks.length;
   const table = updates === 'full' ? new Uint8Array(K * n).fill(1) : updates;
-  const step = await foldedStepModel(policy.bytes, batch, policy.info.name);
+  const step = options.step ?? (await foldedStepModel(policy.bytes, batch, policy.info.name));
   const graph = buildChunkGraph(step, {
     blocks: policy.info.blocks,
     table,
@@ -103,7 +106,7 @@ export async function openChunkRunner(
   policy: Policy,
   scheduler: NoiseScheduler,
   updates: ChunkUpdates,
-  options: ChunkRunnerOptions & { readonly model?: ChunkModel } = {},
+  options: ChunkRunnerOptions & { readonly model?: ChunkModel; readonly step?: ModelProto } = {},
 ): Promise<ChunkRunner> {
   const model = options.model ?? (await buildChunkModel(policy, scheduler, updates, options));
   const opened = await openSession(model.bytes, options.ep ?? 'cpu', { intraOpNumThreads: options.threads });
