@@ -463,10 +463,28 @@ def load_schedule(path: str) -> Schedule:
     return Schedule(sched.model, sched.sampler, sched.solver, sched.base_cost, sched.blocks, source=path)
 
 
+_MEASURED_KEYS = ("provider", "device", "batch", "speedup", "chunkMs", "fullChunkMs", "at", "tableHash")
+
+
+def _check_measured(v: Any, c: "_Issues") -> None:
+    m = c.object(v, "measured", _MEASURED_KEYS, "the measured speed {" + ", ".join(_MEASURED_KEYS) + "}")
+    if m is None:
+        return
+    for k in ("provider", "device", "at", "tableHash"):
+        c.string(m.get(k, _MISSING), f"measured.{k}", "a non-empty string")
+    c.integer(m.get("batch", _MISSING), "measured.batch", 1)
+    for k in ("speedup", "chunkMs", "fullChunkMs"):
+        c.non_negative(m.get(k, _MISSING), f"measured.{k}")
+
+
 def _validate(value: Any, c: _Issues, file: str) -> Optional[Schedule]:
-    root = c.object(value, "", _ROOT_KEYS, f'a .bacschedule object (format "{SCHEDULE_FORMAT}")')
+    # "measured" (bac eval's measured speed) is optional; the runtime does not use it
+    keys = _ROOT_KEYS + (("measured",) if isinstance(value, dict) and "measured" in value else ())
+    root = c.object(value, "", keys, f'a .bacschedule object (format "{SCHEDULE_FORMAT}")')
     if root is None:
         return None
+    if "measured" in root:
+        _check_measured(root["measured"], c)
     fmt = root.get("format", _MISSING)
     if fmt != SCHEDULE_FORMAT:
         got = f'"{fmt}" is not a BAC schedule' if isinstance(fmt, str) else describe_value(fmt)

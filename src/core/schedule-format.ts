@@ -38,7 +38,14 @@ import {
   parseJsonWithPositions,
   type FormatIssue,
 } from './json-validate';
-import { BLOCK_KINDS, type BlockKind, type FileRef, type Schedule, type ScheduleBlock } from './types';
+import {
+  BLOCK_KINDS,
+  type BlockKind,
+  type FileRef,
+  type MeasuredSpeed,
+  type Schedule,
+  type ScheduleBlock,
+} from './types';
 
 /** Value of the `format` field of every `.bacschedule`. */
 export const SCHEDULE_FORMAT = 'bacschedule';
@@ -108,7 +115,9 @@ export function checkBlockId(c: IssueCollector, v: unknown, path: string): strin
   return c.string(v, path, 'a block id "<layer>.<kind>" such as "0.sa", "3.ca" or "7.ffn"', (s) => BLOCK_ID.test(s));
 }
 
-const ROOT_KEYS = ['format', 'version', 'model', 'sampler', 'solver', 'baseCost', 'summary', 'blocks'];
+const ROOT_KEYS = ['format', 'version', 'model', 'sampler', 'solver', 'baseCost', 'summary', 'measured', 'blocks'];
+/** Keys of the optional `measured` object (see `MeasuredSpeed`). */
+const MEASURED_KEYS = ['provider', 'device', 'batch', 'speedup', 'chunkMs', 'fullChunkMs', 'at', 'tableHash'];
 const BLOCK_KEYS = ['id', 'acs', 'bua', 'manual', 'manualOff', 'flops', 'timeUs'];
 const ORIGIN_KEYS = ['acs', 'bua', 'manual'] as const;
 /** Largest K accepted; far above any sampler in use, it bounds the work of validation. */
@@ -160,7 +169,7 @@ export function parseSchedule(text: string): ParseScheduleResult {
 
 /** Validates a parsed JSON value; returns the schedule when no issue was found. */
 function validate(value: unknown, c: IssueCollector): Schedule | undefined {
-  const root = c.object(value, '', ROOT_KEYS, `a .bacschedule object (format "${SCHEDULE_FORMAT}")`);
+  const root = c.object(value, '', ROOT_KEYS, `a .bacschedule object (format "${SCHEDULE_FORMAT}")`, ['measured']);
   if (!root) return undefined;
   if (root.format !== SCHEDULE_FORMAT) {
     const got = typeof root.format === 'string' ? `"${root.format}" is not a BAC schedule` : describeValue(root.format);
@@ -199,8 +208,34 @@ function validate(value: unknown, c: IssueCollector): Schedule | undefined {
   const baseCost = cost(root.baseCost, 'baseCost', c);
   checkSummary(root.summary, c);
   const blocks = checkBlocks(root.blocks, K, c);
+  const measured = root.measured === undefined ? undefined : checkMeasured(root.measured, c);
   if (!model || type === undefined || K === undefined || !solver || !baseCost || !blocks) return undefined;
-  return { model, sampler: { type, steps: K }, solver, baseCost, blocks };
+  return { model, sampler: { type, steps: K }, solver, baseCost, blocks, ...(measured ? { measured } : {}) };
+}
+
+function checkMeasured(v: unknown, c: IssueCollector): MeasuredSpeed | undefined {
+  const o = c.object(v, 'measured', MEASURED_KEYS, `the measured speed {${MEASURED_KEYS.join(', ')}}`);
+  if (!o) return undefined;
+  const text = (k: string) => c.string(o[k], `measured.${k}`, 'a non-empty string');
+  const provider = text('provider');
+  const device = text('device');
+  const at = text('at');
+  const tableHash = text('tableHash');
+  const batch = c.integer(o.batch, 'measured.batch', 1);
+  const speedup = c.nonNegative(o.speedup, 'measured.speedup');
+  const chunkMs = c.nonNegative(o.chunkMs, 'measured.chunkMs');
+  const fullChunkMs = c.nonNegative(o.fullChunkMs, 'measured.fullChunkMs');
+  if ([provider, device, at, tableHash, batch, speedup, chunkMs, fullChunkMs].includes(undefined)) return undefined;
+  return {
+    provider: provider!,
+    device: device!,
+    batch: batch!,
+    speedup: speedup!,
+    chunkMs: chunkMs!,
+    fullChunkMs: fullChunkMs!,
+    at: at!,
+    tableHash: tableHash!,
+  };
 }
 
 function cost(v: unknown, path: string, c: IssueCollector): { flops: number; timeUs: number } | undefined {
@@ -322,6 +357,11 @@ function checkOrigins(
   });
 }
 
+/** `measured` on one line, keys in {@link MEASURED_KEYS} order. */
+function measuredLine(m: MeasuredSpeed): string {
+  return `{ ${MEASURED_KEYS.map((k) => `"${k}": ${JSON.stringify(m[k as keyof MeasuredSpeed])}`).join(', ')} }`;
+}
+
 /** Rounds a derived ratio for display in the file; null when undefined (e.g. all costs are 0). */
 function roundRatio(x: number | null): number | null {
   return x === null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000;
@@ -369,6 +409,7 @@ export function serializeSchedule(s: Schedule): string {
     `    "speedupFlops": ${j(roundRatio(summary.speedupFlops))},`,
     `    "speedupTime": ${j(roundRatio(summary.speedupTime))}`,
     '  },',
+    ...(s.measured ? [`  "measured": ${measuredLine(s.measured)},`] : []),
     blockLines.length === 0 ? '  "blocks": []' : `  "blocks": [\n${blockLines.join(',\n')}\n  ]`,
     '}',
     '',

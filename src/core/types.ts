@@ -156,6 +156,30 @@ export interface Schedule {
   readonly baseCost: Cost;
   /** Per-block update sets, model order. */
   readonly blocks: readonly ScheduleBlock[];
+  /** The last measured speed of this schedule (`bac eval`); absent when never measured. */
+  readonly measured?: MeasuredSpeed;
+}
+
+/**
+ * A speed measured by running the schedule's chunk graph against the faster full-model runner,
+ * on one provider and device. Valid only while the update table is the one measured: `tableHash`
+ * (`updateTableHash` in `core/measured-speed.ts`) tells.
+ */
+export interface MeasuredSpeed {
+  /** Execution provider (`cpu`, `cuda`, `webgpu`). */
+  readonly provider: string;
+  /** The device in words (e.g. the CPU model). */
+  readonly device: string;
+  readonly batch: number;
+  /** Baseline time / schedule time. */
+  readonly speedup: number;
+  /** Median ms of one action chunk with the schedule, and with the baseline. */
+  readonly chunkMs: number;
+  readonly fullChunkMs: number;
+  /** When, ISO 8601 UTC. */
+  readonly at: string;
+  /** Fingerprint of the update table measured. */
+  readonly tableHash: string;
 }
 
 /** Derived numbers shown in summaries, CodeLens and the editor. */
