@@ -8,8 +8,11 @@ import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from 
 import { composeBlock } from '../core/solve';
 import { summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
-import type { Profile, Schedule } from '../core/types';
-import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
+import { updateTableHash } from '../core/measured-speed';
+import { serializeSchedule } from '../core/schedule-format';
+import type { MeasuredSpeed, Profile, Schedule } from '../core/types';
+import { deviceName, evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
+import { writeFileAtomic } from '../engine/fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
@@ -41,6 +44,8 @@ Options:
   --samples N        observation windows (default ${DEFAULT_EVAL_SAMPLES})
   --ep PROVIDER      auto | cpu | cuda | webgpu (default auto)
   --seed S           seed of windows and noise (default 1)
+  --no-record        do not record the measured speed in the schedule (by default it is stored
+                     as "measured", with provider, device and batch, and shown by the CodeLens)
   --json             print a JSON result instead of text
   -h, --help         show this help
 
@@ -100,6 +105,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
     samples: { type: 'string' },
     ep: { type: 'string' },
     seed: { type: 'string' },
+    'no-record': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const schedulePath = onePositional('eval', positionals, 'schedule (S.bacschedule)');
@@ -153,6 +159,21 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
     ]),
   );
   const ev = await evaluate(policy, scheduler, windows, named, { ep, seed });
+  const mine = ev.results[0]!;
+  const measured: MeasuredSpeed = {
+    provider: ev.provider,
+    device: deviceName(ev.provider),
+    batch: 1,
+    speedup: Math.round(mine.measuredSpeedup * 1000) / 1000,
+    chunkMs: Math.round(mine.chunkMs * 1000) / 1000,
+    fullChunkMs: Math.round(ev.fullChunkMs * 1000) / 1000,
+    at: new Date().toISOString(),
+    tableHash: updateTableHash(schedule),
+  };
+  if (!values['no-record']) {
+    await writeFileAtomic(schedulePath, serializeSchedule({ ...schedule, measured }));
+    notes.push(`measured speed recorded in ${schedulePath}`);
+  }
   return {
     json: {
       command: 'eval',
@@ -165,6 +186,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       fullLoopMs: ev.fullLoopMs,
       fullGraphMs: ev.fullGraphMs,
       results: ev.results.map((r) => ({ ...r, expectedSpeedupFlops: facts.get(r.name)?.expectedFlops })),
+      measured,
       notes,
     },
     text: `${evaluationTable(ev, facts, schedule.sampler.steps, schedule.blocks.length)}\n${ev.samples} samples on ${ev.provider}; errors in raw action units over the executed actions${notes.length ? `\n${notes.join('\n')}` : ''}`,

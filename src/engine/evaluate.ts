@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Schedule } from '../core/types';
 import type { WindowSample } from './episodes';
@@ -63,6 +64,13 @@ export function executedActions(policy: Policy, normalized: Float32Array): Float
     for (let a = 0; a < Da; a++) out[r * Da + a] = (normalized[(start + r) * Da + a]! - offset[a]!) / scale[a]!;
   }
   return out;
+}
+
+/** The device a provider ran on, in words: the CPU model and core count for `cpu`. */
+export function deviceName(provider: ExecutionProvider): string {
+  if (provider !== 'cpu') return provider;
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} cores)`;
 }
 
 function median(xs: readonly number[]): number {

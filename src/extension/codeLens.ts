@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { scanScheduleReferences } from '../core/codelens-scan';
 import { summarizeSchedule } from '../core/cost';
 import { formatSpeedup } from '../core/editor-view';
+import { speedShown } from '../core/measured-speed';
 import { parseSchedule } from '../core/schedule-format';
 import type { Schedule, ScheduleSummary } from '../core/types';
 import { Disposable } from './dispose';
@@ -97,10 +98,9 @@ export class ScheduleCodeLensProvider extends Disposable implements vscode.CodeL
       ];
     }
     const { schedule, summary } = info;
-    const speed =
-      summary.speedupTime === null
-        ? `BAC: ${formatSpeedup(summary.speedupFlops)} faster by FLOPs (time not measured)`
-        : `BAC: ${formatSpeedup(summary.speedupTime)} faster (time) · ${formatSpeedup(summary.speedupFlops)} by FLOPs`;
+    // the measured speed when `bac eval` recorded one for this table, else the labelled expectation
+    const shown = speedShown(schedule, summary);
+    const speed = `BAC: ${shown.label} · ${formatSpeedup(summary.speedupFlops)} by FLOPs`;
     const lenses = [
       new vscode.CodeLens(range, {
         ...open,
