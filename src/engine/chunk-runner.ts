@@ -109,7 +109,11 @@ export async function openChunkRunner(
   options: ChunkRunnerOptions & { readonly model?: ChunkModel; readonly step?: ModelProto } = {},
 ): Promise<ChunkRunner> {
   const model = options.model ?? (await buildChunkModel(policy, scheduler, updates, options));
-  const opened = await openSession(model.bytes, options.ep ?? 'cpu', { intraOpNumThreads: options.threads });
+  // the step was optimised before unrolling (`chunk-step.ts`): `basic` only folds each step's constants
+  const opened = await openSession(model.bytes, options.ep ?? 'cpu', {
+    intraOpNumThreads: options.threads,
+    graphOptimizationLevel: 'basic',
+  });
   const ort = loadOrt();
   const B = model.batch;
   const sampleDims = [B, policy.horizon, policy.actionDim];

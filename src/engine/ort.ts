@@ -33,6 +33,8 @@ export interface OpenedSession {
 export interface OpenSessionOptions {
   /** ORT intra-op threads (CPU); default: ORT's choice. */
   readonly intraOpNumThreads?: number;
+  /** Default `all`; chunk graphs come optimised and open with `basic` (see `onnx/chunk-step.ts`). */
+  readonly graphOptimizationLevel?: 'basic' | 'all';
 }
 
 /** How a user installs the CUDA provider libraries (onnxruntime-node's own install script). */
@@ -79,7 +81,7 @@ async function create(
 ): Promise<Ort.InferenceSession> {
   const sessionOptions: Ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
   };
   return typeof model === 'string'
