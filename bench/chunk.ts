@@ -53,7 +53,14 @@ function median(xs: readonly number[]): number {
 }
 
 /** Profile of `policy` with a sampler (few samples: the schedule's timing, not its quality, is measured). */
-async function profileFor(modelPath: string, episodesPath: string, type: string, K: number, dir: string, ep: ExecutionProviderChoice): Promise<Profile> {
+async function profileFor(
+  modelPath: string,
+  episodesPath: string,
+  type: string,
+  K: number,
+  dir: string,
+  ep: ExecutionProviderChoice,
+): Promise<Profile> {
   const outcome = await profileInChildProcess({
     modelPath,
     episodesPath,
@@ -84,7 +91,10 @@ async function speedRows(
   try {
     const full = await openChunkRunner(policy, scheduler, 'full', { ep, threads: 1, step });
     runners.push(full);
-    const table = updateTable(schedule, policy.info.blocks.map((b) => b.id));
+    const table = updateTable(
+      schedule,
+      policy.info.blocks.map((b) => b.id),
+    );
     const mine = await openChunkRunner(policy, scheduler, table, { ep, threads: 1, step });
     runners.push(mine);
     const windows = await loadWindows(policy, episodesPath, chunks, 2);
@@ -96,7 +106,12 @@ async function speedRows(
     for (let r = -1; r < runs; r++) {
       const t = [0, 0, 0];
       for (let i = 0; i < windows.length; i++) {
-        const inputs = () => ({ batch: 1, cond: windows[i]!.obs, initialSample: new Rng(i + 10).normalArray(n), noise: new Rng(i + 20) });
+        const inputs = () => ({
+          batch: 1,
+          cond: windows[i]!.obs,
+          initialSample: new Rng(i + 10).normalArray(n),
+          noise: new Rng(i + 20),
+        });
         // rotate the order per run so no runner always goes first
         const order = [0, 1, 2].map((j) => (j + r + 3) % 3);
         for (const j of order) {
@@ -143,7 +158,9 @@ async function speedRows(
 
 /** Opening time and peak RSS of one model in a fresh process (`bench/open-child.ts`). */
 function openInChild(args: string[]): { openMs: number; rssBytes: number } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, 'open-child.ts'), ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, 'open-child.ts'), ...args], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`open-child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { openMs: number; rssBytes: number };
 }
@@ -163,7 +180,8 @@ export async function chunkBenchmarks(
     const schedules = new Map<string, Schedule>();
     for (const c of CASES) {
       const key = `${c.type}-${c.K}`;
-      if (!profiles.has(key)) profiles.set(key, await profileFor(policy.path, options.episodesPath, c.type, c.K, dir, options.ep));
+      if (!profiles.has(key))
+        profiles.set(key, await profileFor(policy.path, options.episodesPath, c.type, c.K, dir, options.ep));
       const profile = profiles.get(key)!;
       const schedule = buildBaseline(c.kind, profile, profile.model, c.budget, c.topN, true);
       schedules.set(c.label, schedule);
@@ -182,8 +200,22 @@ export async function chunkBenchmarks(
       writeFileSync(join(dir, 'last.bacschedule'), serializeSchedule(schedule));
       const opened = openInChild(['chunk', path]);
       rows.push(
-        { name: `compile --chunk, ${label}`, value: compileS, unit: 's', target: '≤ 10', meets: compileS <= 10, detail: `${(compiled.bytes.length / 1e6).toFixed(1)} MB` },
-        { name: `open compiled chunk model, ${label}`, value: opened.openMs / 1000, unit: 's', target: '≤ 3', meets: opened.openMs <= 3000, detail: 'fresh process, session creation' },
+        {
+          name: `compile --chunk, ${label}`,
+          value: compileS,
+          unit: 's',
+          target: '≤ 10',
+          meets: compileS <= 10,
+          detail: `${(compiled.bytes.length / 1e6).toFixed(1)} MB`,
+        },
+        {
+          name: `open compiled chunk model, ${label}`,
+          value: opened.openMs / 1000,
+          unit: 's',
+          target: '≤ 3',
+          meets: opened.openMs <= 3000,
+          detail: 'fresh process, session creation',
+        },
         {
           name: `  RSS / per-step cached runner's, ${label}`,
           value: opened.rssBytes / perStep.rssBytes,

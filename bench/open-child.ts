@@ -18,7 +18,8 @@ async function main(): Promise<void> {
     openMs = performance.now() - t0;
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
     for (const name of session.inputNames) {
-      const meta = session.inputMetadata.find((m) => m.name === name) as { shape?: readonly (number | string)[] } | undefined;
+      const meta = session.inputMetadata.find((m) => m.name === name) as
+        { shape?: readonly (number | string)[] } | undefined;
       const dims = (meta?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
       feeds[name] = new ort.Tensor('float32', new Rng(1).normalArray(dims.reduce((a, b) => a * b, 1)), dims);
     }
