@@ -24,7 +24,7 @@ import type { ExecutionProviderChoice } from '../src/engine/ort';
 import { policyScheduler, type Policy } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows } from '../src/engine/profiler';
-import { Rng } from '../src/engine/rng';
+import { Rng } from '../src/core/rng';
 import { PlainRunner, updateTable } from '../src/engine/runner';
 import type { EngineResult } from './engine';
 

@@ -17,7 +17,7 @@ import { chunkBenchmarks } from './chunk';
 
 /** The bundled profiling child, when built. */
 const bundledWorker = ((p) => (existsSync(p) ? p : undefined))(resolve(__dirname, '..', 'dist', 'profile-worker.js'));
-import { Rng } from '../src/engine/rng';
+import { Rng } from '../src/core/rng';
 
 /** One benchmark line. */
 export interface EngineResult {

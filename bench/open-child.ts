@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
-import { Rng } from '../src/engine/rng';
+import { Rng } from '../src/core/rng';
 import { CachedRunner } from '../src/engine/runner';
 
 async function main(): Promise<void> {

@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
-import { summarizeSchedule } from '../src/core/cost';
+import { formatSpeedup, summarizeSchedule } from '../src/core/cost';
 import { samplerLabel } from '../src/core/editor-view';
 import type { Schedule } from '../src/core/types';
 import { closedLoop, type ClosedLoopResult } from '../src/engine/closed-loop';
@@ -130,8 +130,8 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => {
       const l = r.loop!;
-      const exp = r.schedule ? `${summarizeSchedule(r.schedule).speedupFlops.toFixed(2)}×` : '1.00×';
-      const meas = r.measured !== undefined ? `${r.measured.toFixed(2)}×` : '1.00×';
+      const exp = formatSpeedup(r.schedule ? summarizeSchedule(r.schedule).speedupFlops : 1);
+      const meas = formatSpeedup(r.measured ?? 1);
       return `| ${r.method} | ${r.budget ?? `K = ${K}`} | ${(l.successRate * 100).toFixed(1)} % (${l.success}/${l.episodes}) | ${l.collision} | ${l.timeout} | ${exp} | ${meas} |`;
     }),
     '',

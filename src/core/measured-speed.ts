@@ -4,7 +4,7 @@
  * Pure.
  */
 import { updateSteps } from './blocks';
-import { formatSpeedup } from './editor-view';
+import { formatSpeedup } from './cost';
 import type { Schedule, ScheduleSummary } from './types';
 
 /**

@@ -17,7 +17,7 @@ import { foldedStepModel } from './onnx/chunk-step';
 import { encodeModel, type ModelProto } from './onnx/proto';
 import { openSession, type ExecutionProvider, type ExecutionProviderChoice } from './ort';
 import { loadOrt, type Policy } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import type { NoiseScheduler, NoiseSource } from './samplers';
 
 /** Which blocks update when: a schedule's table ({@link updateTable}) or every block every step. */

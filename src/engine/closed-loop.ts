@@ -6,7 +6,7 @@ import { foldedStepModel } from './onnx/chunk-step';
 import type { ModelProto } from './onnx/proto';
 import type { ExecutionProviderChoice } from './ort';
 import type { Policy } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import type { NoiseScheduler } from './samplers';
 
 /**

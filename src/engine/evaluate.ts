@@ -6,7 +6,7 @@ import { openChunkRunner, type ChunkRunner, type ChunkUpdates } from './chunk-ru
 import { foldedStepModel } from './onnx/chunk-step';
 import type { ExecutionProvider, ExecutionProviderChoice } from './ort';
 import type { Policy } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { PlainRunner, updateTable } from './runner';
 import type { NoiseScheduler } from './samplers';
 
@@ -94,10 +94,10 @@ export async function evaluate(
 ): Promise<Evaluation> {
   const plain = await PlainRunner.open(policy, options.ep, { threads: 1, staticBatch: 1 });
   const ep = plain.opened.provider;
-  const step = await foldedStepModel(policy.bytes, 1, policy.info.name);
-  const open = (updates: ChunkUpdates) => openChunkRunner(policy, scheduler, updates, { ep, threads: 1, step });
   const runners: ChunkRunner[] = [];
   try {
+    const step = await foldedStepModel(policy.bytes, 1, policy.info.name);
+    const open = (updates: ChunkUpdates) => openChunkRunner(policy, scheduler, updates, { ep, threads: 1, step });
     const blockIds = policy.info.blocks.map((b) => b.id);
     const tables = schedules.map((s) => updateTable(s.schedule, blockIds));
     const fullGraph = await open('full');

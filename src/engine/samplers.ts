@@ -18,7 +18,7 @@
  * Pure math: no vscode, no ORT imports.
  */
 
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { applyStepPlan, discreteStepPlan, dpmSolverStepPlan, type StepPlan, type X0Limit } from './sampler-steps';
 
 export { thresholdSample } from './sampler-steps';

@@ -10,7 +10,7 @@ import type { Schedule } from '../../src/core/types';
 import { openChunkRunner } from '../../src/engine/chunk-runner';
 import { decodeModel } from '../../src/engine/onnx/proto';
 import { loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/core/rng';
 import { updateTable } from '../../src/engine/runner';
 
 const root = resolve(__dirname, '..', '..');

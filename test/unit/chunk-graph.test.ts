@@ -11,7 +11,7 @@ import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from '../../
 import { decodeModel, DataType, encodeModel, makeGraph, tensorValueInfo } from '../../src/engine/onnx/proto';
 import { openSession } from '../../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler, type Policy } from '../../src/engine/policy';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/core/rng';
 import { CachedRunner, updateTable } from '../../src/engine/runner';
 import { applyStepPlan, type StepPlan } from '../../src/engine/sampler-steps';
 import { NoiseScheduler, type SamplerConfig } from '../../src/engine/samplers';

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { chunkGraphSampler, closedLoop } from '../../src/engine/closed-loop';
 import { loadPolicy, policyScheduler } from '../../src/engine/policy';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/core/rng';
 import { PlainRunner } from '../../src/engine/runner';
 import { DEFAULT_TASK, OBS_DIM } from '../../src/sim';
 

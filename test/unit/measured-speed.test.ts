@@ -37,7 +37,7 @@ describe('measured speed in a schedule', () => {
 
   it('is shown as measured while the table is the one measured, else the labelled expectation', () => {
     const withSpeed = { ...demo, measured: measuredOf(demo) };
-    assert.equal(speedShown(withSpeed, summarizeSchedule(withSpeed)).label, '3.4× measured on cpu');
+    assert.equal(speedShown(withSpeed, summarizeSchedule(withSpeed)).label, '3.41× measured on cpu');
     const edited: Schedule = {
       ...withSpeed,
       blocks: withSpeed.blocks.map((b, i) => (i === 0 ? { ...b, manual: [...b.manual, 1] } : b)),
@@ -45,7 +45,7 @@ describe('measured speed in a schedule', () => {
     assert.notEqual(updateTableHash(edited), updateTableHash(demo));
     const shown = speedShown(edited, summarizeSchedule(edited));
     assert.equal(shown.measured, false);
-    assert.match(shown.label, /^\d+\.\d× expected \(time\)$/);
+    assert.match(shown.label, /^\d+\.\d\d× expected \(time\)$/);
   });
 
   it('a malformed measured object is refused with its path', () => {
