@@ -137,12 +137,10 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
   g.node.forEach((node, i) => {
     if (!variant[i]) nodes.push(node);
   });
-  const shared = new Set(nodes);
 
   const usesNoise = spec.plans.some((p) => p.next.noise !== 0);
   const stepValues: StepValueNames[] = [];
   const lastFresh = new Int32Array(n);
-  const stepStart: number[] = [];
   let sample = CHUNK_INITIAL_SAMPLE;
   let previousX0: string | null = null;
   for (let k = 0; k < K; k++) {
@@ -164,7 +162,6 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
       const b = blockOf[p]!;
       return b >= 0 ? at(x, lastFresh[b]!) : at(x, k);
     };
-    stepStart.push(nodes.length);
     g.node.forEach((node, i) => {
       if (!variant[i]) return;
       const b = blockOf[i]!;
@@ -205,14 +202,16 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
   const exposed = new Set<string>();
   for (const s of stepValues) for (const v of [s.sample, s.prediction, ...s.blocks]) exposed.add(v);
   exposed.delete(CHUNK_INITIAL_SAMPLE);
-  const kept = liveNodes(nodes, [CHUNK_OUTPUT, ...exposed]);
-  const keptSet = new Set(kept);
-  const stepNodes = stepStart.map((start, k) => {
-    const end = stepStart[k + 1] ?? nodes.length;
-    let c = 0;
-    for (let j = start; j < end; j++) if (keptSet.has(nodes[j]!)) c++;
-    return c;
-  });
+  const outputs = [CHUNK_OUTPUT, ...exposed];
+  const kept = mergeAddChains(liveNodes(nodes, outputs), new Set(outputs));
+  // step nodes are named `s<k>/…` (above); the rest are the shared ones
+  const stepNodes = new Array<number>(K).fill(0);
+  let sharedCount = 0;
+  for (const node of kept) {
+    const m = /^s(\d+)\//.exec(node.name ?? '');
+    if (m) stepNodes[Number(m[1])]! += 1;
+    else sharedCount++;
+  }
   const used = new Set<string>();
   for (const node of kept) for (const x of node.input) used.add(x);
   const graph: GraphProto = {
@@ -235,9 +234,44 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     model: { ...step, graph },
     usesNoise,
     stepValues,
-    sharedNodes: kept.filter((x) => shared.has(x)).length,
+    sharedNodes: sharedCount,
     stepNodes,
   };
+}
+
+/**
+ * Chains of `Add` become one `Sum`: an Add or Sum whose result only one Add reads (and that is no
+ * output) is folded into that Add, which becomes a Sum of all their inputs. Why: at a step where
+ * blocks reuse, the residual stream is x + o_1 + o_2 + … of outputs computed earlier — one Add per
+ * block, each a kernel dispatch that costs more than its arithmetic at these sizes; one Sum
+ * dispatches once. Sum broadcasts like Add, so the value is the same up to float32 summation order.
+ * O(nodes).
+ */
+function mergeAddChains(nodes: readonly NodeProto[], outputs: ReadonlySet<string>): NodeProto[] {
+  const readers = new Map<string, number>();
+  for (const node of nodes) for (const x of node.input) if (x) readers.set(x, (readers.get(x) ?? 0) + 1);
+  const producer = new Map<string, NodeProto>();
+  for (const node of nodes) for (const o of node.output) if (o) producer.set(o, node);
+  const folded = new Set<NodeProto>();
+  const merged = new Map<NodeProto, NodeProto>();
+  const isSum = (n: NodeProto | undefined): n is NodeProto =>
+    n !== undefined && (n.opType === 'Add' || n.opType === 'Sum') && !n.domain && n.output.length === 1;
+  for (const node of nodes) {
+    if (node.opType !== 'Add' || node.domain) continue;
+    const inputs: string[] = [];
+    let grew = false;
+    for (const x of node.input) {
+      const p = producer.get(x);
+      const source = p && (merged.get(p) ?? p);
+      if (isSum(p) && isSum(source) && readers.get(x) === 1 && !outputs.has(x)) {
+        inputs.push(...source.input);
+        folded.add(p);
+        grew = true;
+      } else inputs.push(x);
+    }
+    if (grew) merged.set(node, { ...node, opType: 'Sum', input: inputs });
+  }
+  return nodes.filter((n) => !folded.has(n)).map((n) => merged.get(n) ?? n);
 }
 
 /** The nodes (in order) that some of `outputs` depends on. O(nodes + edges). */
