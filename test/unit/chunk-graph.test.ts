@@ -285,6 +285,13 @@ describe('chunk graph vs the cached runner', () => {
     });
   }
 
+  it('a model with a transformer condition encoder (n_cond_layers > 0) agrees step by step too', async () => {
+    const policy = await loadPolicy(join(root, 'test/fixtures/engine/small-dpt-cond12.onnx'));
+    const scheduler = policyScheduler(policy, 10, 'dpmsolver++');
+    const { manual } = tables(10, policy.info.blocks.length);
+    await checkAgainstCachedRunner(policy, scheduler, manual!, 'cond12 dpmsolver++-10 manual');
+  });
+
   it("the demo policy's shipped BAC schedule (DDPM-100) agrees step by step and as a whole chunk", async () => {
     const policy = await loadPolicy(demo);
     const parsed = parseSchedule(readFileSync(join(root, 'fixtures/demo/policy.bacschedule'), 'utf8'));
