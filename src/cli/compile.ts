@@ -7,10 +7,10 @@ import { basename, dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
 import type { Schedule } from '../core/types';
 import { compileChunk } from '../engine/chunk-compile';
-import { compileScheduleDetailed } from '../engine/compile';
+import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
 import { loadPolicy } from '../engine/policy';
-import { writeFileAtomic } from '../engine/fsutil';
 import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { checkOutput, writeFileAtomic } from './fsutil';
 import { loadSchedule } from './load';
 
 /** `bac compile --help`. */
@@ -22,7 +22,8 @@ loop needs only its sampler: see docs/compiled-model.md. The model is the one th
 (its sha256 must match).
 
 Options:
-  --out M            the .onnx to write (atomically)
+  --out M            the .onnx to write (atomically, after ONNX Runtime loaded it; never the
+                     schedule or its model)
   --batch B          fix the batch axis to B (e.g. 1 on a robot): ONNX Runtime then folds the shape
                      arithmetic and each call runs fewer nodes; the model accepts only batch B
   --chunk            write the chunk graph instead: one call runs a whole action chunk (the K
@@ -49,6 +50,10 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
   const batch = values.batch === undefined ? undefined : integerOption('compile', 'batch', values.batch, 1);
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
+  await checkOutput(values.out, [
+    { path: schedulePath, what: 'schedule' },
+    { path: modelPath, what: 'model' },
+  ]);
   const bytes = await readFile(modelPath).catch(() => {
     throw new BacError(
       `${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`,
@@ -60,6 +65,7 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
     scheduleName: schedulePath,
     batch,
   });
+  await checkCompiledModelLoads(compiled.bytes, basename(modelPath));
   await writeFileAtomic(values.out, compiled.bytes);
   return {
     json: {

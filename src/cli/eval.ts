@@ -12,8 +12,9 @@ import { updateTableHash } from '../core/measured-speed';
 import { serializeSchedule } from '../core/schedule-format';
 import type { MeasuredSpeed, Profile, Schedule } from '../core/types';
 import { deviceName, evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
-import { writeFileAtomic } from '../engine/fsutil';
+import { writeFileAtomic } from './fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
+import { ModelRejectedError } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
 import {
@@ -167,7 +168,9 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       { budget: String(n.schedule.solver.budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops },
     ]),
   );
-  const ev = await evaluate(policy, scheduler, windows, named, { ep, seed });
+  const ev = await evaluate(policy, scheduler, windows, named, { ep, seed }).catch((e: unknown) => {
+    throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
+  });
   const mine = ev.results[0]!;
   const measured: MeasuredSpeed = {
     provider: ev.provider,
