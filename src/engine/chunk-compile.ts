@@ -7,6 +7,7 @@ import { summarizeSchedule } from '../core/cost';
 import type { Schedule } from '../core/types';
 import { buildChunkModel, type ChunkModel } from './chunk-runner';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './onnx/chunk-graph';
+import { ortOptimized } from './onnx/chunk-step';
 import { decodeModel, encodeModel } from './onnx/proto';
 import { policyScheduler, type Policy } from './policy';
 import { updateTable } from './runner';
@@ -75,8 +76,11 @@ export async function compileChunk(policy: Policy, schedule: Schedule, batch = 1
   const props = decodeModel(policy.bytes).metadataProps.filter(
     (p) => !PER_CALL_KEYS.includes(p.key ?? '') && p.key !== 'bac.sampler',
   );
+  // ORT's basic pass (each step's constant time embedding folded) done here, once, so a deployer's
+  // session opens with nothing left to optimise
+  const optimized = decodeModel(await ortOptimized(chunk.bytes, 'basic', policy.info.name));
   const model = {
-    ...chunk.graph.model,
+    ...optimized,
     metadataProps: [...props, ...Object.entries(meta).map(([key, v]) => ({ key, value: JSON.stringify(v) }))],
   };
   return { bytes: encodeModel(model), chunk, steps: K };

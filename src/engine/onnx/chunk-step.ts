@@ -25,8 +25,8 @@ import type { ModelProto } from './proto';
 import { specializeBatchBytes } from './specialize';
 
 /**
- * The basic-optimised single step of `bytes` for batch `batch`, decoded (its tensors are views
- * into a buffer this function owns). Writes and removes one temporary file.
+ * The optimised single step of `bytes` for batch `batch` (level `extended` by default), decoded
+ * (its tensors are views into a buffer this function owns).
  * @throws BacError when ONNX Runtime cannot load the model.
  */
 export async function foldedStepModel(
@@ -35,24 +35,34 @@ export async function foldedStepModel(
   name = 'model.onnx',
   level: 'basic' | 'extended' = 'extended',
 ): Promise<ModelProto> {
-  const specialized = specializeBatchBytes(bytes, batch, name);
+  return decodeOrThrow(await ortOptimized(specializeBatchBytes(bytes, batch, name), level, name), name);
+}
+
+/**
+ * `bytes` as ONNX Runtime optimises it at `level`, read back from the file ORT writes with
+ * `optimizedModelFilePath` (one temporary file, removed). What `bac compile --chunk` ships, so a
+ * deployer's session has nothing left to optimise and opens fast.
+ * @throws BacError when ONNX Runtime cannot load the model.
+ */
+export async function ortOptimized(bytes: Uint8Array, level: 'basic' | 'extended', name: string): Promise<Uint8Array> {
   const dir = await mkdtemp(join(tmpdir(), 'bac-step-'));
   try {
-    const path = join(dir, 'step.onnx');
+    const path = join(dir, 'optimized.onnx');
     const ort = loadOrt();
     try {
-      const session = await ort.InferenceSession.create(specialized, {
+      const session = await ort.InferenceSession.create(bytes, {
         executionProviders: ['cpu'],
         graphOptimizationLevel: level,
         optimizedModelFilePath: path,
+        logSeverityLevel: 3,
       });
       await session.release();
     } catch (e) {
       throw new BacError(
-        `${name}: ONNX Runtime cannot load the model to fold its step: ${(e as Error).message.split('\n')[0]}`,
+        `${name}: ONNX Runtime cannot load the model to optimise it: ${(e as Error).message.split('\n')[0]}`,
       );
     }
-    return decodeOrThrow(await readFile(path), name);
+    return await readFile(path);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
