@@ -3,10 +3,25 @@
  * `{openMs, rssBytes}` (peak RSS of the whole process). `chunk PATH`: a compiled chunk model;
  * `step MODEL`: the per-step cached runner of a BAC-ready model (batch 1), DDPM at its K.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
 import { Rng } from '../src/core/rng';
 import { CachedRunner } from '../src/engine/runner';
+
+/**
+ * This process's peak RSS. Linux: VmHWM of /proc/self/status — getrusage's maxRSS survives exec,
+ * so a child spawned by a large parent would report the parent's peak at fork time.
+ */
+function peakRssBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 async function main(): Promise<void> {
   const [kind, path] = process.argv.slice(2);
@@ -44,7 +59,7 @@ async function main(): Promise<void> {
     });
     await runner.release();
   }
-  console.log(JSON.stringify({ openMs, rssBytes: process.resourceUsage().maxRSS * 1024 }));
+  console.log(JSON.stringify({ openMs, rssBytes: peakRssBytes() }));
 }
 
 void main();
