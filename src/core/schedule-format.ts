@@ -37,7 +37,8 @@ import {
   parseJson,
   type FormatIssue,
 } from './json-validate';
-import type { FileRef, MeasuredSpeed, Schedule, ScheduleBlock } from './types';
+import type { ScheduleFile } from './generated/bacschedule.types';
+import type { FileRef, MeasuredSpeed, Schedule } from './types';
 
 /** Value of the `format` field of every `.bacschedule`. */
 export const SCHEDULE_FORMAT = 'bacschedule';
@@ -124,15 +125,8 @@ function located(text: string, issues: readonly FormatIssue[]): FormatIssue[] {
   });
 }
 
-/** A `.bacschedule` as written, once the contract has accepted it. */
-interface ScheduleDocument {
-  readonly model: FileRef;
-  readonly sampler: Schedule['sampler'];
-  readonly solver: Schedule['solver'];
-  readonly baseCost: Schedule['baseCost'];
-  readonly blocks: readonly (Omit<ScheduleBlock, 'cost'> & { flops: number; timeUs: number })[];
-  readonly measured?: MeasuredSpeed;
-}
+/** A `.bacschedule` as written, once the contract has accepted it (generated from the schema). */
+type ScheduleDocument = ScheduleFile;
 
 /** The in-memory schedule of a validated document (fresh objects, nothing shared with the parse). */
 function scheduleOf(d: ScheduleDocument): Schedule {
