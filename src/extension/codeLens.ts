@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_LANGUAGES, scanScheduleReferences } from '../core/codelens-scan';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
+import { speedShown } from '../core/measured-speed';
 import { parseSchedule } from '../core/schedule-format';
 import type { Schedule, ScheduleSummary } from '../core/types';
 import { Disposable } from './dispose';
@@ -78,10 +79,9 @@ export class ScheduleCodeLensProvider extends Disposable implements vscode.CodeL
       ];
     }
     const { schedule, summary } = info;
-    const speed =
-      summary.speedupTime === null
-        ? `BAC: ${formatSpeedup(summary.speedupFlops)} faster by FLOPs (time not measured)`
-        : `BAC: ${formatSpeedup(summary.speedupTime)} faster (time) · ${formatSpeedup(summary.speedupFlops)} by FLOPs`;
+    // the measured speed when `bac eval` recorded one for this table, else the labelled expectation
+    const shown = speedShown(schedule, summary);
+    const speed = `BAC: ${shown.label} · ${formatSpeedup(summary.speedupFlops)} by FLOPs`;
     const lenses = [
       new vscode.CodeLens(range, {
         ...open,
