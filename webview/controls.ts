@@ -51,14 +51,15 @@ export class Header {
   render(s: ValidState): void {
     this.title.textContent = s.fileName;
     this.meta.textContent = `${samplerLabel(s.samplerType)} · K = ${s.steps} steps · ${s.blocks.length} blocks${s.readonly ? ' · read-only' : ''}`;
-    const timed = s.summary.speedupTime === null ? null : formatSpeedup(s.summary.speedupTime);
+    const timed = s.speed.measured || s.summary.speedupTime !== null;
+    const caveat = timed && s.speedCaveat ? s.speedCaveat : undefined;
     const items: [string, string, string?][] = [
       ['Block updates', `${s.summary.updates} of ${s.summary.fullUpdates}`],
-      // On linux-arm64 the times are the ARM CPU's (no GPU provider there): say so, details on hover.
+      // On linux-arm64 a time (measured or expected) is the ARM CPU's, not the GPU's: say so, details on hover.
       [
-        'Expected speedup (time)',
-        timed === null ? 'not measured' : s.speedCaveat ? `${timed} (ARM CPU)` : timed,
-        timed === null ? undefined : (s.speedCaveat ?? undefined),
+        s.speed.measured ? 'Speedup' : 'Expected speedup',
+        caveat ? `${s.speed.label} (ARM CPU)` : s.speed.label,
+        caveat,
       ],
       ['by FLOPs', formatSpeedup(s.summary.speedupFlops)],
     ];

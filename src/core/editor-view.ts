@@ -6,6 +6,7 @@ import { cacheSources, parseBlockId, updateSteps } from './blocks';
 import { summarizeSchedule } from './cost';
 import { predictedError } from './error-proxy';
 import type { ModelStatus, ProfileAnalysis, ProfileStatus, ValidState } from './protocol';
+import { speedShown } from './measured-speed';
 import type { TradeoffCurves } from './tradeoff';
 import type { Profile, Schedule } from './types';
 
@@ -77,6 +78,7 @@ export function validState(
   readonly: boolean,
   speedCaveat: string | null = null,
 ): ValidState {
+  const summary = summarizeSchedule(schedule);
   return {
     kind: 'valid',
     fileName,
@@ -95,7 +97,8 @@ export function validState(
         manualOff: b.manualOff,
       };
     }),
-    summary: summarizeSchedule(schedule),
+    summary,
+    speed: speedShown(schedule, summary),
     profile,
     model,
     analysis,

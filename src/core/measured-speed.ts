@@ -1,27 +1,56 @@
 /**
- * What a measured speed stands for on the machine that measured it. onnxruntime-node ships no GPU
- * execution provider for linux-arm64, so on a Jetson (the usual robot computer, reached over
- * Remote-SSH where the extension host runs on the robot) every time BAC Studio measures is the ARM
- * CPU's, while the policy itself runs on the GPU through bac_runtime or the compiled model.
+ * What a user is shown as a schedule's speed: the measured speedup when the schedule carries one
+ * for its current update table ("3.4× measured on cpu"), else the expectation, labelled as such.
+ * Pure.
  */
+import { updateSteps } from './blocks';
+import { formatSpeedup } from './cost';
+import type { Schedule, ScheduleSummary } from './types';
 
-/** Where the extension host (or the CLI) runs: Node's `process.platform` and `process.arch`. */
-export interface HostPlatform {
-  readonly platform: string;
-  readonly arch: string;
+/**
+ * Fingerprint of a schedule's update table (K, block ids and update steps): FNV-1a 32-bit, 8 hex
+ * digits. A measured speed stays valid only while this is unchanged. O(K · blocks).
+ */
+export function updateTableHash(schedule: Schedule): string {
+  let h = 0x811c9dc5;
+  const mix = (text: string): void => {
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+  };
+  mix(`${schedule.sampler.type}/${schedule.sampler.steps}`);
+  for (const b of schedule.blocks) mix(`|${b.id}:${updateSteps(b).join(',')}`);
+  return h.toString(16).padStart(8, '0');
+}
+
+/** The speed to show, and whether it was measured. */
+export interface SpeedShown {
+  readonly speedup: number | null;
+  readonly measured: boolean;
+  /** e.g. `3.4× measured on cpu` or `2.9× expected (time)`. */
+  readonly label: string;
 }
 
 /**
- * The caveat to show beside a measured speed, or null when there is none: on linux-arm64 when the
- * times came from the CPU provider (there is no other there). `provider` is the profile's
- * execution provider; undefined when unknown (then the host alone decides). O(1).
+ * The measured speedup when `schedule.measured` belongs to its current table, else the expected
+ * one (time when profiled, else FLOPs), labelled "expected".
  */
-export function measuredSpeedCaveat(host: HostPlatform, provider?: string): string | null {
-  if (host.platform !== 'linux' || host.arch !== 'arm64') return null;
-  if (provider !== undefined && provider !== 'cpu') return null;
-  return (
-    'Timed by ONNX Runtime on the CPU: on linux-arm64 (e.g. a Jetson) it has no GPU provider, so this is the ARM ' +
-    "CPU's speed, not the GPU's. On the robot's GPU the policy runs through bac_runtime (PyTorch with CUDA) or the " +
-    "compiled ONNX model in the robot's own runtime."
-  );
+export function speedShown(schedule: Schedule, summary: ScheduleSummary): SpeedShown {
+  const m = schedule.measured;
+  if (m && m.tableHash === updateTableHash(schedule)) {
+    return { speedup: m.speedup, measured: true, label: `${formatSpeedup(m.speedup)} measured on ${m.provider}` };
+  }
+  if (summary.speedupTime !== null) {
+    return {
+      speedup: summary.speedupTime,
+      measured: false,
+      label: `${formatSpeedup(summary.speedupTime)} expected (time)`,
+    };
+  }
+  return {
+    speedup: summary.speedupFlops,
+    measured: false,
+    label: `${formatSpeedup(summary.speedupFlops)} expected (FLOPs)`,
+  };
 }

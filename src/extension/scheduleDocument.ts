@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { minimalLineEdits, withEol } from '../core/edits';
 import { analyse, validState } from '../core/editor-view';
-import { measuredSpeedCaveat } from '../core/measured-speed';
+import { measuredSpeedCaveat } from '../core/speed-caveat';
 import { BacError } from '../core/errors';
 import type { EditIntent, EditorState, IssueView } from '../core/protocol';
 import { resolveWithControls, toggleStep, type EditResult } from '../core/schedule-edit';
