@@ -1,0 +1,100 @@
+import { BacError } from './errors';
+import type { QualityMeasureId } from './quality';
+import { configId, type SweepConfig, type SweepMethod, type SweepResult } from './sweep-format';
+
+/**
+ * The decisions of `bac sweep` that need no I/O: which configurations to try, which are on the
+ * Pareto front (measured speedup against quality), and which one to recommend.
+ */
+
+/** A sampler at one K, as grids list them. */
+export interface SamplerAtK {
+  readonly sampler: string;
+  readonly steps: number;
+}
+
+/** Cache budgets tried at K steps: none below 10 steps, ~⅓ and ½ up to 49, 10 and 20 beyond. */
+export function defaultBudgets(K: number): number[] {
+  if (K < 10) return [];
+  if (K < 50) return [Math.max(2, Math.round(K / 3)), Math.round(K / 2)];
+  return [10, 20];
+}
+
+/**
+ * The default grid for a policy trained and shipped with `reference` (e.g. DDPM-100): the
+ * reference, DDPM at fewer strided steps, DDIM and DPM-Solver++ at 10 and 5 steps, each as the full
+ * model, and Uniform and BAC schedules at {@link defaultBudgets} for every K ≥ 10. Sized so that
+ * the demo sweeps in minutes on a 2-core CPU (the reference and its cached variants dominate).
+ */
+export function defaultGrid(reference: SamplerAtK): SweepConfig[] {
+  const samplers: SamplerAtK[] = [reference];
+  const add = (s: SamplerAtK): void => {
+    if (s.steps <= reference.steps && !samplers.some((x) => x.sampler === s.sampler && x.steps === s.steps))
+      samplers.push(s);
+  };
+  for (const K of [10, 5]) add({ sampler: reference.sampler, steps: K });
+  for (const sampler of ['ddim', 'dpmsolver++']) for (const K of [10, 5]) add({ sampler, steps: K });
+  return gridOf(samplers, ['uniform', 'bac'], defaultBudgets);
+}
+
+/** Every sampler as the full model, and each cache method at each of `budgets(K)`. */
+export function gridOf(
+  samplers: readonly SamplerAtK[],
+  methods: readonly Exclude<SweepMethod, 'full'>[],
+  budgets: (K: number) => readonly number[],
+): SweepConfig[] {
+  const out: SweepConfig[] = [];
+  for (const s of samplers) {
+    out.push({ ...s, method: 'full', budget: null });
+    for (const method of methods)
+      for (const budget of budgets(s.steps)) {
+        if (budget < 1 || budget > s.steps)
+          throw new BacError(`budget ${budget} is out of range 1…${s.steps} at K = ${s.steps}`);
+        out.push({ ...s, method, budget });
+      }
+  }
+  return out;
+}
+
+/** The quality value a result has under `measure`; +∞ when undefined for it. */
+export function qualityOf(r: SweepResult, measure: QualityMeasureId): number {
+  return r.quality[measure]?.value ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Ids of the results no other result dominates (at least as fast and at least as good, better in
+ * one), ordered by measured speedup. O(n²).
+ */
+export function paretoFront(results: readonly SweepResult[], measure: QualityMeasureId): string[] {
+  const front = results.filter(
+    (r) =>
+      !results.some(
+        (o) =>
+          o !== r &&
+          o.measuredSpeedup >= r.measuredSpeedup &&
+          qualityOf(o, measure) <= qualityOf(r, measure) &&
+          (o.measuredSpeedup > r.measuredSpeedup || qualityOf(o, measure) < qualityOf(r, measure)),
+      ),
+  );
+  return front.sort((a, b) => a.measuredSpeedup - b.measuredSpeedup).map((r) => configId(r.config));
+}
+
+/**
+ * The recommended configuration: the fastest (measured) whose `measure` is ≤ the reference's ·
+ * (1 + tolerance); ties go to fewer block updates. The reference itself always qualifies.
+ * @throws BacError when the reference is not among the results.
+ */
+export function recommend(
+  results: readonly SweepResult[],
+  reference: SweepConfig,
+  measure: QualityMeasureId,
+  tolerance: number,
+): string {
+  const refId = configId(reference);
+  const ref = results.find((r) => configId(r.config) === refId);
+  if (!ref) throw new BacError(`the reference configuration ${refId} was not measured`);
+  const limit = qualityOf(ref, measure) * (1 + tolerance);
+  const ok = results.filter((r) => r === ref || qualityOf(r, measure) <= limit);
+  ok.sort((a, b) => b.measuredSpeedup - a.measuredSpeedup || a.updates - b.updates);
+  return configId(ok[0]!.config);
+}
