@@ -9,6 +9,7 @@ import { COMPILE_HELP, compileCommand } from './compile';
 import { EVAL_HELP, evalCommand } from './eval';
 import { PROFILE_HELP, profileCommand } from './profile';
 import { SOLVE_HELP, solveCommand } from './solve';
+import { SWEEP_HELP, sweepCommand } from './sweep';
 
 /** One subcommand. */
 export interface Command {
@@ -38,6 +39,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     run: evalCommand,
   },
   compile: { summary: 'bake a schedule into a deployable ONNX model', help: COMPILE_HELP, run: compileCommand },
+  sweep: {
+    summary: 'fewer-step samplers × cache schedules, measured → .bacsweep + recommended schedule',
+    help: SWEEP_HELP,
+    run: sweepCommand,
+  },
   info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
 };
 

@@ -1,6 +1,10 @@
+import { fullSteps } from './baselines';
+import { updateSteps } from './blocks';
 import { BacError } from './errors';
+import { composeBlock } from './solve';
 import type { QualityMeasureId } from './quality';
 import { configId, type SweepConfig, type SweepMethod, type SweepResult } from './sweep-format';
+import type { BlockId, Cost, FileRef, SamplerInfo, Schedule } from './types';
 
 /**
  * The decisions of `bac sweep` that need no I/O: which configurations to try, which are on the
@@ -21,12 +25,11 @@ export function defaultBudgets(K: number): number[] {
 }
 
 /**
- * The default grid for a policy trained and shipped with `reference` (e.g. DDPM-100): the
- * reference, DDPM at fewer strided steps, DDIM and DPM-Solver++ at 10 and 5 steps, each as the full
- * model, and Uniform and BAC schedules at {@link defaultBudgets} for every K ≥ 10. Sized so that
- * the demo sweeps in minutes on a 2-core CPU (the reference and its cached variants dominate).
+ * The samplers a default sweep tries for a policy shipped with `reference` (e.g. DDPM-100): the
+ * reference, its sampler at 10 and 5 strided steps, DDIM and DPM-Solver++ at 10 and 5 steps; never
+ * more steps than the reference.
  */
-export function defaultGrid(reference: SamplerAtK): SweepConfig[] {
+export function defaultSamplers(reference: SamplerAtK): SamplerAtK[] {
   const samplers: SamplerAtK[] = [reference];
   const add = (s: SamplerAtK): void => {
     if (s.steps <= reference.steps && !samplers.some((x) => x.sampler === s.sampler && x.steps === s.steps))
@@ -34,7 +37,16 @@ export function defaultGrid(reference: SamplerAtK): SweepConfig[] {
   };
   for (const K of [10, 5]) add({ sampler: reference.sampler, steps: K });
   for (const sampler of ['ddim', 'dpmsolver++']) for (const K of [10, 5]) add({ sampler, steps: K });
-  return gridOf(samplers, ['uniform', 'bac'], defaultBudgets);
+  return samplers;
+}
+
+/**
+ * The default grid: {@link defaultSamplers} as the full model, and Uniform and BAC schedules at
+ * {@link defaultBudgets} for every K ≥ 10. Sized so that the demo sweeps in minutes on a 2-core
+ * CPU (the reference and its cached variants dominate).
+ */
+export function defaultGrid(reference: SamplerAtK): SweepConfig[] {
+  return gridOf(defaultSamplers(reference), ['uniform', 'bac'], defaultBudgets);
 }
 
 /** Every sampler as the full model, and each cache method at each of `budgets(K)`. */
@@ -97,4 +109,41 @@ export function recommend(
   const ok = results.filter((r) => r === ref || qualityOf(r, measure) <= limit);
   ok.sort((a, b) => b.measuredSpeedup - a.measuredSpeedup || a.updates - b.updates);
   return configId(ok[0]!.config);
+}
+
+/** FLOPs of one chunk under a schedule: K·c_0 + Σ_b |C(b)|·c_b (METHOD.md cost model). O(B·K). */
+export function chunkFlops(s: Schedule): number {
+  return s.sampler.steps * s.baseCost.flops + s.blocks.reduce((a, b) => a + updateSteps(b).length * b.cost.flops, 0);
+}
+
+/** Block updates per chunk, Σ_b |C(b)|. O(B·K). */
+export function scheduleUpdates(s: Schedule): number {
+  return s.blocks.reduce((a, b) => a + updateSteps(b).length, 0);
+}
+
+/** True when every block updates at every step: the plain model runs it. O(B·K). */
+export function isFullSchedule(s: Schedule): boolean {
+  return s.blocks.every((b) => updateSteps(b).length === s.sampler.steps);
+}
+
+/**
+ * The full model as a schedule for another sampler and K: every block every step, the block costs
+ * of `template` (per call, so independent of K), no profile (nothing was solved).
+ */
+export function fullSchedule(
+  template: {
+    readonly model: FileRef;
+    readonly baseCost: Cost;
+    readonly blocks: readonly { id: BlockId; cost: Cost }[];
+  },
+  sampler: SamplerInfo,
+): Schedule {
+  const steps = fullSteps(sampler.steps);
+  return {
+    model: template.model,
+    sampler,
+    solver: { budget: sampler.steps, topN: 0, forceLast: false, profile: null },
+    baseCost: template.baseCost,
+    blocks: template.blocks.map((b) => composeBlock(b.id, b.cost, steps, [])),
+  };
 }
