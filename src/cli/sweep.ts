@@ -34,6 +34,7 @@ Options:
   --methods LIST     cache methods besides the full model: uniform,bac (default), or none
   --windows N        observation windows (default ${SWEEP_DEFAULTS.windows})
   --draws N          noise draws per window (default ${SWEEP_DEFAULTS.draws})
+  --profile-samples N  windows per profile of a cached sampler (default ${SWEEP_DEFAULTS.profileSamples})
   --seed S           seed of windows and noise (default ${SWEEP_DEFAULTS.seed})
   --measure Q        ${Object.keys(QUALITY_MEASURES).join(' | ')} (default ${SWEEP_DEFAULTS.measure})
   --tolerance T      relative: recommend within reference · (1 + T) (default ${SWEEP_DEFAULTS.tolerance})
@@ -121,6 +122,7 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
     methods: { type: 'string' },
     windows: { type: 'string' },
     draws: { type: 'string' },
+    'profile-samples': { type: 'string' },
     seed: { type: 'string' },
     measure: { type: 'string' },
     tolerance: { type: 'string' },
@@ -172,6 +174,10 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
         reference: values.reference === undefined ? undefined : samplersOption(values.reference)[0],
         windows: values.windows === undefined ? undefined : integerOption('sweep', 'windows', values.windows, 1),
         draws: values.draws === undefined ? undefined : integerOption('sweep', 'draws', values.draws, 1),
+        profileSamples:
+          values['profile-samples'] === undefined
+            ? undefined
+            : integerOption('sweep', 'profile-samples', values['profile-samples'], 1),
         seed: values.seed === undefined ? undefined : integerOption('sweep', 'seed', values.seed, 0),
         measure,
         tolerance: values.tolerance === undefined ? undefined : fractionOption('tolerance', values.tolerance, 0, 10),
