@@ -17,8 +17,11 @@ export const SWEEP_FORMAT = 'bacsweep';
 /** `version` of the layout below. */
 export const SWEEP_VERSION = 1;
 
-/** How a configuration caches: the full model, or a schedule built by one method at budget S. */
-export type SweepMethod = 'full' | 'uniform' | 'bac';
+/**
+ * How a configuration caches: the full model, a schedule built by one method at budget S, or a
+ * given schedule (`bac eval`'s input, whatever made it; its budget is the schedule's).
+ */
+export type SweepMethod = 'full' | 'uniform' | 'bac' | 'schedule';
 
 /** One point of the grid. */
 export interface SweepConfig {
@@ -87,7 +90,8 @@ export function configId(c: SweepConfig): string {
 
 /** Label for tables and charts, e.g. `DDIM-10 · BAC S=3`. */
 export function configLabel(c: SweepConfig): string {
-  const method = c.method === 'full' ? 'full' : `${c.method === 'bac' ? 'BAC' : 'Uniform'} S=${c.budget}`;
+  const names = { bac: 'BAC', uniform: 'Uniform', schedule: 'this schedule' };
+  const method = c.method === 'full' ? 'full' : `${names[c.method]} S=${c.budget}`;
   return `${samplerLabel(c.sampler)}-${c.steps} · ${method}`;
 }
 
@@ -105,8 +109,8 @@ function checkConfig(v: unknown, where: string): SweepConfig {
   const { sampler, steps, method, budget } = v;
   if (typeof sampler !== 'string') throw new BacError(`${where}.sampler must be a sampler name`);
   if (!Number.isInteger(steps) || (steps as number) < 1) throw new BacError(`${where}.steps must be an integer ≥ 1`);
-  if (method !== 'full' && method !== 'uniform' && method !== 'bac')
-    throw new BacError(`${where}.method must be full, uniform or bac`);
+  if (method !== 'full' && method !== 'uniform' && method !== 'bac' && method !== 'schedule')
+    throw new BacError(`${where}.method must be full, uniform, bac or schedule`);
   if (method === 'full' ? budget !== null : !Number.isInteger(budget))
     throw new BacError(`${where}.budget must be ${method === 'full' ? 'null for full' : 'an integer'}`);
   return { sampler, steps: steps as number, method, budget: budget as number | null };

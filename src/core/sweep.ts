@@ -26,7 +26,7 @@ export function defaultBudgets(K: number): number[] {
 
 /**
  * The samplers a default sweep tries for a policy shipped with `reference` (e.g. DDPM-100): the
- * reference, its sampler at 10 and 5 strided steps, DDIM and DPM-Solver++ at 10 and 5 steps; never
+ * reference, then its own sampler, DDPM (strided), DDIM and DPM-Solver++ at 10 and 5 steps; never
  * more steps than the reference.
  */
 export function defaultSamplers(reference: SamplerAtK): SamplerAtK[] {
@@ -35,8 +35,8 @@ export function defaultSamplers(reference: SamplerAtK): SamplerAtK[] {
     if (s.steps <= reference.steps && !samplers.some((x) => x.sampler === s.sampler && x.steps === s.steps))
       samplers.push(s);
   };
-  for (const K of [10, 5]) add({ sampler: reference.sampler, steps: K });
-  for (const sampler of ['ddim', 'dpmsolver++']) for (const K of [10, 5]) add({ sampler, steps: K });
+  for (const sampler of [reference.sampler, 'ddpm', 'ddim', 'dpmsolver++'])
+    for (const K of [10, 5]) add({ sampler, steps: K });
   return samplers;
 }
 

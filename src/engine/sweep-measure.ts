@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { BacError } from '../core/errors';
 import { meanAbsoluteError, meanSquaredError, summarizeErrors } from '../core/quality';
-import { chunkFlops, isFullSchedule, scheduleUpdates } from '../core/sweep';
+import { chunkFlops, defaultSamplers, fullSchedule, isFullSchedule, scheduleUpdates } from '../core/sweep';
 import { configId, type SweepConfig, type SweepResult } from '../core/sweep-format';
 import type { Schedule } from '../core/types';
-import type { DemoWindow } from './demonstrations';
+import { loadDemoWindows, type DemoWindow } from './demonstrations';
 import { executedActions } from './evaluate';
 import type { ExecutionProviderChoice } from './ort';
 import { policyScheduler, type Policy } from './policy';
@@ -188,4 +188,45 @@ export function aggregateRecords(
       quality: { 'demo-mse': demo.mean, 'demo-mse-best-of-n': demo.bestOfN, 'full-model-error': full },
     };
   });
+}
+
+/**
+ * The fewer-step comparison of `bac eval` and `npm run demo`: the given schedules beside the full
+ * model under their sampler (the reference) and under DDPM (strided), DDIM and DPM-Solver++ at
+ * fewer steps ({@link defaultSamplers}), on `samples` windows × `draws` noise draws, measured at
+ * batch 1 with the per-step runners. Every schedule must share the reference's sampler and K.
+ */
+export async function compareWithFewerSteps(
+  policy: Policy,
+  episodesPath: string,
+  schedules: readonly MeasuredConfig[],
+  options: { samples: number; draws: number; seed: number; ep: ExecutionProviderChoice },
+): Promise<{ results: SweepResult[]; reference: SweepConfig; provider: string; runner: string }> {
+  const first = schedules[0];
+  if (!first) throw new BacError('compareWithFewerSteps: no schedule to compare');
+  const { type, steps } = first.schedule.sampler;
+  const reference: SweepConfig = { sampler: type, steps, method: 'full', budget: null };
+  const fulls = defaultSamplers({ sampler: type, steps }).map((s) => ({
+    config: { ...s, method: 'full' as const, budget: null },
+    schedule: fullSchedule(first.schedule, { type: s.sampler, steps: s.steps }),
+  }));
+  const configs = [...fulls, ...schedules];
+  const windows = await loadDemoWindows(policy, episodesPath, options.samples, options.seed);
+  const runners = await openPerStepRunners(policy, options.ep);
+  const records: WindowRecord[] = [];
+  try {
+    await measureWindows(policy, windows, configs, runners, {
+      draws: options.draws,
+      seed: options.seed,
+      onWindow: (_, r) => void records.push(r),
+    });
+  } finally {
+    await runners.release();
+  }
+  return {
+    results: aggregateRecords(records, configs, reference),
+    reference,
+    provider: runners.provider,
+    runner: runners.description,
+  };
 }

@@ -175,6 +175,7 @@ export async function runSweep(
     const samplerInfo = { type: config.sampler, steps: config.steps };
     if (config.method === 'full')
       return { config, schedule: fullSchedule({ ...refProfile, model: modelRef }, samplerInfo) };
+    if (config.method === 'schedule') throw new BacError(`${configId(config)}: a sweep grid builds its schedules`);
     const profile = profiles.get(`${config.sampler}-${config.steps}`)!;
     return { config, schedule: buildBaseline(config.method, profile, modelRef, config.budget!, o.topN, true) };
   });
