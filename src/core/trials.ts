@@ -170,3 +170,20 @@ export function planPairedTrials(options: {
 export function describePlan(success: number, drop: number, plan: TrialsPlan): string {
   return `${plan.pairs} paired trials detect a drop of ${(drop * 100).toFixed(0)} points from ${(success * 100).toFixed(1)} % (McNemar, two-sided α = ${plan.alpha}, power ${(plan.power * 100).toFixed(0)} %; exact power ${(plan.exactPower * 100).toFixed(0)} %; outcomes assumed independent per setup unless measured)`;
 }
+
+/**
+ * Discordant counts of paired outcomes (same setups, same order): b = only `first` succeeded, c =
+ * only `second` did. @throws RangeError when the lengths differ.
+ */
+export function discordantPairs(first: readonly boolean[], second: readonly boolean[]): { b: number; c: number } {
+  if (first.length !== second.length) {
+    throw new RangeError(`paired outcomes need equal lengths, got ${first.length} and ${second.length}`);
+  }
+  let b = 0;
+  let c = 0;
+  for (let i = 0; i < first.length; i++) {
+    if (first[i] && !second[i]) b++;
+    else if (!first[i] && second[i]) c++;
+  }
+  return { b, c };
+}

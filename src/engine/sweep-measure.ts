@@ -1,7 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { BacError } from '../core/errors';
 import { meanAbsoluteError, meanSquaredError, summarizeErrors } from '../core/quality';
-import { chunkFlops, defaultSamplers, fullSchedule, isFullSchedule, scheduleUpdates } from '../core/sweep';
+import {
+  chunkFlops,
+  defaultSamplers,
+  fullSchedule,
+  isFullSchedule,
+  scheduleUpdates,
+  type SamplerAtK,
+} from '../core/sweep';
 import { configId, type SweepConfig, type SweepResult } from '../core/sweep-format';
 import type { Schedule } from '../core/types';
 import { loadDemoWindows, type DemoWindow } from './demonstrations';
@@ -194,19 +201,26 @@ export function aggregateRecords(
  * The fewer-step comparison of `bac eval` and `npm run demo`: the given schedules beside the full
  * model under their sampler (the reference) and under DDPM (strided), DDIM and DPM-Solver++ at
  * fewer steps ({@link defaultSamplers}), on `samples` windows × `draws` noise draws, measured at
- * batch 1 with the per-step runners. Every schedule must share the reference's sampler and K.
+ * batch 1 with the per-step runners. The reference is `options.reference`, else the first schedule's
+ * sampler and K; a schedule under another sampler needs that sampler among the fewer-step ones.
  */
 export async function compareWithFewerSteps(
   policy: Policy,
   episodesPath: string,
   schedules: readonly MeasuredConfig[],
-  options: { samples: number; draws: number; seed: number; ep: ExecutionProviderChoice },
+  options: {
+    samples: number;
+    draws: number;
+    seed: number;
+    ep: ExecutionProviderChoice;
+    reference?: SamplerAtK;
+  },
 ): Promise<{ results: SweepResult[]; reference: SweepConfig; provider: string; runner: string }> {
   const first = schedules[0];
   if (!first) throw new BacError('compareWithFewerSteps: no schedule to compare');
-  const { type, steps } = first.schedule.sampler;
-  const reference: SweepConfig = { sampler: type, steps, method: 'full', budget: null };
-  const fulls = defaultSamplers({ sampler: type, steps }).map((s) => ({
+  const ref = options.reference ?? { sampler: first.schedule.sampler.type, steps: first.schedule.sampler.steps };
+  const reference: SweepConfig = { ...ref, method: 'full', budget: null };
+  const fulls = defaultSamplers(ref).map((s) => ({
     config: { ...s, method: 'full' as const, budget: null },
     schedule: fullSchedule(first.schedule, { type: s.sampler, steps: s.steps }),
   }));

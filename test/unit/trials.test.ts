@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  discordantPairs,
   independentDiscordance,
   mcnemarExactP,
   mcnemarExactPower,
@@ -54,6 +55,16 @@ describe('exact McNemar test', () => {
     ] as const) {
       close(mcnemarExactPower(n, { p10, p01 }, 0.05), bruteForcePower(n, p10, p01, 0.05), 1e-9, `n ${n}`);
     }
+  });
+});
+
+describe('paired outcomes', () => {
+  it('counts discordant pairs', () => {
+    assert.deepEqual(discordantPairs([true, true, false, false, true], [true, false, true, false, false]), {
+      b: 2,
+      c: 1,
+    });
+    assert.throws(() => discordantPairs([true], []), RangeError);
   });
 });
 
