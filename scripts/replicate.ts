@@ -145,7 +145,8 @@ async function main(): Promise<void> {
   const recConfig = sweep.report.results.find((r) => configId(r.config) === recId)!.config;
   // A recommended full model is one of the fewer-step rows; a recommended cache schedule is the
   // sweep's own (solved from its profile), so it gets its own row even at a budget shown above.
-  const same = recConfig.method === 'full' ? rows.find((r) => configId(configOf(r)!) === recId) : undefined;
+  const same =
+    recConfig.method === 'full' ? rows.find((r) => r.budget === null && configId(configOf(r)!) === recId) : undefined;
   if (same) same.recommended = true;
   else {
     const label = `${samplerLabel(recConfig.sampler)}-${recConfig.steps}`;
@@ -202,11 +203,12 @@ async function main(): Promise<void> {
   );
   cacheRows.forEach((r, i) => (r.measured = ev.results[i]!.measuredSpeedup));
   const recRow = rows.find((r) => r.recommended)!;
+  const full = rows[0]!;
   const cmp = await compareWithFewerSteps(
     policy,
     episodesPath,
     isFullSchedule(recRow.schedule) ? [] : [{ config: configOf(recRow)!, schedule: recRow.schedule }],
-    { samples: 8, draws: 1, seed: 3, ep: 'cpu', reference: { sampler: refType, steps: K } },
+    { samples: 8, draws: 1, seed: 3, ep: 'cpu', reference: { sampler: refType, steps: K }, template: full.schedule },
   );
   for (const r of rows) {
     const c = configOf(r);
@@ -218,7 +220,6 @@ async function main(): Promise<void> {
   const fullMs = cmp.results.find((x) => configId(x.config) === configId(cmp.reference))!.chunkMs;
   const loadEnd = os.loadavg()[0]!;
 
-  const full = rows[0]!;
   const sig = (r: Row) => {
     if (r === full) return '–';
     const t = pairedP(full, r);

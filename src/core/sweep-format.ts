@@ -77,6 +77,8 @@ export interface SweepReport {
   readonly pareto: readonly string[];
   /** The fastest configuration within the tolerance; null when none (the reference always is). */
   readonly recommendation: string | null;
+  /** The `.bacschedule` written for the recommendation (path relative to the report). */
+  readonly recommendedSchedule: string | null;
   /** Paired trials to confirm the recommendation on a robot, at the success rate the user gave. */
   readonly trials: { readonly success: number; readonly drop: number; readonly plan: TrialsPlan } | null;
   /** Notes, e.g. that timings were measured on a contended machine. */

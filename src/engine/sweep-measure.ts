@@ -214,15 +214,17 @@ export async function compareWithFewerSteps(
     seed: number;
     ep: ExecutionProviderChoice;
     reference?: SamplerAtK;
+    /** Model and block costs of the full-model rows when `schedules` is empty. */
+    template?: Schedule;
   },
 ): Promise<{ results: SweepResult[]; reference: SweepConfig; provider: string; runner: string }> {
-  const first = schedules[0];
-  if (!first) throw new BacError('compareWithFewerSteps: no schedule to compare');
-  const ref = options.reference ?? { sampler: first.schedule.sampler.type, steps: first.schedule.sampler.steps };
+  const template = schedules[0]?.schedule ?? options.template;
+  if (!template) throw new BacError('compareWithFewerSteps: no schedule and no template to compare');
+  const ref = options.reference ?? { sampler: template.sampler.type, steps: template.sampler.steps };
   const reference: SweepConfig = { ...ref, method: 'full', budget: null };
   const fulls = defaultSamplers(ref).map((s) => ({
     config: { ...s, method: 'full' as const, budget: null },
-    schedule: fullSchedule(first.schedule, { type: s.sampler, steps: s.steps }),
+    schedule: fullSchedule(template, { type: s.sampler, steps: s.steps }),
   }));
   const configs = [...fulls, ...schedules];
   const windows = await loadDemoWindows(policy, episodesPath, options.samples, options.seed);

@@ -275,6 +275,7 @@ export async function runSweep(
     results,
     pareto: paretoFront(results, o.measure),
     recommendation,
+    recommendedSchedule: relativeTo(request.outPath, request.schedulePath),
     trials:
       request.success === undefined
         ? null

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { scanScheduleReferences } from '../core/codelens-scan';
 import { summarizeSchedule } from '../core/cost';
-import { formatSpeedup } from '../core/editor-view';
+import { formatSpeedup, samplerLabel } from '../core/editor-view';
 import { parseSchedule } from '../core/schedule-format';
 import type { Schedule, ScheduleSummary } from '../core/types';
 import { Disposable } from './dispose';
@@ -104,7 +104,8 @@ export class ScheduleCodeLensProvider extends Disposable implements vscode.CodeL
     const lenses = [
       new vscode.CodeLens(range, {
         ...open,
-        title: `${speed} · budget ${schedule.solver.budget} · top-n ${schedule.solver.topN}`,
+        // The sampler and K the schedule runs: a sweep may have chosen fewer steps or another sampler.
+        title: `${speed} · runs ${samplerLabel(schedule.sampler.type)}-${schedule.sampler.steps} · budget ${schedule.solver.budget} · top-n ${schedule.solver.topN}`,
         tooltip: `Open ${schedule.model.path}'s schedule in the BAC schedule editor`,
       }),
     ];

@@ -94,6 +94,7 @@ describe('.bacsweep format', () => {
     results: [result(ref, 1, 0.01), result(d10, 9, 0.011)],
     pareto: ['ddpm-100/full', 'ddim-10/full'],
     recommendation: 'ddim-10/full',
+    recommendedSchedule: 'x.bacschedule',
     trials: null,
     notes: [],
   };
