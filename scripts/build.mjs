@@ -29,7 +29,9 @@ const builds = [
 ];
 if (existsSync('webview/main.ts')) {
   builds.push({
-    entryPoints: { webview: 'webview/main.ts' },
+    entryPoints: Object.fromEntries(
+      Object.entries({ webview: 'webview/main.ts', sweep: 'webview/sweep.ts' }).filter(([, file]) => existsSync(file)),
+    ),
     outdir: 'dist',
     bundle: true,
     platform: 'browser',
