@@ -19,7 +19,7 @@ import { loadWindows, profileBatchSize } from '../src/engine/profiler';
 
 /** The bundled profiling child, when built. */
 const bundledWorker = ((p) => (existsSync(p) ? p : undefined))(resolve(__dirname, '..', 'dist', 'profile-worker.js'));
-import { Rng } from '../src/engine/rng';
+import { Rng } from '../src/core/rng';
 import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
 
 /** One benchmark line. */

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -312,7 +311,6 @@ def _is_state_dict(obj: Any) -> bool:
 def load_model_and_meta(checkpoint: str, config: Mapping[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
     """Build the model from a checkpoint + export config (see module docstring); returns it with the
     merged metadata (checkpoint's ``bac_meta`` overridden by the config)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bac_models import TransformerForDiffusion
 
     ckpt = torch.load(checkpoint, map_location="cpu")

@@ -29,15 +29,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
+import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 REPO = os.path.dirname(HERE)
 DEMO = os.path.join(REPO, "fixtures", "demo")
 
-import bac_runtime  # noqa: E402
-from bac_models import DDPMScheduler, TransformerForDiffusion  # noqa: E402
+import bac_runtime
+from bac_models import DDPMScheduler, TransformerForDiffusion
 
 K = 100
 BUDGET = 10

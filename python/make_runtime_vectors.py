@@ -43,9 +43,8 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
-import bac_runtime  # noqa: E402
+import bac_runtime
 
 REPO = os.path.dirname(HERE)
 DEFAULT_DIR = os.path.join(REPO, "fixtures", "demo", "vectors")

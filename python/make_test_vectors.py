@@ -41,10 +41,9 @@ import torch
 import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
-from bac_export import BlockCapture, block_names, export_bac_onnx, infer_io_dims, load_model_and_meta  # noqa: E402
-from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, TransformerForDiffusion  # noqa: E402
+from bac_export import BlockCapture, block_names, export_bac_onnx, infer_io_dims, load_model_and_meta
+from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, TransformerForDiffusion
 
 REPO = os.path.dirname(HERE)
 DEFAULT_OUT = os.path.join(REPO, "fixtures", "demo", "vectors")

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Optional, Sequence
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
 
-from bac_export import export_bac_onnx  # noqa: E402
-from bac_models import TransformerForDiffusion  # noqa: E402
+from bac_export import export_bac_onnx
+from bac_models import TransformerForDiffusion
 
 DEMO_CHECKPOINT = os.path.join(REPO, "fixtures", "demo", "policy_ema.pt")
 

@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
+import { formatSpeedup } from '../src/core/cost';
 import { samplerLabel } from '../src/core/editor-view';
 import { chunkFlops, defaultSamplers, fullSchedule, isFullSchedule } from '../src/core/sweep';
 import { configId, configLabel, type SweepConfig } from '../src/core/sweep-format';
@@ -245,7 +246,7 @@ async function main(): Promise<void> {
       const exp = chunkFlops(full.schedule) / chunkFlops(r.schedule);
       const n = total(r);
       const se = Math.sqrt((rate(r) * (1 - rate(r))) / n);
-      return `| ${r.method}${r.recommended ? ' (sweep recommendation)' : ''} | ${r.sampler} | ${r.budget ?? `K = ${r.schedule.sampler.steps}`} | ${pct(rateA(r))} | ${pct(rate(r))} ± ${(se * 100).toFixed(1)} (${successes(r)}/${n}) | ${r.collisions} | ${r.timeouts} | ${exp.toFixed(2)}× | ${r.measured !== undefined ? `${r.measured.toFixed(2)}×` : 'n/a'} | ${sig(r)} |`;
+      return `| ${r.method}${r.recommended ? ' (sweep recommendation)' : ''} | ${r.sampler} | ${r.budget ?? `K = ${r.schedule.sampler.steps}`} | ${pct(rateA(r))} | ${pct(rate(r))} ± ${(se * 100).toFixed(1)} (${successes(r)}/${n}) | ${r.collisions} | ${r.timeouts} | ${formatSpeedup(exp)} | ${formatSpeedup(r.measured ?? null)} | ${sig(r)} |`;
     }),
     '',
     '## What the numbers say (generated from the table)',

@@ -21,6 +21,7 @@ import {
   type ChartOptions,
 } from 'chart.js';
 import { updateSteps } from '../src/core/blocks';
+import { formatSpeedup } from '../src/core/cost';
 import type { ValidState } from '../src/core/protocol';
 import type { Store } from './state';
 import { button } from './toolkit';
@@ -447,7 +448,7 @@ export class Charts {
               callbacks: {
                 label: (item) => {
                   const raw = item.raw as { x: number; y: number; budget: number };
-                  return `${item.dataset.label?.startsWith('This') ? 'this schedule' : item.dataset.label} M = ${raw.budget}: ${raw.y.toFixed(2)}× · error proxy ${raw.x.toPrecision(3)}`;
+                  return `${item.dataset.label?.startsWith('This') ? 'this schedule' : item.dataset.label} M = ${raw.budget}: ${formatSpeedup(raw.y)} · error proxy ${raw.x.toPrecision(3)}`;
                 },
               },
             },

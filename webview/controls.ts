@@ -3,7 +3,8 @@
  * re-solved and why, stale model) and the solver controls (budget, top-n, force last step).
  * Each control change becomes one `setControls` intent; the host re-solves and edits the file.
  */
-import { formatSpeedup, samplerLabel } from '../src/core/editor-view';
+import { formatSpeedup } from '../src/core/cost';
+import { samplerLabel } from '../src/core/editor-view';
 import type { SolverControls } from '../src/core/schedule-edit';
 import type { ValidState } from '../src/core/protocol';
 import { button, checkbox, integerField, type ControlHandle } from './toolkit';

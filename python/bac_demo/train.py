@@ -13,9 +13,10 @@ Checkpoints (atomic: written to ``*.tmp`` then renamed) every ``--save-every-s``
   weights only; the file ``bac_export.py`` and the PyTorch runtime load;
 * ``<out>/train_state.pt``: model + EMA + optimiser + RNG state, for ``--resume`` (not committed).
 
-Usage (one thread is fastest on this machine)::
+Usage, from the repository root (``PYTHONPATH`` can go after ``pip install -e python/``), with one
+BLAS/OpenMP thread as ``fixtures/demo/regen.sh`` runs it::
 
-    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 -m bac_demo.train \\
+    PYTHONPATH=python OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 -m bac_demo.train \\
         --episodes fixtures/demo/episodes/train.zarr --heldout fixtures/demo/episodes/heldout.zarr \\
         --out /tmp/bac-train --steps 12000
 """
@@ -27,17 +28,15 @@ import copy
 import json
 import math
 import os
-import sys
 import time
 from typing import Any, Dict
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bac_demo.data import OBS_KEYS, Normalizer, env_args_from_file, load_episodes, make_windows  # noqa: E402
-from bac_demo.portable import atomic_save, load_checkpoint, save_portable  # noqa: E402
-from bac_models import DDPMScheduler, TransformerForDiffusion  # noqa: E402
+from bac_demo.data import OBS_KEYS, Normalizer, env_args_from_file, load_episodes, make_windows
+from bac_demo.portable import atomic_save, load_checkpoint, save_portable
+from bac_models import DDPMScheduler, TransformerForDiffusion
 
 HORIZON, N_OBS_STEPS, N_ACTION_STEPS = 10, 2, 8
 

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -18,9 +17,8 @@ import zarr
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EPISODES = os.path.join(REPO, "fixtures", "demo", "episodes")
 REGEN = os.path.join(REPO, "fixtures", "demo", "scripts", "regen_episodes.sh")
-sys.path.insert(0, os.path.join(REPO, "python"))
 
-from bac_demo.data import OBS_KEYS, Normalizer, load_hdf5, load_zarr, make_windows  # noqa: E402
+from bac_demo.data import OBS_KEYS, Normalizer, load_hdf5, load_zarr, make_windows
 
 SETS = {"train": 200, "heldout": 50}  # minimum demo counts
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,11 +16,10 @@ import torch
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EPISODES = os.path.join(REPO, "fixtures", "demo", "episodes")
 REGEN = os.path.join(REPO, "fixtures", "demo", "scripts", "regen_episodes.sh")
-sys.path.insert(0, os.path.join(REPO, "python"))
 
-from bac_demo import train  # noqa: E402
-from bac_demo.data import env_args_from_file, load_episodes  # noqa: E402
-from bac_demo.portable import load_checkpoint, load_portable, save_portable  # noqa: E402
+from bac_demo import train
+from bac_demo.data import env_args_from_file, load_episodes
+from bac_demo.portable import load_checkpoint, load_portable, save_portable
 
 
 @pytest.mark.parametrize("name", ["train", "heldout"])

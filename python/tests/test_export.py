@@ -18,7 +18,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -27,11 +26,10 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = os.path.dirname(HERE)
 REPO = os.path.dirname(PY)
-sys.path.insert(0, PY)
 
-import onnx  # noqa: E402
+import onnx
 
-from bac_export import (  # noqa: E402
+from bac_export import (
     BlockCapture,
     ExportError,
     block_names,
@@ -39,7 +37,7 @@ from bac_export import (  # noqa: E402
     find_decoder_layers,
     main as export_main,
 )
-from bac_models import DDPMScheduler, TransformerForDiffusion  # noqa: E402
+from bac_models import DDPMScheduler, TransformerForDiffusion
 
 torch.set_num_threads(1)
 

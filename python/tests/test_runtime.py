@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from typing import Dict, List, Optional, Sequence
 
 import pytest
@@ -33,10 +32,9 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = os.path.dirname(HERE)
 REPO = os.path.dirname(PY)
-sys.path.insert(0, PY)
 
-import bac_runtime as br  # noqa: E402
-from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, TransformerForDiffusion  # noqa: E402
+import bac_runtime as br
+from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, TransformerForDiffusion
 
 torch.set_num_threads(1)
 

@@ -9,16 +9,11 @@ probability-flow ODE, and the multistep bookkeeping.
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import pytest
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-
-from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler  # noqa: E402
+from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 
 def dpm(K: int = 10, **kwargs: object) -> DPMSolverMultistepScheduler:

@@ -6,7 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from '../core/baselines';
 import { composeBlock } from '../core/solve';
-import { summarizeSchedule } from '../core/cost';
+import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
 import type { Profile, Schedule } from '../core/types';
 import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
@@ -22,7 +22,7 @@ import {
   UsageError,
   type CommandResult,
 } from './args';
-import { formatSpeedup, table } from './info';
+import { table } from './info';
 import { loadProfile, loadSchedule } from './load';
 import { sweepTable } from './sweep';
 
@@ -88,7 +88,16 @@ export function evaluationTable(
 ): string {
   const rows = [
     ['method', 'budget', 'updates', 'expected (FLOPs)', 'measured', 'chunk ms', 'action err mean', 'action err max'],
-    ['Full (plain model)', `K=${K}`, String(K * blocks), '1.00×', '1.00×', ev.fullChunkMs.toFixed(1), '0', '0'],
+    [
+      'Full (plain model)',
+      `K=${K}`,
+      String(K * blocks),
+      formatSpeedup(1),
+      formatSpeedup(1),
+      ev.fullChunkMs.toFixed(1),
+      '0',
+      '0',
+    ],
     ...ev.results.map((r) => [
       r.name,
       facts.get(r.name)?.budget ?? '',

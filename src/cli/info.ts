@@ -2,7 +2,7 @@
  * `bac info`: a human (or `--json`) summary of a `.bacschedule` or a `.bacprofile`.
  */
 import { updateSteps } from '../core/blocks';
-import { summarizeSchedule } from '../core/cost';
+import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import type { Profile, Schedule } from '../core/types';
 import { onePositional, parseCommandArgs } from './args';
 import { readInput } from './fsutil';
@@ -23,11 +23,6 @@ Options:
   -h, --help    show this help
 
 Exit codes: 0 success, 1 user error, 2 internal error.`;
-
-/** `3.12×`, or `n/a` when undefined. */
-export function formatSpeedup(x: number | null): string {
-  return x === null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`;
-}
 
 /** Right-aligned text table: first column left-aligned, the rest right-aligned. O(cells). */
 export function table(rows: readonly (readonly string[])[]): string {

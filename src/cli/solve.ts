@@ -6,13 +6,12 @@ import { dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
 import { serializeSchedule } from '../core/schedule-format';
 import { manualEditsOf, solveSchedule } from '../core/solve';
-import { summarizeSchedule } from '../core/cost';
+import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import type { FileRef } from '../core/types';
 import { FileIssuesError, integerOption, onePositional, parseCommandArgs, UsageError } from './args';
 import { relativePosix, sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
 import type { CommandResult } from './args';
-import { formatSpeedup } from './info';
 
 /** BUA top-n when `--top-n` is not given (the value the benchmarks use). */
 export const DEFAULT_TOP_N = 3;

@@ -4,6 +4,7 @@
  * recommended `.bacschedule` (docs/sweep.md).
  */
 import { resolve } from 'node:path';
+import { formatSpeedup } from '../core/cost';
 import { BacError } from '../core/errors';
 import { QUALITY_MEASURES, type QualityMeasureId, type QualityStat } from '../core/quality';
 import { defaultBudgets, defaultSamplers, gridOf, type SamplerAtK } from '../core/sweep';
@@ -12,7 +13,7 @@ import { describePlan } from '../core/trials';
 import { SAMPLER_TYPES } from '../engine/samplers';
 import { runSweep, SWEEP_DEFAULTS } from '../engine/sweep';
 import { executionProviderOption, integerOption, parseCommandArgs, UsageError, type CommandResult } from './args';
-import { formatSpeedup, table } from './info';
+import { table } from './info';
 
 /** `bac sweep --help`. */
 export const SWEEP_HELP = `Usage: bac sweep --model M.onnx --episodes E --out R.bacsweep [options]

@@ -54,3 +54,12 @@ export function summarizeSchedule(s: Schedule): ScheduleSummary {
     speedupTime: speedup.time,
   };
 }
+
+/**
+ * A speedup as every surface shows it (CLI tables, CodeLens, the editor, reports): two decimals and
+ * `×` (`3.12×`), `n/a` for null or non-finite. The schedule file keeps three; two are enough to
+ * tell a 1.04× measurement from 1.00×. Whether it was measured or expected is the caller's words.
+ */
+export function formatSpeedup(x: number | null): string {
+  return x === null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`;
+}

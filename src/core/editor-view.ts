@@ -102,14 +102,6 @@ export function validState(
   };
 }
 
-/**
- * Formats a speedup for lenses and headings with one decimal (`3.4×`): estimates from a cost model
- * do not deserve more digits at a glance (the file keeps three). `n/a` for null or non-finite.
- */
-export function formatSpeedup(x: number | null): string {
-  return x === null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(1)}×`;
-}
-
 /** A sampler type as people write it (`ddpm` → `DDPM`, `dpmsolver++` → `DPM-Solver++`). */
 export function samplerLabel(type: string): string {
   return type.toLowerCase() === 'dpmsolver++' ? 'DPM-Solver++' : type.toUpperCase();

@@ -26,9 +26,6 @@ export type BlockId = string;
 /** Why a step is an update of a block: the solver's ACS, BUA's error correction, or a person. */
 export type UpdateOrigin = 'acs' | 'bua' | 'manual';
 
-/** Update origins in precedence order: a step present under several is reported as the first. */
-export const UPDATE_ORIGINS: readonly UpdateOrigin[] = ['acs', 'bua', 'manual'];
-
 /**
  * Update set of one block with the origin of every update.
  * Invariants: arrays are strictly increasing, pairwise disjoint, every step in 0 … K−1;

@@ -4,13 +4,13 @@ import { DataType, encodeModel, makeGraph, makeNode, tensorValueInfo, attrInts }
 
 /**
  * Fast per-sample block statistics for profiling, computed on a worker thread so that they overlap
- * the next batch's denoiser calls on the main thread. The reference (`sampleBlockStats` in core) is
- * O(K²·D) in plain JS; here the Gram matrices come from one batched ONNX Runtime MatMul per block
- * in the worker's own single-threaded session (≈ 30× faster than JS), and the mean pairwise L1 —
- * O(m·K log K) by sorting each of m element columns — follows in plain JS.
+ * the next batch's denoiser calls on the main thread. The plain reference
+ * (`test/unit/helpers/reference-stats.ts`) is O(K²·D) in JS; here the Gram matrices come from one
+ * batched ONNX Runtime MatMul per block in the worker's own single-threaded session, and the mean
+ * pairwise L1 — O(m·K log K) by sorting each of m element columns — follows in plain JS.
  *
  * The L1 is exact when m = D. Sorting all D = T·d columns costs more than the sample's denoiser
- * calls (≈ 120 ms per sample for the demo's 24 × 1 280 columns, K = 100, measured), so by default
+ * calls (24 blocks × 1 280 columns × K = 100 for the demo policy), so by default
  * the profiler passes a fresh seeded random subset of m columns per sample and block: E is a mean
  * over elements, so the subset mean is an unbiased estimate of it, and because every sample draws
  * its own subset the error of ℓ (the mean over N samples) shrinks like 1/√(N·m).

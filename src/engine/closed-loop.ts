@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BacError } from '../core/errors';
 import { createEnv, OBS_DIM, OBS_KEYS, type Env } from '../sim';
 import type { Policy } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 
 /**
  * Closed-loop evaluation in the demo simulator, as diffusion_policy runs a policy: keep the last

@@ -3,7 +3,7 @@ import type { Schedule } from '../core/types';
 import type { WindowSample } from './episodes';
 import type { ExecutionProviderChoice } from './ort';
 import type { Policy } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { CachedRunner, PlainRunner, updateTable } from './runner';
 import type { NoiseScheduler } from './samplers';
 
@@ -75,7 +75,12 @@ export async function evaluate(
   options: { ep: ExecutionProviderChoice; seed: number; onSample?: (done: number, total: number) => void },
 ): Promise<Evaluation> {
   const plain = await PlainRunner.open(policy, options.ep, { threads: 1, staticBatch: 1 });
-  const cached = await CachedRunner.open(policy, plain.opened.provider, { threads: 1, staticBatch: 1 });
+  const cached = await CachedRunner.open(policy, plain.opened.provider, { threads: 1, staticBatch: 1 }).catch(
+    async (e: unknown) => {
+      await plain.release(); // the plain session is not leaked when the cached one cannot open
+      throw e;
+    },
+  );
   try {
     const tables = schedules.map((s) => updateTable(s.schedule, cached.blockIds));
     const plainTimes: number[] = [];

@@ -120,8 +120,8 @@ export interface ChunkFeeds {
 /**
  * Feeds for the K denoiser calls of one chunk: tensors created once, with the sample and timestep
  * copied in per step (the observation window is fixed for the chunk). Building three ORT tensors
- * per call cost ≈ 15 µs, measurable against the ≈ 200 µs of a mostly cached call
- * (docs/benchmarks.md). The tensors' buffers are owned here, so callers may reuse their arrays.
+ * per call is a fixed cost that is not small against a mostly cached call (docs/benchmarks.md).
+ * The tensors' buffers are owned here, so callers may reuse their arrays.
  */
 export function chunkFeeds(ort: typeof Ort, policy: Policy, cond: Float32Array, B: number): ChunkFeeds {
   const sample = new Float32Array(B * policy.horizon * policy.actionDim);

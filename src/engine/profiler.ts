@@ -19,7 +19,7 @@ import {
   type Policy,
 } from './policy';
 import { DEFAULT_L1_ELEMENTS, type ProfileProgress, type ProfileRequest } from './profile-protocol';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { runSampler } from './samplers';
 
 /**
@@ -152,7 +152,7 @@ export async function measureBlockTimes(
   };
   // Configurations: all off, all on, then each block alone. They are timed round-robin, one call
   // each per round, and each gets the median of its rounds: timed in bursts, one configuration at
-  // a time, a slow spell of this shared machine (tens of ms) could cover a whole burst and inflate
+  // a time, a slow spell of a shared machine (tens of ms) could cover a whole burst and inflate
   // one block while the next reads zero.
   const configs: Uint8Array[] = [new Uint8Array(n), new Uint8Array(n).fill(1)];
   for (let i = 0; i < n; i++) {
@@ -182,11 +182,47 @@ export async function measureBlockTimes(
 
 /**
  * Profiles a model on episodes. Deterministic for a given request (windows, noise and batch
- * composition all follow the seed), except for the measured times.
+ * composition all follow the seed), except for the measured times. Every ONNX Runtime session it
+ * opens is released on every path, a throwing hook or a failing call included.
  * @throws BacError for user errors (contract, episodes, keys, dimensions).
  */
 export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = {}): Promise<ProfileRun> {
   const log = hooks.log ?? (() => undefined);
+  const plan = await planProfile(request, log);
+  const opened = await openSession(plan.policy.bytes, request.executionProvider, { intraOpNumThreads: 1 });
+  try {
+    opened.notes.forEach((line) => log(line));
+    const started = performance.now();
+    const sampled = await sampleBlockStatistics(plan, opened, request.seed, hooks);
+    const times = await timeGatedBlocks(plan.policy, opened.provider);
+    log(`profiled ${sampled.done} samples in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const profile = assembleProfile(request, plan, sampled, times, opened.provider);
+    return { profile, provider: opened.provider, notes: [...opened.notes] };
+  } finally {
+    await opened.session.release();
+  }
+}
+
+/** Everything a profile needs before a session opens: checked request, model, sampler, windows. */
+interface ProfilePlan {
+  readonly policy: Policy;
+  readonly scheduler: ReturnType<typeof policyScheduler>;
+  /** Denoising steps K. */
+  readonly K: number;
+  /** Elements of one block output of one sample (T·d). */
+  readonly D: number;
+  readonly windows: readonly WindowSample[];
+  /** Samples per ORT call. */
+  readonly batchSize: number;
+  /** Elements per sample and block that estimate ℓ (D when exact). */
+  readonly l1Elements: number;
+}
+
+/**
+ * Checks the request and loads what the profile reads (model, episodes' windows), so that bad
+ * input fails before any session or worker exists.
+ */
+async function planProfile(request: ProfileRequest, log: (line: string) => void): Promise<ProfilePlan> {
   if (!Number.isInteger(request.samples) || request.samples < 1) {
     throw new BacError(`samples = ${request.samples} is invalid, expected an integer ≥ 1`);
   }
@@ -194,32 +230,51 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   const { info } = policy;
   const scheduler = policyScheduler(policy, request.steps, request.samplerType);
   const K = scheduler.numInferenceSteps;
-  const blocks = info.blocks;
-  const { T: Tb, d } = blockDims(policy);
-  const D = Tb * d;
-  const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
-  log(
-    `${info.name}: ${blocks.length} blocks, K = ${K} (${scheduler.config.type}), ${windows.length} observation windows`,
-  );
-
-  const ort = loadOrt();
-  const opened = await openSession(policy.bytes, request.executionProvider, { intraOpNumThreads: 1 });
-  opened.notes.forEach((line) => log(line));
-  const stats = await BatchStatsComputer.create();
-  const accumulators = blocks.map(() => new BlockStatsAccumulator(K));
-  const rng = new Rng(request.seed);
-  const batchSize = profileBatchSize(blocks.length, K, D, windows.length, request.batchSize);
-  log(`batches of ${batchSize} sample${batchSize === 1 ? '' : 's'} per ONNX Runtime call`);
+  const { T, d } = blockDims(policy);
+  const D = T * d;
   const l1Elements = Math.min(D, request.l1Elements ?? DEFAULT_L1_ELEMENTS);
   if (!Number.isInteger(l1Elements) || l1Elements < 1) {
     throw new BacError(`l1Elements = ${request.l1Elements} is invalid, expected an integer ≥ 1`);
   }
+  const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
+  log(
+    `${info.name}: ${info.blocks.length} blocks, K = ${K} (${scheduler.config.type}), ${windows.length} observation windows`,
+  );
+  const batchSize = profileBatchSize(info.blocks.length, K, D, windows.length, request.batchSize);
+  log(`batches of ${batchSize} sample${batchSize === 1 ? '' : 's'} per ONNX Runtime call`);
+  return { policy, scheduler, K, D, windows, batchSize, l1Elements };
+}
+
+/** Per-block statistics aggregated over the samples, and how many samples they hold. */
+interface SampledStatistics {
+  readonly accumulators: readonly BlockStatsAccumulator[];
+  readonly done: number;
+}
+
+/**
+ * Runs the full sampler on every window, batch by batch, with every block output written into the
+ * statistics buffer, and reduces each batch on the statistics worker while the next one samples.
+ * The worker is closed on every path.
+ */
+async function sampleBlockStatistics(
+  plan: ProfilePlan,
+  opened: OpenedSession,
+  seed: number,
+  hooks: ProfileHooks,
+): Promise<SampledStatistics> {
+  const { policy, scheduler, K, D, windows, batchSize } = plan;
+  const { info } = policy;
+  const blocks = info.blocks;
+  const { T: Tb, d } = blockDims(policy);
+  const ort = loadOrt();
+  const rng = new Rng(seed);
   // Its own stream, so the sampler noise (and thus Sim) does not depend on l1Elements.
-  const pickElements = elementSubsetPicker(D, l1Elements, new Rng(request.seed ^ L1_SUBSET_SALT));
+  const pickElements = elementSubsetPicker(D, plan.l1Elements, new Rng(seed ^ L1_SUBSET_SALT));
+  const accumulators = blocks.map(() => new BlockStatsAccumulator(K));
+  const stats = await BatchStatsComputer.create();
   const started = performance.now();
   let done = 0;
   let finishPrevious: (() => Promise<void>) | null = null;
-
   try {
     for (let first = 0; first < windows.length; first += batchSize) {
       const batch = windows.slice(first, first + batchSize);
@@ -269,19 +324,40 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
   } finally {
     await stats.close();
   }
+  return { accumulators, done };
+}
 
-  // Timed as the cached runner runs on the robot: batch 1, batch axis fixed (runner.ts), so the
-  // schedule's expected speedup by time predicts what `bac eval` and `bac compile --batch 1` get.
-  const gated = await openSession(buildGatedModel(policy.bytes, info.name, 1).bytes, opened.provider, {
+/**
+ * Per-call times of the blocks and the rest, measured on the gated graph as the cached runner runs
+ * it on the robot: batch 1, batch axis fixed (runner.ts), so the schedule's expected speedup by
+ * time predicts what `bac eval` and `bac compile --batch 1` get. The session is released on every
+ * path.
+ */
+async function timeGatedBlocks(
+  policy: Policy,
+  provider: ExecutionProvider,
+): Promise<{ base: number; blocks: number[] }> {
+  const gated = await openSession(buildGatedModel(policy.bytes, policy.info.name, 1).bytes, provider, {
     intraOpNumThreads: 1,
   });
-  const times = await measureBlockTimes(policy, gated);
-  await gated.session.release();
-  await opened.session.release();
-  log(`profiled ${done} samples in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  try {
+    return await measureBlockTimes(policy, gated);
+  } finally {
+    await gated.session.release();
+  }
+}
 
-  const blockProfiles: BlockProfile[] = blocks.map((b, i) => {
-    const agg = accumulators[i]!.result();
+/** The profile file's content from the statistics and the measured times. */
+function assembleProfile(
+  request: ProfileRequest,
+  plan: ProfilePlan,
+  sampled: SampledStatistics,
+  times: { base: number; blocks: number[] },
+  provider: ExecutionProvider,
+): Profile {
+  const { info } = plan.policy;
+  const blockProfiles: BlockProfile[] = info.blocks.map((b, i) => {
+    const agg = sampled.accumulators[i]!.result();
     const cost: Cost = { flops: b.cost.flops, timeUs: times.blocks[i]! };
     return {
       id: b.id,
@@ -294,17 +370,16 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
       cost,
     };
   });
-  const profile: Profile = {
+  return {
     model: { path: relativeTo(request.outPath, request.modelPath), sha256: info.sha256 },
-    sampler: { type: scheduler.config.type, steps: K },
-    samples: done,
+    sampler: { type: plan.scheduler.config.type, steps: plan.K },
+    samples: sampled.done,
     seed: request.seed,
     episodes: relativeTo(request.outPath, request.episodesPath),
-    executionProvider: opened.provider,
+    executionProvider: provider,
     createdAt: new Date().toISOString(),
     baseCost: { flops: info.baseCost.flops, timeUs: times.base },
-    l1Elements,
+    l1Elements: plan.l1Elements,
     blocks: blockProfiles,
   };
-  return { profile, provider: opened.provider, notes: [...opened.notes] };
 }

@@ -18,7 +18,7 @@
  * Pure math: no vscode, no ORT imports.
  */
 
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 
 /** Beta schedules supported (diffusers names). */
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';

@@ -15,7 +15,7 @@ import { loadDemoWindows, type DemoWindow } from './demonstrations';
 import { executedActions } from './evaluate';
 import type { ExecutionProviderChoice } from './ort';
 import { policyScheduler, type Policy } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { CachedRunner, PlainRunner, updateTable, type ChunkInputs } from './runner';
 import type { NoiseScheduler } from './samplers';
 

@@ -64,7 +64,7 @@ export class ScheduleDocuments {
 
   /**
    * The state to render for `document`'s current text. The trade-off sweep is the one costly part
-   * (≈ 0.4 s for 24 blocks × 100 steps): with `curves: 'ifCached'` the state comes at once, marked
+   * (every budget of every block, O(blocks · K³)): with `curves: 'ifCached'` the state comes at once, marked
    * `tradeoffPending` when they are not cached yet, so the timeline paints first.
    */
   async stateOf(document: vscode.TextDocument, curves: 'compute' | 'ifCached' = 'compute'): Promise<EditorState> {

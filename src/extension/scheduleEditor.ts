@@ -24,7 +24,11 @@ export class ScheduleEditorProvider extends Disposable implements vscode.CustomT
     super();
   }
 
-  /** Registers the provider; retains webview contexts so a hidden tab keeps its scroll and focus. */
+  /**
+   * Registers the provider. Webview contexts are not retained while hidden (they would hold a
+   * whole page per tab): a tab shown again is rebuilt from the document, and its view-local state
+   * (selected block, chart mode) comes back through `vscode.setState` (webview/state.ts).
+   */
   register(): vscode.Disposable {
     return vscode.window.registerCustomEditorProvider(SCHEDULE_EDITOR_VIEW_TYPE, this, {
       webviewOptions: { retainContextWhenHidden: false, enableFindWidget: false },

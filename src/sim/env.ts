@@ -17,7 +17,7 @@
  * than absolute ones.
  */
 
-import { createRng, type Rng } from './rng';
+import { createSimRng, type Rng } from '../core/rng';
 import { add, clipNorm, dist, perp, pointSegmentDistance, scale, sub, unit, vec, type Vec2 } from './geometry';
 
 /** Geometry and timing of the task. All lengths are in arena units (arena = [−1, 1]²). */
@@ -283,7 +283,7 @@ class PlanarEnv implements Env {
     layout?: Layout,
   ) {
     this.seed = seed;
-    this.layout = layout ?? sampleLayout(createRng(seed, 1), config);
+    this.layout = layout ?? sampleLayout(createSimRng(seed, 1), config);
     this.pos = this.layout.start;
   }
 
@@ -291,7 +291,7 @@ class PlanarEnv implements Env {
     // Without a seed the current layout is kept: a hand-made layout survives reset().
     if (seed !== undefined) {
       this.seed = seed;
-      this.layout = sampleLayout(createRng(seed, 1), this.config);
+      this.layout = sampleLayout(createSimRng(seed, 1), this.config);
     }
     this.pos = this.layout.start;
     this.stage = 0;

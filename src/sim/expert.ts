@@ -18,7 +18,7 @@
  */
 
 import { add, dist, dot, norm, scale, sub, unit, vec, type Vec2 } from './geometry';
-import { createRng } from './rng';
+import { createSimRng } from '../core/rng';
 import { DETOUR_ALONG_RANGE, detourViaPoints, lateralOffset, type Env } from './env';
 
 /** Per-episode style of the expert, exposed so tests and analysis can check multimodality. */
@@ -66,7 +66,7 @@ export interface ExpertOptions {
  * keep the streams independent).
  */
 export function createExpert(env: Env, seed: number, options: ExpertOptions = {}): Expert {
-  const rng = createRng(seed, 2);
+  const rng = createSimRng(seed, 2);
   const sideChoice = options.sideChoice ?? 'roomy';
   const pLeft = options.pLeft ?? 0.5;
   const pRoomy = options.pRoomy ?? 0.95;

@@ -1,9 +1,8 @@
 /**
  * Public API of the demo simulator: the waypoint-then-goal planar task, its scripted multimodal
- * expert and the seeded PRNG. Pure TypeScript with no Node imports, so the engine, CLI and
+ * expert (their seeded generator is `createSimRng` in `core/rng.ts`). Pure TypeScript with no Node imports, so the engine, CLI and
  * webview can all import it.
  */
-export * from './rng';
 export * from './geometry';
 export * from './env';
 export * from './expert';

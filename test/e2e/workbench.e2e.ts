@@ -196,7 +196,10 @@ describe('e2e: BAC Studio in the VS Code workbench', function () {
     await lens.first().waitFor({ timeout: 30_000 });
     const text = (await lens.first().innerText()).trim();
     note(`CodeLens: ${text}`);
-    assert.match(text, /^BAC: \d+\.\d× faster \(time\) · \d+\.\d× by FLOPs · runs [A-Z+-]+-\d+ · budget \d+ · top-n \d+/);
+    assert.match(
+      text,
+      /^BAC: \d+\.\d\d× faster \(time\) · \d+\.\d\d× by FLOPs · runs [A-Z+-]+-\d+ · budget \d+ · top-n \d+/,
+    );
     assert.ok(text.includes(`budget ${NEW_BUDGET} · top-n ${WS_TOP_N}`), 'the lens shows the saved budget');
     await shot('codelens-python');
   });

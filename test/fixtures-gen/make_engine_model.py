@@ -4,19 +4,18 @@ the demo episodes do not have): a seeded, untrained DP-T-shaped model (2 decoder
 layers, n_emb 32) whose observation keys match the demo episodes, with a short sampler (DDPM,
 K = 20 of 100 train steps) so engine tests profile and run it in seconds.
 
-    /usr/bin/python3 test/fixtures-gen/make_engine_model.py
+    PYTHONPATH=python /usr/bin/python3 test/fixtures-gen/make_engine_model.py
+
+(or without PYTHONPATH after `pip install -e python/`, see python/pyproject.toml).
 """
 import os
-import sys
 
 import torch
 
+from bac_export import export_bac_onnx
+from bac_models import TransformerForDiffusion
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-
-from bac_export import export_bac_onnx  # noqa: E402
-from bac_models import TransformerForDiffusion  # noqa: E402
-
 OBS_KEYS = ["robot_pos", "waypoint_rel", "goal_rel", "obstacle_rel", "stage"]  # 2+2+2+4+1 = 11
 
 

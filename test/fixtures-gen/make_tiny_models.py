@@ -16,7 +16,8 @@ Writes into ``test/fixtures/onnx/`` (committed; each file well under 1 MB):
   ``missing-metadata`` (no bac.sampler), ``wrong-input-name`` (cond renamed obs),
   ``wrong-input-rank`` (sample declared rank 2).
 
-Run from the repository root: ``/usr/bin/python3 test/fixtures-gen/make_tiny_models.py``.
+Run from the repository root: ``PYTHONPATH=python /usr/bin/python3 test/fixtures-gen/make_tiny_models.py``
+(or without PYTHONPATH after ``pip install -e python/``, see python/pyproject.toml).
 Deterministic (fixed seeds, one thread).
 """
 
@@ -26,18 +27,16 @@ import base64
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "python"))
+from bac_export import BLOCK_KINDS, BlockCapture, export_bac_onnx
+from bac_models import TransformerForDiffusion
 
-from bac_export import BLOCK_KINDS, BlockCapture, export_bac_onnx  # noqa: E402
-from bac_models import TransformerForDiffusion  # noqa: E402
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 OUT = os.path.join(REPO, "test", "fixtures", "onnx")
 KWARGS = dict(

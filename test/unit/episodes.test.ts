@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { isBacError } from '../../src/core/errors';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/core/rng';
 import {
   applyNormalizer,
   checkObsKeys,

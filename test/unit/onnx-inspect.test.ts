@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { isBacError } from '../../src/core/errors';
-import { inferShapes } from '../../src/engine/onnx/flops';
+import { inferShapes } from '../../src/engine/onnx/shapes';
 import { inspectModel, ModelContractError } from '../../src/engine/onnx/inspect';
 import { decodeModel, encodeModel, tensorValueInfo, DataType } from '../../src/engine/onnx/proto';
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseProfile } from '../../src/core/profile-format';
-import { BlockStatsAccumulator, sampleBlockStats } from '../../src/core/stats';
+import { BlockStatsAccumulator } from '../../src/core/stats';
+import { sampleBlockStats } from './helpers/reference-stats';
 import { BacError } from '../../src/core/errors';
 import { openSession } from '../../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
@@ -17,7 +18,7 @@ import {
   runProfile,
 } from '../../src/engine/profiler';
 import { DEFAULT_L1_ELEMENTS } from '../../src/engine/profile-protocol';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/core/rng';
 import { runSampler } from '../../src/engine/samplers';
 
 const root = resolve(__dirname, '..', '..');

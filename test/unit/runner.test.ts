@@ -11,7 +11,7 @@ import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from '../../src/engine/onnx/g
 import { openSession } from '../../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
 import { runProfile } from '../../src/engine/profiler';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/core/rng';
 import { CachedRunner, PlainRunner, updateTable } from '../../src/engine/runner';
 import { buildGatedModel } from '../../src/engine/onnx/gate';
 

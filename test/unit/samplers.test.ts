@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/core/rng';
 import {
   NoiseScheduler,
   alphasCumprod,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { originOf, updateSteps } from '../../src/core/blocks';
-import { analyse, formatSpeedup, profileMismatch, samplerLabel, validState } from '../../src/core/editor-view';
+import { formatSpeedup } from '../../src/core/cost';
+import { analyse, profileMismatch, samplerLabel, validState } from '../../src/core/editor-view';
 import { resolveWithControls, STEP_ZERO_REASON, toggleStep } from '../../src/core/schedule-edit';
 import { parseSchedule, serializeSchedule } from '../../src/core/schedule-format';
 import { solveSchedule } from '../../src/core/solve';
@@ -125,7 +126,7 @@ describe('editor view model', () => {
   });
 
   it('formats speedups with one decimal', () => {
-    assert.equal(formatSpeedup(3.44), '3.4×');
+    assert.equal(formatSpeedup(3.444), '3.44×');
     assert.equal(formatSpeedup(null), 'n/a');
   });
 

@@ -13,13 +13,13 @@ import {
   createEnv,
   createEnvWithLayout,
   createExpert,
-  createRng,
   lateralOffset,
   rolloutExpert,
   vec,
   type ExpertOptions,
   type Layout,
 } from '../../src/sim';
+import { createSimRng } from '../../src/core/rng';
 
 /** A hand-made layout: obstacles far off the straight lines, goal between start and waypoint. */
 const LINE: Layout = {
@@ -37,12 +37,12 @@ function driveTo(env: ReturnType<typeof createEnv>, target: { x: number; y: numb
 }
 
 test('rng: same seed same stream, different salts differ', () => {
-  const a = createRng(5);
-  const b = createRng(5);
-  const c = createRng(5, 1);
-  const xa = Array.from({ length: 20 }, () => a.next());
-  const xb = Array.from({ length: 20 }, () => b.next());
-  const xc = Array.from({ length: 20 }, () => c.next());
+  const a = createSimRng(5);
+  const b = createSimRng(5);
+  const c = createSimRng(5, 1);
+  const xa = Array.from({ length: 20 }, () => a.uniform());
+  const xb = Array.from({ length: 20 }, () => b.uniform());
+  const xc = Array.from({ length: 20 }, () => c.uniform());
   assert.deepEqual(xa, xb);
   assert.notDeepEqual(xa, xc);
   assert.ok(xa.every((v) => v >= 0 && v < 1));

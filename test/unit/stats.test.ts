@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BlockStatsAccumulator, sampleBlockStats } from '../../src/core/stats';
+import { BlockStatsAccumulator } from '../../src/core/stats';
+import { sampleBlockStats } from './helpers/reference-stats';
 import { seededRandom } from './helpers/rng';
 
 const f32 = (...v: number[]) => Float32Array.from(v);

@@ -4,7 +4,7 @@
  */
 
 import { BacError } from '../../core/errors';
-import { Rng } from '../rng';
+import { Rng } from '../../core/rng';
 import { resolveKeys, where } from './base';
 import type { EpisodeSource, Normalizer, ObsKeyInfo, SampleWindowsOptions, WindowSample } from './types';
 

@@ -18,16 +18,6 @@ import { dataTypeName, decodeModel, defaultOpset, type ModelProto, type ValueInf
 /** Prefix of block output names (METHOD.md): `bac:<layer>.<kind>`. */
 export const BLOCK_OUTPUT_PREFIX = 'bac:';
 
-/** The six metadata keys of the contract, in documentation order. */
-export const METADATA_KEYS = [
-  'bac.sampler',
-  'bac.obs_keys',
-  'bac.horizon',
-  'bac.n_obs_steps',
-  'bac.n_action_steps',
-  'bac.normalizer',
-] as const;
-
 /** A dimension: a fixed size, a symbolic name (e.g. `batch`), or null when not declared. */
 export type DimInfo = number | string | null;
 

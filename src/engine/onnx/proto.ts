@@ -13,6 +13,10 @@
  *
  * Large payloads (`TensorProto.raw_data`) are decoded as views into the input buffer (no copy), so
  * the input bytes must not be mutated while a decoded model is alive.
+ *
+ * One idea, longer than 500 lines: the message types, their field tables, the codec and the small
+ * constructors for new nodes and tensors all describe the same schema, and splitting them would
+ * put one protobuf message's definition in several files.
  */
 
 /** A field this codec does not model, kept verbatim (payload without its tag). */
@@ -506,11 +510,6 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   return decodeMessage(bytes, 0, bytes.length, MODEL) as unknown as ModelProto;
 }
 
-/** Decodes a standalone `TensorProto` (e.g. from a file). */
-export function decodeTensor(bytes: Uint8Array): TensorProto {
-  return decodeMessage(bytes, 0, bytes.length, TENSOR) as unknown as TensorProto;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -773,11 +772,6 @@ export function attrInts(name: string, v: readonly (number | bigint)[]): Attribu
 /** GRAPH attribute. */
 export function attrGraph(name: string, g: GraphProto): AttributeProto {
   return { ...emptyAttr(name, AttrType.GRAPH), g };
-}
-
-/** TENSOR attribute. */
-export function attrTensor(name: string, t: TensorProto): AttributeProto {
-  return { ...emptyAttr(name, AttrType.TENSOR), t };
 }
 
 /** A new TensorProto holding `raw` little-endian bytes. */
