@@ -39,12 +39,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     run: evalCommand,
   },
   compile: { summary: 'bake a schedule into a deployable ONNX model', help: COMPILE_HELP, run: compileCommand },
+  info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
   sweep: {
     summary: 'fewer-step samplers × cache schedules, measured → .bacsweep + recommended schedule',
     help: SWEEP_HELP,
     run: sweepCommand,
   },
-  info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
 };
 
 /** Where the CLI writes; the process streams in production, buffers in tests. */

@@ -27,6 +27,48 @@ async function bac(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr };
 }
 
+describe('bac sweep arguments', () => {
+  it('user errors exit 1 with one message naming the fix, before any work', async () => {
+    const cases: [string[], RegExp][] = [
+      [['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5'], /--out is missing/],
+      [['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.json'], /must end with \.bacsweep/],
+      [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--samplers', 'ddpm-x'],
+        /--samplers item "ddpm-x" is invalid/,
+      ],
+      [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--tolerance', 'x'],
+        /--tolerance "x" is invalid/,
+      ],
+      [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--methods', 'acs'],
+        /--methods item "acs" is invalid/,
+      ],
+      [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--measure', 'full-model-error'],
+        /--measure full-model-error is invalid/,
+      ],
+      [
+        [
+          'sweep',
+          '--model',
+          join(tmpdir(), 'no-such-model.onnx'),
+          '--episodes',
+          'e.hdf5',
+          '--out',
+          join(tmpdir(), 'r.bacsweep'),
+        ],
+        /cannot read the model/,
+      ],
+    ];
+    for (const [args, re] of cases) {
+      const r = await bac(...args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+    }
+  });
+});
+
 describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures/demo/policy.onnx is missing' }, () => {
   let dir: string;
   before(() => (dir = mkdtempSync(join(tmpdir(), 'bac-sweep-'))));
