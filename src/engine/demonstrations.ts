@@ -1,6 +1,7 @@
 import { BacError } from '../core/errors';
-import { openEpisodes, applyNormalizer, sampleWindows, type WindowSample } from './episodes';
+import { openEpisodes, type WindowSample } from './episodes';
 import type { Policy } from './policy';
+import { loadWindows } from './profiler';
 
 /**
  * Observation windows together with what the demonstrator did next: the reference the offline
@@ -18,8 +19,8 @@ export interface DemoWindow extends WindowSample {
 }
 
 /**
- * Reads `count` windows (the same choice as `loadWindows` for the same seed: `sampleWindows`),
- * normalises their observations and attaches the recorded actions.
+ * The `count` windows {@link loadWindows} picks for `seed` (normalised), each with the recorded
+ * actions it stands for.
  */
 export async function loadDemoWindows(
   policy: Policy,
@@ -30,6 +31,7 @@ export async function loadDemoWindows(
   const md = policy.info.metadata;
   const Da = policy.actionDim;
   const rows = Math.min(md.nActionSteps, policy.horizon - (md.nObsSteps - 1));
+  const windows = await loadWindows(policy, episodesPath, count, seed);
   const source = await openEpisodes(episodesPath);
   try {
     if (source.actionDim !== Da) {
@@ -37,16 +39,8 @@ export async function loadDemoWindows(
         `${episodesPath}: the recorded actions have ${source.actionDim} values per step but the policy outputs ${Da}; use the episodes the policy was trained on`,
       );
     }
-    const windows = await sampleWindows(source, {
-      keys: md.obsKeys,
-      nObsSteps: policy.obsSteps,
-      count,
-      seed,
-      expectedDim: policy.condDim,
-    });
     const out: DemoWindow[] = [];
     for (const w of windows) {
-      applyNormalizer(w.obs, md.normalizer.obs);
       const actions = await source.actions(w.episode);
       const len = source.lengths[w.episode]!;
       const demo = new Float32Array(rows * Da);
