@@ -3,7 +3,7 @@
  * cache method × budget on the same windows and noise; writes a `.bacsweep` report and the
  * recommended `.bacschedule` (docs/sweep.md).
  */
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { formatSpeedup } from '../core/cost';
 import { BacError } from '../core/errors';
 import { QUALITY_MEASURES, type QualityMeasureId, type QualityStat } from '../core/quality';
@@ -205,7 +205,7 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
       `recommended: ${configLabel(rec.config)}: ${formatSpeedup(rec.measuredSpeedup)} measured, ${report.measure} within ${(report.tolerance * 100).toFixed(1)} % of the reference`,
       ...(report.trials ? [describePlan(report.trials.success, report.trials.drop, report.trials.plan)] : []),
       ...report.notes,
-      `wrote ${values.out} and ${values.schedule ?? schedulePath}`,
+      `wrote ${values.out} and ${relative(process.cwd(), schedulePath) || schedulePath}`,
     ];
     return {
       json: { command: 'sweep', out, schedule: schedulePath, report },
