@@ -1,6 +1,6 @@
 /**
  * Entry of the Sweep panel webview: the measured Pareto front of a `.bacsweep` report (x: measured
- * speedup over the reference, log scale; y: the report's quality measure, lower is better), every
+ * speedup over the reference; y: the report's quality measure, lower is better; both log scale), every
  * point labelled, the recommendation marked, and a list with one "Apply" button per applicable
  * configuration. The host owns the schedule; this page only asks it to apply a configuration. It
  * says `ready` once its listener is installed, then receives the state.
@@ -37,14 +37,14 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
 function chart(state: SweepPanelState): SVGElement {
   const W = 720;
   const H = 380;
-  const m = { l: 70, r: 20, t: 16, b: 44 };
+  const m = { l: 70, r: 170, t: 16, b: 44 };
   const pts = state.points.filter((p) => p.quality !== null);
   const xs = pts.map((p) => Math.log(Math.max(p.speedup, 1e-3)));
-  const ys = pts.map((p) => p.quality!);
+  const ys = pts.map((p) => Math.log(Math.max(p.quality!, 1e-30)));
   const [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 0.1)];
-  const [y0, y1] = [Math.min(...ys) * 0.9, Math.max(...ys) * 1.05];
+  const [y0, y1] = [Math.min(...ys) - 0.05, Math.max(...ys) + 0.05];
   const sx = (v: number) => m.l + ((Math.log(Math.max(v, 1e-3)) - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
-  const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
+  const sy = (v: number) => H - m.b - ((Math.log(Math.max(v, 1e-30)) - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
   const root = svg('svg', {
     viewBox: `0 0 ${W} ${H}`,
     role: 'img',
@@ -68,14 +68,14 @@ function chart(state: SweepPanelState): SVGElement {
         'text-anchor': 'middle',
         class: 'axis-label',
       },
-      `${state.measure} (lower is better)`,
+      `${state.measure} (log scale, lower is better)`,
     ),
   );
   for (const t of [1, 2, 5, 10, 20, 50]) {
     if (Math.log(t) < x0 - 1e-9 || Math.log(t) > x1 + 1e-9) continue;
     root.append(svg('text', { x: sx(t), y: H - m.b + 16, 'text-anchor': 'middle', class: 'tick' }, `${t}×`));
   }
-  for (const v of [y0, (y0 + y1) / 2, y1]) {
+  for (const v of [y0, (y0 + y1) / 2, y1].map(Math.exp)) {
     root.append(svg('text', { x: m.l - 6, y: sy(v) + 4, 'text-anchor': 'end', class: 'tick' }, v.toExponential(1)));
   }
   const front = pts.filter((p) => p.pareto).sort((a, b) => a.speedup - b.speedup);

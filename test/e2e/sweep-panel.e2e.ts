@@ -44,7 +44,7 @@ describe('e2e: the Sweep panel', function () {
     assert.equal(await view.locator('svg .point').count(), report.results.length, 'one point per configuration');
     assert.equal(await view.locator('svg .point.recommended').count(), 1, 'the recommendation is marked');
     assert.match(
-      await view.locator('svg .point.recommended').innerText(),
+      (await view.locator('svg .point.recommended .point-label').textContent()) ?? '',
       new RegExp(configLabel(rec.config).replace(/[+]/g, '\\+')),
     );
     await page.screenshot({ path: join(artifacts, 'sweep-panel.png') });
