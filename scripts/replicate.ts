@@ -80,6 +80,7 @@ const total = (r: Row) => r.outcomes.flat().length;
 const rateA = (r: Row) => r.outcomes[0]!.filter(Boolean).length / r.outcomes[0]!.length;
 const rate = (r: Row) => successes(r) / total(r);
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const pText = (p: number) => (p < 0.001 ? '< 0.001' : `= ${p.toFixed(3)}`);
 
 /** Paired McNemar test of two rows over the seed sets both ran (same layouts, same order). */
 function pairedP(a: Row, b: Row): { p: number; n: number; b: number; c: number } {
@@ -256,7 +257,7 @@ async function main(): Promise<void> {
       const order = ['Uniform', 'Unified ACS', 'ACS w/o BUA', 'BAC'].map((m) => `${m} ${pct(rate(at(m)))}`).join(', ');
       const bac = at('BAC');
       const t = pairedP(full, bac);
-      return `- S = ${M}: ${order}; BAC is ${Math.abs((rate(bac) - rate(full)) * 100).toFixed(1)} points ${rate(bac) >= rate(full) ? 'above' : 'below'} Full (${pct(rate(full))}), ${t.p < 0.05 ? 'significant' : 'not significant'} (p = ${t.p.toFixed(3)}); the paper expects BAC ≈ Full ≥ Unified ACS ≥ Uniform and ACS w/o BUA below Unified ACS.`;
+      return `- S = ${M}: ${order}; BAC is ${Math.abs((rate(bac) - rate(full)) * 100).toFixed(1)} points ${rate(bac) >= rate(full) ? 'above' : 'below'} Full (${pct(rate(full))}), ${t.p < 0.05 ? 'significant' : 'not significant'} (p ${pText(t.p)}); the paper expects BAC ≈ Full ≥ Unified ACS ≥ Uniform and ACS w/o BUA below Unified ACS.`;
     }),
     ...fewerStepText(rows, full, recRow),
     '',
@@ -286,12 +287,12 @@ function fewerStepText(rows: readonly Row[], full: Row, rec: Row): string[] {
   const notBelow = (r: Row) => !(rate(r) < rate(full) && pairedP(full, r).p < 0.05);
   const lines = fewer.map((r) => {
     const t = pairedP(full, r);
-    return `- Fewer steps, ${r.sampler} full model: ${pct(rate(r))} (${successes(r)}/${total(r)}) at ${r.measured?.toFixed(2) ?? 'n/a'}× measured; ${Math.abs((rate(r) - rate(full)) * 100).toFixed(1)} points ${rate(r) >= rate(full) ? 'above' : 'below'} Full, ${t.p < 0.05 ? 'significant' : 'not significant'} (McNemar p = ${t.p.toFixed(3)}).`;
+    return `- Fewer steps, ${r.sampler} full model: ${pct(rate(r))} (${successes(r)}/${total(r)}) at ${r.measured?.toFixed(2) ?? 'n/a'}× measured; ${Math.abs((rate(r) - rate(full)) * 100).toFixed(1)} points ${rate(r) >= rate(full) ? 'above' : 'below'} Full, ${t.p < 0.05 ? 'significant' : 'not significant'} (McNemar p ${pText(t.p)}).`;
   });
   const best = fewer.filter(notBelow).sort((a, b) => (b.measured ?? 0) - (a.measured ?? 0))[0];
   const t = pairedP(full, rec);
   lines.push(
-    `- Sweep recommendation, ${configLabel(configOf(rec)!)}: ${pct(rate(rec))} (${successes(rec)}/${total(rec)}) at ${rec.measured?.toFixed(2) ?? 'n/a'}× measured; against Full ${t.p < 0.05 ? 'significantly' : 'not significantly'} ${rate(rec) >= rate(full) ? 'above' : 'below'} (p = ${t.p.toFixed(3)}).`,
+    `- Sweep recommendation, ${configLabel(configOf(rec)!)}: ${pct(rate(rec))} (${successes(rec)}/${total(rec)}) at ${rec.measured?.toFixed(2) ?? 'n/a'}× measured; against Full ${t.p < 0.05 ? 'significantly' : 'not significantly'} ${rate(rec) >= rate(full) ? 'above' : 'below'} (p ${pText(t.p)}).`,
   );
   if (best && rec !== best && rec.measured && best.measured) {
     lines.push(
