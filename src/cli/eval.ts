@@ -11,6 +11,7 @@ import { BacError } from '../core/errors';
 import type { Profile, Schedule } from '../core/types';
 import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
+import { ModelRejectedError } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { compareWithFewerSteps } from '../engine/sweep-measure';
 import { loadWindows } from '../engine/profiler';
@@ -171,7 +172,9 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       { budget: String(n.schedule.solver.budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops },
     ]),
   );
-  const ev = await evaluate(policy, scheduler, windows, named, { ep, seed });
+  const ev = await evaluate(policy, scheduler, windows, named, { ep, seed }).catch((e: unknown) => {
+    throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
+  });
   // The same question at equal measured cost against the full model at fewer steps (other samplers
   // included): same windows (same seed), several noise draws, quality against the demonstrations.
   const { type, steps } = schedule.sampler;
@@ -184,7 +187,9 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       { config: { sampler: type, steps, method: 'uniform', budget }, schedule: uniform },
     ],
     { samples, draws: EVAL_DRAWS, seed, ep },
-  );
+  ).catch((e: unknown) => {
+    throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
+  });
   return {
     json: {
       command: 'eval',

@@ -21,7 +21,8 @@ import { loadDemoWindows } from './demonstrations';
 import { sha256Bytes, writeFileAtomic } from './fsutil';
 import type { ExecutionProviderChoice } from './ort';
 import { loadPolicy, type Policy } from './policy';
-import { relativeTo, runProfile } from './profiler';
+import { storedPathFor } from './paths';
+import { runProfile } from './profiler';
 import {
   aggregateRecords,
   measureWindows,
@@ -140,7 +141,10 @@ export async function runSweep(
   if (!grid.some((c) => configId(c) === configId(reference))) {
     throw new BacError(`the grid lacks the reference ${configId(reference)}; add it to the samplers`);
   }
-  const modelRef: FileRef = { path: relativeTo(request.schedulePath, request.modelPath), sha256: policy.info.sha256 };
+  const modelRef: FileRef = {
+    path: storedPathFor(request.schedulePath, request.modelPath),
+    sha256: policy.info.sha256,
+  };
 
   // Profiles: the reference's (block times for every schedule's costs) and one per cached sampler.
   const needs = new Map<string, { sampler: string; steps: number }>([
@@ -252,7 +256,7 @@ export async function runSweep(
       ...schedule,
       solver: {
         ...schedule.solver,
-        profile: { path: relativeTo(request.schedulePath, profilePath), sha256: sha256Bytes(bytes) },
+        profile: { path: storedPathFor(request.schedulePath, profilePath), sha256: sha256Bytes(bytes) },
       },
     };
   }
@@ -260,8 +264,8 @@ export async function runSweep(
   const report: SweepReport = {
     format: SWEEP_FORMAT,
     version: SWEEP_VERSION,
-    model: { path: relativeTo(request.outPath, request.modelPath), sha256: policy.info.sha256 },
-    episodes: relativeTo(request.outPath, request.episodesPath),
+    model: { path: storedPathFor(request.outPath, request.modelPath), sha256: policy.info.sha256 },
+    episodes: storedPathFor(request.outPath, request.episodesPath),
     createdAt: new Date().toISOString(),
     provider: runners.provider,
     runner: runners.description,
@@ -275,7 +279,7 @@ export async function runSweep(
     results,
     pareto: paretoFront(results, o.measure),
     recommendation,
-    recommendedSchedule: relativeTo(request.outPath, request.schedulePath),
+    recommendedSchedule: storedPathFor(request.outPath, request.schedulePath),
     trials:
       request.success === undefined
         ? null
