@@ -7,22 +7,10 @@ import {
   parseSweepReport,
   serializeSweepReport,
   type SweepConfig,
-  type SweepReport,
-  type SweepResult,
 } from '../../src/core/sweep-format';
-import { QUALITY_MEASURES } from '../../src/core/quality';
+import { sweepReport, sweepResult } from './helpers/sweep-report';
 
-const stat = (value: number) => ({ value, seedStd: 0, windowSe: 0 });
-function result(config: SweepConfig, speedup: number, mse: number, updates = 10): SweepResult {
-  return {
-    config,
-    updates,
-    expectedSpeedupFlops: speedup,
-    chunkMs: 100 / speedup,
-    measuredSpeedup: speedup,
-    quality: { 'demo-mse': stat(mse), 'demo-mse-best-of-n': stat(mse / 2), 'full-model-error': null },
-  };
-}
+const result = sweepResult;
 const ref: SweepConfig = { sampler: 'ddpm', steps: 100, method: 'full', budget: null };
 const d10: SweepConfig = { sampler: 'ddim', steps: 10, method: 'full', budget: null };
 const d10bac: SweepConfig = { sampler: 'ddim', steps: 10, method: 'bac', budget: 3 };
@@ -76,28 +64,11 @@ describe('Pareto front and recommendation', () => {
 });
 
 describe('.bacsweep format', () => {
-  const report: SweepReport = {
-    format: 'bacsweep',
-    version: 1,
-    model: { path: 'policy.onnx', sha256: 'a'.repeat(64) },
-    episodes: 'heldout.hdf5',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    provider: 'cpu',
-    runner: 'per-step batch-1',
-    windows: 4,
-    draws: 2,
-    seed: 1,
-    reference: ref,
-    measure: 'demo-mse',
-    tolerance: 0.05,
-    measures: QUALITY_MEASURES,
-    results: [result(ref, 1, 0.01), result(d10, 9, 0.011)],
+  const report = sweepReport(ref, [result(ref, 1, 0.01), result(d10, 9, 0.011)], {
     pareto: ['ddpm-100/full', 'ddim-10/full'],
     recommendation: 'ddim-10/full',
     recommendedSchedule: 'x.bacschedule',
-    trials: null,
-    notes: [],
-  };
+  });
 
   it('round-trips', () => {
     assert.deepEqual(parseSweepReport(serializeSweepReport(report)), report);

@@ -1,52 +1,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSweepHostMessage, isSweepWebviewMessage } from '../../src/core/protocol';
-import { QUALITY_MEASURES } from '../../src/core/quality';
 import { solveSchedule } from '../../src/core/solve';
 import { isFullSchedule, scheduleUpdates } from '../../src/core/sweep';
-import type { SweepReport, SweepResult, SweepConfig } from '../../src/core/sweep-format';
+import type { SweepConfig } from '../../src/core/sweep-format';
 import { scheduleForSweepPoint, sweepPanelState } from '../../src/core/sweep-view';
+import { sweepReport, sweepResult } from './helpers/sweep-report';
 import { syntheticProfile } from './helpers/synthetic-profile';
 
 const profile = syntheticProfile({ layers: 2, steps: 20, seed: 3 });
 const target = solveSchedule(profile, { budget: 5, topN: 1, forceLast: true, profile: null }, profile.model);
-const stat = (value: number) => ({ value, seedStd: 0.1 * value, windowSe: 0 });
-const res = (config: SweepConfig, speedup: number, q: number): SweepResult => ({
-  config,
-  updates: 1,
-  expectedSpeedupFlops: speedup,
-  chunkMs: 1,
-  measuredSpeedup: speedup,
-  quality: { 'demo-mse': stat(q), 'demo-mse-best-of-n': stat(q), 'full-model-error': null },
-});
+const res = sweepResult;
 const ref: SweepConfig = { sampler: 'ddpm', steps: 20, method: 'full', budget: null };
-const report: SweepReport = {
-  format: 'bacsweep',
-  version: 1,
-  model: profile.model,
-  episodes: 'e.hdf5',
-  createdAt: '',
-  provider: 'cpu',
-  runner: 'per-step batch-1',
-  windows: 2,
-  draws: 2,
-  seed: 1,
-  reference: ref,
-  measure: 'demo-mse',
-  tolerance: 0.05,
-  measures: QUALITY_MEASURES,
-  results: [
+const report = sweepReport(
+  ref,
+  [
     res(ref, 1, 1),
     res({ sampler: 'ddim', steps: 5, method: 'full', budget: null }, 4, 1.01),
     res({ sampler: 'ddpm', steps: 20, method: 'uniform', budget: 5 }, 3, 1.5),
     res({ sampler: 'ddpm', steps: 20, method: 'bac', budget: 5 }, 2.5, 1.2),
   ],
-  pareto: ['ddpm-20/full', 'ddim-5/full'],
-  recommendation: 'ddim-5/full',
-  recommendedSchedule: 'r.bacschedule',
-  trials: null,
-  notes: ['n'],
-};
+  {
+    model: profile.model,
+    pareto: ['ddpm-20/full', 'ddim-5/full'],
+    recommendation: 'ddim-5/full',
+    recommendedSchedule: 'r.bacschedule',
+    notes: ['n'],
+  },
+);
 
 describe('Sweep panel state and apply', () => {
   it('labels every point, marks the front and the recommendation, says which can be applied', () => {
