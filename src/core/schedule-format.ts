@@ -38,7 +38,7 @@ import {
   type FormatIssue,
 } from './json-validate';
 import type { ScheduleFile } from './generated/bacschedule.types';
-import type { FileRef, Schedule } from './types';
+import type { FileRef, MeasuredSpeed, Schedule } from './types';
 
 /** Value of the `format` field of every `.bacschedule`. */
 export const SCHEDULE_FORMAT = 'bacschedule';
@@ -149,8 +149,21 @@ function scheduleOf(d: ScheduleDocument): Schedule {
       manualOff: b.manualOff,
       cost: { flops: b.flops, timeUs: b.timeUs },
     })),
+    ...(d.measured ? { measured: { ...d.measured } } : {}),
   };
 }
+
+/** Keys of the optional `measured` object in file order (see `MeasuredSpeed`). */
+const MEASURED_KEYS: readonly (keyof MeasuredSpeed)[] = [
+  'provider',
+  'device',
+  'batch',
+  'speedup',
+  'chunkMs',
+  'fullChunkMs',
+  'at',
+  'tableHash',
+];
 
 /** Rounds a derived ratio for display in the file; null when undefined (e.g. all costs are 0). */
 function roundRatio(x: number | null): number | null {
@@ -199,6 +212,9 @@ export function serializeSchedule(s: Schedule): string {
     `    "speedupFlops": ${j(roundRatio(summary.speedupFlops))},`,
     `    "speedupTime": ${j(roundRatio(summary.speedupTime))}`,
     '  },',
+    ...(s.measured
+      ? [`  "measured": { ${MEASURED_KEYS.map((k) => `"${k}": ${j(s.measured![k])}`).join(', ')} },`]
+      : []),
     blockLines.length === 0 ? '  "blocks": []' : `  "blocks": [\n${blockLines.join(',\n')}\n  ]`,
     '}',
     '',

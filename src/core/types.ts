@@ -117,7 +117,16 @@ export interface Schedule {
   readonly baseCost: Cost;
   /** Per-block update sets, model order. */
   readonly blocks: readonly ScheduleBlock[];
+  /** The last measured speed of this schedule (`bac eval`); absent when never measured. */
+  readonly measured?: MeasuredSpeed;
 }
+
+/**
+ * A speed measured by running the schedule's chunk graph against the faster full-model runner,
+ * on one provider and device (the schema's `measured`). Valid only while the update table is the
+ * one measured: `tableHash` (`updateTableHash` in `core/measured-speed.ts`) tells.
+ */
+export type MeasuredSpeed = ScheduleFileTypes.ScheduleFileMeasured;
 
 /**
  * Derived numbers shown in summaries, CodeLens and the editor. Hand-written: unlike the file's

@@ -57,6 +57,47 @@ export interface ScheduleFileSummary {
   readonly speedupTime: number | null;
 }
 
+/** Optional: the last measured speed of this schedule (bac eval): its chunk graph against the faster full-model runner, on one provider and device; valid while tableHash matches the update table. */
+export interface ScheduleFileMeasured {
+  /**
+   * Execution provider (cpu, cuda, webgpu).
+   * Schema: non-empty.
+   */
+  readonly provider: string;
+  /**
+   * The device in words.
+   * Schema: non-empty.
+   */
+  readonly device: string;
+  /** Schema: integer, ≥ 1. */
+  readonly batch: number;
+  /**
+   * Baseline chunk time / schedule chunk time.
+   * Schema: ≥ 0.
+   */
+  readonly speedup: number;
+  /**
+   * Median ms of one action chunk with the schedule.
+   * Schema: ≥ 0.
+   */
+  readonly chunkMs: number;
+  /**
+   * Median ms of one baseline chunk.
+   * Schema: ≥ 0.
+   */
+  readonly fullChunkMs: number;
+  /**
+   * When, ISO 8601 UTC.
+   * Schema: non-empty.
+   */
+  readonly at: string;
+  /**
+   * Fingerprint of the update table measured.
+   * Schema: non-empty.
+   */
+  readonly tableHash: string;
+}
+
 export interface ScheduleFileBlock {
   readonly id: BlockId;
   /** Update steps chosen by the ACS dynamic programme. */
@@ -95,6 +136,8 @@ export interface ScheduleFile {
   readonly baseCost: Cost;
   /** Derived numbers, rewritten on every save; editing them has no effect. */
   readonly summary: ScheduleFileSummary;
+  /** Optional: the last measured speed of this schedule (bac eval): its chunk graph against the faster full-model runner, on one provider and device; valid while tableHash matches the update table. */
+  readonly measured?: ScheduleFileMeasured;
   /**
    * Per block, in model order (layer ascending, then sa, ca, ffn), its update steps by origin. A step is an update when it is in acs, bua or manual; step 0 must be one.
    * Schema: non-empty.
