@@ -354,7 +354,7 @@ describe('e2e: BAC Studio in the VS Code workbench', function () {
     note(`CodeLens: ${text}`);
     assert.match(
       text,
-      /^BAC: \d+\.\d\d× faster \(time\) · \d+\.\d\d× by FLOPs · runs [A-Z+-]+-\d+ · budget \d+ · top-n \d+/,
+      /^BAC: \d+\.\d\d× expected \(time\) · \d+\.\d\d× by FLOPs · runs [A-Z+-]+-\d+ · budget \d+ · top-n \d+/,
     );
     await shot('codelens-python');
   });
