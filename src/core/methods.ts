@@ -1,4 +1,4 @@
-import { buildBaseline, uniformSteps } from './baselines';
+import { buildBaseline } from './baselines';
 import { assertUsableTarget, largestMeeting, scheduleSpeedup, type CostTarget } from './cost-target';
 import { BacError } from './errors';
 import { gridSchedule } from './grid';
