@@ -5,9 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
-import { compileScheduleDetailed } from '../engine/compile';
-import { writeFileAtomic } from '../engine/fsutil';
+import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
 import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { checkOutput, writeFileAtomic } from './fsutil';
 import { loadSchedule } from './load';
 
 /** `bac compile --help`. */
@@ -19,7 +19,8 @@ loop needs only its sampler: see docs/compiled-model.md. The model is the one th
 (its sha256 must match).
 
 Options:
-  --out M            the .onnx to write (atomically)
+  --out M            the .onnx to write (atomically, after ONNX Runtime loaded it; never the
+                     schedule or its model)
   --batch B          fix the batch axis to B (e.g. 1 on a robot): ONNX Runtime then folds the shape
                      arithmetic and each call runs fewer nodes; the model accepts only batch B
   --json             print a JSON result instead of text
@@ -41,6 +42,10 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
   const batch = values.batch === undefined ? undefined : integerOption('compile', 'batch', values.batch, 1);
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
+  await checkOutput(values.out, [
+    { path: schedulePath, what: 'schedule' },
+    { path: modelPath, what: 'model' },
+  ]);
   const bytes = await readFile(modelPath).catch(() => {
     throw new BacError(
       `${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`,
@@ -51,6 +56,7 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
     scheduleName: schedulePath,
     batch,
   });
+  await checkCompiledModelLoads(compiled.bytes, basename(modelPath));
   await writeFileAtomic(values.out, compiled.bytes);
   return {
     json: {

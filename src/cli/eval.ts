@@ -11,6 +11,7 @@ import { BacError } from '../core/errors';
 import type { Profile, Schedule } from '../core/types';
 import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
+import { ModelRejectedError } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
 import {
@@ -160,7 +161,9 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       { budget: String(n.schedule.solver.budget), expectedFlops: summarizeSchedule(n.schedule).speedupFlops },
     ]),
   );
-  const ev = await evaluate(policy, scheduler, windows, named, { ep, seed });
+  const ev = await evaluate(policy, scheduler, windows, named, { ep, seed }).catch((e: unknown) => {
+    throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
+  });
   return {
     json: {
       command: 'eval',

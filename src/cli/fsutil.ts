@@ -5,7 +5,13 @@
 import { readFile } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { BacError } from '../core/errors';
-import { sha256File as engineSha256File, writeFileAtomic as engineWriteFileAtomic } from '../engine/fsutil';
+import {
+  checkWritable,
+  sameFile,
+  sha256File as engineSha256File,
+  writeFileAtomic as engineWriteFileAtomic,
+  WriteInterruptedError,
+} from '../engine/fsutil';
 
 export { sha256Bytes } from '../engine/fsutil';
 
@@ -65,7 +71,39 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   try {
     await engineWriteFileAtomic(file, data);
   } catch (e) {
-    throw fsUserError(e, file, 'write it', 'expected a writable path in an existing directory');
+    if (e instanceof WriteInterruptedError) throw new BacError(`interrupted: ${e.message}`);
+    throw fsUserError(e, file, 'write it', WRITABLE_FIX);
+  }
+}
+
+const WRITABLE_FIX = 'expected a writable path in an existing directory';
+
+/** An input of a command, which its output must never replace. */
+export interface CommandInput {
+  /** The path as the user gave it (or as resolved from a file that names it). */
+  readonly path: string;
+  /** What it is, e.g. "model", "schedule". */
+  readonly what: string;
+}
+
+/**
+ * Checks an output path before any long work: it is none of the command's inputs (by file identity,
+ * so `./m.onnx`, a hard link or a symlink to the input all count) and an atomic write there can
+ * succeed (existing writable directory, not a directory itself, a legal name).
+ * @throws BacError naming the output and the fix.
+ */
+export async function checkOutput(out: string, inputs: readonly CommandInput[]): Promise<void> {
+  for (const input of inputs) {
+    if (await sameFile(out, input.path)) {
+      throw new BacError(
+        `${out}: is the ${input.what} this command reads (${input.path}), expected a different output path (writing it would destroy the ${input.what})`,
+      );
+    }
+  }
+  try {
+    await checkWritable(out);
+  } catch (e) {
+    throw fsUserError(e, out, 'write it', WRITABLE_FIX);
   }
 }
 

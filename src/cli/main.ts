@@ -3,7 +3,9 @@
  * 0 success, 1 user error (the message names the file, the field and the fix), 2 internal error.
  */
 import { isBacError } from '../core/errors';
+import { VERBOSE_ENV } from '../engine/ort';
 import { FileIssuesError, UsageError, type CommandResult } from './args';
+import { boundList, boundMessage, MAX_MESSAGE_BYTES, shortenQuotes } from './bounded-text';
 import { INFO_HELP, infoCommand } from './info';
 import { COMPILE_HELP, compileCommand } from './compile';
 import { EVAL_HELP, evalCommand } from './eval';
@@ -64,7 +66,8 @@ function topHelp(commands: Readonly<Record<string, Command>>): string {
     'Commands:',
     ...names.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`),
     '',
-    'Every command takes --json for machine-readable output.',
+    'Every command takes --json for machine-readable output and --verbose for every',
+    "execution-provider decision and ONNX Runtime's own log lines.",
     'Exit codes: 0 success, 1 user error, 2 internal error.',
   ].join('\n');
 }
@@ -85,7 +88,12 @@ export async function runCli(
   commands: Readonly<Record<string, Command>> = COMMANDS,
 ): Promise<number> {
   const json = flags(argv).includes('--json');
-  const [name, ...rest] = argv;
+  // `--verbose` works with every command: it shows every execution-provider decision and ORT's
+  // own logs (in this process and in the profiling child, which inherits the environment).
+  const verboseAt = flags(argv).indexOf('--verbose');
+  const [name, ...rest] = verboseAt < 0 ? argv : [...argv.slice(0, verboseAt), ...argv.slice(verboseAt + 1)];
+  const verboseBefore = process.env[VERBOSE_ENV];
+  if (verboseAt >= 0) process.env[VERBOSE_ENV] = '1';
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       const topic = name === 'help' && rest[0] !== undefined ? commands[rest[0]] : undefined;
@@ -109,21 +117,37 @@ export async function runCli(
   } catch (e) {
     if (isBacError(e)) {
       const hint = e instanceof UsageError ? `\nRun \`bac ${e.command ? `${e.command} ` : ''}--help\` for usage.` : '';
-      io.err(`bac: ${e.message}${hint}\n`);
-      if (json) {
-        const issues = e instanceof FileIssuesError ? e.issues.map((i) => ({ file: e.file, ...i })) : undefined;
-        io.out(`${JSON.stringify({ ok: false, error: { kind: 'user', message: e.message, issues } }, null, 2)}\n`);
-      }
+      const message = boundMessage(e.message, MAX_MESSAGE_BYTES - 100);
+      io.err(`bac: ${message}${hint}\n`);
+      if (json) io.out(`${JSON.stringify({ ok: false, error: userErrorJson(e, message) }, null, 2)}\n`);
       return 1;
     }
-    const message = e instanceof Error ? e.message : String(e);
+    const message = boundMessage(e instanceof Error ? e.message : String(e));
     const stack = e instanceof Error && e.stack ? `\n${e.stack}` : '';
     io.err(
       `bac: internal error: ${message}\nThis is a bug in BAC Studio, not in your input; please report it with the command line and this output.${stack}\n`,
     );
     if (json) io.out(`${JSON.stringify({ ok: false, error: { kind: 'internal', message } }, null, 2)}\n`);
     return 2;
+  } finally {
+    if (verboseAt >= 0) {
+      if (verboseBefore === undefined) delete process.env[VERBOSE_ENV];
+      else process.env[VERBOSE_ENV] = verboseBefore;
+    }
   }
+}
+
+/** The `--json` error object of a user error: its bounded message and, for a file, its issues (bounded). */
+function userErrorJson(e: Error, message: string): Record<string, unknown> {
+  if (!(e instanceof FileIssuesError)) return { kind: 'user', message };
+  const all = e.issues.map((i) => ({
+    file: shortenQuotes(e.file),
+    ...i,
+    path: shortenQuotes(i.path),
+    message: boundMessage(i.message, 1024),
+  }));
+  const { kept, leftOut } = boundList(all, MAX_MESSAGE_BYTES - 1024);
+  return { kind: 'user', message, issues: kept, ...(leftOut > 0 ? { issuesLeftOut: leftOut } : {}) };
 }
 
 /** Entry point for `bin/bac.js` and `node dist/cli.js`: runs on process.argv, sets the exit code. */

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { BacError } from '../core/errors';
+import { WriteInterruptedError } from '../engine/fsutil';
 import { profileInChildProcess, ProfileCancelledError } from '../engine/profile-process';
 import { DEFAULT_L1_ELEMENTS } from '../engine/profile-protocol';
 import { SAMPLER_TYPES } from '../engine/samplers';
@@ -15,6 +16,10 @@ import {
   UsageError,
   type CommandResult,
 } from './args';
+import { checkOutput, fsUserError } from './fsutil';
+
+/** Signals that cancel a profile (Ctrl-C, a terminating supervisor). */
+const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
 
 /** Samples when `--samples` is not given. */
 export const DEFAULT_PROFILE_SAMPLES = 32;
@@ -38,7 +43,8 @@ Options:
   --steps K          denoiser calls per action chunk (default: the model's num_inference_steps)
   --l1-elements M    elements per sample and block the reuse error is averaged over: a seeded
                      random subset (default ${DEFAULT_L1_ELEMENTS}), or "all" for the exact value
-  --out P            the .bacprofile to write (atomically)
+  --out P            the .bacprofile to write (atomically; checked before profiling, never the
+                     model or the episodes)
   --json             print a JSON result instead of text
   -h, --help         show this help
 
@@ -85,9 +91,18 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
         ? Number.MAX_SAFE_INTEGER
         : integerOption('profile', 'l1-elements', l1Option, 1);
 
+  const outPath = resolve(out);
+  // before profiling: an unusable --out must fail in seconds, not after the whole run
+  await checkOutput(out, [
+    { path: values.model!, what: 'model' },
+    { path: values.episodes!, what: 'episodes' },
+  ]);
+
+  // Ctrl-C or a SIGTERM kills the profiling child and reports "interrupted"; during the final
+  // write, the atomic write's own handler removes its temp file and the write fails the same way.
   const abort = new AbortController();
-  const onSigint = (): void => abort.abort();
-  process.once('SIGINT', onSigint);
+  const onSignal = (): void => abort.abort();
+  for (const s of INTERRUPTS) process.on(s, onSignal);
   const logLines: string[] = [];
   const quiet = values.json === true;
   try {
@@ -98,7 +113,7 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
         samples,
         seed,
         executionProvider: ep,
-        outPath: resolve(out),
+        outPath,
         batchSize,
         l1Elements,
         samplerType,
@@ -135,8 +150,9 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
   } catch (e) {
     if (e instanceof ProfileCancelledError)
       throw new BacError('interrupted: profiling was cancelled and no profile was written');
-    throw e;
+    if (e instanceof WriteInterruptedError) throw new BacError(`interrupted: ${e.message}`);
+    throw fsUserError(e, out, 'write it', 'expected a writable path in an existing directory');
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    for (const s of INTERRUPTS) process.removeListener(s, onSignal);
   }
 }

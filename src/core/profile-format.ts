@@ -181,7 +181,13 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
     );
   }
   const headerLength = view.getUint32(12, true);
-  if (headerLength > Math.min(MAX_HEADER_BYTES, bytes.length - PREAMBLE_BYTES)) {
+  if (headerLength > MAX_HEADER_BYTES) {
+    return fail(
+      'header',
+      `header length ${headerLength} is over the limit of ${MAX_HEADER_BYTES} bytes (16 MiB), expected a header of at most 16 MiB as BAC Studio writes (re-profile)`,
+    );
+  }
+  if (headerLength > bytes.length - PREAMBLE_BYTES) {
     return fail(
       'header',
       `header length ${headerLength} runs past the end of the ${bytes.length}-byte file, expected a complete file (was it truncated?)`,

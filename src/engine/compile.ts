@@ -11,7 +11,9 @@ import { summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
 import type { BlockId, Schedule } from '../core/types';
 import { CACHE_INPUT, CACHE_OUTPUT, gateDescribedModel, UPDATE_INPUT, type GateInfo } from './onnx/gate';
+import { GraphCycleError } from './onnx/graph';
 import { decodeOrThrow, describeModel, type ModelInfo } from './onnx/inspect';
+import { ModelRejectedError, openSession, type OpenedSession } from './ort';
 import { samplerConfigFor } from './policy';
 import type { SamplerConfig } from './samplers';
 import {
@@ -129,7 +131,10 @@ export function compileScheduleDetailed(
   }
 
   const batch = options.batch;
-  const { model: gated, info: gate } = gateDescribedModel(decoded, info, modelName, batch);
+  const { model: gated, info: gate } = gateOrNameModel(
+    () => gateDescribedModel(decoded, info, modelName, batch),
+    modelName,
+  );
   const g = gated.graph as GraphProto;
   const names = new Set<string>([
     ...g.node.flatMap((x) => [...x.input, ...x.output]),
@@ -183,6 +188,37 @@ export function compileScheduleDetailed(
     metadataProps: [...props, ...Object.entries(meta).map(([key, v]) => ({ key, value: JSON.stringify(v) }))],
   };
   return { bytes: encodeModel(compiled), steps: K, table, gate, model: info };
+}
+
+/** Runs the gating; a graph cycle (a broken model) becomes a user error naming the model. */
+function gateOrNameModel<T>(gate: () => T, modelName: string): T {
+  try {
+    return gate();
+  } catch (e) {
+    if (e instanceof GraphCycleError) throw new BacError(`${modelName}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Checks that ONNX Runtime loads a compiled model (on the CPU, the provider every deployer has),
+ * so `bac compile` never writes a file a robot cannot open. Gating only rewires the model's graph,
+ * so a refusal means the input model was already broken (e.g. a node reading a value nothing
+ * produces, which the graph rewrite cannot see). O(model size): ORT parses and optimises it once.
+ * @throws BacError naming the model and ORT's reason.
+ */
+export async function checkCompiledModelLoads(compiled: Uint8Array, modelName: string): Promise<void> {
+  let opened: OpenedSession;
+  try {
+    opened = await openSession(compiled, 'cpu', { intraOpNumThreads: 1 });
+  } catch (e) {
+    if (!(e instanceof ModelRejectedError)) throw e;
+    throw new BacError(
+      `${modelName}: ONNX Runtime cannot load the model compiled from it (${e.detail}), so nothing was written; ` +
+        `expected a model ONNX Runtime loads, check ${modelName} with onnx.checker or re-export it`,
+    );
+  }
+  await opened.session.release();
 }
 
 /** The loop a deployer writes, as JSON stored in `bac.calling_convention` (see docs/compiled-model.md). */

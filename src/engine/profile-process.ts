@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { BacError } from '../core/errors';
 import { parseProfile } from '../core/profile-format';
 import type { Profile } from '../core/types';
@@ -59,7 +60,8 @@ function workerEntry(): { module: string; execArgv: string[] } {
   const bundled = join(__dirname, 'profile-worker.js');
   if (existsSync(bundled)) return { module: bundled, execArgv: [] };
   const source = join(__dirname, 'profile-worker.ts');
-  if (existsSync(source)) return { module: source, execArgv: ['--import', 'tsx'] };
+  // tsx by absolute URL: the child may run with any working directory (a user's project folder)
+  if (existsSync(source)) return { module: source, execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href] };
   throw new Error(`profiling worker not found beside ${__dirname} (expected profile-worker.js or .ts)`);
 }
 

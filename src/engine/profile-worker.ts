@@ -4,6 +4,7 @@
  */
 import { isBacError } from '../core/errors';
 import { serializeProfile } from '../core/profile-format';
+import { ModelRejectedError } from './ort';
 import type { ChildMessage, ParentMessage } from './profile-protocol';
 import { runProfile } from './profiler';
 
@@ -33,7 +34,9 @@ process.on('message', (raw: unknown) => {
           peakRssBytes: process.resourceUsage().maxRSS * 1024,
         });
       },
-      (e: unknown) => {
+      (thrown: unknown) => {
+        // The profiler opens the model from bytes: name the file the user gave in the message.
+        const e = thrown instanceof ModelRejectedError ? thrown.withModel(msg.request.modelPath) : thrown;
         const err = e instanceof Error ? e : new Error(String(e));
         return send({
           type: 'error',
@@ -47,5 +50,9 @@ process.on('message', (raw: unknown) => {
     .finally(() => process.disconnect?.());
 });
 
+// The parent decides about interrupts: Ctrl-C in a terminal signals the whole process group, and
+// the parent must report one "interrupted" (it kills this process), not "the child died".
+process.on('SIGINT', () => undefined);
+// A parent that ended (even by SIGKILL) closes the IPC channel: nobody wants the result any more.
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

@@ -3,8 +3,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { isBacError } from '../core/errors';
 import { parseSchedule } from '../core/schedule-format';
-import { compileScheduleDetailed } from '../engine/compile';
-import { writeFileAtomic } from '../engine/fsutil';
+import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
+import { sameFile, writeFileAtomic } from '../engine/fsutil';
 import { resolveStored } from './files';
 
 /**
@@ -105,12 +105,21 @@ export async function compileScheduleCommand(
     out = target.fsPath;
   }
 
+  // an output must never replace an input (the save dialog's overwrite prompt does not say so)
+  const input = (await sameFile(out, modelPath)) ? 'model' : (await sameFile(out, uri.fsPath)) ? 'schedule' : null;
+  if (input) {
+    void vscode.window.showErrorMessage(
+      `BAC: ${basename(out)} is the ${input} being compiled; pick another file to write.`,
+    );
+    return undefined;
+  }
   try {
     const compiled = compileScheduleDetailed(modelBytes, schedule, {
       modelName: basename(modelPath),
       scheduleName: name,
       batch: batch ?? undefined,
     });
+    await checkCompiledModelLoads(compiled.bytes, basename(modelPath));
     await writeFileAtomic(out, compiled.bytes);
     const what = `K = ${compiled.steps}, ${batch === null ? 'any batch' : `batch ${batch}`}, ${(compiled.bytes.length / 1e6).toFixed(1)} MB`;
     log.info(`compile: ${uri.fsPath} → ${out} (${what})`);

@@ -3,6 +3,7 @@
  * consumes each value (including the outer-scope values a subgraph reads), and each block output's
  * exclusive ancestor set as METHOD.md defines it.
  */
+import { BacError } from '../../core/errors';
 import type { GraphProto, NodeProto } from './proto';
 
 /** Producer/consumer index of one graph. Node ids are indices into `graph.node`. */
@@ -239,10 +240,20 @@ export function exclusiveSets(
   return { sets, overlaps };
 }
 
+/** A graph whose nodes read each other's outputs in a cycle: ONNX forbids it, so the model is broken. */
+export class GraphCycleError extends BacError {
+  constructor(readonly node: string) {
+    super(
+      `the graph has a cycle (node "${node.slice(0, 200)}" depends on its own output), expected an acyclic ONNX graph; re-export the model`,
+    );
+    this.name = 'GraphCycleError';
+  }
+}
+
 /**
  * Stable topological order of `nodes` (Kahn's algorithm, preferring the given order), counting
  * subgraph outer-scope reads as edges. Values without a producer among `nodes` are treated as
- * available. Throws on a cycle. O(nodes + edges) plus a heap-free scan (the queue is kept sorted
+ * available. Throws {@link GraphCycleError} on a cycle (a broken model, not a bug). O(nodes + edges) plus a heap-free scan (the queue is kept sorted
  * by original position with a simple pointer, fine for graphs of a few thousand nodes).
  */
 export function topoSort(nodes: readonly NodeProto[]): NodeProto[] {
@@ -275,7 +286,10 @@ export function topoSort(nodes: readonly NodeProto[]): NodeProto[] {
       if (indeg[s] === 0) ready.push(s);
     }
   }
-  if (out.length !== nodes.length) throw new Error('graph has a cycle');
+  if (out.length !== nodes.length) {
+    const stuck = nodes.find((_, i) => (indeg[i] as number) > 0);
+    throw new GraphCycleError(stuck?.name || stuck?.opType || '?');
+  }
   return out;
 }
 

@@ -1,7 +1,7 @@
 /**
  * "BAC: Compile Schedule to ONNX" in a real VS Code: the schedule of the test workspace compiles
  * into a deployable model (step input, packed cache, calling convention with the batch asked for);
- * an invalid schedule is refused with nothing written.
+ * an invalid schedule is refused with nothing written, and so is an output that is the model itself.
  */
 import * as assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -35,6 +35,15 @@ describe('BAC: Compile Schedule to ONNX', () => {
     ) as { batch?: unknown };
     assert.equal(convention.batch, 1);
     assert.deepEqual(readdirSync(dir), ['policy.cached.onnx'], 'no temp file left beside it');
+  });
+
+  it('refuses to write over the model it compiles', async function () {
+    this.timeout(60_000);
+    const model = wsUri(WS.model).fsPath;
+    const before = readFileSync(model);
+    const result = await (await api()).compileSchedule({ schedule: wsUri(WS.schedule), out: model, batch: null });
+    assert.equal(result, undefined);
+    assert.deepEqual(readFileSync(model), before, 'the model is unchanged');
   });
 
   it('refuses an invalid schedule and writes nothing', async () => {
