@@ -133,6 +133,49 @@ function propose(rng: Rng, table: Uint8Array, K: number, n: number, fixed: (k: n
   return [cell(pool[rng.int(pool.length)]!, i)];
 }
 
+/**
+ * `table` after one random move (see {@link tuneSchedule}) that keeps `fits` true; null when 200
+ * draws found none (bounded, so a table with no room cannot spin forever). `fixed` steps never
+ * change.
+ */
+export function randomFittingMove(
+  rng: Rng,
+  table: Uint8Array,
+  K: number,
+  n: number,
+  fixed: (k: number) => boolean,
+  fits: (t: Uint8Array) => boolean,
+): Uint8Array | null {
+  for (let tries = 0; tries < 200; tries++) {
+    const p = propose(rng, table, K, n, fixed);
+    if (!p) continue;
+    const next = table.slice();
+    for (const c of p) next[c] = next[c] ? 0 : 1;
+    if (fits(next)) return next;
+  }
+  return null;
+}
+
+/** Whether a table's block cost keeps the expected speedup ≥ X (blocks in `costs` order). */
+export function tableFits(
+  profile: Profile,
+  target: CostTarget,
+  blockIds: readonly string[],
+): (t: Uint8Array) => boolean {
+  const K = profile.sampler.steps;
+  const byId = new Map(profile.blocks.map((b) => [b.id, b]));
+  const cost = costOf(target.by);
+  const costs = blockIds.map((id) => cost(byId.get(id)!.cost));
+  const base = cost(profile.baseCost);
+  const full = K * (base + costs.reduce((a, b) => a + b, 0));
+  return (t) => full / (K * base + tableCost(t, costs)) >= target.speedup;
+}
+
+/** Steps a search never changes: step 0, and step K−1 with forceLast. */
+export function fixedStep(K: number, forceLast: boolean): (k: number) => boolean {
+  return (k) => k === 0 || (forceLast && k === K - 1);
+}
+
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new TuneCancelledError();
 }
@@ -191,28 +234,13 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
     startTable = tables[at]!;
     table = startTable.slice();
     best = startBest = startScores[startMethod]!;
-    const byId = new Map(profile.blocks.map((b) => [b.id, b]));
-    const cost = costOf(target.by);
-    const costs = tuning.blockIds.map((id) => cost(byId.get(id)!.cost));
-    const base = cost(profile.baseCost);
-    const full = K * (base + costs.reduce((a, b) => a + b, 0));
-    const fits = (t: Uint8Array) => full / (K * base + tableCost(t, costs)) >= target.speedup;
-    const fixed = (k: number) => k === 0 || (req.forceLast && k === K - 1);
+    const fits = tableFits(profile, target, tuning.blockIds);
+    const fixed = fixedStep(K, req.forceLast);
     const rng = new Rng(req.seed);
     for (let it = 1; it <= req.iterations; it++) {
       checkAbort(req.signal);
-      // Draw until a proposal applies and fits (bounded, so a full table cannot spin forever).
-      let flips: number[] | null = null;
-      for (let tries = 0; tries < 200 && !flips; tries++) {
-        const p = propose(rng, table, K, n, fixed);
-        if (!p) continue;
-        const next = table.slice();
-        for (const c of p) next[c] = next[c] ? 0 : 1;
-        if (fits(next)) flips = p;
-      }
-      if (flips) {
-        const next = table.slice();
-        for (const c of flips) next[c] = next[c] ? 0 : 1;
+      const next = randomFittingMove(rng, table, K, n, fixed, fits);
+      if (next) {
         const score = (await tuning.score(next))[measure];
         if (score < best) {
           best = score;
