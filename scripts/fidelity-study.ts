@@ -16,7 +16,6 @@ import * as os from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { uniformSteps } from '../src/core/baselines';
 import { formatSpeedup, summarizeSchedule } from '../src/core/cost';
 import { scheduleSpeedup, type CostTarget } from '../src/core/cost-target';
 import { gridSchedule } from '../src/core/grid';
