@@ -8,7 +8,7 @@ import type { CostMeasure } from '../core/cost-target';
 import type { FileRef } from '../core/types';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
-import { MEASURE_LABELS } from '../engine/offline-measures';
+import { MEASURE_LABELS, MEASURE_NAMES, type MeasureName } from '../engine/offline-measures';
 import { tuneAndWrite } from '../engine/tune';
 import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
 import { relativePosix, sha256Bytes, sha256File } from './fsutil';
@@ -32,6 +32,8 @@ Options:
   --by flops|time    what X counts: FLOPs (default) or the profile's measured block times
   --episodes E       episodes to cut windows from (default: the profile's episodes)
   --windows W        tuning windows, and as many held-out windows (default ${DEFAULT_TUNE_WINDOWS})
+  --measure NAME     the offline measure minimised (default actionMean; docs/fidelity-study.md):
+                     ${MEASURE_NAMES.filter((m) => m !== 'demoError').join(', ')}
   --iterations N     search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})
   --seed S           seed of the windows' noise and of the search (default 0); same seed, same schedule
   --top-n n          BUA top-n of the bac start (default 3)
@@ -52,6 +54,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     episodes: { type: 'string' },
     windows: { type: 'string' },
     iterations: { type: 'string' },
+    measure: { type: 'string' },
     seed: { type: 'string' },
     'top-n': { type: 'string' },
     'no-force-last': { type: 'boolean' },
@@ -81,6 +84,12 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     values.iterations === undefined
       ? DEFAULT_TUNE_ITERATIONS
       : integerOption('tune', 'iterations', values.iterations, 0);
+  const measure = (values.measure ?? 'actionMean') as MeasureName;
+  if (!MEASURE_NAMES.includes(measure) || measure === 'demoError')
+    throw new UsageError(
+      `--measure ${values.measure} is unknown, expected one of ${MEASURE_NAMES.filter((m) => m !== 'demoError').join(', ')}`,
+      'tune',
+    );
   const seed = values.seed === undefined ? 0 : integerOption('tune', 'seed', values.seed, 0);
   const topN = values['top-n'] === undefined ? 3 : integerOption('tune', 'top-n', values['top-n'], 0);
   const threads = values.threads === undefined ? undefined : integerOption('tune', 'threads', values.threads, 1, 256);
@@ -124,6 +133,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
         tuneWindows,
         heldoutWindows,
         iterations,
+        measure,
         seed,
         threads,
         signal: abort.signal,
