@@ -8,7 +8,7 @@ import { BacError } from '../core/errors';
 import { serializeSchedule } from '../core/schedule-format';
 import { manualEditsOf } from '../core/solve';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
-import type { CostMeasure, CostTarget } from '../core/cost-target';
+import type { CostTarget } from '../core/cost-target';
 import {
   isScheduleMethod,
   SCHEDULE_METHODS,
@@ -20,6 +20,7 @@ import type { FileRef } from '../core/types';
 import { FileIssuesError, integerOption, onePositional, parseCommandArgs, UsageError } from './args';
 import { relativePosix, sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
+import { targetOption } from './target';
 import type { CommandResult } from './args';
 
 /** BUA top-n when `--top-n` is not given (the value the benchmarks use). */
@@ -90,7 +91,8 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
       'solve',
     );
   const budget = values.budget === undefined ? undefined : integerOption('solve', 'budget', values.budget, 1);
-  const target = values['target-speedup'] === undefined ? undefined : targetOption(values['target-speedup'], values.by);
+  const target =
+    values['target-speedup'] === undefined ? undefined : targetOption('solve', values['target-speedup'], values.by);
   const topN = values['top-n'] === undefined ? DEFAULT_TOP_N : integerOption('solve', 'top-n', values['top-n'], 0);
 
   const { profile, bytes } = await loadProfile(profilePath);
@@ -146,19 +148,6 @@ function methodOption(value: string | undefined): ScheduleMethod {
   if (!isScheduleMethod(value))
     throw new UsageError(`--method ${value} is unknown, expected one of ${SCHEDULE_METHODS.join(', ')}`, 'solve');
   return value;
-}
-
-/** `--target-speedup X [--by flops|time]`. */
-function targetOption(speedup: string, by: string | undefined): CostTarget {
-  const X = Number(speedup);
-  if (speedup.trim() === '' || !Number.isFinite(X) || X < 1)
-    throw new UsageError(
-      `--target-speedup ${speedup} is invalid, expected a number ≥ 1, e.g. --target-speedup 3`,
-      'solve',
-    );
-  if (by !== undefined && by !== 'flops' && by !== 'time')
-    throw new UsageError(`--by ${by} is unknown, expected flops or time`, 'solve');
-  return { speedup: X, by: (by ?? 'flops') as CostMeasure };
 }
 
 /** The model reference as seen from the schedule's directory, checking an override's hash. */

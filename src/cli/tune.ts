@@ -4,7 +4,6 @@
 import { dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
-import type { CostMeasure } from '../core/cost-target';
 import type { FileRef } from '../core/types';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
@@ -13,6 +12,7 @@ import { tuneAndWrite } from '../engine/tune';
 import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
 import { relativePosix, sha256Bytes, sha256File } from './fsutil';
 import { loadProfile } from './load';
+import { targetOption } from './target';
 
 /** Search iterations when `--iterations` is not given. */
 export const DEFAULT_TUNE_ITERATIONS = 60;
@@ -67,11 +67,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
   const speedupText = values['target-speedup'];
   if (speedupText === undefined)
     throw new UsageError('--target-speedup is missing, expected e.g. --target-speedup 3', 'tune');
-  const X = Number(speedupText);
-  if (speedupText.trim() === '' || !Number.isFinite(X) || X < 1)
-    throw new UsageError(`--target-speedup ${speedupText} is invalid, expected a number ≥ 1`, 'tune');
-  if (values.by !== undefined && values.by !== 'flops' && values.by !== 'time')
-    throw new UsageError(`--by ${values.by} is unknown, expected flops or time`, 'tune');
+  const target = targetOption('tune', speedupText, values.by);
   const out = values.out;
   if (out === undefined || !out.endsWith('.bacschedule'))
     throw new UsageError(
@@ -125,7 +121,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
         policy,
         scheduler,
         profile,
-        target: { speedup: X, by: (values.by ?? 'flops') as CostMeasure },
+        target,
         forceLast: !values['no-force-last'],
         topN,
         model,
