@@ -17,7 +17,8 @@ import { sha256File, writeFileAtomic } from '../src/engine/fsutil';
 import type { ExecutionProviderChoice } from '../src/engine/ort';
 import { loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
-import { loadWindows, relativeTo } from '../src/engine/profiler';
+import { storedPathFor as relativeTo } from '../src/engine/paths';
+import { loadWindows } from '../src/engine/profiler';
 
 const root = resolve(__dirname, '..');
 const modelPath = resolve(root, process.env.BAC_DEMO_MODEL ?? 'fixtures/demo/policy.onnx');

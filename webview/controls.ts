@@ -6,6 +6,7 @@
 import { formatSpeedup } from '../src/core/cost';
 import { samplerLabel } from '../src/core/editor-view';
 import type { SolverControls } from '../src/core/schedule-edit';
+import { minBudget } from '../src/core/solver-params';
 import type { ValidState } from '../src/core/protocol';
 import { button, checkbox, integerField, type ControlHandle } from './toolkit';
 
@@ -157,7 +158,7 @@ export class Controls {
   render(s: ValidState): void {
     this.state = s;
     const K = s.steps;
-    this.range.min = String(s.solver.forceLast && K > 1 ? 2 : 1);
+    this.range.min = String(minBudget(K, s.solver.forceLast));
     this.range.max = String(K);
     this.range.value = String(s.solver.budget);
     this.budget.set(s.solver.budget);

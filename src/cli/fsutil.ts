@@ -3,7 +3,6 @@
  * file-system failures the user can fix turned into user errors (exit 1) naming the file.
  */
 import { readFile } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
 import { BacError } from '../core/errors';
 import {
   checkWritable,
@@ -105,14 +104,4 @@ export async function checkOutput(out: string, inputs: readonly CommandInput[]):
   } catch (e) {
     throw fsUserError(e, out, 'write it', WRITABLE_FIX);
   }
-}
-
-/**
- * `target` relative to directory `fromDir`, with `/` separators (files store POSIX paths so they
- * diff the same on every OS). Falls back to the absolute path when no relative one exists (another
- * Windows drive).
- */
-export function relativePosix(fromDir: string, target: string): string {
-  const rel = relative(resolve(fromDir), resolve(target));
-  return rel === '' ? '.' : rel.split(sep).join('/');
 }

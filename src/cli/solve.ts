@@ -3,28 +3,21 @@
  * another method), at a budget or at a cost target, written as a `.bacschedule`.
  */
 import { access } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
-import { serializeSchedule } from '../core/schedule-format';
-import { manualEditsOf } from '../core/solve';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
+import { checkSolverParams, MIN_BUDGET, MIN_TOP_N, SOLVER_DEFAULTS } from '../core/solver-params';
 import type { CostTarget } from '../core/cost-target';
-import {
-  isScheduleMethod,
-  SCHEDULE_METHODS,
-  solveAtBudget,
-  solveForTarget,
-  type ScheduleMethod,
-} from '../core/methods';
-import type { FileRef } from '../core/types';
+import { isScheduleMethod, SCHEDULE_METHODS, type ScheduleMethod } from '../core/methods';
+import type { FileRef, Schedule } from '../core/types';
+import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
 import { FileIssuesError, integerOption, onePositional, parseCommandArgs, UsageError } from './args';
-import { relativePosix, sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
+import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
 import { targetOption } from './target';
 import type { CommandResult } from './args';
 
-/** BUA top-n when `--top-n` is not given (the value the benchmarks use). */
-export const DEFAULT_TOP_N = 3;
+/** BUA top-n when `--top-n` is not given. */
+export const DEFAULT_TOP_N = SOLVER_DEFAULTS.topN;
 
 /** `bac solve --help`. */
 export const SOLVE_HELP = `Usage: bac solve P.bacprofile (--budget M | --target-speedup X) --out S.bacschedule [options]
@@ -90,32 +83,40 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
       `--out ${out} does not end in .bacschedule, expected a path like ${out}.bacschedule (editors recognise schedules by this extension)`,
       'solve',
     );
-  const budget = values.budget === undefined ? undefined : integerOption('solve', 'budget', values.budget, 1);
   const target =
     values['target-speedup'] === undefined ? undefined : targetOption('solve', values['target-speedup'], values.by);
-  const topN = values['top-n'] === undefined ? DEFAULT_TOP_N : integerOption('solve', 'top-n', values['top-n'], 0);
+  const topN =
+    values['top-n'] === undefined ? DEFAULT_TOP_N : integerOption('solve', 'top-n', values['top-n'], MIN_TOP_N);
+  const forceLast = !values['no-force-last'];
 
   const { profile, bytes } = await loadProfile(profilePath);
   const K = profile.sampler.steps;
-  if (budget !== undefined && budget > K)
+  // With a target the budget is searched; K stands in for the range checks of the other parameters.
+  const budget = values.budget === undefined ? K : integerOption('solve', 'budget', values.budget, MIN_BUDGET);
+  if (budget > K)
     throw new UsageError(
       `--budget ${budget} is larger than K = ${K} steps of ${profilePath}, expected 1…${K}`,
       'solve',
     );
 
-  const outDir = dirname(resolve(out));
-  const modelRef = await modelRefFor(profilePath, profile.model, values.model, outDir);
-  const profileRef: FileRef = { path: relativePosix(outDir, profilePath), sha256: sha256Bytes(bytes) };
-  const edits = await existingEdits(out);
-  const methodOptions = { topN, forceLast: !values['no-force-last'], model: modelRef, profileRef, edits };
-  const schedule =
-    target === undefined
-      ? solveAtBudget(method, profile, budget!, methodOptions)
-      : solveForTarget(method, profile, target, methodOptions).schedule;
-  await writeFileAtomic(out, serializeSchedule(schedule));
-
+  const refused = checkSolverParams({ budget, topN, forceLast }, { K, blocks: profile.blocks.length });
+  if (refused) throw new UsageError(`${refused} (${profilePath})`, 'solve');
+  const modelPath =
+    values.model === undefined ? undefined : await checkedModel(profilePath, profile.model, values.model);
+  const { schedule, kept, dropped } = await solveAndWriteSchedule({
+    profile,
+    profilePath,
+    profileSha256: sha256Bytes(bytes),
+    outPath: out,
+    params: { budget, topN, forceLast },
+    method,
+    target,
+    modelPath,
+    existing: await existingSchedule(out),
+    write: writeFileAtomic,
+  });
+  const modelRef = schedule.model;
   const summary = summarizeSchedule(schedule);
-  const kept = [...edits.values()].filter((e) => e.manual.length + e.manualOff.length > 0).length;
   return {
     json: {
       command: 'solve',
@@ -125,14 +126,16 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
       model: modelRef,
       sampler: schedule.sampler,
       solver: schedule.solver,
-      keptManualEdits: kept,
+      keptManualEdits: kept.length,
       summary,
     },
     text:
       `wrote ${out}${describeChoice(method, target)}: ${schedule.blocks.length} blocks, ${summary.updates} of ${summary.fullUpdates} block updates, ` +
       `expected speedup ${formatSpeedup(summary.speedupFlops)} by FLOPs` +
       (summary.speedupTime === null ? '' : `, ${formatSpeedup(summary.speedupTime)} by time`) +
-      (kept > 0 ? `\nkept the manual edits of ${kept} block(s) from the existing ${out}` : ''),
+      describeCarriedEdits(out, { kept, dropped })
+        .map((line) => `\n${line}`)
+        .join(''),
   };
 }
 
@@ -150,38 +153,26 @@ function methodOption(value: string | undefined): ScheduleMethod {
   return value;
 }
 
-/** The model reference as seen from the schedule's directory, checking an override's hash. */
-async function modelRefFor(
-  profilePath: string,
-  profiled: FileRef,
-  override: string | undefined,
-  outDir: string,
-): Promise<FileRef> {
-  if (override === undefined) {
-    // The profile stores the model relative to itself; re-anchor it at the schedule.
-    return {
-      path: relativePosix(outDir, resolve(dirname(resolve(profilePath)), profiled.path)),
-      sha256: profiled.sha256,
-    };
-  }
+/** The `--model` override, after checking that it is the profiled model (same sha256). */
+async function checkedModel(profilePath: string, profiled: FileRef, override: string): Promise<string> {
   const sha256 = await sha256File(override);
   if (sha256 !== profiled.sha256) {
     throw new BacError(
       `${override}: sha256 ${sha256.slice(0, 12)}… differs from the profiled model's ${profiled.sha256.slice(0, 12)}… (header.model.sha256 of ${profilePath}), expected the same model file; re-profile if the model changed`,
     );
   }
-  return { path: relativePosix(outDir, override), sha256 };
+  return override;
 }
 
-/** Manual edits of an existing valid schedule at `out`; none when there is no file yet. */
-async function existingEdits(out: string): Promise<ReturnType<typeof manualEditsOf>> {
+/** The valid schedule at `out`, whose manual edits are kept; undefined when there is no file yet. */
+async function existingSchedule(out: string): Promise<Schedule | undefined> {
   try {
     await access(out);
   } catch {
-    return new Map();
+    return undefined;
   }
   try {
-    return manualEditsOf(await loadSchedule(out));
+    return await loadSchedule(out);
   } catch (e) {
     if (!(e instanceof FileIssuesError)) throw e;
     const why =

@@ -10,7 +10,8 @@ import { loadWindows } from '../engine/profiler';
 import { MEASURE_LABELS, MEASURE_NAMES, type MeasureName } from '../engine/offline-measures';
 import { tuneAndWrite } from '../engine/tune';
 import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
-import { relativePosix, sha256Bytes, sha256File } from './fsutil';
+import { relativePosix, resolveStored } from '../engine/paths';
+import { sha256Bytes, sha256File } from './fsutil';
 import { loadProfile } from './load';
 import { targetOption } from './target';
 
@@ -92,7 +93,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
 
   const { profile, bytes } = await loadProfile(profilePath);
   const profileDir = dirname(resolve(profilePath));
-  const modelPath = values.model ?? resolve(profileDir, profile.model.path);
+  const modelPath = values.model ?? resolveStored(profileDir, profile.model.path);
   const sha = await sha256File(modelPath).catch(() => {
     throw new BacError(
       `${modelPath}: cannot read the profiled model; pass --model FILE where it is now, expected the file profiled by ${profilePath}`,
@@ -102,7 +103,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     throw new BacError(
       `${modelPath}: sha256 ${sha.slice(0, 12)}… differs from the profiled model's ${profile.model.sha256.slice(0, 12)}…; re-profile if the model changed`,
     );
-  const episodesPath = values.episodes ?? resolve(profileDir, profile.episodes);
+  const episodesPath = values.episodes ?? resolveStored(profileDir, profile.episodes);
   const policy = await loadPolicy(modelPath);
   const scheduler = policyScheduler(policy, profile.sampler.steps, profile.sampler.type);
   const tuneWindows = await loadWindows(policy, episodesPath, windows, profile.seed);

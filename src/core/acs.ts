@@ -1,4 +1,5 @@
 import { BacError } from './errors';
+import { minBudget } from './solver-params';
 import { assertFiniteSquare, type SquareMatrix } from './matrix';
 
 /**
@@ -111,7 +112,7 @@ function validate(sim: SquareMatrix, M: number, options: AcsOptions, what: strin
   if (!Number.isInteger(M) || M < 1 || M > K) {
     throw new BacError(`${what}: budget ${M} is out of range, expected an integer in 1…${K} (K = ${K} steps)`);
   }
-  if (options.forceLast && K > 1 && M < 2) {
+  if (M < minBudget(K, options.forceLast)) {
     throw new BacError(
       `${what}: budget 1 cannot hold both step 0 and the forced last step ${K - 1}; use a budget ≥ 2 or disable forceLast`,
     );
@@ -160,7 +161,7 @@ export function solveAcsAllBudgets(
   const table = fillTable(sim, K);
   const results: (AcsResult | null)[] = [];
   for (let M = 1; M <= K; M++) {
-    results.push(options.forceLast && K > 1 && M < 2 ? null : answer(table, sim, M, options));
+    results.push(M < minBudget(K, options.forceLast) ? null : answer(table, sim, M, options));
   }
   return results;
 }

@@ -1,30 +1,54 @@
 /**
- * Reading untrusted JSON files: a positions-keeping parser, and an issue collector with the field
- * checks shared by the `.bacschedule` and `.bacprofile` readers.
+ * Reading untrusted JSON files: a strict parser that sees numbers as written, and the issue
+ * collector every file validator reports into.
  *
- * A strict JSON (RFC 8259) parser that never throws and remembers where every value starts, so
- * that file validators can report `line:column` for syntax errors and for invalid fields alike.
- * `JSON.parse` cannot: it gives no position for truncated input and none at all for values.
+ * `JSON.parse` is not enough for files people edit: it rounds `99.99999999999999999` to 100 and
+ * `1e-400` to 0 (both would pass as integers), silently keeps the last of two equal keys, and gives
+ * no position for a bad value. This parser records number literals whose written value is not an
+ * integer although the parsed double is one, and the paths of duplicate keys; positions are found
+ * on demand ({@link locateJsonPaths}) for the few paths that have issues, so a large file costs no
+ * per-value bookkeeping.
  */
-import type { FileRef } from './types';
 
-/** Paths are `a.b[3].c`, the root is `''` — the same spelling the validators report. */
+/** Paths are `a.b[3].c` (`a["odd key"]` for keys that are not identifiers), the root is `''`. */
 export type JsonPath = string;
 
-/** Outcome of {@link parseJsonWithPositions}. */
+/**
+ * Number literals that read as an integer double but are not integers as written
+ * (`3.0000000000000001`, `1e-400`), by container and key. Integer checks consult it.
+ */
+export class NumberLiterals {
+  private readonly byContainer = new WeakMap<object, Map<string | number, string>>();
+
+  /** Records that `container[key]` was written as `text`. */
+  add(container: object, key: string | number, text: string): void {
+    let m = this.byContainer.get(container);
+    if (!m) this.byContainer.set(container, (m = new Map()));
+    m.set(key, text);
+  }
+
+  /** The literal of `container[key]` when it is a non-integer written as one, else undefined. */
+  notIntegerAsWritten(container: unknown, key: string | number): string | undefined {
+    return typeof container === 'object' && container !== null ? this.byContainer.get(container)?.get(key) : undefined;
+  }
+}
+
+/** Outcome of {@link parseJson}. */
 export type JsonParseResult =
   | {
       readonly ok: true;
       readonly value: unknown;
-      /** Offset (UTF-16 index into the text) where the value at each path starts. */
-      readonly positions: ReadonlyMap<JsonPath, number>;
       /** Paths of object keys that occurred more than once (the last occurrence wins). */
       readonly duplicates: readonly JsonPath[];
+      readonly literals: NumberLiterals;
     }
   | { readonly ok: false; readonly offset: number; readonly message: string };
 
 /** Nesting deeper than this is rejected (no file of ours nests beyond 4), bounding recursion. */
 export const MAX_JSON_DEPTH = 64;
+
+/** Ends a position search early: every wanted path was found. */
+class AllFound {}
 
 class JsonSyntaxError {
   constructor(
@@ -34,6 +58,7 @@ class JsonSyntaxError {
 }
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const ESCAPES: Record<string, string> = {
   '"': '"',
   '\\': '\\',
@@ -46,18 +71,113 @@ const ESCAPES: Record<string, string> = {
 };
 
 /**
+ * Whether a JSON number literal denotes an integer exactly (`6e0`, `0.0` and `1.5e1` do;
+ * `3.0000000000000001` and `1e-400` do not). O(literal length).
+ */
+export function isIntegerLiteral(text: string): boolean {
+  const m = /^-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(text);
+  if (!m) return false;
+  const frac = (m[2] ?? '').replace(/0+$/, '');
+  const digits = (m[1]! + frac).replace(/^0+/, '');
+  if (digits === '') return true; // zero
+  const exponent = Number(m[3] ?? '0') - frac.length;
+  if (exponent >= 0) return true;
+  // Trailing zeros of the integer part can absorb a negative exponent (e.g. 1200e-2).
+  return frac === '' && /0*$/.exec(digits)![0].length >= -exponent;
+}
+
+/** `a.b`, `a[3]`, `a["odd key"]`. */
+export function childPath(path: JsonPath, key: string | number): JsonPath {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  if (IDENT.test(key)) return path ? `${path}.${key}` : key;
+  return `${path}[${JSON.stringify(key)}]`;
+}
+
+/** Trie of wanted paths for {@link locateJsonPaths}. */
+interface PathTrie {
+  wanted: boolean;
+  readonly children: Map<string, PathTrie>;
+}
+
+const segmentKey = (key: string | number): string => (typeof key === 'number' ? `#${key}` : `.${key}`);
+
+/**
+ * Splits `a.b[3]["odd key"]` into `['a', 'b', 3, 'odd key']`; undefined for a malformed path.
+ */
+export function splitPath(path: JsonPath): (string | number)[] | undefined {
+  const out: (string | number)[] = [];
+  const token = /(?:^|\.)([A-Za-z_$][A-Za-z0-9_$]*)|\[([0-9]+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+  let i = 0;
+  while (i < path.length) {
+    token.lastIndex = i;
+    const m = token.exec(path);
+    if (!m) return undefined;
+    if (m[1] !== undefined) out.push(m[1]);
+    else if (m[2] !== undefined) out.push(Number(m[2]));
+    else out.push(JSON.parse(m[3]!) as string);
+    i = token.lastIndex;
+  }
+  return out;
+}
+
+/**
  * Parses `text` as one JSON value (whitespace around it allowed). Objects are created without a
  * prototype so keys such as `__proto__` are ordinary data. Never throws. O(text length).
  */
-export function parseJsonWithPositions(text: string): JsonParseResult {
-  const positions = new Map<JsonPath, number>();
+export function parseJson(text: string): JsonParseResult {
+  const literals = new NumberLiterals();
   const duplicates: JsonPath[] = [];
+  const r = runParser(text, { literals, duplicates });
+  return r.ok ? { ok: true, value: r.value, duplicates, literals } : r;
+}
+
+/**
+ * Offsets (UTF-16 index into `text`) where the values at `paths` start, for a text that
+ * {@link parseJson} accepted; paths not present are left out. One pass, O(text length).
+ */
+export function locateJsonPaths(text: string, paths: Iterable<JsonPath>): Map<JsonPath, number> {
+  const trie: PathTrie = { wanted: false, children: new Map() };
+  let wanted = 0;
+  for (const p of paths) {
+    const segments = splitPath(p);
+    if (!segments) continue;
+    let node = trie;
+    for (const s of segments) {
+      const k = segmentKey(s);
+      let next = node.children.get(k);
+      if (!next) node.children.set(k, (next = { wanted: false, children: new Map() }));
+      node = next;
+    }
+    if (!node.wanted) wanted++;
+    node.wanted = true;
+  }
+  const found = new Map<JsonPath, number>();
+  runParser(text, { trie, found, want: wanted });
+  return found;
+}
+
+interface ParserOptions {
+  readonly literals?: NumberLiterals;
+  readonly duplicates?: JsonPath[];
+  readonly trie?: PathTrie;
+  readonly found?: Map<JsonPath, number>;
+  /** Stop once this many positions are found. */
+  readonly want?: number;
+}
+
+function runParser(
+  text: string,
+  options: ParserOptions,
+): { ok: true; value: unknown } | { ok: false; offset: number; message: string } {
+  const { literals, duplicates, found } = options;
+  const stack: (string | number)[] = [];
+  const pathNow = (): JsonPath => stack.reduce<JsonPath>((p, k) => childPath(p, k), '');
   let i = 0;
 
   const fail = (message: string, at = i): never => {
     throw new JsonSyntaxError(at, message);
   };
-  const found = (): string =>
+  const seen = (): string =>
     i >= text.length ? 'unexpected end of input' : `unexpected character ${JSON.stringify(text[i])}`;
   const ws = (): void => {
     while (i < text.length) {
@@ -67,7 +187,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     }
   };
   const expect = (ch: string, what: string): void => {
-    if (text[i] !== ch) fail(`${found()}, expected ${what}`);
+    if (text[i] !== ch) fail(`${seen()}, expected ${what}`);
     i++;
   };
 
@@ -104,10 +224,15 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     }
   };
 
-  const parseValue = (path: JsonPath, depth: number): unknown => {
+  /** Parses the value stored at `container[key]` (container undefined for the root). */
+  const parseValue = (container: object | undefined, key: string | number, trie: PathTrie | undefined): unknown => {
     ws();
-    if (depth > MAX_JSON_DEPTH) fail(`nesting deeper than ${MAX_JSON_DEPTH} levels, expected a shallower document`);
-    positions.set(path, i);
+    if (stack.length > MAX_JSON_DEPTH)
+      fail(`nesting deeper than ${MAX_JSON_DEPTH} levels, expected a shallower document`);
+    if (trie?.wanted && found) {
+      found.set(pathNow(), i);
+      if (found.size === options.want) throw new AllFound();
+    }
     const ch = text[i];
     if (ch === '{') {
       i++;
@@ -119,17 +244,14 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
       }
       for (;;) {
         ws();
-        if (text[i] !== '"') fail(`${found()}, expected a key in double quotes`);
-        const key = parseString();
-        const child = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)
-          ? path
-            ? `${path}.${key}`
-            : key
-          : `${path}[${JSON.stringify(key)}]`;
-        if (Object.prototype.hasOwnProperty.call(obj, key)) duplicates.push(child);
+        if (text[i] !== '"') fail(`${seen()}, expected a key in double quotes`);
+        const k = parseString();
+        stack.push(k);
+        if (duplicates && Object.prototype.hasOwnProperty.call(obj, k)) duplicates.push(pathNow());
         ws();
-        expect(':', `':' after the key ${JSON.stringify(key)}`);
-        obj[key] = parseValue(child, depth + 1);
+        expect(':', `':' after the key ${JSON.stringify(k)}`);
+        obj[k] = parseValue(obj, k, trie?.children.get(segmentKey(k)));
+        stack.pop();
         ws();
         if (text[i] === ',') {
           i++;
@@ -139,7 +261,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
           i++;
           return obj;
         }
-        fail(`${found()}, expected ',' or '}'`);
+        fail(`${seen()}, expected ',' or '}'`);
       }
     }
     if (ch === '[') {
@@ -151,7 +273,10 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
         return arr;
       }
       for (;;) {
-        arr.push(parseValue(`${path}[${arr.length}]`, depth + 1));
+        const n = arr.length;
+        stack.push(n);
+        arr.push(parseValue(arr, n, trie?.children.get(segmentKey(n))));
+        stack.pop();
         ws();
         if (text[i] === ',') {
           i++;
@@ -161,7 +286,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
           i++;
           return arr;
         }
-        fail(`${found()}, expected ',' or ']'`);
+        fail(`${seen()}, expected ',' or ']'`);
       }
     }
     if (ch === '"') return parseString();
@@ -179,17 +304,24 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     const m = NUMBER.exec(text);
     if (m) {
       i += m[0].length;
-      return Number(m[0]);
+      const v = Number(m[0]);
+      // Only literals with a fraction or exponent can round onto an integer they are not.
+      const plain = m[0].indexOf('.') < 0 && m[0].indexOf('e') < 0 && m[0].indexOf('E') < 0;
+      if (literals && container && !plain && Number.isInteger(v) && !isIntegerLiteral(m[0])) {
+        literals.add(container, key, m[0]);
+      }
+      return v;
     }
-    return fail(`${found()}, expected a value (object, array, string, number, true, false or null)`);
+    return fail(`${seen()}, expected a value (object, array, string, number, true, false or null)`);
   };
 
   try {
-    const value = parseValue('', 0);
+    const value = parseValue(undefined, '', options.trie);
     ws();
-    if (i < text.length) fail(`${found()} after the end of the document, expected nothing more`);
-    return { ok: true, value, positions, duplicates };
+    if (i < text.length) fail(`${seen()} after the end of the document, expected nothing more`);
+    return { ok: true, value };
   } catch (e) {
+    if (e instanceof AllFound) return { ok: true, value: undefined };
     if (e instanceof JsonSyntaxError) return { ok: false, offset: e.offset, message: e.message };
     // RangeError (stack) cannot happen thanks to MAX_JSON_DEPTH; anything else is reported too,
     // because the contract is "never throws".
@@ -235,9 +367,6 @@ export function describeValue(v: unknown): string {
   }
 }
 
-/** At most this many issues are reported per file; a final issue says that more were cut. */
-export const MAX_ISSUES = 50;
-
 /**
  * One thing wrong with a file. `path` is a JSON path such as `blocks[3].acs[2]` (empty for the
  * whole file); `message` says what is wrong, then what is expected. `line`/`column` (1-based,
@@ -258,113 +387,6 @@ export function formatIssues(file: string, issues: readonly FormatIssue[]): stri
   return issues.map((i) => (i.path ? `${file}: ${i.path}: ${i.message}` : `${file}: ${i.message}`)).join('\n');
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
-/**
- * Collects issues while walking an untrusted JSON value; never throws.
- */
-export class IssueCollector {
-  /** Issues so far, in discovery order, capped at {@link MAX_ISSUES} plus one "more" note. */
-  readonly issues: FormatIssue[] = [];
-  private dropped = 0;
-
-  /**
-   * @param locate maps a JSON path to a 1-based line/column, when the source text is known.
-   */
-  constructor(private readonly locate?: (path: string) => { line: number; column: number } | undefined) {}
-
-  /** Records `path: message`. O(1) amortised. */
-  add(path: string, message: string): void {
-    if (this.issues.length >= MAX_ISSUES) {
-      this.dropped++;
-      return;
-    }
-    const at = this.locate?.(path);
-    this.issues.push(at ? { path, message, ...at } : { path, message });
-  }
-
-  /** Issues plus a closing note when some were cut. */
-  result(): FormatIssue[] {
-    if (this.dropped === 0) return this.issues;
-    return [...this.issues, { path: '', message: `${this.dropped} more issue(s) not shown, fix the ones above first` }];
-  }
-
-  /** Whether nothing was reported. */
-  get clean(): boolean {
-    return this.issues.length === 0;
-  }
-
-  /**
-   * Checks that `v` is a plain object holding exactly `keys`; reports missing and unknown keys.
-   * Returns the object (possibly incomplete) or undefined when it is not an object at all.
-   */
-  object(
-    v: unknown,
-    path: string,
-    keys: readonly string[],
-    what: string,
-    optional: readonly string[] = [],
-  ): Record<string, unknown> | undefined {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-      this.add(path, `${describeValue(v)}, expected ${what}`);
-      return undefined;
-    }
-    const o = v as Record<string, unknown>;
-    for (const k of keys) {
-      if (optional.includes(k)) continue;
-      if (!Object.prototype.hasOwnProperty.call(o, k)) this.add(joinPath(path, k), `is missing, expected ${what}`);
-    }
-    for (const k of Object.keys(o)) {
-      if (!keys.includes(k)) this.add(joinPath(path, k), `unknown key "${k}", expected only ${keys.join(', ')}`);
-    }
-    return o;
-  }
-
-  /** A string matching `test`; returns it or undefined after reporting. */
-  string(
-    v: unknown,
-    path: string,
-    what: string,
-    test: (s: string) => boolean = (s) => s.length > 0,
-  ): string | undefined {
-    if (typeof v === 'string' && test(v)) return v;
-    this.add(path, `${describeValue(v)}, expected ${what}`);
-    return undefined;
-  }
-
-  /** An integer in [min, max]. */
-  integer(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-    this.add(path, `${numberProblem(v, 'integer')}, expected ${rangeText(min, max)}`);
-    return undefined;
-  }
-
-  /** A finite number ≥ 0. */
-  nonNegative(v: unknown, path: string): number | undefined {
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-    this.add(path, `${numberProblem(v, 'number')}, expected a finite number ≥ 0`);
-    return undefined;
-  }
-
-  /** A boolean. */
-  boolean(v: unknown, path: string): boolean | undefined {
-    if (typeof v === 'boolean') return v;
-    this.add(path, `${describeValue(v)}, expected true or false`);
-    return undefined;
-  }
-
-  /** `{path, sha256}`. */
-  fileRef(v: unknown, path: string, what: string): FileRef | undefined {
-    const o = this.object(v, path, ['path', 'sha256'], `${what} as {path, sha256}`);
-    if (!o) return undefined;
-    const p = this.string(o.path, joinPath(path, 'path'), 'a non-empty path relative to this file');
-    const h = this.string(o.sha256, joinPath(path, 'sha256'), 'a lower-case hex sha256 (64 characters)', (s) =>
-      SHA256.test(s),
-    );
-    return p !== undefined && h !== undefined ? { path: p, sha256: h } : undefined;
-  }
-}
-
 /** `a.b`, with an empty parent giving `b`. */
 export function joinPath(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
@@ -376,14 +398,95 @@ export function parentPath(path: string): string {
   return cut < 0 ? '' : path.slice(0, cut);
 }
 
-/** "What is wrong" with a value that should have been a number in some range. */
-export function numberProblem(v: unknown, want: 'integer' | 'number'): string {
-  if (typeof v !== 'number' || !Number.isFinite(v)) return describeValue(v);
-  if (want === 'integer' && !Number.isInteger(v)) return `${v} is not an integer`;
-  return `${v} is out of range`;
+/**
+ * Collects issues while walking an untrusted JSON value; never throws. Keeps the first `max`
+ * issues and counts the rest. Remembers which paths (and their ancestors) have issues, so that
+ * later checks can skip values already known to be bad.
+ */
+export class IssueCollector {
+  /** Issues so far, in discovery order, at most `max`. */
+  readonly issues: FormatIssue[] = [];
+  /** Issues found beyond `max`. */
+  dropped = 0;
+  private readonly tainted = new Set<string>();
+  private tainting = true;
+
+  constructor(readonly max: number) {}
+
+  /** Records `path: message`. O(path depth). */
+  add(path: string, message: string): void {
+    if (this.tainting) {
+      for (let p = path; !this.tainted.has(p); p = parentPath(p)) {
+        this.tainted.add(p);
+        if (p === '') break;
+      }
+    }
+    if (this.issues.length >= this.max) this.dropped++;
+    else this.issues.push({ path, message });
+  }
+
+  /** Whether no issue was recorded at `path` or below it (before {@link freezeTaint}). */
+  isClean(path: string): boolean {
+    return !this.tainted.has(path);
+  }
+
+  /** Later issues no longer mark their paths: checks run after this see the earlier verdicts only. */
+  freezeTaint(): void {
+    this.tainting = false;
+  }
+
+  /** Whether nothing was reported. */
+  get clean(): boolean {
+    return this.issues.length === 0 && this.dropped === 0;
+  }
+
+  /** Whether further issues are only counted. */
+  get full(): boolean {
+    return this.issues.length >= this.max;
+  }
+
+  /**
+   * The kept issues in document order (by `order`, a sort key per path), plus a closing note when
+   * some were cut.
+   */
+  result(order?: (path: string) => readonly number[]): FormatIssue[] {
+    const kept = order ? sortByKey(this.issues, (i) => order(i.path)) : [...this.issues];
+    if (this.dropped === 0) return kept;
+    return [...kept, { path: '', message: `${this.dropped} more issue(s) not shown, fix the ones above first` }];
+  }
 }
 
-function rangeText(min: number, max: number): string {
-  if (max >= Number.MAX_SAFE_INTEGER) return `an integer ≥ ${min}`;
-  return min === max ? `the integer ${min}` : `an integer in ${min}…${max}`;
+function sortByKey<T>(items: readonly T[], key: (t: T) => readonly number[]): T[] {
+  const keyed = items.map((item, n) => ({ item, k: key(item), n }));
+  keyed.sort((a, b) => {
+    for (let j = 0; j < Math.min(a.k.length, b.k.length); j++) if (a.k[j] !== b.k[j]) return a.k[j]! - b.k[j]!;
+    return a.k.length - b.k.length || a.n - b.n;
+  });
+  return keyed.map((x) => x.item);
+}
+
+/**
+ * Sort key of `path` in document order within `doc`: per segment, the key's position among its
+ * object's keys (absent keys after present ones) or the array index. O(path depth · keys).
+ */
+export function documentOrder(doc: unknown): (path: string) => number[] {
+  return (path) => {
+    const out: number[] = [];
+    let v: unknown = doc;
+    for (const s of splitPath(path) ?? []) {
+      if (typeof s === 'number') {
+        out.push(s);
+        v = Array.isArray(v) ? v[s] : undefined;
+      } else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+        const keys = Object.keys(v);
+        const at = keys.indexOf(s);
+        out.push(at < 0 ? keys.length : at);
+        v = (v as Record<string, unknown>)[s];
+      } else {
+        out.push(0);
+        v = undefined;
+      }
+    }
+    return out;
+  };
 }

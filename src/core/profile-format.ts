@@ -25,8 +25,8 @@
  * value and never throws.
  */
 import { BacError } from './errors';
-import { describeValue, formatIssues, IssueCollector, type FormatIssue } from './json-validate';
-import { checkBlockId, checkBlockIds, MAX_STEPS } from './schedule-format';
+import { LIMITS, validateDocument } from './contract';
+import { formatIssues, IssueCollector, parseJson, type FormatIssue } from './json-validate';
 import type { BlockKind, BlockProfile, Cost, Profile } from './types';
 
 /** The 8 magic bytes that open every `.bacprofile`. */
@@ -193,20 +193,27 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
       `header length ${headerLength} runs past the end of the ${bytes.length}-byte file, expected a complete file (was it truncated?)`,
     );
   }
-  let header: unknown;
+  let text: string;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(
+    text = new TextDecoder('utf-8', { fatal: true }).decode(
       bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + headerLength),
     );
-    header = JSON.parse(text);
   } catch (e) {
     return fail(
       'header',
       `is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)}), expected the JSON header`,
     );
   }
-  const c = new IssueCollector();
-  const checked = checkHeader(header, c);
+  const json = parseJson(text);
+  if (!json.ok)
+    return fail(
+      'header',
+      `is not valid UTF-8 JSON (${json.message} at offset ${json.offset}), expected the JSON header`,
+    );
+  const c = new IssueCollector(LIMITS.maxIssues);
+  for (const d of json.duplicates) c.add(`header.${d}`, 'duplicate key, expected each key once');
+  validateDocument('profileHeader', json.value, json.literals, c, 'header');
+  const checked = c.clean ? arrayTable(json.value as ProfileHeader, c) : undefined;
   if (!checked || !c.clean) return { ok: false, errors: c.result() };
 
   const payloadStart = align4(PREAMBLE_BYTES + headerLength);
@@ -255,8 +262,15 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
     }
     return full;
   };
+  // The parse made prototype-less objects; the profile gets plain ones.
+  const cost = (x: Cost): Cost => ({ flops: x.flops, timeUs: x.timeUs });
   const blocks: BlockProfile[] = checked.header.blocks.map((b) => ({
-    ...b,
+    id: b.id,
+    layer: b.layer,
+    kind: b.kind,
+    l1Mean: b.l1Mean,
+    l1Std: b.l1Std,
+    cost: cost(b.cost),
     simMean: read(`${b.id}.simMean`, -1 - SIM_TOLERANCE, 1 + SIM_TOLERANCE),
     simStd: read(`${b.id}.simStd`, 0, 1 + SIM_TOLERANCE),
   }));
@@ -265,109 +279,40 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
   return {
     ok: true,
     profile: {
-      model: h.model,
-      sampler: h.sampler,
+      model: { path: h.model.path, sha256: h.model.sha256 },
+      sampler: { type: h.sampler.type, steps: h.sampler.steps },
       samples: h.samples,
       seed: h.seed,
       episodes: h.episodes,
       executionProvider: h.executionProvider,
       createdAt: h.createdAt,
-      baseCost: h.baseCost,
+      baseCost: cost(h.baseCost),
       ...(h.l1Elements === undefined ? {} : { l1Elements: h.l1Elements }),
       blocks,
     },
   };
 }
 
-const HEADER_KEYS = [
-  'model',
-  'sampler',
-  'samples',
-  'seed',
-  'episodes',
-  'executionProvider',
-  'createdAt',
-  'baseCost',
-  'l1Elements',
-  'blocks',
-  'arrays',
-];
-
-/** Validates the header's shape and that the array table names each block's two arrays once. */
-function checkHeader(
-  v: unknown,
+/**
+ * The array table of a header the contract accepted: it must name each block's two arrays once.
+ * (Offsets and lengths are checked against the payload by the caller.)
+ */
+function arrayTable(
+  header: ProfileHeader,
   c: IssueCollector,
 ): { header: ProfileHeader; K: number; arrays: ProfileArrayEntry[] } | undefined {
-  const o = c.object(v, 'header', HEADER_KEYS, 'the .bacprofile header object', ['l1Elements']);
-  if (!o) return undefined;
-  c.fileRef(o.model, 'header.model', 'the profiled model');
-  const sampler = c.object(o.sampler, 'header.sampler', ['type', 'steps'], 'the sampler as {type, steps}');
-  if (sampler) c.string(sampler.type, 'header.sampler.type', 'a sampler name such as "ddpm"');
-  const K = sampler && c.integer(sampler.steps, 'header.sampler.steps', 1, MAX_STEPS);
-  c.integer(o.samples, 'header.samples', 1);
-  c.integer(o.seed, 'header.seed', 0);
-  c.string(o.episodes, 'header.episodes', 'the episode source (a string)', () => true);
-  c.string(o.executionProvider, 'header.executionProvider', 'an execution provider such as "cpu"');
-  c.string(o.createdAt, 'header.createdAt', 'an ISO-8601 time', (s) => !Number.isNaN(Date.parse(s)));
-  checkCost(o.baseCost, 'header.baseCost', c);
-  if (o.l1Elements !== undefined) c.integer(o.l1Elements, 'header.l1Elements', 1);
-
-  const ids: (string | undefined)[] = [];
-  if (!Array.isArray(o.blocks)) c.add('header.blocks', `${describeValue(o.blocks)}, expected an array of blocks`);
-  else {
-    o.blocks.forEach((b: unknown, i) => {
-      const at = `header.blocks[${i}]`;
-      const bo = c.object(
-        b,
-        at,
-        ['id', 'layer', 'kind', 'l1Mean', 'l1Std', 'cost'],
-        'a block as {id, layer, kind, l1Mean, l1Std, cost}',
-      );
-      const id = bo && checkBlockId(c, bo.id, `${at}.id`);
-      ids.push(id);
-      if (!bo) return;
-      const layer = c.integer(bo.layer, `${at}.layer`, 0);
-      const kind = c.string(bo.kind, `${at}.kind`, '"sa", "ca" or "ffn"', (s) => ['sa', 'ca', 'ffn'].includes(s));
-      if (id !== undefined && layer !== undefined && kind !== undefined && id !== `${layer}.${kind}`) {
-        c.add(`${at}.id`, `"${id}" disagrees with layer ${layer} and kind "${kind}", expected "${layer}.${kind}"`);
-      }
-      c.nonNegative(bo.l1Mean, `${at}.l1Mean`);
-      c.nonNegative(bo.l1Std, `${at}.l1Std`);
-      checkCost(bo.cost, `${at}.cost`, c);
-    });
-    checkBlockIds(c, ids, 'header.blocks');
-  }
-
-  const arrays: ProfileArrayEntry[] = [];
-  if (!Array.isArray(o.arrays)) c.add('header.arrays', `${describeValue(o.arrays)}, expected the array table`);
-  else {
-    const wanted = new Set(ids.flatMap((id) => (id === undefined ? [] : [`${id}.simMean`, `${id}.simStd`])));
-    const seen = new Set<string>();
-    o.arrays.forEach((a: unknown, i) => {
-      const at = `header.arrays[${i}]`;
-      const ao = c.object(a, at, ['name', 'offset', 'length'], 'an array entry {name, offset, length}');
-      if (!ao) return;
-      const name = c.string(ao.name, `${at}.name`, 'an array name "<block id>.simMean" or "<block id>.simStd"');
-      const offset = c.integer(ao.offset, `${at}.offset`, 0);
-      const length = c.integer(ao.length, `${at}.length`, 0);
-      if (name === undefined || offset === undefined || length === undefined) return;
-      if (!wanted.has(name))
-        c.add(`${at}.name`, `"${name}" is not an array of a listed block, expected <block id>.simMean or .simStd`);
-      else if (seen.has(name)) c.add(`${at}.name`, `"${name}" is listed twice, expected each array once`);
-      seen.add(name);
-      arrays.push({ name, offset, length });
-    });
-    for (const name of wanted)
-      if (!seen.has(name))
-        c.add('header.arrays', `array "${name}" is missing, expected simMean and simStd for every block`);
-  }
-  if (!c.clean || K === undefined) return undefined;
-  return { header: o as unknown as ProfileHeader, K, arrays };
-}
-
-function checkCost(v: unknown, path: string, c: IssueCollector): void {
-  const o = c.object(v, path, ['flops', 'timeUs'], 'a cost as {flops, timeUs}');
-  if (!o) return;
-  c.integer(o.flops, `${path}.flops`, 0);
-  c.nonNegative(o.timeUs, `${path}.timeUs`);
+  const wanted = new Set(header.blocks.flatMap((b) => [`${b.id}.simMean`, `${b.id}.simStd`]));
+  const seen = new Set<string>();
+  header.arrays.forEach(({ name }, i) => {
+    const at = `header.arrays[${i}].name`;
+    if (!wanted.has(name))
+      c.add(at, `"${name}" is not an array of a listed block, expected <block id>.simMean or .simStd`);
+    else if (seen.has(name)) c.add(at, `"${name}" is listed twice, expected each array once`);
+    seen.add(name);
+  });
+  for (const name of wanted)
+    if (!seen.has(name))
+      c.add('header.arrays', `array "${name}" is missing, expected simMean and simStd for every block`);
+  if (!c.clean) return undefined;
+  return { header, K: header.sampler.steps, arrays: header.arrays.map((a) => ({ ...a })) };
 }

@@ -5,6 +5,7 @@
  */
 import { originOf } from './blocks';
 import { manualEditsOf, solveSchedule } from './solve';
+import { checkSolverParams, type SolverChoice } from './solver-params';
 import type { BlockId, Profile, Schedule, ScheduleBlock, SolverParams } from './types';
 
 /** Result of an edit: the new schedule, or why the edit is refused (one sentence for the UI). */
@@ -56,7 +57,7 @@ export function toggleStep(schedule: Schedule, blockId: BlockId, step: number): 
 }
 
 /** The parameters the editor's controls change; the profile reference is kept as it is. */
-export type SolverControls = Pick<SolverParams, 'budget' | 'topN' | 'forceLast'>;
+export type SolverControls = SolverChoice;
 
 /**
  * Re-solves `schedule` from `profile` with new controls, keeping every hand edit (manual updates
@@ -72,22 +73,9 @@ export function resolveWithControls(schedule: Schedule, profile: Profile, contro
       reason: `The profile has K = ${K} steps but the schedule has ${schedule.sampler.steps}; re-profile the model.`,
     };
   }
+  const refused = checkSolverParams(controls, { K, blocks: profile.blocks.length });
+  if (refused) return { ok: false, reason: refused };
   const { budget, topN, forceLast } = controls;
-  if (!Number.isInteger(budget) || budget < 1 || budget > K) {
-    return { ok: false, reason: `Budget ${budget} is out of range; expected an integer in 1…${K}.` };
-  }
-  if (forceLast && budget < 2 && K > 1) {
-    return {
-      ok: false,
-      reason: 'Budget 1 leaves no room for the last step: with "force last step" the budget must be at least 2.',
-    };
-  }
-  if (!Number.isInteger(topN) || topN < 0 || topN > profile.blocks.length) {
-    return {
-      ok: false,
-      reason: `Top-n ${topN} is out of range; expected an integer in 0…${profile.blocks.length} (0 disables BUA).`,
-    };
-  }
   const params: SolverParams = { budget, topN, forceLast, profile: schedule.solver.profile };
   return { ok: true, schedule: solveSchedule(profile, params, schedule.model, manualEditsOf(schedule)) };
 }

@@ -1,4 +1,3 @@
-import { dirname, relative, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type * as Ort from 'onnxruntime-node';
 import { BacError } from '../core/errors';
@@ -20,6 +19,7 @@ import {
 } from './policy';
 import { DEFAULT_L1_ELEMENTS, type ProfileProgress, type ProfileRequest } from './profile-protocol';
 import { Rng } from '../core/rng';
+import { storedPathFor } from './paths';
 import { runSampler } from './samplers';
 
 /**
@@ -61,11 +61,6 @@ export interface ProfileRun {
   readonly profile: Profile;
   readonly provider: ExecutionProvider;
   readonly notes: string[];
-}
-
-/** POSIX path of `target` relative to the directory of `from`. */
-export function relativeTo(from: string, target: string): string {
-  return relative(dirname(from), target).split(sep).join('/');
 }
 
 /** Reads `count` windows of the model's observation keys and normalises them. */
@@ -371,11 +366,11 @@ function assembleProfile(
     };
   });
   return {
-    model: { path: relativeTo(request.outPath, request.modelPath), sha256: info.sha256 },
+    model: { path: storedPathFor(request.outPath, request.modelPath), sha256: info.sha256 },
     sampler: { type: plan.scheduler.config.type, steps: plan.K },
     samples: sampled.done,
     seed: request.seed,
-    episodes: relativeTo(request.outPath, request.episodesPath),
+    episodes: storedPathFor(request.outPath, request.episodesPath),
     executionProvider: provider,
     createdAt: new Date().toISOString(),
     baseCost: { flops: info.baseCost.flops, timeUs: times.base },

@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { dirname } from 'node:path';
 import { sha256File } from '../engine/fsutil';
 
 /**
  * File helpers of the extension host: stat without throwing, sha256 cached by (mtime, size) so
- * CodeLens passes and editor refreshes hash a large model once per change, and path helpers that
- * turn the POSIX paths stored in BAC files into local ones.
+ * CodeLens passes and editor refreshes hash a large model once per change, and (re-exported from
+ * the engine's `paths.ts`) the helpers for the POSIX paths stored in BAC files.
  */
 
 /** Size and modification time of a file, or null when it does not exist or is not a file. */
@@ -46,16 +46,7 @@ export class HashCache {
   }
 }
 
-/** Resolves a POSIX path stored in a BAC file against the directory of the file that stores it. */
-export function resolveStored(fromDir: string, storedPath: string): string {
-  const local = storedPath.split('/').join(sep);
-  return isAbsolute(local) ? normalize(local) : join(fromDir, local);
-}
-
-/** The POSIX path of `target` relative to directory `fromDir`, as BAC files store it. */
-export function relativePosix(fromDir: string, target: string): string {
-  return relative(fromDir, target).split(sep).join('/');
-}
+export { relativePosix, resolveStored } from '../engine/paths';
 
 /** Directory of a file path. */
 export { dirname };

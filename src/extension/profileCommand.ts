@@ -1,14 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { isBacError } from '../core/errors';
-import { parseSchedule, serializeSchedule } from '../core/schedule-format';
-import { manualEditsOf, solveSchedule, type ManualEdits } from '../core/solve';
-import type { FileRef, Profile, Schedule } from '../core/types';
-import { sha256File, writeFileAtomic } from '../engine/fsutil';
+import { BacError, isBacError } from '../core/errors';
+import { formatIssues, parseSchedule } from '../core/schedule-format';
+import { fitSolverDefaults, SOLVER_DEFAULTS } from '../core/solver-params';
+import type { Schedule } from '../core/types';
+import { sha256File } from '../engine/fsutil';
 import type { ExecutionProviderChoice } from '../engine/ort';
 import { ProfileCancelledError, profileInChildProcess } from '../engine/profile-process';
-import { relativePosix, resolveStored, statFile } from './files';
+import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
+import { statFile } from './files';
 import { SCHEDULE_EDITOR_VIEW_TYPE } from './scheduleEditor';
 
 /**
@@ -106,6 +107,8 @@ async function run(
   if (!outDir) return undefined;
   const profilePath = join(outDir, `${stem}.bacprofile`);
   const schedulePath = join(outDir, `${stem}.bacschedule`);
+  // Refuse before a long profiling run when the schedule there could not be replaced anyway.
+  await existingSchedule(schedulePath);
 
   log.info(
     `profile: ${modelPath} on ${episodesPath}, ${samples} samples, seed ${seed}, provider ${executionProvider}, sampler ${samplerType ?? "the model's"}${steps ? ` K = ${steps}` : ''} → ${profilePath}`,
@@ -142,77 +145,56 @@ async function run(
   );
   for (const note of outcome.notes) log.info(`profile: ${note}`);
 
-  const edits = await existingEdits(schedulePath, log);
-  const schedule = solveDefaults(
-    outcome.profile,
-    profilePath,
-    schedulePath,
-    await sha256File(profilePath),
-    config,
-    log,
-    edits,
+  const profile = outcome.profile;
+  // Settings are defaults, not tied to a model: fitted into its range, every fit logged.
+  const { params, notes } = fitSolverDefaults(
+    {
+      budget: config.get<number>('solver.budget', SOLVER_DEFAULTS.budget),
+      topN: config.get<number>('solver.topN', SOLVER_DEFAULTS.topN),
+      forceLast: config.get<boolean>('solver.forceLast', SOLVER_DEFAULTS.forceLast),
+    },
+    { K: profile.sampler.steps, blocks: profile.blocks.length },
   );
-  await writeFileAtomic(schedulePath, serializeSchedule(schedule));
+  for (const note of notes) log.warn(`profile: ${note}`);
+  const written = await solveAndWriteSchedule({
+    profile,
+    profilePath,
+    profileSha256: await sha256File(profilePath),
+    outPath: schedulePath,
+    params,
+    existing: await existingSchedule(schedulePath),
+    // The person confirmed the overwrite (or asked for it); what cannot be kept is said below.
+    dropUnkeepable: true,
+  });
+  for (const line of describeCarriedEdits(schedulePath, written)) log.info(`profile: ${line}`);
+  if (written.dropped.length > 0) {
+    void vscode.window.showWarningMessage(
+      `BAC: ${describeCarriedEdits(basename(schedulePath), { kept: [], dropped: written.dropped }).join('; ')}.`,
+    );
+  }
   log.info(`profile: wrote ${profilePath} and ${schedulePath} (provider ${outcome.provider})`);
   if (args.open ?? true)
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(schedulePath), SCHEDULE_EDITOR_VIEW_TYPE);
   return { profilePath, schedulePath, provider: outcome.provider };
 }
 
-/** Solves with the `bac.solver.*` defaults, clamped to what the profile allows (and says so in the log). */
-function solveDefaults(
-  profile: Profile,
-  profilePath: string,
-  schedulePath: string,
-  profileSha: string,
-  config: vscode.WorkspaceConfiguration,
-  log: vscode.LogOutputChannel,
-  edits: Map<string, ManualEdits>,
-): Schedule {
-  const K = profile.sampler.steps;
-  const forceLast = config.get<boolean>('solver.forceLast', true);
-  const wanted = config.get<number>('solver.budget', 10);
-  const minBudget = forceLast && K > 1 ? 2 : 1;
-  const budget = Math.min(K, Math.max(minBudget, Math.round(wanted)));
-  if (budget !== wanted)
-    log.warn(`profile: bac.solver.budget ${wanted} is outside ${minBudget}…${K} for this model; using ${budget}`);
-  const topN = Math.min(profile.blocks.length, Math.max(0, Math.round(config.get<number>('solver.topN', 3))));
-  const outDir = dirname(schedulePath);
-  const modelRef: FileRef = {
-    path: relativePosix(outDir, resolveStored(dirname(profilePath), profile.model.path)),
-    sha256: profile.model.sha256,
-  };
-  const profileRef: FileRef = { path: relativePosix(outDir, profilePath), sha256: profileSha };
-  // A re-profile may change K: edits beyond the new last step no longer mean anything.
-  const inRange = new Map(
-    [...edits].map(([id, e]) => [
-      id,
-      { manual: e.manual.filter((k) => k < K), manualOff: e.manualOff.filter((k) => k < K) },
-    ]),
-  );
-  return solveSchedule(profile, { budget, topN, forceLast, profile: profileRef }, modelRef, inRange);
-}
-
 /**
- * The hand edits of a valid schedule already at `path`, kept across re-profiling as `bac solve`
- * keeps them; none when there is no file or it does not parse (then it is simply replaced).
+ * The valid schedule already at `path`, whose hand edits are kept across re-profiling; undefined
+ * when there is none.
+ * @throws BacError when it exists but is invalid: an invalid schedule is never rewritten.
  */
-async function existingEdits(path: string, log: vscode.LogOutputChannel): Promise<Map<string, ManualEdits>> {
+async function existingSchedule(path: string): Promise<Schedule | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    return new Map();
+    return undefined;
   }
   const parsed = parseSchedule(text);
-  if (!parsed.ok) {
-    log.warn(`profile: the existing ${path} is not a valid schedule; it is replaced without keeping edits`);
-    return new Map();
-  }
-  const edits = manualEditsOf(parsed.schedule);
-  const kept = [...edits.values()].filter((e) => e.manual.length + e.manualOff.length > 0).length;
-  if (kept > 0) log.info(`profile: keeping the manual edits of ${kept} block(s) from the existing ${path}`);
-  return edits;
+  if (parsed.ok) return parsed.schedule;
+  throw new BacError(
+    `the existing ${basename(path)} is not a valid schedule, so it is not replaced; fix or delete it and run the command again:\n${formatIssues(path, parsed.errors.slice(0, 5))}`,
+  );
 }
 
 /** "12 s", "3 min 5 s". */
@@ -305,7 +287,7 @@ async function chooseOutputFolder(preferred: string, stem: string, overwrite: bo
       {
         modal: true,
         detail:
-          'Overwrite replaces them with the new profile and a fresh solve; manual edits in a valid existing schedule are kept. Or choose another folder.',
+          'Overwrite replaces them with the new profile and a fresh solve; manual edits in a valid existing schedule are kept where the new profile has their block and step (any others are listed). Or choose another folder.',
       },
       'Overwrite',
       'Choose Folder…',

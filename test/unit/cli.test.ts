@@ -12,6 +12,10 @@ import { runCli, type Command } from '../../src/cli/main';
 import { serializeProfile } from '../../src/core/profile-format';
 import { syntheticProfile } from './helpers/synthetic-profile';
 
+// Parsed JSON documents are mutated freely in these tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 const repo = join(__dirname, '..', '..');
 const mainTs = join(repo, 'src', 'cli', 'main.ts');
 // An absolute loader URL, so the CLI can run with a temporary directory as its cwd.
@@ -120,6 +124,46 @@ describe('bac CLI', () => {
     assert.match(r.stdout, /kept the manual edits of 1 block/);
     const again = JSON.parse(readFileSync(file, 'utf8')).blocks[5];
     assert.deepEqual([again.manual, again.manualOff], [b.manual, b.manualOff]);
+  });
+
+  /** A copy of the solved schedules/s.bacschedule, edited, written to `name`; returns its text. */
+  const editedCopy = (name: string, edit: (doc: Json) => void): string => {
+    const doc = JSON.parse(readFileSync(join(dir, 'schedules', 's.bacschedule'), 'utf8'));
+    edit(doc);
+    const text = JSON.stringify(doc, null, 2);
+    writeFileSync(join(dir, name), text);
+    return text;
+  };
+
+  it('refuses to drop manual edits of blocks the profile does not have, naming them (#12 defect 4)', () => {
+    // A 3-layer schedule with hand edits on layer 2; the profile's model has layers 0 and 1.
+    const text = editedCopy('layers3.bacschedule', (d) => {
+      for (const kind of ['sa', 'ca', 'ffn']) {
+        d.blocks.push({ id: `2.${kind}`, acs: [0], bua: [], manual: [7], manualOff: [], flops: 1, timeUs: 0 });
+      }
+    });
+    const r = bac(dir, 'solve', 'p.bacprofile', '--budget', '5', '--out', 'layers3.bacschedule');
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /kept the manual edits/);
+    assert.match(r.stderr, /layers3\.bacschedule/);
+    assert.match(r.stderr, /2\.sa, 2\.ca, 2\.ffn/);
+    assert.match(r.stderr, /not in the profiled model/);
+    assert.equal(readFileSync(join(dir, 'layers3.bacschedule'), 'utf8'), text, 'the schedule is untouched');
+    assert.deepEqual(tmpFiles(dir), []);
+  });
+
+  it('an existing --out schedule of another K: the message names the file and both K (#12 defect 7)', () => {
+    const text = editedCopy('k30.bacschedule', (d) => {
+      d.sampler.steps = 30;
+      d.blocks[0].manual = [25];
+    });
+    const r = bac(dir, 'solve', 'p.bacprofile', '--budget', '5', '--out', 'k30.bacschedule');
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /k30\.bacschedule/);
+    assert.match(r.stderr, /K = 30/);
+    assert.match(r.stderr, /K = 20/);
+    assert.doesNotMatch(r.stderr, /cannot write an invalid schedule/);
+    assert.equal(readFileSync(join(dir, 'k30.bacschedule'), 'utf8'), text, 'the schedule is untouched');
   });
 
   it('an invalid schedule gives exit 1 and the precise message on stderr', () => {

@@ -30,10 +30,10 @@ function split(bytes: Uint8Array): { header: Json; payloadStart: number } {
 }
 
 /** Rebuilds a file with an edited header (payload bytes unchanged). */
-function withHeader(bytes: Uint8Array, edit: (h: Json) => void): Uint8Array {
+function withHeader(bytes: Uint8Array, edit: (h: Json) => void, rewrite = (text: string) => text): Uint8Array {
   const { header, payloadStart } = split(bytes);
   edit(header);
-  const hb = new TextEncoder().encode(JSON.stringify(header));
+  const hb = new TextEncoder().encode(rewrite(JSON.stringify(header)));
   const start = (16 + hb.length + 3) & ~3;
   const out = new Uint8Array(start + bytes.length - payloadStart);
   out.set(bytes.subarray(0, 16));
@@ -230,6 +230,36 @@ describe('.bacprofile', () => {
     for (const [name, edit, re] of headerCases) {
       it(name, () => assert.match(errorsOf(parseProfile(withHeader(bytes, edit))), re));
     }
+
+    // #12 defect 9: what JSON.parse let through.
+    const textCases: [string, (text: string) => string, RegExp][] = [
+      ['a duplicate key', (t) => t.replace('"seed":', '"seed":1,"seed":'), /header\.seed: duplicate key/],
+      [
+        'createdAt "1"',
+        (t) => t.replace(/"createdAt":"[^"]*"/, '"createdAt":"1"'),
+        /header\.createdAt: "1" is a string/,
+      ],
+      ['seed 1e-400', (t) => t.replace(/"seed":\d+/, '"seed":1e-400'), /header\.seed: 1e-400 is not an integer/],
+      [
+        'K 12.0000000000000001',
+        (t) => t.replace('"steps":12', '"steps":12.0000000000000001'),
+        /header\.sampler\.steps: 12\.0000000000000001 is not an integer/,
+      ],
+    ];
+    for (const [name, rewrite, re] of textCases) {
+      it(`refuses ${name}`, () =>
+        assert.match(errorsOf(parseProfile(withHeader(bytes, () => undefined, rewrite))), re));
+    }
+    it('still reads exact spellings of integers (seed 7e0)', () => {
+      const r = parseProfile(
+        withHeader(
+          bytes,
+          () => undefined,
+          (t) => t.replace(/"seed":\d+/, '"seed":7e0'),
+        ),
+      );
+      assert.ok(r.ok && r.profile.seed === 7);
+    });
   });
 
   describe('fuzzing: never throws', () => {
