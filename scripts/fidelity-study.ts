@@ -38,7 +38,9 @@ import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows } from '../src/engine/profiler';
 import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
 import type { NoiseScheduler } from '../src/engine/samplers';
-import { fixedStep, randomFittingMove, scheduleFromTable, tableFits } from '../src/engine/tune';
+import { fixedStep, randomFittingMove, scheduleFromTable, tableFits, tuneSchedule } from '../src/engine/tune';
+import { discordantPairs, mcnemarExactP } from '../src/core/trials';
+import type { Env } from '../src/sim';
 import { readFile } from 'node:fs/promises';
 
 const root = resolve(__dirname, '..');
@@ -51,6 +53,7 @@ const { values: flags } = parseArgs({
     windows: { type: 'string', default: '16' },
     draws: { type: 'string', default: '4' },
     threads: { type: 'string', default: '2' },
+    'tune-iterations': { type: 'string', default: '40' },
     out: { type: 'string', default: 'docs/fidelity-study.md' },
   },
 });
@@ -60,6 +63,7 @@ const seedSets = Number(flags['seed-sets']);
 const nWindows = Number(flags.windows);
 const draws = Number(flags.draws);
 const threads = Number(flags.threads);
+const tuneIterations = Number(flags['tune-iterations']);
 const FULL_SIZE = { perLevel: 20, episodesTotal: 400, seedSets: 2, regimes: 2 };
 
 /** A sampler regime and its cost levels (Uniform budgets whose FLOPs fix each level). */
@@ -83,6 +87,8 @@ interface Row {
   readonly schedule: Schedule | null;
   measures?: MeasureScores;
   loops: ClosedLoopResult[];
+  /** Per seed set, per episode: success. Paired across rows (same layouts and noise). */
+  outcomes: boolean[][];
 }
 
 const successRate = (r: Row) =>
@@ -112,7 +118,7 @@ async function profileFor(policy: Policy, regime: Regime, dir: string): Promise<
 function levelSchedules(profile: Profile, level: number, o: MethodOptions, blockIds: string[]): Row[] {
   const uniform = solveAtBudget('uniform', profile, level, o);
   const target: CostTarget = { speedup: scheduleSpeedup(uniform, 'flops'), by: 'flops' };
-  const rows: Row[] = [{ level, family: `Uniform S = ${level}`, schedule: uniform, loops: [] }];
+  const rows: Row[] = [{ level, family: `Uniform S = ${level}`, schedule: uniform, loops: [], outcomes: [] }];
   const at = (method: ScheduleMethod, opts = o) => solveForTarget(method, profile, target, opts).schedule;
   const families: [string, () => Schedule][] = [
     ['BAC (top-n 3)', () => at('bac')],
@@ -124,7 +130,7 @@ function levelSchedules(profile: Profile, level: number, o: MethodOptions, block
   ];
   for (const [family, build] of families) {
     try {
-      rows.push({ level, family, schedule: build(), loops: [] });
+      rows.push({ level, family, schedule: build(), loops: [], outcomes: [] });
     } catch (e) {
       console.log(`level ${level}: ${family} skipped (${(e as Error).message})`);
     }
@@ -144,6 +150,7 @@ function levelSchedules(profile: Profile, level: number, o: MethodOptions, block
       family: `${base.family} + ${moves} random moves`,
       schedule: scheduleFromTable(base.schedule!, table, K),
       loops: [],
+      outcomes: [],
     });
   }
   return rows.slice(0, perLevel);
@@ -162,8 +169,42 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
     runner: { threads },
   });
   const o: MethodOptions = { topN: 3, forceLast: true, model: profile.model, profileRef: null };
-  const rows: Row[] = [{ level: 0, family: 'Full', schedule: null, loops: [] }];
-  for (const level of regime.levels) rows.push(...levelSchedules(profile, level, o, ref.blockIds));
+  const rows: Row[] = [{ level: 0, family: 'Full', schedule: null, loops: [], outcomes: [] }];
+  const tuneWindows = await loadWindows(policy, episodesPath, nWindows, 41);
+  const heldoutWindows = await loadWindows(policy, episodesPath, nWindows, 43);
+  for (const level of regime.levels) {
+    const atLevel = levelSchedules(profile, level, o, ref.blockIds);
+    if (tuneIterations > 0) {
+      const target: CostTarget = { speedup: scheduleSpeedup(atLevel[0]!.schedule!, 'flops'), by: 'flops' };
+      const tuned = await tuneSchedule({
+        policy,
+        scheduler,
+        profile,
+        target,
+        forceLast: true,
+        topN: 3,
+        model: profile.model,
+        profileRef: null,
+        tuneWindows,
+        heldoutWindows,
+        iterations: tuneIterations,
+        seed: level,
+        threads,
+      });
+      console.log(
+        `level ${level}: tuned from ${tuned.start}, held-out ${tuned.heldout.start.toExponential(2)} → ${tuned.heldout.tuned.toExponential(2)}`,
+      );
+      // The tuned schedule replaces the last perturbation, so the level keeps its size.
+      atLevel.splice(Math.min(atLevel.length, Math.max(1, perLevel - 1)), atLevel.length, {
+        level,
+        family: `tuned (from ${tuned.start}, ${tuneIterations} iterations)`,
+        schedule: tuned.schedule,
+        loops: [],
+        outcomes: [],
+      });
+    }
+    rows.push(...atLevel);
+  }
   const plain = await PlainRunner.open(policy, 'cpu', { threads });
   const cached = await CachedRunner.open(policy, 'cpu', { threads });
   const started = Date.now();
@@ -171,6 +212,7 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
     const table = row.schedule ? updateTable(row.schedule, cached.blockIds) : null;
     if (table) row.measures = await ref.score(table);
     for (let s = 0; s < seedSets; s++) {
+      const envs = new Map<number, Env>();
       row.loops.push(
         await closedLoop(
           policy,
@@ -178,9 +220,10 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
             table
               ? cached.runChunk(scheduler, table, { batch, cond, initialSample, noise })
               : plain.runChunk(scheduler, { batch, cond, initialSample, noise }),
-          { episodes, ...seedSet(s) },
+          { episodes, ...seedSet(s), onStep: (i, env) => envs.set(i, env) },
         ),
       );
+      row.outcomes.push(Array.from({ length: episodes }, (_, i) => envs.get(i)!.outcome === 'success'));
     }
     console.log(
       `${regime.label} ${n + 1}/${rows.length} ${row.family} (level ${row.level}): ${pct(successRate(row))}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
@@ -208,12 +251,14 @@ function regimeSection(regime: Regime, profile: Profile, rows: Row[]): string[] 
     lines.push(
       `### Level: the FLOPs of Uniform S = ${level} (expected speedup ≥ ${formatSpeedup(X)} by FLOPs, K = ${profile.sampler.steps})`,
       '',
-      `| schedule | updates | speedup (FLOPs, expected) | success ${Array.from({ length: seedSets }, (_, s) => `set ${s + 1}`).join(' | ')} | success (pooled ± SE) | ${MEASURE_NAMES.join(' | ')} |`,
-      `| --- | --- | --- | ${'--- | '.repeat(seedSets)}--- | ${MEASURE_NAMES.map(() => '---').join(' | ')} |`,
+      `| schedule | updates | speedup (FLOPs, expected) | vs Uniform: b/c, McNemar p | success ${Array.from({ length: seedSets }, (_, s) => `set ${s + 1}`).join(' | ')} | success (pooled ± SE) | ${MEASURE_NAMES.join(' | ')} |`,
+      `| --- | --- | --- | --- | ${'--- | '.repeat(seedSets)}--- | ${MEASURE_NAMES.map(() => '---').join(' | ')} |`,
       ...at.map((r) => {
         const sum = summarizeSchedule(r.schedule!);
         const p = successRate(r);
-        return `| ${r.family} | ${sum.updates} | ${formatSpeedup(sum.speedupFlops)} | ${r.loops.map((l) => `${l.success}/${l.episodes}`).join(' | ')} | ${pct(p)} ± ${pct(stdErr(p, n))} | ${MEASURE_NAMES.map((m) => r.measures![m].toExponential(2)).join(' | ')} |`;
+        const { b, c } = discordantPairs(r.outcomes.flat(), at[0]!.outcomes.flat());
+        const vs = r === at[0] ? '–' : `${b}/${c}, p = ${mcnemarExactP(b, c).toFixed(3)}`;
+        return `| ${r.family} | ${sum.updates} | ${formatSpeedup(sum.speedupFlops)} | ${vs} | ${r.loops.map((l) => `${l.success}/${l.episodes}`).join(' | ')} | ${pct(p)} ± ${pct(stdErr(p, n))} | ${MEASURE_NAMES.map((m) => r.measures![m].toExponential(2)).join(' | ')} |`;
       }),
       '',
     );
@@ -277,7 +322,8 @@ async function main(): Promise<void> {
     '- Cost levels are fixed before any schedule is built: the expected FLOPs speedup of Uniform at the named budget; every other schedule of the level is the method’s best within that cost (`bac solve --target-speedup`), so cost cannot masquerade as prediction (schedules are at most as costly as the level’s Uniform).',
     '- Random perturbations: a family schedule after 3, 6, 9 or 12 seeded random moves (shift, move between blocks, add, drop) that keep the cost within the level.',
     `- Offline measures: ${nWindows} held-out windows × ${draws} noise draws, each schedule against the full model on the same noise; the closed loop uses other layouts: seed set s has layout seeds ${seedSet(0).seed} + 10000·s …, noise seed ${seedSet(0).noiseSeed} + s.`,
-    `- Success: ${episodes} episodes per seed set; SE = √(p(1−p)/n) over the pooled ${episodes * seedSets} episodes.`,
+    `- Success: ${episodes} episodes per seed set; SE = √(p(1−p)/n) over the pooled ${episodes * seedSets} episodes. Every row runs the same layouts and noise seeds, so rows are paired: b = episodes only this schedule solved, c = only the level’s Uniform solved; exact two-sided McNemar p.`,
+    `- tuned: \`bac tune\`’s search (${tuneIterations} iterations, action error vs full on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
     '',
     '| measure | what it is |',
     '| --- | --- |',
