@@ -19,10 +19,14 @@ diffusion_policy module exports the same way.
 
 CLI::
 
+    /usr/bin/python3 python/bac_export.py --checkpoint run.ckpt [--weights ema_model|model] --out policy.onnx
     /usr/bin/python3 python/bac_export.py --checkpoint ckpt.pt [--config export.json] --out policy.onnx
 
-``--config`` may be left out when the checkpoint carries ``model_config`` and ``bac_meta`` (as
-``bac_demo.train``'s ``policy_ema.pt`` does). ``export.json`` (all keys optional except where the
+A diffusion_policy workspace checkpoint (``cfg`` + ``state_dicts``) carries everything: model kwargs,
+sampler, horizon and steps, normaliser (:mod:`bac_dp_checkpoint`; it is unpickled, so only export
+checkpoints you trust). ``--config`` may also be left out when the checkpoint carries
+``model_config`` and ``bac_meta`` (as ``bac_demo.train``'s ``policy_ema.pt`` does). The output is
+written atomically (a temp file beside it, renamed at the end; removed on errors and on SIGTERM/SIGINT). ``export.json`` (all keys optional except where the
 checkpoint cannot supply them)::
 
     {
@@ -47,10 +51,15 @@ constructor kwargs (``model_config`` / ``model_kwargs``) and any of the metadata
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
+import os
+import secrets
+import signal
 import sys
 import warnings
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -229,8 +238,8 @@ def export_bac_onnx(
     ``metadata`` holds ``sampler``, ``obs_keys``, ``horizon``, ``n_obs_steps``, ``n_action_steps`` and
     ``normalizer`` (Python values; stored as JSON strings under ``bac.*``). ``dims`` (horizon,
     action_dim, n_obs_steps, obs_dim) defaults to :func:`infer_io_dims`. The batch axis is dynamic.
-    The model is put in eval mode (dropout off) for the export and restored afterwards.
-    Returns the graph output names. Raises :class:`ExportError` for modules without decoder layers
+    The model is put in eval mode (dropout off) for the export and restored afterwards; the file
+    appears only complete (temp file + rename). Returns the graph output names. Raises :class:`ExportError` for modules without decoder layers
     or incomplete metadata; the written file passes ``onnx.checker.check_model``.
     """
     import onnx  # local import: only export needs it
@@ -242,13 +251,15 @@ def export_bac_onnx(
     output_names = [PREDICTION_NAME, *names]
     was_training = model.training
     model.eval()
+    temp = _temp_path(out_path)
     try:
         g = torch.Generator().manual_seed(0)
         sample = torch.randn(batch, dims["horizon"], dims["action_dim"], generator=g)
         timestep = torch.arange(batch, dtype=torch.long) + 1
         cond = torch.randn(batch, dims["n_obs_steps"], dims["obs_dim"], generator=g)
         dyn = {n: {0: "batch"} for n in (*INPUT_NAMES, *output_names)}
-        with torch.no_grad(), warnings.catch_warnings():
+        extra = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+        with without_fast_path(model), warnings.catch_warnings():
             # torch's MHA asserts on shapes while tracing; T and d are static by design (only the
             # batch axis is dynamic), so those TracerWarnings are expected noise.
             warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
@@ -257,18 +268,67 @@ def export_bac_onnx(
             torch.onnx.export(
                 wrapper,
                 (sample, timestep, cond),
-                out_path,
+                temp,
                 input_names=list(INPUT_NAMES),
                 output_names=output_names,
                 dynamic_axes=dyn,
                 opset_version=opset,
                 do_constant_folding=True,
+                **extra,
             )
+        proto = onnx.load(temp)
+        _finish_proto(proto, output_names, out_shapes, props)
+        onnx.save(proto, temp)
+        os.replace(temp, out_path)
     finally:
         wrapper.remove_hooks()
         model.train(was_training)
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return output_names
 
-    proto = onnx.load(out_path)
+
+def _temp_path(out_path: str) -> str:
+    """A fresh name beside ``out_path`` (same file system, so the final rename is atomic)."""
+    d, base = os.path.split(os.path.abspath(out_path))
+    return os.path.join(d, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+@contextlib.contextmanager
+def without_fast_path(model: nn.Module) -> Iterator[None]:
+    """Run ``model`` on PyTorch's composite (exportable) transformer path, with no gradients kept.
+
+    In eval mode without gradients, ``nn.TransformerEncoderLayer`` (the condition encoder when
+    ``n_cond_layers > 0``) and self-attention ``nn.MultiheadAttention`` take a fused fast path
+    (``aten::_transformer_encoder_layer_fwd``, ``aten::_native_multi_head_attention``) that the ONNX
+    exporter cannot translate. torch >= 2.1 switches it off with
+    ``torch.backends.mha.set_fastpath_enabled(False)``; every version (1.13 included) skips it when
+    grad mode is on and a weight requires grad, so the parameters are marked so for the duration and
+    restored after. Both paths compute the same function (the export tests compare with eager).
+    """
+    mha = getattr(torch.backends, "mha", None)
+    can_toggle = mha is not None and hasattr(mha, "set_fastpath_enabled") and hasattr(mha, "get_fastpath_enabled")
+    was_fast = mha.get_fastpath_enabled() if can_toggle else None
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        if can_toggle:
+            mha.set_fastpath_enabled(False)
+        for p, _ in flags:
+            if p.is_floating_point():
+                p.requires_grad_(True)
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, had in flags:
+            p.requires_grad_(had)
+        if can_toggle:
+            mha.set_fastpath_enabled(was_fast)
+
+
+def _finish_proto(proto: Any, output_names: List[str], out_shapes: List[List[int]], props: Mapping[str, str]) -> None:
+    """Check the traced graph's inputs/outputs, declare static T and d on the outputs, set the
+    ``bac.*`` metadata, and run the ONNX checker."""
+    import onnx
     got_outputs = [o.name for o in proto.graph.output]
     if got_outputs != output_names:
         raise RuntimeError(f"exported outputs {got_outputs} differ from the intended {output_names}")
@@ -293,8 +353,6 @@ def export_bac_onnx(
         entry.value = v
     proto.producer_name = "bac_export"
     onnx.checker.check_model(proto)
-    onnx.save(proto, out_path)
-    return output_names
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,14 +366,26 @@ def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, Mapping) and len(obj) > 0 and all(torch.is_tensor(v) for v in obj.values())
 
 
-def load_model_and_meta(checkpoint: str, config: Mapping[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
+def load_model_and_meta(
+    checkpoint: str, config: Mapping[str, Any], weights: Optional[str] = None
+) -> Tuple[nn.Module, Dict[str, Any]]:
     """Build the model from a checkpoint + export config (see module docstring); returns it with the
-    merged metadata (checkpoint's ``bac_meta`` overridden by the config)."""
+    merged metadata (the checkpoint's, overridden by the config). A diffusion_policy workspace
+    checkpoint is read by :mod:`bac_dp_checkpoint` (``weights``: ``ema_model`` or ``model``)."""
+    from bac_dp_checkpoint import is_workspace_payload, load_checkpoint_file, policy_from_payload
     from bac_models import TransformerForDiffusion
 
-    ckpt = torch.load(checkpoint, map_location="cpu")
+    ckpt = load_checkpoint_file(checkpoint)
     meta: Dict[str, Any] = {}
-    if isinstance(ckpt, nn.Module):
+    if is_workspace_payload(ckpt):
+        found = policy_from_payload(ckpt, weights, source=checkpoint)
+        model, meta = found.model, dict(found.metadata)
+    elif weights is not None:
+        raise ExportError(
+            f"{checkpoint} is not a diffusion_policy workspace checkpoint (cfg + state_dicts); --weights applies "
+            "to those only (use `state_dict_key` in --config for other files)"
+        )
+    elif isinstance(ckpt, nn.Module):
         model = ckpt
     else:
         kwargs = config.get("model")
@@ -334,7 +404,10 @@ def load_model_and_meta(checkpoint: str, config: Mapping[str, Any]) -> Tuple[nn.
             else:
                 state = next((ckpt[k] for k in _STATE_KEYS if k in ckpt and _is_state_dict(ckpt[k])), None)
         if state is None:
-            raise ExportError(f"{checkpoint}: no state dict found (looked for {', '.join(_STATE_KEYS)})")
+            raise ExportError(
+                f"{checkpoint}: no state dict found (looked for {', '.join(_STATE_KEYS)}, and it is not a "
+                "diffusion_policy workspace checkpoint with cfg and state_dicts)"
+            )
         if kwargs is None:
             raise ExportError(
                 f"{checkpoint} carries no model kwargs; add a `model` object with TransformerForDiffusion's "
@@ -377,27 +450,43 @@ def _flat(x: Any) -> List[float]:
     return [float(v) for v in torch.as_tensor(x, dtype=torch.float64).reshape(-1).tolist()]
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    # SystemExit unwinds through export_bac_onnx's cleanup, so a cancelled export leaves no temp file.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """CLI entry point; exit 0 on success, 1 on a user error (message on stderr)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", required=True, help="torch checkpoint (see module docstring)")
-    ap.add_argument("--config", help="export config JSON (model kwargs, sampler, metadata); optional when the checkpoint carries model_config and bac_meta")
-    ap.add_argument("--out", required=True, help="output .onnx path")
+    ap.add_argument("--checkpoint", required=True, help="diffusion_policy workspace .ckpt, or a torch checkpoint (see module docstring)")
+    ap.add_argument("--config", help="export config JSON (model kwargs, sampler, metadata); optional when the checkpoint carries them")
+    ap.add_argument("--weights", choices=("ema_model", "model"), help="workspace checkpoints: which policy weights (default: ema_model when present)")
+    ap.add_argument("--out", required=True, help="output .onnx path (written atomically)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if os.path.exists(args.out) and os.path.samefile(args.out, args.checkpoint):
+            raise ExportError(f"--out {args.out} is the checkpoint itself; choose another output path")
         config: Dict[str, Any] = {}
         if args.config:
             with open(args.config, "r", encoding="utf-8") as f:
                 config = json.load(f)
-        model, meta = load_model_and_meta(args.checkpoint, config)
+        model, meta = load_model_and_meta(args.checkpoint, config, args.weights)
         outputs = export_bac_onnx(model, args.out, meta)
     except (ExportError, OSError, json.JSONDecodeError) as e:
         print(f"bac_export: {e}", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"wrote {args.out}: {len(outputs) - 1} block outputs, metadata {', '.join(METADATA_KEYS)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main: bac_dp_checkpoint imports `bac_export`, so the ExportError it
+    # raises is that module's class, which this script's own copy (`__main__`) would not catch.
+    from bac_export import main as module_main
+
+    sys.exit(module_main())

@@ -1,7 +1,7 @@
 // Bundles the extension host and CLI (node/cjs; vscode and onnxruntime-node stay external so the
 // native addon loads from node_modules) and the webview (browser/esm). `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -45,5 +45,13 @@ for (const options of builds) {
   if (Object.keys(options.entryPoints).length === 0) continue;
   if (watch) await (await esbuild.context(options)).watch();
   else await esbuild.build(options);
+}
+// The exporter "BAC: Export Policy from Checkpoint…" runs: its modules and our DP-T replica, as
+// Python sources beside the bundle (the VSIX carries dist/ only).
+const PYTHON_FILES = ['bac_export.py', 'bac_dp_checkpoint.py'];
+mkdirSync('dist/python/bac_models', { recursive: true });
+for (const f of PYTHON_FILES) cpSync(`python/${f}`, `dist/python/${f}`);
+for (const f of readdirSync('python/bac_models').filter((n) => n.endsWith('.py'))) {
+  cpSync(`python/bac_models/${f}`, `dist/python/bac_models/${f}`);
 }
 if (!watch) console.log(`build: ${builds.map((b) => Object.keys(b.entryPoints).join(', ')).join(' | ')} → dist/`);

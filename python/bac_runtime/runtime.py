@@ -20,6 +20,7 @@ attributes, which restores the class methods exactly.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -159,15 +160,24 @@ def _check_fit(
     K = schedule.K
     steps = num_inference_steps
     source = "num_inference_steps"
-    if steps is None and policy is not None and isinstance(getattr(policy, "num_inference_steps", None), int):
-        steps, source = policy.num_inference_steps, f"{type(policy).__name__}.num_inference_steps"
+    policy_steps = getattr(policy, "num_inference_steps", None) if policy is not None else None
+    if steps is None and isinstance(policy_steps, numbers.Integral) and not isinstance(policy_steps, bool):
+        # diffusion_policy's policies sample with exactly this many scheduler steps
+        steps, source = int(policy_steps), f"{type(policy).__name__}.num_inference_steps"
     if steps is not None and steps != K:
         raise ScheduleMismatchError(
             f"{src} is for K = {K} denoiser calls per action chunk ({schedule.sampler.type}) but {source} is "
             f"{steps}; expected a schedule solved for {steps} steps (bac solve on a profile made with {steps})"
         )
-    kind = _sampler_kind(getattr(policy, "noise_scheduler", None)) if policy is not None else None
+    scheduler = getattr(policy, "noise_scheduler", None) if policy is not None else None
+    kind = _sampler_kind(scheduler) if scheduler is not None else None
     stype = schedule.sampler.type.lower()
+    if scheduler is not None and kind is None:
+        raise ScheduleMismatchError(
+            f"{src} was solved for the {stype} sampler but {type(policy).__name__}.noise_scheduler is "
+            f"{type(scheduler).__name__}, which BAC cannot match to it; expected a DDPM, DDIM or DPM-Solver++ "
+            "scheduler (diffusers' classes), or apply to policy.model and pass num_inference_steps"
+        )
     if kind is not None and stype in ("ddpm", "ddim", "dpmsolver++") and kind != stype:
         raise ScheduleMismatchError(
             f"{src} was solved for the {stype} sampler but {type(policy).__name__}.noise_scheduler is "

@@ -38,7 +38,7 @@ def test_editable_install_imports_runtime_with_torch_only(tmp_path) -> None:
         "assert bac_runtime.__file__.startswith(sys.argv[1]), bac_runtime.__file__\n"
         "heavy = sorted(m for m in ('onnx', 'bac_models', 'bac_export', 'h5py', 'zarr') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
-        "import bac_export, bac_models, bac_demo\n"
+        "import bac_export, bac_dp_checkpoint, bac_models, bac_demo\n"
         "print('ok')\n"
     )
     run = subprocess.run([python, "-c", probe, PY], capture_output=True, text=True, cwd=tmp_path, timeout=120)

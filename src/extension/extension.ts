@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { EditIntent, EditorState } from '../core/protocol';
 import { ScheduleCodeLensProvider, CODELENS_LANGUAGES } from './codeLens';
 import { compileScheduleCommand, type CompileScheduleArgs, type CompileScheduleResult } from './compileCommand';
+import { exportCheckpointCommand, type ExportCheckpointArgs, type ExportCheckpointResult } from './exportCommand';
 import { LinkResolver } from './links';
 import { profileModelCommand, type ProfileModelArgs, type ProfileModelResult } from './profileCommand';
 import { ScheduleDocuments, type IntentOutcome } from './scheduleDocument';
@@ -41,6 +42,8 @@ export interface BacStudioApi {
   profileModel(args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined>;
   /** Runs "BAC: Compile Schedule to ONNX" (dialogs skipped for every argument given). */
   compileSchedule(args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined>;
+  /** Runs "BAC: Export Policy from Checkpoint…" (dialogs skipped for every argument given). */
+  exportCheckpoint(args?: ExportCheckpointArgs | vscode.Uri): Promise<ExportCheckpointResult | undefined>;
 }
 
 /**
@@ -61,6 +64,13 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
       log,
       args instanceof vscode.Uri ? { schedule: args } : typeof args === 'object' && args !== null ? args : {},
       activeScheduleUri,
+    );
+
+  const exportCheckpoint = (args?: ExportCheckpointArgs | vscode.Uri): Promise<ExportCheckpointResult | undefined> =>
+    exportCheckpointCommand(
+      context,
+      log,
+      args instanceof vscode.Uri ? { checkpoint: args.fsPath } : typeof args === 'object' && args !== null ? args : {},
     );
 
   // A re-profiled `.bacprofile` or a replaced model changes banners and charts of open editors.
@@ -86,6 +96,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     vscode.commands.registerCommand('bac.showLog', () => log.show()),
     vscode.commands.registerCommand('bac.profileModel', profileModel),
     vscode.commands.registerCommand('bac.compileSchedule', compileSchedule),
+    vscode.commands.registerCommand('bac.exportCheckpoint', exportCheckpoint),
     vscode.commands.registerCommand('bac.openScheduleAsText', (uri?: vscode.Uri) => reopen(uri, 'default')),
     vscode.commands.registerCommand('bac.openScheduleInEditor', (uri?: vscode.Uri) =>
       reopen(uri, SCHEDULE_EDITOR_VIEW_TYPE),
@@ -104,6 +115,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     codeLens,
     profileModel,
     compileSchedule,
+    exportCheckpoint,
   };
 }
 
