@@ -13,7 +13,7 @@
  * --episodes 200 (per seed set) --seed-sets 2 --windows 16 --draws 4 --threads 2 --out FILE.
  */
 import * as os from 'node:os';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatSpeedup, summarizeSchedule } from '../src/core/cost';
@@ -64,6 +64,8 @@ const nWindows = Number(flags.windows);
 const draws = Number(flags.draws);
 const threads = Number(flags.threads);
 const tuneIterations = Number(flags['tune-iterations']);
+const DISCUSSION_MARKER =
+  '<!-- discussion: written by hand, kept when npm run fidelity-study rewrites the numbers above -->';
 const FULL_SIZE = { perLevel: 20, episodesTotal: 400, seedSets: 2, regimes: 2 };
 
 /** A sampler regime and its cost levels (Uniform budgets whose FLOPs fix each level). */
@@ -332,7 +334,12 @@ async function main(): Promise<void> {
     ...sections,
   ];
   const out = resolve(root, flags.out!);
-  await writeFileAtomic(out, `${doc.join('\n')}\n`);
+  // A hand-written discussion below the marker survives re-runs (as in docs/replication.md).
+  const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  const at = previous.indexOf(DISCUSSION_MARKER);
+  const discussion =
+    at >= 0 ? previous.slice(at) : `${DISCUSSION_MARKER}\n\n## Discussion\n\n(not yet written for these numbers)\n`;
+  await writeFileAtomic(out, `${doc.join('\n')}\n${discussion}`);
   console.log(`wrote ${out}`);
 }
 
