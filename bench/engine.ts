@@ -1,8 +1,7 @@
 /**
  * Engine benchmarks on the demo policy, measured in one run and reported as ratios against their
  * targets (never asserted in tests):
- * - cached-runner speedup over the full model at S = 10, K = 100 (target ≥ 4×) and its ratio to the
- *   FLOPs bound (target ≥ 0.8);
+ * - chunk-graph speedups, opening time, memory and compile time (`chunk.ts`);
  * - profiling wall time over the same number of bare forward passes (target ≤ 1.3×);
  * - peak RSS of the profiling process for 100 samples (target ≤ 1 GB).
  */
@@ -10,17 +9,15 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildBaseline } from '../src/core/baselines';
-import { summarizeSchedule } from '../src/core/cost';
 import { openSession, type ExecutionProviderChoice } from '../src/engine/ort';
 import { blockDims, chunkFeeds, loadOrt, loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
-import { loadWindows, profileBatchSize } from '../src/engine/profiler';
+import { profileBatchSize } from '../src/engine/profiler';
+import { chunkBenchmarks } from './chunk';
 
 /** The bundled profiling child, when built. */
 const bundledWorker = ((p) => (existsSync(p) ? p : undefined))(resolve(__dirname, '..', 'dist', 'profile-worker.js'));
 import { Rng } from '../src/core/rng';
-import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
 
 /** One benchmark line. */
 export interface EngineResult {
@@ -94,70 +91,17 @@ export async function engineBenchmarks(
     bareMs += await bare(batches.slice(half));
     await session.release();
 
-    // Cached runner vs full model at S = 10, batch 1, interleaved chunk by chunk.
-    const profile = outcome.profile;
-    const bac = buildBaseline('bac', profile, profile.model, 10, 3, true);
-    const plain = await PlainRunner.open(policy, ep, { threads: 1, staticBatch: 1 });
-    const cached = await CachedRunner.open(policy, ep, { threads: 1, staticBatch: 1 });
-    const table = updateTable(bac, cached.blockIds);
-    const windows = await loadWindows(policy, episodesPath, chunks, 2);
-    let fullMs = 0;
-    let cachedMs = 0;
-    for (let i = -1; i < windows.length; i++) {
-      const w = windows[Math.max(0, i)]!;
-      const inputs = () => ({
-        batch: 1,
-        cond: w.obs,
-        initialSample: new Rng(i + 10).normalArray(policy.horizon * policy.actionDim),
-        noise: new Rng(i + 20),
-      });
-      const a = performance.now();
-      await plain.runChunk(scheduler, inputs());
-      const b = performance.now();
-      await cached.runChunk(scheduler, table, inputs());
-      const c = performance.now();
-      if (i >= 0) {
-        fullMs += b - a;
-        cachedMs += c - b;
-      }
-    }
-    await plain.release();
-    await cached.release();
-    const speedup = fullMs / cachedMs;
-    const { speedupFlops: bound, speedupTime: timeBound } = summarizeSchedule(bac);
+    // Chunk graphs (one ORT call per chunk) against the faster full-model runner, per sampler.
+    const chunkRows = await chunkBenchmarks(policy, {
+      episodesPath,
+      ep,
+      ddpmProfile: outcome.profile,
+      chunks: Math.min(chunks, 4),
+    });
     const profileRatio = profileMs / bareMs;
     const rssGb = outcome.peakRssBytes / 1e9;
     return [
-      {
-        name: 'cached runner speedup, BAC S=10 top-n 3, K=100',
-        value: speedup,
-        unit: '×',
-        target: '≥ 4',
-        meets: speedup >= 4,
-        detail: `full ${(fullMs / windows.length).toFixed(1)} ms/chunk, cached ${(cachedMs / windows.length).toFixed(1)} ms/chunk, batch 1`,
-      },
-      {
-        name: 'cached runner speedup / FLOPs bound',
-        value: speedup / bound,
-        unit: '',
-        target: '≥ 0.8',
-        meets: speedup / bound >= 0.8,
-        detail: `FLOPs bound ${bound.toFixed(2)}×`,
-      },
-      // METHOD.md's cost model with the profiled times (c_0 includes the gating and the per-call
-      // cost of ONNX Runtime): what the runner can reach on this machine, as opposed to FLOPs.
-      ...(timeBound === null
-        ? []
-        : [
-            {
-              name: 'cached runner speedup / time-based expectation',
-              value: speedup / timeBound,
-              unit: '',
-              target: null,
-              meets: true,
-              detail: `expected by profiled block times ${timeBound.toFixed(2)}×`,
-            },
-          ]),
+      ...chunkRows,
       {
         name: `profiling wall time / bare forward passes (${samples} samples)`,
         value: profileRatio,

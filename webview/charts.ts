@@ -24,7 +24,7 @@ import { updateSteps } from '../src/core/blocks';
 import { formatSpeedup } from '../src/core/cost';
 import type { ValidState } from '../src/core/protocol';
 import type { Store } from './state';
-import { button } from './toolkit';
+import type { button } from './toolkit';
 import { readPalette, withAlpha, type Palette } from './theme';
 
 Chart.register(
@@ -51,6 +51,11 @@ export interface ChartActions {
   requestMatrix(blockId: string): void;
   /** Switch the similarity chart mode. */
   setMode(mode: 'source' | 'matrix'): void;
+  /**
+   * Makes a toolkit button. Passed in, not imported: this module is bundled on its own (it carries
+   * chart.js and loads after the page), and the toolkit must register its elements only once.
+   */
+  button: typeof button;
 }
 
 interface Card {
@@ -132,7 +137,7 @@ export class Charts {
     this.heat.hidden = true;
     this.heat.className = 'heatmap';
     this.sim.box.append(this.heat);
-    this.modeButton = button(
+    this.modeButton = this.actions.button(
       'Show matrix',
       () => this.actions.setMode(this.store.local.mode === 'matrix' ? 'source' : 'matrix'),
       'secondary',

@@ -53,10 +53,8 @@ export class Header {
     this.meta.textContent = `${samplerLabel(s.samplerType)} · K = ${s.steps} steps · ${s.blocks.length} blocks${s.readonly ? ' · read-only' : ''}`;
     const items: [string, string][] = [
       ['Block updates', `${s.summary.updates} of ${s.summary.fullUpdates}`],
-      [
-        'Expected speedup (time)',
-        s.summary.speedupTime === null ? 'not measured' : formatSpeedup(s.summary.speedupTime),
-      ],
+      // measured when `bac eval` recorded it for this table, else the expectation (time or FLOPs)
+      [s.speed.measured ? 'Speedup' : 'Expected speedup', s.speed.label],
       ['by FLOPs', formatSpeedup(s.summary.speedupFlops)],
     ];
     if (s.analysis) items.push(['Predicted error (proxy)', s.analysis.predictedError.toPrecision(3)]);

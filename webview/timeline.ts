@@ -1,13 +1,20 @@
 /**
  * The block × step timeline: one row per block in model order, one column per denoising step,
  * update cells coloured by origin (ACS, BUA error correction, manual), reuse cells plain. Drawn on
- * a canvas (9,600 cells for 96 blocks × 100 steps stay cheap to redraw), with a hover tooltip, a
- * keyboard focus cell (arrows, Home/End, PageUp/PageDown; Space/Enter toggles) and a polite live
- * region that reads the focused cell aloud.
+ * a canvas (9,600 cells for 96 blocks × 100 steps stay cheap to redraw), with a hover tooltip.
+ *
+ * For the keyboard and assistive technology the canvas sits in an ARIA grid that renders only
+ * its focused cell (a virtualised grid: `aria-rowcount`/`aria-colcount` give the full size,
+ * `aria-rowindex`/`aria-colindex` the cell's place). That cell is the grid's one tab stop and
+ * moves with the keys of src/core/timeline-nav.ts (roving tabindex: each move focuses a new cell
+ * element, so a screen reader reads the cell it lands on). A polite live region says what a toggle
+ * did or why it was refused.
  */
 import { cacheSources, updateSteps } from '../src/core/blocks';
 import { ORIGIN_LABELS, type ValidState } from '../src/core/protocol';
 import { STEP_ZERO_REASON } from '../src/core/schedule-edit';
+import { ariaPosition, blocksPerLayer, clampCell, gridCommand, type GridCell } from '../src/core/timeline-nav';
+import { legend } from './legend';
 import type { Store } from './state';
 import { readPalette, withAlpha, type Palette } from './theme';
 
@@ -35,11 +42,18 @@ export interface TimelineActions {
   select(row: number): void;
 }
 
-/** The timeline section: legend, scrollable canvas, status line, tooltip. */
+/** How a cell's words end: a hint for the pointer, for the keyboard, or none. */
+type Hint = 'pointer' | 'keyboard' | 'none';
+
+/** The timeline section: legend, scrollable canvas in its grid, status line, tooltip. */
 export class Timeline {
   readonly element: HTMLElement;
   private readonly scroll: HTMLDivElement;
+  private readonly grid: HTMLDivElement;
   private readonly canvas: HTMLCanvasElement;
+  /** The rendered row of the grid (`role=row`) holding the focusable cell. */
+  private activeRow: HTMLDivElement | null = null;
+  private activeCell: HTMLDivElement | null = null;
   private readonly tooltip: HTMLDivElement;
   private readonly status: HTMLParagraphElement;
   private state: ValidState | null = null;
@@ -50,6 +64,8 @@ export class Timeline {
   private hover: { row: number; step: number } | null = null;
   private palette: Palette = readPalette();
   private announcePending = false;
+  /** The status line holds a cell's words, which a later change of the document makes stale. */
+  private statusDescribesCell = false;
 
   constructor(
     private readonly store: Store,
@@ -65,17 +81,20 @@ export class Timeline {
 
     this.scroll = document.createElement('div');
     this.scroll.className = 'timeline-scroll';
+    this.grid = document.createElement('div');
+    this.grid.className = 'timeline-grid';
+    this.grid.setAttribute('role', 'grid');
+    this.grid.setAttribute('aria-roledescription', 'schedule timeline');
+    this.grid.setAttribute('aria-describedby', 'timeline-help');
     this.canvas = document.createElement('canvas');
-    this.canvas.tabIndex = 0;
-    this.canvas.setAttribute('role', 'application');
-    this.canvas.setAttribute('aria-roledescription', 'schedule timeline');
-    this.canvas.setAttribute('aria-describedby', 'timeline-help');
-    this.scroll.append(this.canvas);
+    this.canvas.setAttribute('aria-hidden', 'true');
+    this.grid.append(this.canvas);
+    this.scroll.append(this.grid);
     const help = document.createElement('p');
     help.id = 'timeline-help';
     help.className = 'visually-hidden';
     help.textContent =
-      'Rows are blocks, columns are denoising steps. Arrow keys move between cells, Home and End jump to the first and last step, Page Up and Page Down move by a layer, Space or Enter toggles a manual update.';
+      'Rows are blocks, columns are denoising steps. Arrow keys move between cells, Home and End jump to the first and last step, Control+Home and Control+End to the first and last cell, Page Up and Page Down move by a layer, Space or Enter toggles a manual update.';
     this.status = document.createElement('p');
     this.status.className = 'status';
     this.status.setAttribute('role', 'status');
@@ -93,12 +112,12 @@ export class Timeline {
       this.draw();
     });
     this.canvas.addEventListener('click', (e) => this.onClick(e));
-    this.canvas.addEventListener('keydown', (e) => this.onKey(e));
-    this.canvas.addEventListener('focus', () => {
+    this.grid.addEventListener('keydown', (e) => this.onKey(e));
+    this.grid.addEventListener('focusin', () => this.draw());
+    this.grid.addEventListener('focusout', () => {
+      if (!this.hover) this.tooltip.hidden = true;
       this.draw();
-      this.announceFocus();
     });
-    this.canvas.addEventListener('blur', () => this.draw());
     new ResizeObserver(() => this.layout()).observe(this.scroll);
   }
 
@@ -106,6 +125,7 @@ export class Timeline {
   announce(message: string, level: 'info' | 'warning' | 'error' = 'info'): void {
     // A message (e.g. the host refusing a toggle) replaces the pending "what the cell became".
     if (message) this.announcePending = false;
+    this.statusDescribesCell = false;
     this.status.textContent = message;
     this.status.className = `status ${level}`;
   }
@@ -123,11 +143,18 @@ export class Timeline {
         return row;
       });
       this.sources = state.blocks.map((b) => cacheSources(updateSteps(b), state.steps));
-      const f = this.store.local.focus;
-      f.row = Math.min(Math.max(0, f.row), state.blocks.length - 1);
-      f.step = Math.min(Math.max(0, f.step), state.steps - 1);
+      this.store.local.focus = clampCell(this.store.local.focus, {
+        rows: state.blocks.length,
+        steps: state.steps,
+        rowsPerPage: 1,
+      });
+      // An undo or an edit beside the editor changed the document: the words shown may be wrong.
+      if (this.statusDescribesCell && !this.announcePending) this.announce('');
       this.scroll.classList.toggle('readonly', state.readonly);
-      this.canvas.setAttribute('aria-label', `Update timeline: ${state.blocks.length} blocks by ${state.steps} steps`);
+      this.grid.setAttribute('aria-label', `Update timeline: ${state.blocks.length} blocks by ${state.steps} steps`);
+      this.grid.setAttribute('aria-rowcount', String(state.blocks.length + 1));
+      this.grid.setAttribute('aria-colcount', String(state.steps + 1));
+      this.grid.setAttribute('aria-readonly', String(state.readonly));
     }
     this.palette = readPalette();
     if (this.announcePending) {
@@ -145,7 +172,7 @@ export class Timeline {
     }
     // The cell under the pointer may have just changed (a click toggles it): refresh its words.
     if (this.hover && !this.tooltip.hidden && this.hover.row < state.blocks.length) {
-      this.tooltip.textContent = this.describe(this.hover.row, this.hover.step, true);
+      this.tooltip.textContent = this.describe(this.hover.row, this.hover.step, 'pointer');
     }
     this.layout();
   }
@@ -169,7 +196,53 @@ export class Timeline {
       this.canvas.style.width = `${cssW}px`;
       this.canvas.style.height = `${cssH}px`;
     }
+    this.placeFocusCell();
     this.draw();
+  }
+
+  /**
+   * Puts the focusable grid cell over the focused timeline cell, with its ARIA place and words.
+   * A new position gets a new element, focused when the old one had focus, so assistive
+   * technology announces the cell the focus moved to (an attribute change on the focused element
+   * is not announced).
+   */
+  private placeFocusCell(): void {
+    const s = this.state;
+    if (!s) return;
+    const f = this.store.local.focus;
+    const { rowIndex, colIndex } = ariaPosition(f);
+    let cell = this.activeCell;
+    if (
+      !cell ||
+      this.activeRow?.getAttribute('aria-rowindex') !== String(rowIndex) ||
+      cell.getAttribute('aria-colindex') !== String(colIndex)
+    ) {
+      const hadFocus = cell !== null && document.activeElement === cell;
+      const row = document.createElement('div');
+      row.setAttribute('role', 'row');
+      row.setAttribute('aria-rowindex', String(rowIndex));
+      cell = document.createElement('div');
+      cell.className = 'timeline-cell';
+      cell.setAttribute('role', 'gridcell');
+      cell.setAttribute('aria-colindex', String(colIndex));
+      cell.tabIndex = 0;
+      row.append(cell);
+      this.grid.append(row);
+      if (hadFocus) cell.focus({ preventScroll: true });
+      this.activeRow?.remove();
+      this.activeRow = row;
+      this.activeCell = cell;
+    }
+    cell.style.left = `${LABEL_W + f.step * this.colW}px`;
+    cell.style.top = `${HEADER_H + f.row * this.rowH}px`;
+    cell.style.width = `${this.colW}px`;
+    cell.style.height = `${this.rowH}px`;
+    cell.setAttribute('aria-label', this.describe(f.row, f.step, 'keyboard').replace(/\n/g, '. '));
+  }
+
+  /** Whether keyboard focus is on the timeline's cell. */
+  private get focused(): boolean {
+    return this.activeCell !== null && document.activeElement === this.activeCell;
   }
 
   private draw(): void {
@@ -261,7 +334,7 @@ export class Timeline {
       ctx.lineWidth = 1;
     };
     if (this.hover) mark(this.hover, p.foreground, 1);
-    if (document.activeElement === this.canvas) mark(this.store.local.focus, p.focus, 2);
+    if (this.focused) mark(this.store.local.focus, p.focus, 2);
   }
 
   private cellAt(e: MouseEvent): { row: number; step: number } | null {
@@ -285,28 +358,29 @@ export class Timeline {
       this.tooltip.hidden = true;
     } else {
       this.hover = cell;
-      this.tooltip.textContent = this.describe(cell.row, cell.step, true);
-      this.tooltip.hidden = false;
-      // Keep the tooltip inside the view.
-      const w = this.tooltip.offsetWidth;
-      const h = this.tooltip.offsetHeight;
-      this.tooltip.style.left = `${Math.min(e.clientX + 14, window.innerWidth - w - 4)}px`;
-      this.tooltip.style.top = `${e.clientY + 18 + h > window.innerHeight ? e.clientY - h - 8 : e.clientY + 18}px`;
+      this.showTooltip(this.describe(cell.row, cell.step, 'pointer'), e.clientX, e.clientY);
     }
     if (!same) this.draw();
+  }
+
+  /** Shows the tooltip near the point (x, y) of the view, kept inside the view. */
+  private showTooltip(text: string, x: number, y: number): void {
+    this.tooltip.textContent = text;
+    this.tooltip.hidden = false;
+    const w = this.tooltip.offsetWidth;
+    const h = this.tooltip.offsetHeight;
+    this.tooltip.style.left = `${Math.min(x + 14, window.innerWidth - w - 4)}px`;
+    this.tooltip.style.top = `${y + 18 + h > window.innerHeight ? y - h - 8 : y + 18}px`;
   }
 
   private onClick(e: MouseEvent): void {
     const cell = this.cellAt(e);
     if (!cell) return;
-    this.canvas.focus();
-    if (cell.step < 0) {
-      this.actions.select(cell.row);
-      return;
-    }
-    this.store.local.focus = { ...cell };
+    if (cell.step >= 0) this.store.local.focus = { ...cell };
+    this.placeFocusCell();
+    this.activeCell?.focus({ preventScroll: true });
     this.actions.select(cell.row);
-    this.toggle(cell.row, cell.step);
+    if (cell.step >= 0) this.toggle(cell.row, cell.step);
   }
 
   private toggle(row: number, step: number): void {
@@ -328,56 +402,43 @@ export class Timeline {
 
   private onKey(e: KeyboardEvent): void {
     const s = this.state;
-    if (!s) return;
-    const f = { ...this.store.local.focus };
-    const B = s.blocks.length;
-    const K = s.steps;
-    switch (e.key) {
-      case 'ArrowLeft':
-        f.step = Math.max(0, f.step - 1);
-        break;
-      case 'ArrowRight':
-        f.step = Math.min(K - 1, f.step + 1);
-        break;
-      case 'ArrowUp':
-        f.row = Math.max(0, f.row - 1);
-        break;
-      case 'ArrowDown':
-        f.row = Math.min(B - 1, f.row + 1);
-        break;
-      case 'Home':
-        f.step = 0;
-        break;
-      case 'End':
-        f.step = K - 1;
-        break;
-      case 'PageUp':
-        f.row = Math.max(0, f.row - 3);
-        break;
-      case 'PageDown':
-        f.row = Math.min(B - 1, f.row + 3);
-        break;
-      case ' ':
-      case 'Enter':
-        e.preventDefault();
-        this.toggle(f.row, f.step);
-        return;
-      default:
-        return;
-    }
+    if (!s || s.blocks.length === 0) return;
+    const shape = {
+      rows: s.blocks.length,
+      steps: s.steps,
+      rowsPerPage: blocksPerLayer(s.blocks.map((b) => b.layer)),
+    };
+    const command = gridCommand(e, this.store.local.focus, shape);
+    if (!command) return;
     e.preventDefault();
-    this.store.local.focus = f;
-    this.scrollIntoView(f);
-    this.actions.select(f.row);
-    this.announceFocus();
+    const f = this.store.local.focus;
+    if (command.kind === 'toggle') {
+      this.toggle(f.row, f.step);
+      return;
+    }
+    this.store.local.focus = { ...command.to };
+    this.scrollIntoView(command.to);
+    this.actions.select(command.to.row); // re-renders, which moves the focusable cell
+    this.showCellTooltip();
+  }
+
+  /** The focused cell's words as a tooltip under it (what a hover shows, for the keyboard). */
+  private showCellTooltip(): void {
+    const cell = this.activeCell;
+    if (!cell || !this.state || !this.focused) return;
+    const r = cell.getBoundingClientRect();
+    const f = this.store.local.focus;
+    this.showTooltip(this.describe(f.row, f.step, 'none'), r.left, r.bottom - 12);
   }
 
   private announceFocus(): void {
     const f = this.store.local.focus;
-    if (this.state) this.announce(this.describe(f.row, f.step, false).replace(/\n/g, '. '));
+    if (!this.state) return;
+    this.announce(this.describe(f.row, f.step, 'none').replace(/\n/g, '. '));
+    this.statusDescribesCell = true;
   }
 
-  private scrollIntoView(cell: { row: number; step: number }): void {
+  private scrollIntoView(cell: GridCell): void {
     const x = LABEL_W + cell.step * this.colW;
     const y = HEADER_H + cell.row * this.rowH;
     const sc = this.scroll;
@@ -388,7 +449,7 @@ export class Timeline {
   }
 
   /** Words for a cell: block, step, origin or reuse source, similarity to the cache source. */
-  private describe(row: number, step: number, withHint: boolean): string {
+  private describe(row: number, step: number, hint: Hint): string {
     const s = this.state!;
     const b = s.blocks[row]!;
     const c = this.cells[row]![step]!;
@@ -409,33 +470,14 @@ export class Timeline {
         lines.push('Similarity: unavailable without the linked profile');
       }
     }
-    if (withHint && !s.readonly) {
+    if (hint !== 'none' && !s.readonly) {
+      const verb = hint === 'pointer' ? 'Click' : 'Press Space';
       if (step === 0) lines.push(STEP_ZERO_REASON);
       else
-        lines.push(c === Cell.Reuse || c === Cell.Off ? 'Click to add a manual update' : 'Click to remove this update');
+        lines.push(
+          c === Cell.Reuse || c === Cell.Off ? `${verb} to add a manual update` : `${verb} to remove this update`,
+        );
     }
     return lines.join('\n');
   }
-}
-
-/** The colour key, with text so it does not rely on colour alone. */
-function legend(): HTMLElement {
-  const ul = document.createElement('ul');
-  ul.className = 'legend';
-  ul.setAttribute('aria-label', 'Legend');
-  for (const [cls, text] of [
-    ['acs', 'ACS update'],
-    ['bua', 'BUA error correction (underlined)'],
-    ['manual', 'manual update (dotted)'],
-    ['reuse', 'reuse cache'],
-    ['off', 'update removed by hand'],
-  ] as const) {
-    const li = document.createElement('li');
-    const sw = document.createElement('span');
-    sw.className = `swatch ${cls}`;
-    sw.setAttribute('aria-hidden', 'true');
-    li.append(sw, text);
-    ul.append(li);
-  }
-  return ul;
 }

@@ -5,13 +5,16 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
+import type { Schedule } from '../core/types';
+import { compileChunk } from '../engine/chunk-compile';
 import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
+import { loadPolicy } from '../engine/policy';
 import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
 import { checkOutput, writeFileAtomic } from './fsutil';
 import { loadSchedule } from './load';
 
 /** `bac compile --help`. */
-export const COMPILE_HELP = `Usage: bac compile S.bacschedule --out M.cached.onnx [--batch B] [--json]
+export const COMPILE_HELP = `Usage: bac compile S.bacschedule --out M.cached.onnx [--batch B] [--chunk] [--json]
 
 Writes the If-gated model with the schedule baked in as a constant [K, blocks] table indexed by an
 int64 input \`step\`; the packed block cache is state (\`bac_cache\` in, \`bac_cache_out\` out). A robot
@@ -23,6 +26,10 @@ Options:
                      schedule or its model)
   --batch B          fix the batch axis to B (e.g. 1 on a robot): ONNX Runtime then folds the shape
                      arithmetic and each call runs fewer nodes; the model accepts only batch B
+  --chunk            write the chunk graph instead: one call runs a whole action chunk (the K
+                     sampler steps unrolled, the schedule and the sampler inside; inputs cond,
+                     initial_sample and, for samplers that draw noise, step_noise); batch fixed
+                     (--batch, default 1)
   --json             print a JSON result instead of text
   -h, --help         show this help
 
@@ -33,6 +40,7 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
   const { values, positionals } = parseCommandArgs('compile', argv, {
     out: { type: 'string' },
     batch: { type: 'string' },
+    chunk: { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const schedulePath = onePositional('compile', positionals, 'schedule (S.bacschedule)');
@@ -51,6 +59,7 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
       `${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`,
     );
   });
+  if (values.chunk) return chunkCompile(schedulePath, modelPath, schedule, values.out, batch ?? 1);
   const compiled = compileScheduleDetailed(bytes, schedule, {
     modelName: basename(modelPath),
     scheduleName: schedulePath,
@@ -68,5 +77,35 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
       batch: batch ?? null,
     },
     text: `wrote ${values.out}: ${compiled.gate.blocks.length} gated blocks, schedule table K = ${compiled.steps}${batch === undefined ? '' : `, batch fixed to ${batch}`} (${(compiled.bytes.length / 1e6).toFixed(1)} MB)`,
+  };
+}
+
+/** `bac compile --chunk`: the chunk graph (see `engine/chunk-compile.ts`). */
+async function chunkCompile(
+  schedulePath: string,
+  modelPath: string,
+  schedule: Schedule,
+  out: string,
+  batch: number,
+): Promise<CommandResult> {
+  const policy = await loadPolicy(modelPath);
+  if (policy.info.sha256 !== schedule.model.sha256) {
+    throw new BacError(
+      `${schedulePath}: model.sha256 ${schedule.model.sha256.slice(0, 12)}… does not match ${schedule.model.path} (${policy.info.sha256.slice(0, 12)}…): the schedule belongs to another model or the model changed; re-profile and re-solve`,
+    );
+  }
+  const compiled = await compileChunk(policy, schedule, batch);
+  await writeFileAtomic(out, compiled.bytes);
+  return {
+    json: {
+      command: 'compile',
+      out,
+      chunk: true,
+      steps: compiled.steps,
+      blocks: policy.info.blocks.length,
+      bytes: compiled.bytes.length,
+      batch,
+    },
+    text: `wrote ${out}: chunk graph of K = ${compiled.steps} steps (${schedule.sampler.type}), batch ${batch}, one ONNX Runtime call per action chunk (${(compiled.bytes.length / 1e6).toFixed(1)} MB)`,
   };
 }

@@ -8,8 +8,11 @@ import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from 
 import { composeBlock } from '../core/solve';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
-import type { Profile, Schedule } from '../core/types';
-import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
+import { updateTableHash } from '../core/measured-speed';
+import { serializeSchedule } from '../core/schedule-format';
+import type { MeasuredSpeed, Profile, Schedule } from '../core/types';
+import { deviceName, evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
+import { writeFileAtomic } from './fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
 import { ModelRejectedError } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
@@ -31,9 +34,10 @@ export const DEFAULT_EVAL_SAMPLES = 16;
 /** `bac eval --help`. */
 export const EVAL_HELP = `Usage: bac eval S.bacschedule --episodes E [options]
 
-Runs the model the schedule names on N observation windows, once in full and once per schedule
-through the cached runner (same windows, same noise, one process, batch 1), and reports the
-measured speedup and the error of the executed actions in raw action units. Baselines at the same
+Runs the model the schedule names on N observation windows, in full and once per schedule as a
+chunk graph (one ONNX Runtime call per action chunk; same windows, same noise, one process, batch
+1), and reports the measured speedup against the faster full-model runner (per-step loop or full
+chunk graph) and the error of the executed actions in raw action units. Baselines at the same
 budget: Uniform, and — when the schedule's profile is available — Unified ACS and ACS without BUA.
 
 Options:
@@ -41,6 +45,8 @@ Options:
   --samples N        observation windows (default ${DEFAULT_EVAL_SAMPLES})
   --ep PROVIDER      auto | cpu | cuda | webgpu (default auto)
   --seed S           seed of windows and noise (default 1)
+  --no-record        do not record the measured speed in the schedule (by default it is stored
+                     as "measured", with provider, device and batch, and shown by the CodeLens)
   --json             print a JSON result instead of text
   -h, --help         show this help
 
@@ -79,7 +85,7 @@ export function evaluationTable(
   const rows = [
     ['method', 'budget', 'updates', 'expected (FLOPs)', 'measured', 'chunk ms', 'action err mean', 'action err max'],
     [
-      'Full (plain model)',
+      `Full (${ev.baseline})`,
       `K=${K}`,
       String(K * blocks),
       formatSpeedup(1),
@@ -109,6 +115,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
     samples: { type: 'string' },
     ep: { type: 'string' },
     seed: { type: 'string' },
+    'no-record': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const schedulePath = onePositional('eval', positionals, 'schedule (S.bacschedule)');
@@ -164,6 +171,21 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
   const ev = await evaluate(policy, scheduler, windows, named, { ep, seed }).catch((e: unknown) => {
     throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
   });
+  const mine = ev.results[0]!;
+  const measured: MeasuredSpeed = {
+    provider: ev.provider,
+    device: deviceName(ev.provider),
+    batch: 1,
+    speedup: Math.round(mine.measuredSpeedup * 1000) / 1000,
+    chunkMs: Math.round(mine.chunkMs * 1000) / 1000,
+    fullChunkMs: Math.round(ev.fullChunkMs * 1000) / 1000,
+    at: new Date().toISOString(),
+    tableHash: updateTableHash(schedule),
+  };
+  if (!values['no-record']) {
+    await writeFileAtomic(schedulePath, serializeSchedule({ ...schedule, measured }));
+    notes.push(`measured speed recorded in ${schedulePath}`);
+  }
   return {
     json: {
       command: 'eval',
@@ -172,7 +194,11 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       samples: ev.samples,
       provider: ev.provider,
       fullChunkMs: ev.fullChunkMs,
+      baseline: ev.baseline,
+      fullLoopMs: ev.fullLoopMs,
+      fullGraphMs: ev.fullGraphMs,
       results: ev.results.map((r) => ({ ...r, expectedSpeedupFlops: facts.get(r.name)?.expectedFlops })),
+      measured,
       notes,
     },
     text: `${evaluationTable(ev, facts, schedule.sampler.steps, schedule.blocks.length)}\n${ev.samples} samples on ${ev.provider}; errors in raw action units over the executed actions${notes.length ? `\n${notes.join('\n')}` : ''}`,

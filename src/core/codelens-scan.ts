@@ -21,6 +21,30 @@ export interface ScheduleReference {
   readonly path: string;
 }
 
+/**
+ * Languages whose documents get the speedup CodeLens. package.json's `activationEvents` carries an
+ * `onLanguage:` entry for each (test/unit/manifest.test.ts keeps the two in step), so the lens
+ * appears in a fresh window without a schedule having been opened first.
+ */
+export const CODELENS_LANGUAGES: readonly string[] = [
+  'python',
+  'typescript',
+  'typescriptreact',
+  'javascript',
+  'javascriptreact',
+  'cpp',
+  'c',
+  'cuda-cpp',
+  'yaml',
+  'json',
+  'jsonc',
+  'toml',
+  'shellscript',
+];
+
+/** The CodeLens languages whose bare (unquoted) config values also name schedules. */
+export const CONFIG_LANGUAGES: ReadonlySet<string> = new Set(['yaml', 'toml', 'shellscript']);
+
 /** File extension the scanner looks for. */
 export const SCHEDULE_EXTENSION = '.bacschedule';
 

@@ -6,6 +6,7 @@ import { cacheSources, parseBlockId, updateSteps } from './blocks';
 import { summarizeSchedule } from './cost';
 import { predictedError } from './error-proxy';
 import type { ModelStatus, ProfileAnalysis, ProfileStatus, ValidState } from './protocol';
+import { speedShown } from './measured-speed';
 import type { TradeoffCurves } from './tradeoff';
 import type { Profile, Schedule } from './types';
 
@@ -76,6 +77,7 @@ export function validState(
   analysis: ProfileAnalysis | null,
   readonly: boolean,
 ): ValidState {
+  const summary = summarizeSchedule(schedule);
   return {
     kind: 'valid',
     fileName,
@@ -94,7 +96,8 @@ export function validState(
         manualOff: b.manualOff,
       };
     }),
-    summary: summarizeSchedule(schedule),
+    summary,
+    speed: speedShown(schedule, summary),
     profile,
     model,
     analysis,

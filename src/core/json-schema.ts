@@ -16,7 +16,8 @@ import { childPath, describeValue, type IssueCollector, type NumberLiterals } fr
 /** A JSON Schema node, as parsed from the schema file. */
 export type SchemaNode = Readonly<Record<string, unknown>>;
 
-const KNOWN = new Set([
+/** The keywords this interpreter supports; any other throws (scripts/gen-schema-types.ts accepts the same set). */
+export const SCHEMA_KEYWORDS: ReadonlySet<string> = new Set([
   '$schema',
   '$id',
   '$ref',
@@ -85,7 +86,7 @@ export function resolveRef(root: SchemaNode, node: SchemaNode): SchemaNode {
 const RESOLVED = new WeakMap<SchemaNode, { root: SchemaNode; node: SchemaNode }>();
 
 function resolveUncached(root: SchemaNode, node: SchemaNode): SchemaNode {
-  for (const k of Object.keys(node)) if (!KNOWN.has(k)) throw new Error(`unsupported schema keyword ${k}`);
+  for (const k of Object.keys(node)) if (!SCHEMA_KEYWORDS.has(k)) throw new Error(`unsupported schema keyword ${k}`);
   const ref = node.$ref;
   if (typeof ref !== 'string') return node;
   const m = /^([^#]*)#\/definitions\/([^/]+)$/.exec(ref);

@@ -27,7 +27,8 @@
 import { BacError } from './errors';
 import { LIMITS, validateDocument } from './contract';
 import { formatIssues, IssueCollector, parseJson, type FormatIssue } from './json-validate';
-import type { BlockKind, BlockProfile, Cost, Profile } from './types';
+import type { ProfileHeader, ProfileHeaderArray } from './generated/bacprofile-header.types';
+import type { BlockProfile, Cost, Profile } from './types';
 
 /** The 8 magic bytes that open every `.bacprofile`. */
 export const PROFILE_MAGIC = new Uint8Array([0x42, 0x41, 0x43, 0x50, 0x52, 0x4f, 0x46, 0x00]);
@@ -39,38 +40,15 @@ export const SIM_TOLERANCE = 1e-3;
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 const PREAMBLE_BYTES = 16;
 
-/** One entry of the header's array table. */
-export interface ProfileArrayEntry {
-  /** `<block id>.simMean` or `<block id>.simStd`. */
-  readonly name: string;
-  /** Byte offset from the payload start; a multiple of 4. */
-  readonly offset: number;
-  /** Number of float32 elements: K(K+1)/2. */
-  readonly length: number;
-}
+/**
+ * One entry of the header's array table (generated from the header schema): `name` is
+ * `<block id>.simMean` or `<block id>.simStd`, `offset` a byte offset from the payload start (a
+ * multiple of 4), `length` the number of float32 elements, K(K+1)/2.
+ */
+export type ProfileArrayEntry = ProfileHeaderArray;
 
-/** The JSON header of a `.bacprofile` (key order as written). */
-export interface ProfileHeader {
-  readonly model: Profile['model'];
-  readonly sampler: Profile['sampler'];
-  readonly samples: number;
-  readonly seed: number;
-  readonly episodes: string;
-  readonly executionProvider: string;
-  readonly createdAt: string;
-  readonly baseCost: Cost;
-  /** Absent in files written before it was recorded (they used every element). */
-  readonly l1Elements?: number;
-  readonly blocks: readonly {
-    id: string;
-    layer: number;
-    kind: BlockKind;
-    l1Mean: number;
-    l1Std: number;
-    cost: Cost;
-  }[];
-  readonly arrays: readonly ProfileArrayEntry[];
-}
+/** The JSON header of a `.bacprofile` (key order as written; generated from the header schema). */
+export type { ProfileHeader };
 
 /** Outcome of {@link parseProfile}. */
 export type ParseProfileResult =

@@ -90,6 +90,8 @@ export interface ValidState {
   readonly blocks: readonly BlockView[];
   /** Derived numbers. */
   readonly summary: ScheduleSummary;
+  /** The speedup to show: measured (`bac eval` recorded it for this table) or expected, labelled. */
+  readonly speed: { readonly label: string; readonly measured: boolean };
   /** Linked-profile status. */
   readonly profile: ProfileStatus;
   /** Model status. */

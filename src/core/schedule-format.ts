@@ -37,7 +37,8 @@ import {
   parseJson,
   type FormatIssue,
 } from './json-validate';
-import type { FileRef, Schedule, ScheduleBlock } from './types';
+import type { ScheduleFile } from './generated/bacschedule.types';
+import type { FileRef, MeasuredSpeed, Schedule } from './types';
 
 /** Value of the `format` field of every `.bacschedule`. */
 export const SCHEDULE_FORMAT = 'bacschedule';
@@ -124,14 +125,8 @@ function located(text: string, issues: readonly FormatIssue[]): FormatIssue[] {
   });
 }
 
-/** A `.bacschedule` as written, once the contract has accepted it. */
-interface ScheduleDocument {
-  readonly model: FileRef;
-  readonly sampler: Schedule['sampler'];
-  readonly solver: Schedule['solver'];
-  readonly baseCost: Schedule['baseCost'];
-  readonly blocks: readonly (Omit<ScheduleBlock, 'cost'> & { flops: number; timeUs: number })[];
-}
+/** A `.bacschedule` as written, once the contract has accepted it (generated from the schema). */
+type ScheduleDocument = ScheduleFile;
 
 /** The in-memory schedule of a validated document (fresh objects, nothing shared with the parse). */
 function scheduleOf(d: ScheduleDocument): Schedule {
@@ -154,8 +149,21 @@ function scheduleOf(d: ScheduleDocument): Schedule {
       manualOff: b.manualOff,
       cost: { flops: b.flops, timeUs: b.timeUs },
     })),
+    ...(d.measured ? { measured: { ...d.measured } } : {}),
   };
 }
+
+/** Keys of the optional `measured` object in file order (see `MeasuredSpeed`). */
+const MEASURED_KEYS: readonly (keyof MeasuredSpeed)[] = [
+  'provider',
+  'device',
+  'batch',
+  'speedup',
+  'chunkMs',
+  'fullChunkMs',
+  'at',
+  'tableHash',
+];
 
 /** Rounds a derived ratio for display in the file; null when undefined (e.g. all costs are 0). */
 function roundRatio(x: number | null): number | null {
@@ -204,6 +212,9 @@ export function serializeSchedule(s: Schedule): string {
     `    "speedupFlops": ${j(roundRatio(summary.speedupFlops))},`,
     `    "speedupTime": ${j(roundRatio(summary.speedupTime))}`,
     '  },',
+    ...(s.measured
+      ? [`  "measured": { ${MEASURED_KEYS.map((k) => `"${k}": ${j(s.measured![k])}`).join(', ')} },`]
+      : []),
     blockLines.length === 0 ? '  "blocks": []' : `  "blocks": [\n${blockLines.join(',\n')}\n  ]`,
     '}',
     '',

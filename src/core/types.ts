@@ -1,10 +1,18 @@
 /**
  * The vocabulary shared by every layer of BAC Studio: blocks, update origins, schedules and
  * profiles as in-memory values. Pure data; no I/O. See `METHOD.md` for the meaning of each term.
+ *
+ * Types that describe what a file holds are aliases of the types generated from `schemas/`
+ * (src/core/generated, `npm run gen:types`), so the schema is their one definition. The
+ * in-memory shapes that differ from the files (a block's `cost` object, no `summary`, profile
+ * matrices as Float32Array) stay hand-written here; the readers and writers that map between the
+ * two are type-checked against the generated file types.
  */
+import type { ProfileHeader, ProfileHeaderBlock } from './generated/bacprofile-header.types';
+import type * as ScheduleFileTypes from './generated/bacschedule.types';
 
-/** The three residual branches of a pre-norm transformer decoder layer. */
-export type BlockKind = 'sa' | 'ca' | 'ffn';
+/** The three residual branches of a pre-norm transformer decoder layer (from the profile header schema). */
+export type BlockKind = ProfileHeaderBlock['kind'];
 
 /** Order of kinds inside one decoder layer (the order the residual stream visits them). */
 export const BLOCK_KINDS: readonly BlockKind[] = ['sa', 'ca', 'ffn'];
@@ -21,50 +29,27 @@ export interface BlockRef {
 }
 
 /** Canonical block id, `<layer>.<kind>`, e.g. `3.ca`; the ONNX output is `bac:<id>`. */
-export type BlockId = string;
+export type BlockId = ScheduleFileTypes.BlockId;
 
 /** Why a step is an update of a block: the solver's ACS, BUA's error correction, or a person. */
 export type UpdateOrigin = 'acs' | 'bua' | 'manual';
 
 /**
- * Update set of one block with the origin of every update.
+ * Update set of one block with the origin of every update (the step lists of a schedule file's block).
  * Invariants: arrays are strictly increasing, pairwise disjoint, every step in 0 … K−1;
  * `acs ∪ bua ∪ manual` contains step 0; `manualOff` is disjoint from the three and never holds 0.
+ * `acs` is ACS's choice after `manualOff` was subtracted; `bua` holds only steps ACS did not choose.
  */
-export interface BlockUpdates {
-  /** Steps chosen by the ACS dynamic programme (after `manualOff` was subtracted). */
-  readonly acs: readonly number[];
-  /** Steps added by the Bubbling Union Algorithm that ACS did not choose. */
-  readonly bua: readonly number[];
-  /** Steps a person added by hand. */
-  readonly manual: readonly number[];
-  /** Steps a person removed by hand; kept so that re-solving honours the removal. */
-  readonly manualOff: readonly number[];
-}
+export type BlockUpdates = Pick<ScheduleFileTypes.ScheduleFileBlock, 'acs' | 'bua' | 'manual' | 'manualOff'>;
 
-/** Per-call cost of one block (or of the non-block rest of a denoiser call). */
-export interface Cost {
-  /** Floating-point operations of one call at batch 1 (multiply-add = 2). */
-  readonly flops: number;
-  /** Measured wall time of one call in microseconds at batch 1; 0 when not measured. */
-  readonly timeUs: number;
-}
+/** Per-call cost of one block (or of the non-block rest of a denoiser call), at batch 1. */
+export type Cost = ScheduleFileTypes.Cost;
 
-/** Sampler identity as far as a schedule is concerned. */
-export interface SamplerInfo {
-  /** `ddpm`, `ddim`, `dpmsolver++` … (diffusers naming, lower case). */
-  readonly type: string;
-  /** K: denoiser calls per action chunk. */
-  readonly steps: number;
-}
+/** Sampler identity as far as a schedule is concerned: diffusers' name (`ddpm`, `ddim`, `dpmsolver++` …) and K. */
+export type SamplerInfo = ScheduleFileTypes.ScheduleFileSampler;
 
 /** A file another file depends on: path relative to the referencing file, and its content hash. */
-export interface FileRef {
-  /** POSIX path relative to the directory of the referencing file. */
-  readonly path: string;
-  /** Lower-case hex sha256 of the referenced file's bytes. */
-  readonly sha256: string;
-}
+export type FileRef = ScheduleFileTypes.FileRef;
 
 /**
  * Profiling statistics of one block, aggregated over N observation samples.
@@ -89,48 +74,26 @@ export interface BlockProfile {
   readonly cost: Cost;
 }
 
-/** A `.bacprofile` in memory: everything the solver and the editor need from profiling. */
-export interface Profile {
-  /** The profiled model, relative to the profile file. */
-  readonly model: FileRef;
-  /** Sampler used while profiling (K = `sampler.steps`). */
-  readonly sampler: SamplerInfo;
-  /** Number of observation samples N aggregated. */
-  readonly samples: number;
-  /** Seed that chose the samples and the sampler noise. */
-  readonly seed: number;
-  /** Episode source the samples came from (path relative to the profile file; informative). */
-  readonly episodes: string;
-  /** ONNX Runtime execution provider used (`cpu`, `cuda`, `webgpu`). */
-  readonly executionProvider: string;
-  /** ISO-8601 time the profile was written. */
-  readonly createdAt: string;
-  /** Cost of the non-block rest of one denoiser call (c_0 in METHOD.md). */
-  readonly baseCost: Cost;
-  /**
-   * Elements of one sample's block output (T·d in all) that each sample's reuse error E was
-   * averaged over: all of them (exact) or a fresh seeded random subset per sample and block (an
-   * unbiased estimate that costs a fraction of the sort). Absent in profiles written before it was
-   * recorded, which used every element.
-   */
-  readonly l1Elements?: number;
+/**
+ * A `.bacprofile` in memory: everything the solver and the editor need from profiling. Its scalar
+ * fields are the header's (generated); `blocks` is hand-written in-memory data with the matrices
+ * decoded, and the header's `arrays` table (where they lie in the file) is not kept.
+ * `l1Elements`: the elements of one sample's block output (T·d in all) that each sample's reuse
+ * error E was averaged over, all of them (exact) or a fresh seeded random subset per sample and
+ * block (an unbiased estimate that costs a fraction of the sort).
+ */
+export interface Profile extends Omit<ProfileHeader, 'blocks' | 'arrays'> {
   /** Per-block statistics in model order (layer ascending, then sa, ca, ffn). */
   readonly blocks: readonly BlockProfile[];
 }
 
-/** Solver parameters recorded in a schedule so that it can be re-solved identically. */
-export interface SolverParams {
-  /** Budget M: number of update steps per block given to ACS (1 ≤ M ≤ K). */
-  readonly budget: number;
-  /** BUA top-n; 0 disables BUA. */
-  readonly topN: number;
-  /** Whether step K−1 is forced into every block's set inside the DP (METHOD.md "Ours"). */
-  readonly forceLast: boolean;
-  /** Profile the schedule was solved from; null for hand-written or baseline schedules. */
-  readonly profile: FileRef | null;
-}
+/** Solver parameters recorded in a schedule so that it can be re-solved identically (`forceLast`: METHOD.md "Ours"). */
+export type SolverParams = ScheduleFileTypes.ScheduleFileSolver;
 
-/** One block of a schedule: its update set with origins and its per-call cost. */
+/**
+ * One block of a schedule: its update set with origins and its per-call cost. Hand-written
+ * in-memory shape: the file's block (`ScheduleFileBlock`) holds `flops`/`timeUs` flat instead of `cost`.
+ */
 export interface ScheduleBlock extends BlockUpdates {
   /** Canonical id `<layer>.<kind>`. */
   readonly id: BlockId;
@@ -140,7 +103,8 @@ export interface ScheduleBlock extends BlockUpdates {
 
 /**
  * A `.bacschedule` in memory, without its derived `summary` (recomputed on serialise, see
- * `summarizeSchedule`). Blocks are in model order.
+ * `summarizeSchedule`). Blocks are in model order. Hand-written in-memory shape; the file is
+ * `ScheduleFile` (generated), and schedule-format.ts maps between the two.
  */
 export interface Schedule {
   /** The model the schedule belongs to, relative to the schedule file. */
@@ -153,9 +117,21 @@ export interface Schedule {
   readonly baseCost: Cost;
   /** Per-block update sets, model order. */
   readonly blocks: readonly ScheduleBlock[];
+  /** The last measured speed of this schedule (`bac eval`); absent when never measured. */
+  readonly measured?: MeasuredSpeed;
 }
 
-/** Derived numbers shown in summaries, CodeLens and the editor. */
+/**
+ * A speed measured by running the schedule's chunk graph against the faster full-model runner,
+ * on one provider and device (the schema's `measured`). Valid only while the update table is the
+ * one measured: `tableHash` (`updateTableHash` in `core/measured-speed.ts`) tells.
+ */
+export type MeasuredSpeed = ScheduleFileTypes.ScheduleFileMeasured;
+
+/**
+ * Derived numbers shown in summaries, CodeLens and the editor. Hand-written: unlike the file's
+ * `summary`, `speedupFlops` is never null here and the ratios are not rounded.
+ */
 export interface ScheduleSummary {
   /** Σ_b |C(b)|. */
   readonly updates: number;

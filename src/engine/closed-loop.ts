@@ -1,8 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { BacError } from '../core/errors';
 import { createEnv, OBS_DIM, OBS_KEYS, type Env } from '../sim';
+import { openChunkRunner, type ChunkRunner, type ChunkUpdates } from './chunk-runner';
+import { foldedStepModel } from './onnx/chunk-step';
+import type { ModelProto } from './onnx/proto';
+import type { ExecutionProviderChoice } from './ort';
 import type { Policy } from './policy';
 import { Rng } from '../core/rng';
+import type { NoiseScheduler } from './samplers';
 
 /**
  * Closed-loop evaluation in the demo simulator, as diffusion_policy runs a policy: keep the last
@@ -113,5 +118,64 @@ export async function closedLoop(
     meanStepsSuccess: successes.reduce((s, e) => s + e.t, 0) / Math.max(1, successes.length),
     chunks,
     samplerMs,
+  };
+}
+
+/** A {@link ChunkSampler} backed by chunk graphs, and how to release them. */
+export interface ChunkGraphSampler {
+  readonly sample: ChunkSampler;
+  close(): Promise<void>;
+}
+
+/**
+ * Samples closed-loop chunks with chunk graphs (one ORT call per chunk). A chunk graph has a fixed
+ * batch, while the closed loop's batch shrinks as episodes end: a batch of B runs on the graph of
+ * the next power of two ≥ B (built when first needed), padded with copies of the first window
+ * whose results are dropped. The noise stream is the per-step runner's: B·T·Da normals from the
+ * loop's generator per step that draws noise, so results match the per-call runners' up to
+ * float32 sampler arithmetic.
+ */
+export function chunkGraphSampler(
+  policy: Policy,
+  scheduler: NoiseScheduler,
+  updates: ChunkUpdates,
+  options: { readonly ep?: ExecutionProviderChoice; readonly threads?: number } = {},
+): ChunkGraphSampler {
+  const runners = new Map<number, Promise<ChunkRunner>>();
+  const runnerFor = (size: number): Promise<ChunkRunner> => {
+    let r = runners.get(size);
+    if (!r) {
+      // each batch size needs its own folded step (the batch is fixed inside it)
+      const step: Promise<ModelProto> = foldedStepModel(policy.bytes, size, policy.info.name);
+      r = step.then((s) => openChunkRunner(policy, scheduler, updates, { ...options, batch: size, step: s }));
+      runners.set(size, r);
+    }
+    return r;
+  };
+  const per = policy.horizon * policy.actionDim;
+  const condPer = policy.obsSteps * policy.condDim;
+  return {
+    async sample(cond, batch, initialSample, noise) {
+      const size = 2 ** Math.ceil(Math.log2(batch));
+      const runner = await runnerFor(size);
+      const padded = new Float32Array(size * condPer);
+      padded.set(cond);
+      for (let b = batch; b < size; b++) padded.set(cond.subarray(0, condPer), b * condPer);
+      const x = new Float32Array(size * per);
+      x.set(initialSample);
+      const out = await runner.runChunk({
+        cond: padded,
+        initialSample: x,
+        noise: () => {
+          const z = new Float32Array(size * per);
+          z.set(noise.normalArray(batch * per));
+          return z;
+        },
+      });
+      return out.subarray(0, batch * per);
+    },
+    async close() {
+      for (const r of runners.values()) await (await r).close();
+    },
   };
 }

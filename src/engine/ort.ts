@@ -36,6 +36,8 @@ export interface OpenedSession {
 export interface OpenSessionOptions {
   /** ORT intra-op threads (CPU); default: ORT's choice. */
   readonly intraOpNumThreads?: number;
+  /** Default `all`; chunk graphs come optimised and open with `basic` (see `onnx/chunk-step.ts`). */
+  readonly graphOptimizationLevel?: 'basic' | 'all';
   /** The model's file name for messages when `model` is bytes. */
   readonly name?: string;
 }
@@ -134,7 +136,7 @@ async function create(
 ): Promise<Ort.InferenceSession> {
   const sessionOptions: Ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     // ORT's own log lines (coloured, several per failure) would duplicate the one message BAC
     // reports; `--verbose` shows them.
     logSeverityLevel: verbose() ? 2 : 4,

@@ -19,6 +19,10 @@
  */
 
 import { Rng } from '../core/rng';
+import { applyStepPlan, discreteStepPlan, dpmSolverStepPlan, type StepPlan, type X0Limit } from './sampler-steps';
+
+export { thresholdSample } from './sampler-steps';
+export type { StepPlan } from './sampler-steps';
 
 /** Beta schedules supported (diffusers names). */
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
@@ -238,32 +242,6 @@ export function dpmSolverTimesteps(
 }
 
 /**
- * Dynamic thresholding in place (diffusers' `_threshold_sample`), per batch element of `x.length /
- * batch` values: s = clamp(quantile(|x|, ratio), 1, maxValue) with torch's linear interpolation,
- * then x ← clamp(x, −s, s)/s. O(n log n).
- * @throws RangeError when the batch does not divide the array.
- */
-export function thresholdSample(x: Float64Array, batch: number, ratio: number, maxValue: number): void {
-  const per = x.length / batch;
-  if (!Number.isInteger(per)) throw new RangeError(`${x.length} values do not split into a batch of ${batch}`);
-  for (let b = 0; b < batch; b++) {
-    const row = x.subarray(b * per, (b + 1) * per);
-    const sorted = Float64Array.from(row, Math.abs).sort();
-    const pos = ratio * (per - 1);
-    const lo = Math.floor(pos);
-    const q = sorted[lo]! + (pos - lo) * ((sorted[Math.min(lo + 1, per - 1)] ?? sorted[lo]!) - sorted[lo]!);
-    const s = Math.min(Math.max(q, 1), maxValue);
-    for (let i = 0; i < per; i++) row[i] = Math.min(s, Math.max(-s, row[i]!)) / s;
-  }
-}
-
-/** α and σ of the VP process for σ̃ = √((1−ᾱ)/ᾱ): α = 1/√(σ̃²+1), σ = σ̃·α (diffusers' `_sigma_to_alpha_sigma_t`). */
-function alphaSigma(sigmaTilde: number): [number, number] {
-  const alpha = 1 / Math.sqrt(sigmaTilde * sigmaTilde + 1);
-  return [alpha, sigmaTilde * alpha];
-}
-
-/**
  * A noise scheduler for one sampler configuration. Immutable after construction; `step` allocates
  * its result and depends only on its arguments (DPM-Solver++ also reads and advances the run state
  * passed to it).
@@ -418,75 +396,85 @@ export class NoiseScheduler {
     if (modelOutput.length !== n) {
       throw new RangeError(`model output has ${modelOutput.length} values, sample has ${n}`);
     }
-    const abarT = this.alphasCumprod[t];
-    if (abarT === undefined || !Number.isInteger(t)) {
+    if (this.alphasCumprod[t] === undefined || !Number.isInteger(t)) {
       throw new RangeError(`timestep ${t} outside 0..${this.alphasCumprod.length - 1}`);
     }
     if (this.config.type === 'dpmsolver++') {
       if (!state) throw new RangeError('dpmsolver++ is a multistep sampler: pass the run state from startRun()');
       return this.dpmSolverStep(modelOutput, t, sample, state);
     }
-    const predictsSample = this.config.prediction_type === 'sample';
-    const prevT = t - this.stepRatio;
-    const isDdim = this.config.type === 'ddim';
-    const finalAbar = isDdim && !this.config.set_alpha_to_one ? this.alphasCumprod[0]! : 1;
-    const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT]! : finalAbar;
-    const betaProdT = 1 - abarT;
-    const sqrtBetaProdT = Math.sqrt(betaProdT);
-    const sqrtAbarT = Math.sqrt(abarT);
-    const clip = this.config.clip_sample;
-    const r = this.config.clip_sample_range;
-
     const needNoise = this.usesNoise(t);
     if (needNoise && (noise === undefined || noise.length !== n)) {
       throw new RangeError(`step at t=${t} needs noise of length ${n}`);
     }
-
-    const out = new Float32Array(n);
-    if (!isDdim) {
-      const curAlpha = abarT / abarPrev;
-      const curBeta = 1 - curAlpha;
-      const x0Coeff = (Math.sqrt(abarPrev) * curBeta) / betaProdT;
-      const xtCoeff = (Math.sqrt(curAlpha) * (1 - abarPrev)) / betaProdT;
-      const std = needNoise ? Math.sqrt(Math.max(((1 - abarPrev) / betaProdT) * curBeta, 1e-20)) : 0;
-      for (let i = 0; i < n; i++) {
-        const x = sample[i]!;
-        let x0 = predictsSample ? modelOutput[i]! : (x - sqrtBetaProdT * modelOutput[i]!) / sqrtAbarT;
-        if (clip) x0 = Math.min(r, Math.max(-r, x0));
-        let v = x0Coeff * x0 + xtCoeff * x;
-        if (needNoise) v += std * noise![i]!;
-        out[i] = v;
-      }
-    } else {
-      const variance = ((1 - abarPrev) / betaProdT) * (1 - abarT / abarPrev);
-      const std = this.config.eta * Math.sqrt(variance);
-      const dirCoeff = Math.sqrt(Math.max(1 - abarPrev - std * std, 0));
-      const sqrtAbarPrev = Math.sqrt(abarPrev);
-      for (let i = 0; i < n; i++) {
-        // ε from the unclipped x0 when the model predicts x0 (diffusers' default)
-        const eps = predictsSample ? (sample[i]! - sqrtAbarT * modelOutput[i]!) / sqrtBetaProdT : modelOutput[i]!;
-        let x0 = predictsSample ? modelOutput[i]! : (sample[i]! - sqrtBetaProdT * eps) / sqrtAbarT;
-        if (clip) x0 = Math.min(r, Math.max(-r, x0));
-        let v = sqrtAbarPrev * x0 + dirCoeff * eps;
-        if (needNoise) v += std * noise![i]!;
-        out[i] = v;
-      }
-    }
-    return out;
+    return applyStepPlan(this.discretePlan(t), modelOutput, sample, null, noise, state?.batch ?? 1).sample;
   }
 
   /**
-   * One DPM-Solver++ step k (diffusers' `DPMSolverMultistepScheduler.step`, `dpmsolver++`), from
-   * σ̃_s = sigmas[k] to σ̃_t = sigmas[k+1], with α, σ of each σ̃ and λ = log α − log σ, h = λ_t − λ_s:
-   *
-   * - data prediction m_k = x0: (x − σ_s·ε)/α_s, or the output itself for `sample` prediction;
-   * - first order (k = 0, `solver_order` 1, or the last step when `final_sigmas_type` is zero,
-   *   `euler_at_final`, or `lower_order_final` with K < 15): x_t = (σ_t/σ_s)·x − α_t(e^{−h} − 1)·m_k;
-   * - second order otherwise, with r = (λ_s − λ_{k−1})/h, D0 = m_k, D1 = (m_k − m_{k−1})/r:
-   *   midpoint x_t = (σ_t/σ_s)·x − α_t(e^{−h} − 1)·(D0 + D1/2); heun replaces the D1 term by
-   *   + α_t((e^{−h} − 1)/h + 1)·D1.
-   *
-   * With σ̃_t = 0 (the final zero sigma) α_t = 1, h = ∞ and x_t = m_k. Advances `state`.
+   * The plan of step k of a run (see `sampler-steps.ts`): what {@link step} computes at
+   * `timesteps[k]`, for executors other than {@link step} (the chunk graph). O(1).
+   * @throws RangeError unless 0 ≤ k < K.
+   */
+  stepPlan(k: number): StepPlan {
+    const t = this.timesteps[k];
+    if (t === undefined || !Number.isInteger(k))
+      throw new RangeError(`step ${k} outside 0..${this.timesteps.length - 1}`);
+    return this.config.type === 'dpmsolver++' ? this.dpmSolverPlan(k) : this.discretePlan(t);
+  }
+
+  /** What limits x0: DDPM's and DDIM's clip_sample, DPM-Solver++'s thresholding. */
+  private get x0Limit(): X0Limit {
+    const c = this.config;
+    if (c.type === 'dpmsolver++') {
+      return c.thresholding
+        ? { kind: 'threshold', ratio: c.dynamic_thresholding_ratio, maxValue: c.sample_max_value }
+        : { kind: 'none' };
+    }
+    return c.clip_sample ? { kind: 'clip', range: c.clip_sample_range } : { kind: 'none' };
+  }
+
+  /** DDPM or DDIM step from timestep `t` to `t − ⌊N/K⌋` (any t in 0..N−1). */
+  private discretePlan(t: number): StepPlan {
+    const isDdim = this.config.type === 'ddim';
+    const prevT = t - this.stepRatio;
+    const finalAbar = isDdim && !this.config.set_alpha_to_one ? this.alphasCumprod[0]! : 1;
+    return discreteStepPlan({
+      type: isDdim ? 'ddim' : 'ddpm',
+      timestep: t,
+      abarT: this.alphasCumprod[t]!,
+      abarPrev: prevT >= 0 ? this.alphasCumprod[prevT]! : finalAbar,
+      predictsSample: this.config.prediction_type === 'sample',
+      limit: this.x0Limit,
+      eta: isDdim ? this.config.eta : 0,
+      ddpmNoise: !isDdim && t > 0,
+    });
+  }
+
+  /**
+   * DPM-Solver++ step k: first order at k = 0, with `solver_order` 1, or at the last step when
+   * `final_sigmas_type` is zero, `euler_at_final`, or `lower_order_final` with K < 15; second order
+   * otherwise (diffusers' `lower_order_nums` is min(k, order) in a run that starts at step 0).
+   */
+  private dpmSolverPlan(k: number): StepPlan {
+    const c = this.config;
+    const K = this.timesteps.length;
+    const lowerOrderFinal =
+      k === K - 1 && (c.euler_at_final || (c.lower_order_final && K < 15) || c.final_sigmas_type === 'zero');
+    return dpmSolverStepPlan({
+      timestep: this.timesteps[k]!,
+      sigmaPrev: k > 0 ? this.sigmas[k - 1]! : NaN,
+      sigmaS: this.sigmas[k]!,
+      sigmaT: this.sigmas[k + 1]!,
+      predictsSample: c.prediction_type === 'sample',
+      limit: this.x0Limit,
+      firstOrder: c.solver_order === 1 || k === 0 || lowerOrderFinal,
+      solverType: c.solver_type,
+    });
+  }
+
+  /**
+   * One DPM-Solver++ step k ({@link dpmSolverPlan}), from σ̃_s = sigmas[k] to σ̃_t = sigmas[k+1].
+   * Advances `state`.
    * @throws RangeError when `t` is not the run's next timestep (steps must run in order).
    */
   private dpmSolverStep(
@@ -502,38 +490,16 @@ export class NoiseScheduler {
         `dpmsolver++ step ${k} expects timestep ${this.timesteps[k] ?? '(none: the run has ended)'}, got ${t}; run the K steps in order with a fresh startRun() per run`,
       );
     }
-    const c = this.config;
-    const n = sample.length;
-    const [alphaS, sigmaS] = alphaSigma(this.sigmas[k]!);
-    const [alphaT, sigmaT] = alphaSigma(this.sigmas[k + 1]!);
-    const lambdaS = Math.log(alphaS) - Math.log(sigmaS);
-    const lambdaT = Math.log(alphaT) - Math.log(sigmaT);
-    const h = lambdaT - lambdaS;
-    const x0 = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      x0[i] = c.prediction_type === 'sample' ? modelOutput[i]! : (sample[i]! - sigmaS * modelOutput[i]!) / alphaS;
-    }
-    if (c.thresholding) thresholdSample(x0, state.batch, c.dynamic_thresholding_ratio, c.sample_max_value);
-    const lowerOrderFinal =
-      k === K - 1 && (c.euler_at_final || (c.lower_order_final && K < 15) || c.final_sigmas_type === 'zero');
-    const firstOrder = c.solver_order === 1 || state.lowerOrderNums < 1 || lowerOrderFinal;
-    const ratio = sigmaT / sigmaS;
-    const expm1 = Math.exp(-h) - 1; // as diffusers computes it (not Math.expm1), for the same rounding
-    const out = new Float32Array(n);
-    if (firstOrder) {
-      for (let i = 0; i < n; i++) out[i] = ratio * sample[i]! - alphaT * expm1 * x0[i]!;
-    } else {
-      const prev = state.previousX0!;
-      const [alphaS1, sigmaS1] = alphaSigma(this.sigmas[k - 1]!);
-      const r0 = (lambdaS - (Math.log(alphaS1) - Math.log(sigmaS1))) / h;
-      const d1Coeff = c.solver_type === 'midpoint' ? -0.5 * alphaT * expm1 : alphaT * (expm1 / h + 1);
-      for (let i = 0; i < n; i++) {
-        const d1 = (x0[i]! - prev[i]!) / r0;
-        out[i] = ratio * sample[i]! - alphaT * expm1 * x0[i]! + d1Coeff * d1;
-      }
-    }
+    const { sample: out, x0 } = applyStepPlan(
+      this.dpmSolverPlan(k),
+      modelOutput,
+      sample,
+      state.previousX0,
+      undefined,
+      state.batch,
+    );
     state.previousX0 = x0;
-    state.lowerOrderNums = Math.min(state.lowerOrderNums + 1, c.solver_order);
+    state.lowerOrderNums = Math.min(state.lowerOrderNums + 1, this.config.solver_order);
     state.step = k + 1;
     return out;
   }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { scanScheduleReferences } from '../core/codelens-scan';
+import { CONFIG_LANGUAGES, scanScheduleReferences } from '../core/codelens-scan';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
+import { speedShown } from '../core/measured-speed';
 import { parseSchedule } from '../core/schedule-format';
 import type { Schedule, ScheduleSummary } from '../core/types';
 import { Disposable } from './dispose';
@@ -15,24 +16,6 @@ import { SCHEDULE_EDITOR_VIEW_TYPE } from './scheduleEditor';
  * every line whose string literal names a `.bacschedule` that exists, the schedule's expected
  * speedups; a warning lens when it is stale (its model is missing or changed) or invalid.
  */
-
-/** Languages scanned; the config ones also accept unquoted YAML/TOML values. */
-export const CODELENS_LANGUAGES = [
-  'python',
-  'typescript',
-  'typescriptreact',
-  'javascript',
-  'javascriptreact',
-  'cpp',
-  'c',
-  'cuda-cpp',
-  'yaml',
-  'json',
-  'jsonc',
-  'toml',
-  'shellscript',
-];
-const CONFIG_LANGUAGES = new Set(['yaml', 'toml', 'shellscript']);
 
 /** A schedule on disk as the lens needs it, cached by (mtime, size). */
 type ScheduleInfo =
@@ -96,10 +79,9 @@ export class ScheduleCodeLensProvider extends Disposable implements vscode.CodeL
       ];
     }
     const { schedule, summary } = info;
-    const speed =
-      summary.speedupTime === null
-        ? `BAC: ${formatSpeedup(summary.speedupFlops)} faster by FLOPs (time not measured)`
-        : `BAC: ${formatSpeedup(summary.speedupTime)} faster (time) · ${formatSpeedup(summary.speedupFlops)} by FLOPs`;
+    // the measured speed when `bac eval` recorded one for this table, else the labelled expectation
+    const shown = speedShown(schedule, summary);
+    const speed = `BAC: ${shown.label} · ${formatSpeedup(summary.speedupFlops)} by FLOPs`;
     const lenses = [
       new vscode.CodeLens(range, {
         ...open,

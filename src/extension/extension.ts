@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { EditIntent, EditorState } from '../core/protocol';
-import { ScheduleCodeLensProvider, CODELENS_LANGUAGES } from './codeLens';
+import { CODELENS_LANGUAGES } from '../core/codelens-scan';
+import { ScheduleCodeLensProvider } from './codeLens';
 import { compileScheduleCommand, type CompileScheduleArgs, type CompileScheduleResult } from './compileCommand';
 import { exportCheckpointCommand, type ExportCheckpointArgs, type ExportCheckpointResult } from './exportCommand';
 import { LinkResolver } from './links';
@@ -47,8 +48,9 @@ export interface BacStudioApi {
 }
 
 /**
- * Extension entry point. Activation comes from contributions (`activationEvents: []`): the
- * `.bacschedule` editor, the commands and the CodeLens provider.
+ * Extension entry point. Activation: the `.bacschedule` editor and the commands (implicit from
+ * their contributions), a workspace that contains a schedule, and a document in one of the
+ * CodeLens languages (package.json `activationEvents`), so the lens needs nothing opened first.
  */
 export function activate(context: vscode.ExtensionContext): BacStudioApi {
   // One Output channel "BAC" carries the details behind every notification.

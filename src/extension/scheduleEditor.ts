@@ -1,5 +1,11 @@
 import * as vscode from 'vscode';
-import { isWebviewMessage, type EditIntent, type HostMessage, type WebviewMessage } from '../core/protocol';
+import {
+  isWebviewMessage,
+  type EditIntent,
+  type EditorState,
+  type HostMessage,
+  type WebviewMessage,
+} from '../core/protocol';
 import { Disposable } from './dispose';
 import type { IntentOutcome, ScheduleDocuments } from './scheduleDocument';
 import { scheduleEditorHtml } from './webviewHtml';
@@ -77,6 +83,11 @@ class EditorSession extends Disposable {
   /** Renders are async (profile reads); only the newest one may post. */
   private generation = 0;
   private renderQueued = false;
+  /**
+   * The first state, derived while the webview loads (reading and hashing the linked profile and
+   * model included), for the document version it was derived from; taken by the first render.
+   */
+  private prefetched: { readonly version: number; readonly state: Promise<EditorState> } | null;
 
   constructor(
     private readonly document: vscode.TextDocument,
@@ -91,6 +102,11 @@ class EditorSession extends Disposable {
       localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
     };
     panel.webview.html = scheduleEditorHtml(panel.webview, extensionUri);
+    // Loading the webview takes far longer than deriving its state: start now, so `ready` is
+    // answered at once. A failure is reported by the render that takes it.
+    const state = documents.stateOf(document, 'ifCached');
+    state.catch(() => undefined);
+    this.prefetched = { version: document.version, state };
     this._register(panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)));
     this._register(
       vscode.workspace.onDidChangeTextDocument((e) => {
@@ -113,11 +129,20 @@ class EditorSession extends Disposable {
 
   /** Computes and posts the state, once the webview said it is ready. */
   render(): void {
-    if (!this.ready || this.isDisposed) return;
+    if (this.isDisposed) return;
+    const prefetched = this.prefetched;
+    // Before `ready`, a render means the document or a linked file changed: the prefetched state
+    // may be stale, so the first render derives it again.
+    this.prefetched = null;
+    if (!this.ready) return;
     const generation = ++this.generation;
     const failed = (e: unknown): void =>
       this.log.error(`schedule editor: render failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    this.documents.stateOf(this.document, 'ifCached').then((state) => {
+    const first =
+      prefetched && prefetched.version === this.document.version
+        ? prefetched.state
+        : this.documents.stateOf(this.document, 'ifCached');
+    first.then((state) => {
       if (generation !== this.generation) return;
       this.post({ type: 'state', state });
       if (state.kind === 'valid' && state.analysis?.tradeoffPending) {

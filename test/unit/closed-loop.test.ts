@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { closedLoop } from '../../src/engine/closed-loop';
-import { loadPolicy } from '../../src/engine/policy';
+import { chunkGraphSampler, closedLoop } from '../../src/engine/closed-loop';
+import { loadPolicy, policyScheduler } from '../../src/engine/policy';
+import { Rng } from '../../src/core/rng';
+import { PlainRunner } from '../../src/engine/runner';
 import { DEFAULT_TASK, OBS_DIM } from '../../src/sim';
 
 const root = resolve(__dirname, '..', '..');
@@ -57,5 +59,28 @@ describe('closed loop in the demo simulator', () => {
     assert.equal(r.success + r.collision + r.timeout, 20);
     assert.equal(r.timeout, 0, 'driving straight at the targets never stalls');
     assert.ok(r.collision > 0, 'obstacles sit between the targets, so the straight line collides');
+  });
+
+  it("the chunk-graph sampler pads a shrinking batch and draws the per-step runner's noise stream", async () => {
+    const policy = await loadPolicy(model);
+    const scheduler = policyScheduler(policy, 20, 'ddpm');
+    const graph = chunkGraphSampler(policy, scheduler, 'full', { threads: 1 });
+    const plain = await PlainRunner.open(policy, 'cpu', { threads: 1 });
+    try {
+      for (const batch of [3, 1]) {
+        const rng = new Rng(batch);
+        const cond = rng.normalArray(batch * policy.obsSteps * policy.condDim);
+        const x = rng.normalArray(batch * policy.horizon * policy.actionDim);
+        const got = await graph.sample(cond, batch, x, new Rng(7));
+        const want = await plain.runChunk(scheduler, { batch, cond, initialSample: x, noise: new Rng(7) });
+        assert.equal(got.length, want.length);
+        const worst = got.reduce((w, v, i) => Math.max(w, Math.abs(v - want[i]!)), 0);
+        // float32 graph vs float64 TypeScript sampler arithmetic (test/unit/chunk-graph.test.ts)
+        assert.ok(worst <= 1e-4, `batch ${batch}: chunk graph vs per-step loop ${worst}`);
+      }
+    } finally {
+      await graph.close();
+      await plain.release();
+    }
   });
 });

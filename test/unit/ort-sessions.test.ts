@@ -90,7 +90,7 @@ describe('runProfile releases every ONNX Runtime session', () => {
 describe('evaluate releases every ONNX Runtime session', () => {
   afterEach(() => mock.restoreAll());
 
-  it('when the cached runner cannot open', async () => {
+  it('when a chunk graph cannot be built or opened', async () => {
     const { modelPath, episodesPath } = request();
     const policy = await loadPolicy(modelPath);
     const windows = await loadWindows(policy, episodesPath, 1, 1);

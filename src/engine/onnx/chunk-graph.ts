@@ -1,0 +1,288 @@
+/**
+ * The chunk graph: one ONNX model that runs a whole action chunk — the K sampler steps unrolled,
+ * the schedule baked in. Built from ONE denoiser step whose weight preprocessing is already folded
+ * (`chunk-step.ts`), so every step reads the same initializers and the file weighs about what the
+ * plain model weighs.
+ *
+ * - Inputs: `cond` [B, To, Do], `initial_sample` x_K [B, T, Da] and, when some step draws noise
+ *   (DDPM, DDIM with η > 0), `step_noise` [K, B, T, Da] (row k is step k's noise; rows of steps
+ *   that draw none are ignored). Output: `chunk` [B, T, Da], the final normalised sample.
+ * - Step k contains the nodes of the blocks that update at step k; a block that reuses its output
+ *   has its consumers read the value computed at the last step it updated (a plain edge: no `If`,
+ *   no cache tensors).
+ * - Nodes that read neither the sample nor the timestep (observation embedding, the condition
+ *   encoder when it does not see the timestep) are emitted once for the whole chunk; each step's
+ *   timestep is a constant, so ONNX Runtime folds the time embedding; nodes no output needs
+ *   (e.g. the condition encoder at a step where no cross-attention block updates) are dropped.
+ * - The sampler update of each step is `chunk-sampler.ts`'s executor of the scheduler's
+ *   {@link StepPlan}, the same description `NoiseScheduler.step` runs.
+ */
+import { BacError } from '../../core/errors';
+import type { StepPlan } from '../sampler-steps';
+import { exclusiveSets, indexGraph } from './graph';
+import { samplerStepNodes } from './chunk-sampler';
+import {
+  DataType,
+  int64Tensor,
+  makeNode,
+  makeTensor,
+  tensorValueInfo,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './proto';
+
+/** Input names of the chunk graph. */
+export const CHUNK_COND = 'cond';
+export const CHUNK_INITIAL_SAMPLE = 'initial_sample';
+export const CHUNK_STEP_NOISE = 'step_noise';
+/** Output name of the chunk graph: the final normalised sample [B, T, Da]. */
+export const CHUNK_OUTPUT = 'chunk';
+
+/** What the builder needs besides the step graph. */
+export interface ChunkSpec {
+  /** Block outputs in model order (rows of `table`). */
+  readonly blocks: readonly { readonly id: string; readonly output: string }[];
+  /** `table[k·nBlocks + i]` = 1 when block i recomputes at step k; every block updates at step 0. */
+  readonly table: Uint8Array;
+  /** The K steps' plans (`NoiseScheduler.stepPlan`). */
+  readonly plans: readonly StepPlan[];
+  /** Fixed batch B. */
+  readonly batch: number;
+  /** [T, Da] of the sample. */
+  readonly sampleShape: readonly [number, number];
+  /** [To, Do] of `cond`. */
+  readonly condShape: readonly [number, number];
+  /** Element type of the step graph's `timestep` input. */
+  readonly timestepType: 'int64' | 'float32';
+  /**
+   * Also output, per step, the values tests compare with the cached runner: see
+   * {@link ChunkGraph.stepValues}. Off for deployment (each extra output costs a copy).
+   */
+  readonly exposeSteps?: boolean;
+}
+
+/** Value names of step k in a graph built with `exposeSteps` (graph outputs). */
+export interface StepValueNames {
+  /** x_k, the sample the denoiser reads at step k. */
+  readonly sample: string;
+  readonly prediction: string;
+  /** Block outputs in model order: fresh at an updating step, else the last fresh one. */
+  readonly blocks: readonly string[];
+}
+
+/** A built chunk graph. */
+export interface ChunkGraph {
+  readonly model: ModelProto;
+  /** Whether the model has the `step_noise` input. */
+  readonly usesNoise: boolean;
+  /** Per step, its values' names; empty unless built with `exposeSteps`. */
+  readonly stepValues: readonly StepValueNames[];
+  /** Denoiser nodes emitted once for the chunk, and per step (after dropping unused ones). */
+  readonly sharedNodes: number;
+  readonly stepNodes: readonly number[];
+}
+
+/**
+ * Unrolls `step` (a decoded single-step model with inputs `sample`, `timestep`, `cond`, the
+ * prediction as first output, and the block outputs; batch fixed and weight preprocessing folded)
+ * into a chunk graph. The step model is not mutated; nodes are copied with renamed values.
+ * @throws BacError when a block cannot be skipped (overlapping or empty exclusive sets), the table
+ *   has the wrong size, or a block does not update at step 0.
+ * O(K · nodes).
+ */
+export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
+  const g = step.graph;
+  if (!g) throw new BacError('the step model has no graph');
+  const K = spec.plans.length;
+  const n = spec.blocks.length;
+  if (spec.table.length !== K * n)
+    throw new BacError(`update table has ${spec.table.length} entries, expected ${K}·${n}`);
+  for (let i = 0; i < n; i++) {
+    if (!spec.table[i]) throw new BacError(`block ${spec.blocks[i]!.id} does not update at step 0; every block must`);
+  }
+  for (const input of ['sample', 'timestep', 'cond']) {
+    if (!g.input.some((x) => x.name === input)) throw new BacError(`the step model has no input "${input}"`);
+  }
+  const prediction = g.output[0]?.name ?? '';
+  const index = indexGraph(g);
+  const { sets, overlaps } = exclusiveSets(
+    index,
+    spec.blocks.map((b) => b.output),
+  );
+  if (overlaps.length > 0 || sets.some((s) => s.length === 0)) {
+    throw new BacError(
+      'the step model computes two blocks in one node or a block in a shared node; it cannot be unrolled per block',
+    );
+  }
+  const blockOf = new Int32Array(g.node.length).fill(-1);
+  sets.forEach((s, i) => s.forEach((node) => (blockOf[node] = i)));
+
+  // nodes reading the sample or the timestep, directly or not, run per step; the rest once
+  const variant = new Uint8Array(g.node.length);
+  const variantValues = new Set(['sample', 'timestep']);
+  g.node.forEach((node, i) => {
+    if ((index.reads[i] ?? []).some((x) => variantValues.has(x))) {
+      variant[i] = 1;
+      for (const o of node.output) if (o) variantValues.add(o);
+    }
+  });
+
+  const [T, Da] = spec.sampleShape;
+  const B = spec.batch;
+  const sampleDims = [B, T, Da];
+  const nodes: NodeProto[] = [];
+  const inits: TensorProto[] = [...g.initializer];
+  g.node.forEach((node, i) => {
+    if (!variant[i]) nodes.push(node);
+  });
+
+  const usesNoise = spec.plans.some((p) => p.next.noise !== 0);
+  const stepValues: StepValueNames[] = [];
+  const lastFresh = new Int32Array(n);
+  let sample = CHUNK_INITIAL_SAMPLE;
+  let previousX0: string | null = null;
+  for (let k = 0; k < K; k++) {
+    const row = spec.table.subarray(k * n, (k + 1) * n);
+    for (let i = 0; i < n; i++) if (row[i]) lastFresh[i] = k;
+    const at = (v: string, s: number): string => `s${s}/${v}`;
+    const timestep = at('timestep', k);
+    const t = spec.plans[k]!.timestep;
+    inits.push(
+      spec.timestepType === 'int64'
+        ? int64Tensor(timestep, [B], new Array<number>(B).fill(t))
+        : makeTensor(timestep, DataType.FLOAT, [B], new Uint8Array(new Float32Array(B).fill(t).buffer)),
+    );
+    const rename = (x: string): string => {
+      if (x === 'sample') return sample;
+      if (x === 'timestep') return timestep;
+      if (!variantValues.has(x)) return x;
+      const p = index.producer.get(x)!;
+      const b = blockOf[p]!;
+      return b >= 0 ? at(x, lastFresh[b]!) : at(x, k);
+    };
+    g.node.forEach((node, i) => {
+      if (!variant[i]) return;
+      const b = blockOf[i]!;
+      if (b >= 0 && !row[b]) return;
+      nodes.push({
+        ...node,
+        name: at(node.name ?? `n${i}`, k),
+        input: node.input.map((x) => (x ? rename(x) : x)),
+        output: node.output.map((x) => (x ? at(x, k) : x)),
+      });
+    });
+    const plan = spec.plans[k]!;
+    const pred = rename(prediction);
+    let noise: string | null = null;
+    if (plan.next.noise !== 0) {
+      noise = at('noise', k);
+      const idx = at('noise_index', k);
+      inits.push(int64Tensor(idx, [], [k]));
+      nodes.push(makeNode('Gather', [CHUNK_STEP_NOISE, idx], [noise], at('Gather_noise', k)));
+    }
+    const next = k === K - 1 ? CHUNK_OUTPUT : at('next_sample', k);
+    const x0 = at('x0', k);
+    const emitted = samplerStepNodes(
+      plan,
+      { sample, prediction: pred, previousX0, noise, nextSample: next, x0 },
+      [B, T, Da],
+      at('sampler/', k),
+    );
+    nodes.push(...emitted.nodes);
+    inits.push(...emitted.initializers);
+    if (spec.exposeSteps) {
+      stepValues.push({ sample, prediction: pred, blocks: spec.blocks.map((b) => rename(b.output)) });
+    }
+    sample = next;
+    previousX0 = x0;
+  }
+
+  const exposed = new Set<string>();
+  for (const s of stepValues) for (const v of [s.sample, s.prediction, ...s.blocks]) exposed.add(v);
+  exposed.delete(CHUNK_INITIAL_SAMPLE);
+  const outputs = [CHUNK_OUTPUT, ...exposed];
+  const kept = mergeAddChains(liveNodes(nodes, outputs), new Set(outputs));
+  // step nodes are named `s<k>/…` (above); the rest are the shared ones
+  const stepNodes = new Array<number>(K).fill(0);
+  let sharedCount = 0;
+  for (const node of kept) {
+    const m = /^s(\d+)\//.exec(node.name ?? '');
+    if (m) stepNodes[Number(m[1])]! += 1;
+    else sharedCount++;
+  }
+  const used = new Set<string>();
+  for (const node of kept) for (const x of node.input) used.add(x);
+  const graph: GraphProto = {
+    ...g,
+    name: 'bac_chunk',
+    node: kept,
+    initializer: inits.filter((t) => used.has(t.name ?? '')),
+    input: [
+      tensorValueInfo(CHUNK_COND, DataType.FLOAT, [B, ...spec.condShape]),
+      tensorValueInfo(CHUNK_INITIAL_SAMPLE, DataType.FLOAT, sampleDims),
+      ...(usesNoise ? [tensorValueInfo(CHUNK_STEP_NOISE, DataType.FLOAT, [K, ...sampleDims])] : []),
+    ],
+    output: [
+      tensorValueInfo(CHUNK_OUTPUT, DataType.FLOAT, sampleDims),
+      ...[...exposed].map((name) => tensorValueInfo(name, DataType.FLOAT, null)),
+    ],
+    valueInfo: [],
+  };
+  return {
+    model: { ...step, graph },
+    usesNoise,
+    stepValues,
+    sharedNodes: sharedCount,
+    stepNodes,
+  };
+}
+
+/**
+ * Chains of `Add` become one `Sum`: an Add or Sum whose result only one Add reads (and that is no
+ * output) is folded into that Add, which becomes a Sum of all their inputs. Why: at a step where
+ * blocks reuse, the residual stream is x + o_1 + o_2 + … of outputs computed earlier — one Add per
+ * block, each a kernel dispatch that costs more than its arithmetic at these sizes; one Sum
+ * dispatches once. Sum broadcasts like Add, so the value is the same up to float32 summation order.
+ * O(nodes).
+ */
+function mergeAddChains(nodes: readonly NodeProto[], outputs: ReadonlySet<string>): NodeProto[] {
+  const readers = new Map<string, number>();
+  for (const node of nodes) for (const x of node.input) if (x) readers.set(x, (readers.get(x) ?? 0) + 1);
+  const producer = new Map<string, NodeProto>();
+  for (const node of nodes) for (const o of node.output) if (o) producer.set(o, node);
+  const folded = new Set<NodeProto>();
+  const merged = new Map<NodeProto, NodeProto>();
+  const isSum = (n: NodeProto | undefined): n is NodeProto =>
+    n !== undefined && (n.opType === 'Add' || n.opType === 'Sum') && !n.domain && n.output.length === 1;
+  for (const node of nodes) {
+    if (node.opType !== 'Add' || node.domain) continue;
+    const inputs: string[] = [];
+    let grew = false;
+    for (const x of node.input) {
+      const p = producer.get(x);
+      const source = p && (merged.get(p) ?? p);
+      if (isSum(p) && isSum(source) && readers.get(x) === 1 && !outputs.has(x)) {
+        inputs.push(...source.input);
+        folded.add(p);
+        grew = true;
+      } else inputs.push(x);
+    }
+    if (grew) merged.set(node, { ...node, opType: 'Sum', input: inputs });
+  }
+  return nodes.filter((n) => !folded.has(n)).map((n) => merged.get(n) ?? n);
+}
+
+/** The nodes (in order) that some of `outputs` depends on. O(nodes + edges). */
+function liveNodes(nodes: readonly NodeProto[], outputs: readonly string[]): NodeProto[] {
+  const needed = new Set(outputs);
+  const live = new Array<boolean>(nodes.length).fill(false);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!;
+    if (!node.output.some((o) => o && needed.has(o))) continue;
+    live[i] = true;
+    for (const x of node.input) if (x) needed.add(x);
+  }
+  return nodes.filter((_, i) => live[i]);
+}

@@ -1,0 +1,123 @@
+/**
+ * ONNX nodes for one sampler step: the float32 executor of a {@link StepPlan} (the other executor
+ * is `applyStepPlan`, float64 TypeScript). Coefficients become scalar initializers; a zero
+ * coefficient emits no node. Dynamic thresholding needs a quantile, which ONNX lacks: TopK of the
+ * largest n − lo values of |x0| gives the lo-th and (lo+1)-th smallest, interpolated linearly as
+ * torch.quantile does.
+ */
+import { quantilePosition, type StepPlan } from '../sampler-steps';
+import { DataType, attrInt, int64Tensor, makeNode, makeTensor, type NodeProto, type TensorProto } from './proto';
+
+/** Value names one step reads and writes. */
+export interface StepValues {
+  /** x_k [B, T, Da]. */
+  readonly sample: string;
+  /** The denoiser output at step k. */
+  readonly prediction: string;
+  /** The previous step's limited data prediction, when the plan reads it. */
+  readonly previousX0: string | null;
+  /** Standard normal noise [B, T, Da], when the plan reads it. */
+  readonly noise: string | null;
+  /** Names to give x_{k+1} and this step's limited data prediction. */
+  readonly nextSample: string;
+  readonly x0: string;
+}
+
+/** Nodes and initializers of one step. */
+export interface StepNodes {
+  readonly nodes: NodeProto[];
+  readonly initializers: TensorProto[];
+}
+
+function float32Scalar(name: string, v: number): TensorProto {
+  return makeTensor(name, DataType.FLOAT, [], new Uint8Array(Float32Array.of(v).buffer));
+}
+
+/**
+ * Emits step `plan` as nodes named under `prefix` (unique per step).
+ * @param shape [B, T, Da] of the sample (thresholding reshapes per batch element).
+ */
+export function samplerStepNodes(
+  plan: StepPlan,
+  v: StepValues,
+  shape: readonly [number, number, number],
+  prefix: string,
+): StepNodes {
+  const nodes: NodeProto[] = [];
+  const initializers: TensorProto[] = [];
+  let counter = 0;
+  const name = (what: string): string => `${prefix}${what}_${counter++}`;
+  const scalar = (what: string, value: number): string => {
+    const n = name(what);
+    initializers.push(float32Scalar(n, value));
+    return n;
+  };
+  const node = (op: string, inputs: string[], out = name(op), attrs: NodeProto['attribute'] = []): string => {
+    nodes.push(makeNode(op, inputs, [out], name(`${op}_node`), attrs));
+    return out;
+  };
+  /** Σ c_i·x_i over the nonzero coefficients, into `out` (a coefficient of 1 needs no Mul). */
+  const combination = (terms: [number, string | null][], out: string): void => {
+    const parts = terms
+      .filter(([c]) => c !== 0)
+      .map(([c, x]) => {
+        if (x === null) throw new Error(`${prefix}: the plan reads a value this step was not given`);
+        return c === 1 ? x : node('Mul', [x, scalar('coef', c)]);
+      });
+    if (parts.length === 0) throw new Error(`${prefix}: empty combination`);
+    if (parts.length === 1) node('Identity', parts, out);
+    else node('Sum', parts, out);
+  };
+
+  const limit = plan.limit;
+  const raw = limit.kind === 'none' ? v.x0 : name('x0_raw');
+  combination(
+    [
+      [plan.x0FromSample, v.sample],
+      [plan.x0FromPrediction, v.prediction],
+    ],
+    raw,
+  );
+  if (limit.kind === 'clip') {
+    node('Clip', [raw, scalar('min', -limit.range), scalar('max', limit.range)], v.x0);
+  } else if (limit.kind === 'threshold') {
+    const [B, T, Da] = shape;
+    const n = T * Da;
+    const { lo, frac } = quantilePosition(n, limit.ratio);
+    const ints = (what: string, values: number[]): string => {
+      const t = name(what);
+      initializers.push(int64Tensor(t, [values.length], values));
+      return t;
+    };
+    const flat = node('Reshape', [node('Abs', [raw]), ints('flat', [B, n])]);
+    // the n − lo largest, descending: the last is the lo-th smallest, the one before it the (lo+1)-th
+    const top = name('top');
+    nodes.push(
+      makeNode('TopK', [flat, ints('k', [n - lo])], [top, name('top_indices')], name('TopK_node'), [
+        attrInt('axis', 1),
+        attrInt('largest', 1),
+        attrInt('sorted', 1),
+      ]),
+    );
+    const column = (i: number): string =>
+      node('Slice', [top, ints('start', [i]), ints('end', [i + 1]), ints('axes', [1])]);
+    const low = column(n - lo - 1);
+    const high = n - lo >= 2 ? column(n - lo - 2) : low;
+    const q = frac === 0 ? low : node('Add', [low, node('Mul', [node('Sub', [high, low]), scalar('frac', frac)])]);
+    const s = node('Min', [node('Max', [q, scalar('one', 1)]), scalar('max_value', limit.maxValue)]);
+    const s3 = node('Reshape', [s, ints('per_sample', [B, 1, 1])]);
+    node('Div', [node('Min', [node('Max', [raw, node('Neg', [s3])]), s3]), s3], v.x0);
+  }
+  const c = plan.next;
+  combination(
+    [
+      [c.sample, v.sample],
+      [c.x0, v.x0],
+      [c.prediction, v.prediction],
+      [c.previousX0, v.previousX0],
+      [c.noise, v.noise],
+    ],
+    v.nextSample,
+  );
+  return { nodes, initializers };
+}
