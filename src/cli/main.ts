@@ -12,6 +12,7 @@ import { EVAL_HELP, evalCommand } from './eval';
 import { PROFILE_HELP, profileCommand } from './profile';
 import { SOLVE_HELP, solveCommand } from './solve';
 import { SWEEP_HELP, sweepCommand } from './sweep';
+import { TUNE_HELP, tuneCommand } from './tune';
 
 /** One subcommand. */
 export interface Command {
@@ -46,6 +47,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'fewer-step samplers × cache schedules, measured → .bacsweep + recommended schedule',
     help: SWEEP_HELP,
     run: sweepCommand,
+  },
+  tune: {
+    summary: 'tune a .bacschedule at a cost target with the model in the loop',
+    help: TUNE_HELP,
+    run: tuneCommand,
   },
 };
 
