@@ -229,6 +229,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       fewerSteps: { reference: fewer.reference, runner: fewer.runner, draws: EVAL_DRAWS, results: fewer.results },
     },
     text: [
+      ...ev.providerNotes,
       evaluationTable(ev, facts, schedule.sampler.steps, schedule.blocks.length),
       `${ev.samples} samples on ${ev.provider}; errors in raw action units over the executed actions`,
       ...notes,

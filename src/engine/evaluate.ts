@@ -42,6 +42,8 @@ export interface EvalResult {
 export interface Evaluation {
   readonly samples: number;
   readonly provider: ExecutionProvider;
+  /** Why that provider: one line, `execution provider: X (why)` (every decision with BAC_VERBOSE=1). */
+  readonly providerNotes: readonly string[];
   /** Median wall time of one baseline chunk (the faster of {@link fullLoopMs} and {@link fullGraphMs}), ms. */
   readonly fullChunkMs: number;
   /** Which full-model runner was the baseline. */
@@ -150,6 +152,7 @@ export async function evaluate(
     return {
       samples: windows.length,
       provider: ep,
+      providerNotes: plain.opened.notes,
       fullChunkMs: median(baseline),
       baseline: graphIsFaster ? 'full chunk graph' : 'per-step loop',
       fullLoopMs: median(loopTimes),

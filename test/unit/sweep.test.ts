@@ -131,6 +131,11 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
     const schedule = join(dir, 'demo.bacschedule');
     const ev = await bac('eval', schedule, '--episodes', episodes, '--samples', '1', '--ep', 'cpu', '--json');
     assert.equal(ev.code, 0, ev.stderr + ev.stdout);
+    // Without --verbose a user reads one line about the execution provider, and why.
+    const text = await bac('eval', schedule, '--episodes', episodes, '--samples', '1', '--ep', 'cpu', '--no-record');
+    assert.equal(text.code, 0, text.stderr + text.stdout);
+    const providerLines = `${text.stdout}\n${text.stderr}`.split('\n').filter((l) => /execution provider/i.test(l));
+    assert.deepEqual(providerLines, ['execution provider: cpu (requested)']);
     const co = await bac('compile', schedule, '--out', join(dir, 'demo.cached.onnx'), '--json');
     assert.equal(co.code, 0, co.stderr + co.stdout);
     if (!existsSync(checkpoint)) return; // bac_runtime needs the PyTorch checkpoint
