@@ -7,7 +7,7 @@ import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { checkSolverParams, MIN_BUDGET, MIN_TOP_N, SOLVER_DEFAULTS } from '../core/solver-params';
 import type { FileRef, Schedule } from '../core/types';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
-import { FileIssuesError, integerOption, onePositional, parseCommandArgs, UsageError } from './args';
+import { FileIssuesError, integerOption, onePositional, optionalIntegerOption, parseCommandArgs, UsageError } from './args';
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
 import type { CommandResult } from './args';
@@ -61,8 +61,7 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
       'solve',
     );
   const budget = integerOption('solve', 'budget', values.budget, MIN_BUDGET);
-  const topN =
-    values['top-n'] === undefined ? DEFAULT_TOP_N : integerOption('solve', 'top-n', values['top-n'], MIN_TOP_N);
+  const topN = optionalIntegerOption('solve', 'top-n', values['top-n'], DEFAULT_TOP_N, MIN_TOP_N);
   const forceLast = !values['no-force-last'];
 
   const { profile, bytes } = await loadProfile(profilePath);
