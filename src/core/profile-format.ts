@@ -63,6 +63,11 @@ const align4 = (n: number): number => (n + 3) & ~3;
 
 const copyCost = (x: Cost): Cost => ({ flops: x.flops, timeUs: x.timeUs });
 
+/** A block's scalars, which a profile and its header share (header key order). */
+function blockScalars(b: BlockProfile | ProfileHeader['blocks'][number]) {
+  return { id: b.id, layer: b.layer, kind: b.kind, l1Mean: b.l1Mean, l1Std: b.l1Std, cost: copyCost(b.cost) };
+}
+
 /**
  * The run's scalars, which a profile and its header share, copied into plain objects in the
  * header's key order (the serialised header depends on it).
@@ -109,14 +114,7 @@ export function serializeProfile(p: Profile): Uint8Array {
   }
   const header: ProfileHeader = {
     ...runScalars(p),
-    blocks: p.blocks.map((b) => ({
-      id: b.id,
-      layer: b.layer,
-      kind: b.kind,
-      l1Mean: b.l1Mean,
-      l1Std: b.l1Std,
-      cost: copyCost(b.cost),
-    })),
+    blocks: p.blocks.map(blockScalars),
     arrays,
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -254,12 +252,7 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
   };
   // The parse made prototype-less objects; the profile gets plain ones.
   const blocks: BlockProfile[] = checked.header.blocks.map((b) => ({
-    id: b.id,
-    layer: b.layer,
-    kind: b.kind,
-    l1Mean: b.l1Mean,
-    l1Std: b.l1Std,
-    cost: copyCost(b.cost),
+    ...blockScalars(b),
     simMean: read(`${b.id}.simMean`, -1 - SIM_TOLERANCE, 1 + SIM_TOLERANCE),
     simStd: read(`${b.id}.simStd`, 0, 1 + SIM_TOLERANCE),
   }));
