@@ -7,10 +7,17 @@ import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { checkSolverParams, MIN_BUDGET, MIN_TOP_N, SOLVER_DEFAULTS } from '../core/solver-params';
 import type { FileRef, Schedule } from '../core/types';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
-import { FileIssuesError, integerOption, onePositional, optionalIntegerOption, parseCommandArgs, UsageError } from './args';
+import {
+  FileIssuesError,
+  integerOption,
+  onePositional,
+  optionalIntegerOption,
+  parseCommandArgs,
+  UsageError,
+  type CommandResult,
+} from './args';
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
-import type { CommandResult } from './args';
 
 /** BUA top-n when `--top-n` is not given. */
 export const DEFAULT_TOP_N = SOLVER_DEFAULTS.topN;
