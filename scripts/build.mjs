@@ -32,7 +32,7 @@ if (existsSync('webview/main.ts')) {
     // Two bundles: the page, and its charts (chart.js), which the page imports by URL after it
     // said `ready` (webview/main.ts). Not esbuild's splitting: its shared chunk would add a
     // request in series before the page's script can run.
-    entryPoints: { webview: 'webview/main.ts', 'webview-charts': 'webview/charts.ts' },
+    entryPoints: { webview: 'webview/main.ts', 'webview-charts': 'webview/charts.ts', sweep: 'webview/sweep.ts' },
     outdir: 'dist',
     bundle: true,
     platform: 'browser',

@@ -2,7 +2,9 @@
  * `npm run demo`: the whole BAC loop on the shipped demo policy, from a fresh clone.
  * 1. profile fixtures/demo/policy.onnx on its held-out episodes (child process, like the extension),
  * 2. solve BAC at S = 10 with top-n = 3 and build the baselines at the same budget,
- * 3. evaluate them all against the full model (measured speedup, action error), and print the table.
+ * 3. evaluate them all against the full model (measured speedup, action error), and print the table;
+ *    then the full model at fewer steps (DDPM strided, DDIM, DPM-Solver++) beside BAC and Uniform at
+ *    their measured cost, and the PyTorch-eager status quo when Python torch is available.
  * Outputs land in out/demo/ (git-ignored): open out/demo/policy.bacschedule in VS Code to edit it.
  */
 import { mkdir } from 'node:fs/promises';
@@ -11,7 +13,11 @@ import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/b
 import { summarizeSchedule } from '../src/core/cost';
 import { serializeSchedule } from '../src/core/schedule-format';
 import type { FileRef } from '../src/core/types';
-import { evaluationTable } from '../src/cli/eval';
+import { evaluationTable, FEWER_STEPS_NOTE } from '../src/cli/eval';
+import { sweepTable } from '../src/cli/sweep';
+import { configId } from '../src/core/sweep-format';
+import { compareWithFewerSteps } from '../src/engine/sweep-measure';
+import { describePytorchEager, measurePytorchEager } from './pytorch-eager';
 import { evaluate } from '../src/engine/evaluate';
 import { sha256File, writeFileAtomic } from '../src/engine/fsutil';
 import type { ExecutionProviderChoice } from '../src/engine/ort';
@@ -28,6 +34,7 @@ const profileSamples = Number(process.env.BAC_DEMO_PROFILE_SAMPLES ?? 32);
 const evalSamples = Number(process.env.BAC_DEMO_EVAL_SAMPLES ?? 16);
 const budget = 10;
 const topN = 3;
+const DEMO_DRAWS = 2;
 
 /** A progress line that rewrites itself on a terminal and stays silent in logs (CI, pipes). */
 function progress(text: string): void {
@@ -83,6 +90,29 @@ async function main(): Promise<void> {
     `\n${ev.samples} windows on ${ev.provider}; action errors in raw action units over the executed actions.`,
   );
   console.log('Measured speedup is total full-model time over total cached-runner time in this process.');
+
+  console.log(
+    `\nAt equal measured cost: the full model at fewer steps beside the schedules (${evalSamples} windows × ${DEMO_DRAWS} noise draws; quality against the recorded demonstrations, docs/sweep.md)…`,
+  );
+  const { type, steps } = profile.sampler;
+  const cmp = await compareWithFewerSteps(
+    policy,
+    episodesPath,
+    (['bac', 'uniform'] as const).map((method, i) => ({
+      config: { sampler: type, steps, method, budget },
+      schedule: named[i]!.schedule,
+    })),
+    { samples: evalSamples, draws: DEMO_DRAWS, seed: 1, ep: outcome.provider as ExecutionProviderChoice },
+  );
+  console.log(sweepTable(cmp.results));
+  console.log(FEWER_STEPS_NOTE);
+  console.log(
+    describePytorchEager(
+      measurePytorchEager(root),
+      cmp.results.find((r) => configId(r.config) === configId(cmp.reference))!.chunkMs,
+    ),
+  );
+  console.log('For the whole grid and a recommended schedule: npx bac sweep --help');
 }
 
 main().catch((e: unknown) => {

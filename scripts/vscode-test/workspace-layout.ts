@@ -14,6 +14,10 @@ export const WS = {
   episodesFile: 'episodes/train.hdf5',
   /** A second copy of the model without outputs beside it: the E2E test profiles it from the palette. */
   profileTarget: 'demo/demo-policy.onnx',
+  /** The demo's `bac sweep` report (fixtures/demo/sweep), for the Sweep panel. */
+  sweep: 'sweep/demo.bacsweep',
+  /** A copy of the workspace schedule beside the report: what the Sweep panel's Apply edits. */
+  sweepTarget: 'sweep/policy.bacschedule',
 } as const;
 
 /** Layers × 3 blocks = 24 blocks, K = 100: the size the 1.5 s timeline benchmark names. */

@@ -9,15 +9,19 @@
  *   train.py                    names "models/policy.bacschedule" in a string (CodeLens)
  *   demo/demo-policy.onnx       the same model, nothing beside it (profiled from the palette)
  *   episodes/                   link to fixtures/demo/episodes (for profiling)
+ *   sweep/demo.bacsweep         the demo's bac sweep report and its recommended schedule
+ *   sweep/policy.bacschedule    the workspace schedule again, for the Sweep panel to apply to
+ *                               (only when the workspace model is the demo policy the sweep measured)
  *
  * The suites find this layout through workspace-layout.ts (import it, do not repeat paths).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serializeProfile } from '../../src/core/profile-format';
 import { serializeSchedule } from '../../src/core/schedule-format';
 import { solveSchedule } from '../../src/core/solve';
+import type { Schedule } from '../../src/core/types';
 import { syntheticProfile } from '../../test/unit/helpers/synthetic-profile';
 export { WS } from './workspace-layout';
 import {
@@ -67,8 +71,39 @@ export function makeWorkspace(dir: string): void {
   writeFileSync(join(dir, WS.schedule), serializeSchedule(schedule));
   writeFileSync(join(dir, WS.broken), BROKEN_SCHEDULE_TEXT);
   writeFileSync(join(dir, WS.python), PYTHON_TEXT);
+  copySweep(dir, modelSha, schedule);
   const episodes = join(REPO_ROOT, 'fixtures', 'demo', 'episodes');
   if (existsSync(episodes) && !existsSync(join(dir, WS.episodes))) symlinkSync(episodes, join(dir, WS.episodes));
+}
+
+/**
+ * The demo sweep (report, recommended schedule and its profile when present) under sweep/, paths
+ * to the model rewritten for the workspace, and a copy of the workspace schedule beside it.
+ */
+function copySweep(dir: string, modelSha: string, schedule: Schedule): void {
+  const from = join(REPO_ROOT, 'fixtures', 'demo', 'sweep');
+  const report = join(from, 'demo.bacsweep');
+  if (!existsSync(report)) return;
+  const parsed = JSON.parse(readFileSync(report, 'utf8')) as { model: { sha256: string } };
+  if (parsed.model.sha256 !== modelSha) return; // the workspace carries another model
+  mkdirSync(join(dir, 'sweep'), { recursive: true });
+  const model = { path: '../models/policy.onnx', sha256: modelSha };
+  writeFileSync(join(dir, WS.sweep), JSON.stringify({ ...parsed, model }, null, 2));
+  for (const name of readdirSync(from)) {
+    if (name.endsWith('.bacprofile')) copyFileSync(join(from, name), join(dir, 'sweep', name));
+    if (name.endsWith('.bacschedule')) {
+      const text = readFileSync(join(from, name), 'utf8').replace(
+        /"path": "\.\.\/policy\.onnx"/,
+        '"path": "../models/policy.onnx"',
+      );
+      writeFileSync(join(dir, 'sweep', name), text);
+    }
+  }
+  const profile = schedule.solver.profile && { ...schedule.solver.profile, path: '../models/policy.bacprofile' };
+  writeFileSync(
+    join(dir, WS.sweepTarget),
+    serializeSchedule({ ...schedule, model, solver: { ...schedule.solver, profile } }),
+  );
 }
 
 if (require.main === module) {

@@ -16,6 +16,7 @@ import { writeFileAtomic } from './fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
 import { ModelRejectedError } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
+import { compareWithFewerSteps } from '../engine/sweep-measure';
 import { loadWindows } from '../engine/profiler';
 import {
   onePositional,
@@ -27,9 +28,17 @@ import {
 } from './args';
 import { table } from './info';
 import { loadProfile, loadSchedule } from './load';
+import { sweepTable } from './sweep';
 
 /** Samples when `--samples` is not given. */
 export const DEFAULT_EVAL_SAMPLES = 16;
+
+/** Noise draws per window of the fewer-step comparison. */
+const EVAL_DRAWS = 2;
+
+/** Printed under every fewer-step table. */
+export const FEWER_STEPS_NOTE =
+  "Speedups measured in this process against the full model under the schedule's sampler; on a machine shared with other work they are affected by contention. No offline measure here is known to predict closed-loop success.";
 
 /** `bac eval --help`. */
 export const EVAL_HELP = `Usage: bac eval S.bacschedule --episodes E [options]
@@ -39,6 +48,8 @@ chunk graph (one ONNX Runtime call per action chunk; same windows, same noise, o
 1), and reports the measured speedup against the faster full-model runner (per-step loop or full
 chunk graph) and the error of the executed actions in raw action units. Baselines at the same
 budget: Uniform, and — when the schedule's profile is available — Unified ACS and ACS without BUA.
+Then, at equal measured cost, the full model under DDPM (strided), DDIM and DPM-Solver++ at fewer
+steps beside the schedule, with errors against the recorded demonstrations (docs/sweep.md).
 
 Options:
   --episodes E       robomimic HDF5, diffusion_policy zarr directory or .zarr.zip
@@ -165,6 +176,21 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
   const ev = await evaluate(policy, scheduler, windows, named, { ep, seed }).catch((e: unknown) => {
     throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
   });
+  // The same question at equal measured cost against the full model at fewer steps (other samplers
+  // included): same windows (same seed), several noise draws, quality against the demonstrations.
+  const { type, steps } = schedule.sampler;
+  const uniform = named.find((n) => n.name === BASELINE_LABELS.uniform)!.schedule;
+  const fewer = await compareWithFewerSteps(
+    policy,
+    resolve(values.episodes),
+    [
+      { config: { sampler: type, steps, method: 'schedule', budget }, schedule },
+      { config: { sampler: type, steps, method: 'uniform', budget }, schedule: uniform },
+    ],
+    { samples, draws: EVAL_DRAWS, seed, ep },
+  ).catch((e: unknown) => {
+    throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
+  });
   const mine = ev.results[0]!;
   const measured: MeasuredSpeed = {
     provider: ev.provider,
@@ -194,7 +220,16 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       results: ev.results.map((r) => ({ ...r, expectedSpeedupFlops: facts.get(r.name)?.expectedFlops })),
       measured,
       notes,
+      fewerSteps: { reference: fewer.reference, runner: fewer.runner, draws: EVAL_DRAWS, results: fewer.results },
     },
-    text: `${evaluationTable(ev, facts, schedule.sampler.steps, schedule.blocks.length)}\n${ev.samples} samples on ${ev.provider}; errors in raw action units over the executed actions${notes.length ? `\n${notes.join('\n')}` : ''}`,
+    text: [
+      evaluationTable(ev, facts, schedule.sampler.steps, schedule.blocks.length),
+      `${ev.samples} samples on ${ev.provider}; errors in raw action units over the executed actions`,
+      ...notes,
+      '',
+      `At equal measured cost: the full model at fewer steps beside the schedule (${ev.samples} windows × ${EVAL_DRAWS} noise draws, quality against the recorded demonstrations; see docs/sweep.md):`,
+      sweepTable(fewer.results),
+      FEWER_STEPS_NOTE,
+    ].join('\n'),
   };
 }

@@ -11,6 +11,8 @@ import { COMPILE_HELP, compileCommand } from './compile';
 import { EVAL_HELP, evalCommand } from './eval';
 import { PROFILE_HELP, profileCommand } from './profile';
 import { SOLVE_HELP, solveCommand } from './solve';
+import { SWEEP_HELP, sweepCommand } from './sweep';
+import { TUNE_HELP, tuneCommand } from './tune';
 
 /** One subcommand. */
 export interface Command {
@@ -41,6 +43,16 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   compile: { summary: 'bake a schedule into a deployable ONNX model', help: COMPILE_HELP, run: compileCommand },
   info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
+  sweep: {
+    summary: 'fewer-step samplers × cache schedules, measured → .bacsweep + recommended schedule',
+    help: SWEEP_HELP,
+    run: sweepCommand,
+  },
+  tune: {
+    summary: 'tune a .bacschedule at a cost target with the model in the loop',
+    help: TUNE_HELP,
+    run: tuneCommand,
+  },
 };
 
 /** Where the CLI writes; the process streams in production, buffers in tests. */

@@ -1,15 +1,17 @@
 /**
- * `bac solve`: block-wise ACS + Bubbling Union from a `.bacprofile`, written as a `.bacschedule`.
+ * `bac solve`: a cache schedule from a `.bacprofile` (BAC: block-wise ACS + Bubbling Union, or
+ * another method), at a budget or at a cost target, written as a `.bacschedule`.
  */
 import { access } from 'node:fs/promises';
 import { BacError } from '../core/errors';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { checkSolverParams, MIN_BUDGET, MIN_TOP_N, SOLVER_DEFAULTS } from '../core/solver-params';
+import type { CostTarget } from '../core/cost-target';
+import { isScheduleMethod, SCHEDULE_METHODS, type ScheduleMethod } from '../core/methods';
 import type { FileRef, Schedule } from '../core/types';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
 import {
   FileIssuesError,
-  integerOption,
   onePositional,
   optionalIntegerOption,
   parseCommandArgs,
@@ -18,18 +20,30 @@ import {
 } from './args';
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
+import { targetOption } from './target';
 
 /** BUA top-n when `--top-n` is not given. */
 export const DEFAULT_TOP_N = SOLVER_DEFAULTS.topN;
 
 /** `bac solve --help`. */
-export const SOLVE_HELP = `Usage: bac solve P.bacprofile --budget M --out S.bacschedule [options]
+export const SOLVE_HELP = `Usage: bac solve P.bacprofile (--budget M | --target-speedup X) --out S.bacschedule [options]
 
-Solves a cache schedule: for every block, the M update steps that keep its cached output most
-similar to the fresh one (ACS), then the Bubbling Union for the top-n blocks by reuse error.
+Solves a cache schedule. The default method, bac: for every block, the M update steps that keep
+its cached output most similar to the fresh one (ACS), then the Bubbling Union for the top-n
+blocks by reuse error.
 
 Options:
-  --budget M         update steps per block, 1 ≤ M ≤ K (required)
+  --method NAME      ${SCHEDULE_METHODS.join(' | ')} (default bac): bac; acs (ACS without the
+                     Bubbling Union); unified (the ACS steps of block 0.sa for every block);
+                     uniform (every ⌊K/M⌋-th step); grid (per-block intervals dividing K, chosen to
+                     minimise the profile's reuse error under the cost; with --budget M at the FLOPs
+                     of uniform M)
+  --budget M         update steps per block, 1 ≤ M ≤ K
+  --target-speedup X instead of --budget: the method's best schedule whose expected speedup over
+                     the full model is ≥ X (the largest budget that meets X; for grid the least
+                     reuse error within X)
+  --by flops|time    what --target-speedup counts: FLOPs (default) or the profile's measured
+                     block times
   --top-n n          Bubbling Union: blocks with the largest reuse error that also update whenever
                      a downstream FFN does; 0 disables it (default ${DEFAULT_TOP_N})
   --no-force-last    do not make the last step an update inside the budget (official BAC adds it
@@ -46,7 +60,10 @@ Exit codes: 0 success, 1 user error, 2 internal error.`;
 /** Runs `bac solve`. @throws BacError for user errors. */
 export async function solveCommand(argv: readonly string[]): Promise<CommandResult> {
   const { values, positionals } = parseCommandArgs('solve', argv, {
+    method: { type: 'string' },
     budget: { type: 'string' },
+    'target-speedup': { type: 'string' },
+    by: { type: 'string' },
     'top-n': { type: 'string' },
     'no-force-last': { type: 'boolean' },
     out: { type: 'string' },
@@ -54,11 +71,16 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
     json: { type: 'boolean' },
   });
   const profilePath = onePositional('solve', positionals, 'profile (P.bacprofile)');
-  if (values.budget === undefined)
+  const method = methodOption(values.method);
+  if (values.budget === undefined && values['target-speedup'] === undefined)
     throw new UsageError(
-      '--budget is missing, expected the number of update steps per block, e.g. --budget 10',
+      '--budget is missing, expected the number of update steps per block (e.g. --budget 10) or a cost target (e.g. --target-speedup 3)',
       'solve',
     );
+  if (values.budget !== undefined && values['target-speedup'] !== undefined)
+    throw new UsageError('--budget and --target-speedup were both given, expected one of them', 'solve');
+  if (values.by !== undefined && values['target-speedup'] === undefined)
+    throw new UsageError('--by applies to --target-speedup, which is missing', 'solve');
   if (values.out === undefined)
     throw new UsageError('--out is missing, expected the schedule to write, e.g. --out model.bacschedule', 'solve');
   const out = values.out;
@@ -67,12 +89,15 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
       `--out ${out} does not end in .bacschedule, expected a path like ${out}.bacschedule (editors recognise schedules by this extension)`,
       'solve',
     );
-  const budget = integerOption('solve', 'budget', values.budget, MIN_BUDGET);
+  const target =
+    values['target-speedup'] === undefined ? undefined : targetOption('solve', values['target-speedup'], values.by);
   const topN = optionalIntegerOption('solve', 'top-n', values['top-n'], DEFAULT_TOP_N, MIN_TOP_N);
   const forceLast = !values['no-force-last'];
 
   const { profile, bytes } = await loadProfile(profilePath);
   const K = profile.sampler.steps;
+  // With a target the budget is searched; K stands in for the range checks of the other parameters.
+  const budget = optionalIntegerOption('solve', 'budget', values.budget, K, MIN_BUDGET);
   if (budget > K)
     throw new UsageError(
       `--budget ${budget} is larger than K = ${K} steps of ${profilePath}, expected 1…${K}`,
@@ -89,6 +114,8 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
     profileSha256: sha256Bytes(bytes),
     outPath: out,
     params: { budget, topN, forceLast },
+    method,
+    target,
     modelPath,
     existing: await existingSchedule(out),
     write: writeFileAtomic,
@@ -99,6 +126,8 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
     json: {
       command: 'solve',
       out,
+      method,
+      target: target ?? null,
       model: modelRef,
       sampler: schedule.sampler,
       solver: schedule.solver,
@@ -106,13 +135,27 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
       summary,
     },
     text:
-      `wrote ${out}: ${schedule.blocks.length} blocks, ${summary.updates} of ${summary.fullUpdates} block updates, ` +
+      `wrote ${out}${describeChoice(method, target)}: ${schedule.blocks.length} blocks, ${summary.updates} of ${summary.fullUpdates} block updates, ` +
       `expected speedup ${formatSpeedup(summary.speedupFlops)} by FLOPs` +
       (summary.speedupTime === null ? '' : `, ${formatSpeedup(summary.speedupTime)} by time`) +
       describeCarriedEdits(out, { kept, dropped })
         .map((line) => `\n${line}`)
         .join(''),
   };
+}
+
+/** " (grid, target ≥ 3× by flops)"; empty for the default bac at a budget, as before methods existed. */
+function describeChoice(method: ScheduleMethod, target: CostTarget | undefined): string {
+  if (method === 'bac' && !target) return '';
+  return ` (${method}${target ? `, target ≥ ${target.speedup}× by ${target.by}` : ''})`;
+}
+
+/** `--method`, default bac. */
+function methodOption(value: string | undefined): ScheduleMethod {
+  if (value === undefined) return 'bac';
+  if (!isScheduleMethod(value))
+    throw new UsageError(`--method ${value} is unknown, expected one of ${SCHEDULE_METHODS.join(', ')}`, 'solve');
+  return value;
 }
 
 /** The `--model` override, after checking that it is the profiled model (same sha256). */

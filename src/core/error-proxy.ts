@@ -19,6 +19,17 @@ import type { BlockId, Profile, Schedule } from './types';
  * it can rank ACS-without-BUA too favourably; the editor says so.
  */
 
+/**
+ * Σ_k (1 − Sim[s(k)][k]) of one block with update steps `updates`: the unweighted mismatch the proxy
+ * sums (0 when every step updates). O(K).
+ */
+export function reuseMismatch(simMean: Float32Array, K: number, updates: readonly number[]): number {
+  const src = cacheSources(updates, K);
+  let mismatch = 0;
+  for (let k = 0; k < K; k++) mismatch += 1 - simMean[src[k]! * K + k]!;
+  return mismatch;
+}
+
 /** Per-block breakdown and total of the proxy. */
 export interface ErrorProxy {
   /** The proxy defined above. */
@@ -47,10 +58,7 @@ export function predictedError(schedule: Schedule, profile: Profile): ErrorProxy
     const pb = byId.get(sb.id);
     if (!pb) throw new BacError(`schedule block ${sb.id} is not in the profile; the schedule belongs to another model`);
     const weight = meanL1 > 0 ? pb.l1Mean / meanL1 : 1;
-    const src = cacheSources(updateSteps(sb), K);
-    let mismatch = 0;
-    for (let k = 0; k < K; k++) mismatch += 1 - pb.simMean[src[k]! * K + k]!;
-    const share = (weight * mismatch) / norm;
+    const share = (weight * reuseMismatch(pb.simMean, K, updateSteps(sb))) / norm;
     perBlock.set(sb.id, share);
     total += share;
   }

@@ -213,3 +213,67 @@ export const ORIGIN_LABELS: Readonly<Record<UpdateOrigin, string>> = {
   bua: 'BUA error correction',
   manual: 'manual update',
 };
+
+// ---------------------------------------------------------------------------------------------
+// The Sweep panel (a `.bacsweep` report; webview/sweep*.ts)
+
+/** One measured configuration as the Sweep panel plots it. */
+export interface SweepPointView {
+  /** `sampler-K/method[-S]`. */
+  readonly id: string;
+  /** e.g. `DDIM-10 · BAC S=3`. */
+  readonly label: string;
+  /** Measured speedup over the report's reference (x). */
+  readonly speedup: number;
+  /** The report's quality measure (y, lower is better); null when undefined for this point. */
+  readonly quality: number | null;
+  /** Spread of `quality` over noise seeds, when reported. */
+  readonly qualityStd: number | null;
+  readonly pareto: boolean;
+  readonly recommended: boolean;
+  /** Whether "apply" can write this configuration into a schedule (full, Uniform, the recommendation). */
+  readonly applicable: boolean;
+}
+
+/** Everything the Sweep panel renders. */
+export interface SweepPanelState {
+  readonly fileName: string;
+  /** Quality measure id and what it measures. */
+  readonly measure: string;
+  readonly measureText: string;
+  /** Label of the reference configuration. */
+  readonly reference: string;
+  /** How costs were measured, e.g. `12 windows × 4 draws on cpu (per-step batch-1 …)`. */
+  readonly measuredOn: string;
+  readonly points: readonly SweepPointView[];
+  /** File name of the schedule "apply" writes into; null when none was found (apply asks). */
+  readonly target: string | null;
+  /** The robot-trials plan, when the report has one. */
+  readonly trials: string | null;
+  readonly notes: readonly string[];
+}
+
+/** Messages from the Sweep panel's webview to the host. */
+export type SweepWebviewMessage =
+  | { readonly type: 'ready' }
+  /** Write configuration `id` into the target schedule (one undoable edit). */
+  | { readonly type: 'applySweepConfig'; readonly id: string };
+
+/** Messages from the host to the Sweep panel. */
+export type SweepHostMessage =
+  | { readonly type: 'sweepState'; readonly state: SweepPanelState }
+  | { readonly type: 'notice'; readonly level: 'info' | 'warning' | 'error'; readonly message: string };
+
+/** Whether `v` is a well-formed {@link SweepWebviewMessage}. O(1). */
+export function isSweepWebviewMessage(v: unknown): v is SweepWebviewMessage {
+  if (!isObject(v)) return false;
+  if (v.type === 'ready') return true;
+  return v.type === 'applySweepConfig' && typeof v.id === 'string' && v.id.length > 0 && v.id.length < 200;
+}
+
+/** Whether `v` is a well-formed {@link SweepHostMessage} (shallow). */
+export function isSweepHostMessage(v: unknown): v is SweepHostMessage {
+  if (!isObject(v)) return false;
+  if (v.type === 'sweepState') return isObject(v.state) && Array.isArray(v.state.points);
+  return v.type === 'notice' && typeof v.message === 'string';
+}

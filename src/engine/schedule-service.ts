@@ -10,6 +10,8 @@
 import { dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
 import { serializeSchedule } from '../core/schedule-format';
+import type { CostTarget } from '../core/cost-target';
+import { solveAtBudget, solveForTarget, type ScheduleMethod } from '../core/methods';
 import { solveSchedule, type ManualEdits } from '../core/solve';
 import { checkSolverParams, type SolverChoice } from '../core/solver-params';
 import type { FileRef, Profile, Schedule } from '../core/types';
@@ -33,6 +35,10 @@ export interface SolveAndWriteRequest {
   /** The `.bacschedule` to write. */
   readonly outPath: string;
   readonly params: SolverChoice;
+  /** The schedule method (default bac, which uses every parameter). */
+  readonly method?: ScheduleMethod;
+  /** Solve for this cost target instead of `params.budget` (see core/methods.ts). */
+  readonly target?: CostTarget;
   /** The model file when it is no longer where the profile says (its sha256 already checked). */
   readonly modelPath?: string;
   /** The valid schedule now at `outPath`, whose hand edits are kept; undefined when there is none. */
@@ -68,7 +74,13 @@ export async function solveAndWriteSchedule(request: SolveAndWriteRequest): Prom
   const modelPath = request.modelPath ?? resolveStored(dirname(resolve(profilePath)), profile.model.path);
   const model: FileRef = { path: relativePosix(outDir, modelPath), sha256: profile.model.sha256 };
   const profileRef: FileRef = { path: relativePosix(outDir, profilePath), sha256: request.profileSha256 };
-  const schedule = solveSchedule(profile, { ...params, profile: profileRef }, model, edits);
+  const method = request.method ?? 'bac';
+  const options = { topN: params.topN, forceLast: params.forceLast, model, profileRef, edits };
+  const schedule = request.target
+    ? solveForTarget(method, profile, request.target, options).schedule
+    : method === 'bac'
+      ? solveSchedule(profile, { ...params, profile: profileRef }, model, edits)
+      : solveAtBudget(method, profile, params.budget, options);
   await (request.write ?? writeFileAtomic)(outPath, serializeSchedule(schedule));
   return { schedule, kept, dropped };
 }

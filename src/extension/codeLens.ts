@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_LANGUAGES, scanScheduleReferences } from '../core/codelens-scan';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
+import { samplerLabel } from '../core/editor-view';
 import { speedShown } from '../core/measured-speed';
 import { parseSchedule } from '../core/schedule-format';
 import type { Schedule, ScheduleSummary } from '../core/types';
@@ -85,7 +86,8 @@ export class ScheduleCodeLensProvider extends Disposable implements vscode.CodeL
     const lenses = [
       new vscode.CodeLens(range, {
         ...open,
-        title: `${speed} · budget ${schedule.solver.budget} · top-n ${schedule.solver.topN}`,
+        // The sampler and K the schedule runs: a sweep may have chosen fewer steps or another sampler.
+        title: `${speed} · runs ${samplerLabel(schedule.sampler.type)}-${schedule.sampler.steps} · budget ${schedule.solver.budget} · top-n ${schedule.solver.topN}`,
         tooltip: `Open ${schedule.model.path}'s schedule in the BAC schedule editor`,
       }),
     ];

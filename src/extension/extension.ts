@@ -8,6 +8,7 @@ import { LinkResolver } from './links';
 import { profileModelCommand, type ProfileModelArgs, type ProfileModelResult } from './profileCommand';
 import { ScheduleDocuments, type IntentOutcome } from './scheduleDocument';
 import { SCHEDULE_EDITOR_VIEW_TYPE, ScheduleEditorProvider } from './scheduleEditor';
+import { SweepViewProvider, SWEEP_VIEW_TYPE, type ApplySweepOutcome } from './sweepView';
 
 /**
  * What `activate` returns: a small API for the integration tests (and other extensions), so a
@@ -43,6 +44,11 @@ export interface BacStudioApi {
   profileModel(args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined>;
   /** Runs "BAC: Compile Schedule to ONNX" (dialogs skipped for every argument given). */
   compileSchedule(args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined>;
+  /** The Sweep panel (`.bacsweep` viewer): apply a configuration as its "Apply" button does. */
+  readonly sweep: {
+    readonly viewType: string;
+    apply(sweep: vscode.Uri, id: string, target?: vscode.Uri): Promise<ApplySweepOutcome>;
+  };
   /** Runs "BAC: Export Policy from Checkpoint…" (dialogs skipped for every argument given). */
   exportCheckpoint(args?: ExportCheckpointArgs | vscode.Uri): Promise<ExportCheckpointResult | undefined>;
 }
@@ -59,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
   const documents = new ScheduleDocuments(links, log);
   const editor = new ScheduleEditorProvider(context.extensionUri, documents, log);
   const codeLens = new ScheduleCodeLensProvider(links);
+  const sweep = new SweepViewProvider(context.extensionUri, log);
   const profileModel = (args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined> =>
     profileModelCommand(context, log, profileArgs(args));
   const compileSchedule = (args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined> =>
@@ -86,6 +93,8 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     log,
     editor,
     editor.register(),
+    sweep,
+    sweep.register(),
     codeLens,
     vscode.languages.registerCodeLensProvider(
       CODELENS_LANGUAGES.map((language) => ({ language })),
@@ -117,6 +126,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     codeLens,
     profileModel,
     compileSchedule,
+    sweep: { viewType: SWEEP_VIEW_TYPE, apply: (uri, id, target) => sweep.apply(uri, id, target) },
     exportCheckpoint,
   };
 }

@@ -8,7 +8,7 @@ import { activateExtension, waitFor, wsUri } from '../helpers';
  * The workspace schedule (24 blocks × 100 steps, budget 10, top-n 3, synthetic costs; see
  * scripts/vscode-test/workspace.ts) has expected speedups 7.045 (time) and 6.469 (FLOPs).
  */
-const EXPECTED = 'BAC: 7.05× expected (time) · 6.47× by FLOPs · budget 10 · top-n 3';
+const EXPECTED = 'BAC: 7.05× expected (time) · 6.47× by FLOPs · runs DDPM-100 · budget 10 · top-n 3';
 
 describe('CodeLens', () => {
   before(activateExtension);

@@ -1,0 +1,349 @@
+/**
+ * `npm run fidelity-study`: which offline measure predicts closed-loop success? (issue #16, step 2)
+ *
+ * At cost levels fixed in advance (the FLOPs of Uniform at given budgets) and per sampler regime,
+ * schedules of several families — Uniform, BAC, ACS, Unified ACS, grids, and random perturbations of
+ * them within the same cost — are (a) scored by every candidate offline measure against the full
+ * model on the same windows and noise (src/engine/offline-measures.ts) and (b) run in the demo
+ * simulator's closed loop on several seed sets. The doc reports every row, success with its standard
+ * error, and Spearman's ρ of each measure with success per level and pooled, with permutation
+ * p-values. Writes docs/fidelity-study.md.
+ *
+ * Flags (defaults are the issue's full size): --regimes ddpm100,dpmpp10 --per-level 20
+ * --episodes 200 (per seed set) --seed-sets 2 --windows 16 --draws 4 --threads 2 --out FILE.
+ */
+import * as os from 'node:os';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatSpeedup, summarizeSchedule } from '../src/core/cost';
+import { scheduleSpeedup, type CostTarget } from '../src/core/cost-target';
+import { gridSchedule } from '../src/core/grid';
+import { solveAtBudget, solveForTarget, type MethodOptions, type ScheduleMethod } from '../src/core/methods';
+import { spearman, spearmanPermutationP } from '../src/core/rank-correlation';
+import { Rng } from '../src/core/rng';
+import { parseProfile } from '../src/core/profile-format';
+import type { Profile, Schedule } from '../src/core/types';
+import { closedLoop, type ClosedLoopResult } from '../src/engine/closed-loop';
+import { writeFileAtomic } from '../src/engine/fsutil';
+import {
+  MEASURE_LABELS,
+  MEASURE_NAMES,
+  OfflineReference,
+  recordedActions,
+  type MeasureScores,
+} from '../src/engine/offline-measures';
+import { loadPolicy, policyScheduler, type Policy } from '../src/engine/policy';
+import { profileInChildProcess } from '../src/engine/profile-process';
+import { loadWindows } from '../src/engine/profiler';
+import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
+import type { NoiseScheduler } from '../src/engine/samplers';
+import { fixedStep, randomFittingMove, scheduleFromTable, tableFits, tuneSchedule } from '../src/engine/tune';
+import { discordantPairs, mcnemarExactP } from '../src/core/trials';
+import type { Env } from '../src/sim';
+import { readFile } from 'node:fs/promises';
+
+const root = resolve(__dirname, '..');
+const { values: flags } = parseArgs({
+  options: {
+    regimes: { type: 'string', default: 'ddpm100,dpmpp10' },
+    'per-level': { type: 'string', default: '20' },
+    episodes: { type: 'string', default: '200' },
+    'seed-sets': { type: 'string', default: '2' },
+    windows: { type: 'string', default: '16' },
+    draws: { type: 'string', default: '4' },
+    threads: { type: 'string', default: '2' },
+    'tune-iterations': { type: 'string', default: '40' },
+    out: { type: 'string', default: 'docs/fidelity-study.md' },
+  },
+});
+const perLevel = Number(flags['per-level']);
+const episodes = Number(flags.episodes);
+const seedSets = Number(flags['seed-sets']);
+const nWindows = Number(flags.windows);
+const draws = Number(flags.draws);
+const threads = Number(flags.threads);
+const tuneIterations = Number(flags['tune-iterations']);
+const DISCUSSION_MARKER =
+  '<!-- discussion: written by hand, kept when npm run fidelity-study rewrites the numbers above -->';
+const FULL_SIZE = { perLevel: 20, episodesTotal: 400, seedSets: 2, regimes: 2 };
+
+/** A sampler regime and its cost levels (Uniform budgets whose FLOPs fix each level). */
+interface Regime {
+  readonly name: string;
+  readonly label: string;
+  readonly sampler?: string;
+  readonly steps?: number;
+  readonly levels: readonly number[];
+}
+const REGIMES: Record<string, Regime> = {
+  ddpm100: { name: 'ddpm100', label: 'DDPM-100', levels: [10, 5] },
+  dpmpp10: { name: 'dpmpp10', label: 'DPM-Solver++-10', sampler: 'dpmsolver++', steps: 10, levels: [4, 3] },
+};
+// Layout seeds no other experiment uses (training 0…, held-out 100000…, replicate 300000…).
+const seedSet = (s: number) => ({ seed: 500_000 + s * 10_000, noiseSeed: 31 + s });
+
+interface Row {
+  readonly level: number;
+  readonly family: string;
+  readonly schedule: Schedule | null;
+  measures?: MeasureScores;
+  loops: ClosedLoopResult[];
+  /** Per seed set, per episode: success. Paired across rows (same layouts and noise). */
+  outcomes: boolean[][];
+}
+
+const successRate = (r: Row) =>
+  r.loops.reduce((s, l) => s + l.success, 0) / r.loops.reduce((s, l) => s + l.episodes, 0);
+const stdErr = (p: number, n: number) => Math.sqrt((p * (1 - p)) / n);
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+async function profileFor(policy: Policy, regime: Regime, dir: string): Promise<Profile> {
+  if (!regime.sampler && !regime.steps) {
+    const r = parseProfile(new Uint8Array(await readFile(join(root, 'fixtures/demo/policy.bacprofile'))));
+    if (r.ok && r.profile.model.sha256 === policy.info.sha256) return r.profile;
+  }
+  const { profile } = await profileInChildProcess({
+    modelPath: join(root, 'fixtures/demo/policy.onnx'),
+    episodesPath: join(root, 'fixtures/demo/episodes/heldout.hdf5'),
+    samples: 32,
+    seed: 0,
+    executionProvider: 'cpu',
+    outPath: join(dir, `${regime.name}.bacprofile`),
+    samplerType: regime.sampler,
+    steps: regime.steps,
+  });
+  return profile;
+}
+
+/** The schedules of one level: the families, then seeded random perturbations of them. */
+function levelSchedules(profile: Profile, level: number, o: MethodOptions, blockIds: string[]): Row[] {
+  const uniform = solveAtBudget('uniform', profile, level, o);
+  const target: CostTarget = { speedup: scheduleSpeedup(uniform, 'flops'), by: 'flops' };
+  const rows: Row[] = [{ level, family: `Uniform S = ${level}`, schedule: uniform, loops: [], outcomes: [] }];
+  const at = (method: ScheduleMethod, opts = o) => solveForTarget(method, profile, target, opts).schedule;
+  const families: [string, () => Schedule][] = [
+    ['BAC (top-n 3)', () => at('bac')],
+    ['ACS w/o BUA', () => at('acs')],
+    ['Unified ACS', () => at('unified')],
+    ['grid', () => at('grid')],
+    ['grid, no forced last step', () => gridSchedule(profile, target, false, o.model, null)],
+    ['BAC (top-n 6)', () => at('bac', { ...o, topN: 6 })],
+  ];
+  for (const [family, build] of families) {
+    try {
+      rows.push({ level, family, schedule: build(), loops: [], outcomes: [] });
+    } catch (e) {
+      console.log(`level ${level}: ${family} skipped (${(e as Error).message})`);
+    }
+  }
+  const bases = rows.slice();
+  const K = profile.sampler.steps;
+  const fits = tableFits(profile, target, blockIds);
+  for (let i = 0; rows.length < perLevel; i++) {
+    const base = bases[i % bases.length]!;
+    const rng = new Rng(1000 * level + i);
+    let table = updateTable(base.schedule!, blockIds);
+    const moves = 3 + (i % 4) * 3;
+    for (let m = 0; m < moves; m++)
+      table = randomFittingMove(rng, table, K, blockIds.length, fixedStep(K, true), fits) ?? table;
+    rows.push({
+      level,
+      family: `${base.family} + ${moves} random moves`,
+      schedule: scheduleFromTable(base.schedule!, table, K),
+      loops: [],
+      outcomes: [],
+    });
+  }
+  return rows.slice(0, perLevel);
+}
+
+async function runRegime(regime: Regime, dir: string): Promise<string[]> {
+  const policy = await loadPolicy(join(root, 'fixtures/demo/policy.onnx'));
+  const scheduler: NoiseScheduler = policyScheduler(policy, regime.steps, regime.sampler);
+  const profile = await profileFor(policy, regime, dir);
+  const episodesPath = join(root, 'fixtures/demo/episodes/heldout.hdf5');
+  const windows = await loadWindows(policy, episodesPath, nWindows, 17);
+  const ref = await OfflineReference.open(policy, scheduler, windows, {
+    seed: 23,
+    draws,
+    demoActions: await recordedActions(policy, episodesPath, windows),
+    runner: { threads },
+  });
+  const o: MethodOptions = { topN: 3, forceLast: true, model: profile.model, profileRef: null };
+  const rows: Row[] = [{ level: 0, family: 'Full', schedule: null, loops: [], outcomes: [] }];
+  const tuneWindows = await loadWindows(policy, episodesPath, nWindows, 41);
+  const heldoutWindows = await loadWindows(policy, episodesPath, nWindows, 43);
+  for (const level of regime.levels) {
+    const atLevel = levelSchedules(profile, level, o, ref.blockIds);
+    if (tuneIterations > 0) {
+      const target: CostTarget = { speedup: scheduleSpeedup(atLevel[0]!.schedule!, 'flops'), by: 'flops' };
+      const tuned = await tuneSchedule({
+        policy,
+        scheduler,
+        profile,
+        target,
+        forceLast: true,
+        topN: 3,
+        model: profile.model,
+        profileRef: null,
+        tuneWindows,
+        heldoutWindows,
+        iterations: tuneIterations,
+        seed: level,
+        threads,
+      });
+      console.log(
+        `level ${level}: tuned from ${tuned.start}, held-out ${tuned.heldout.start.toExponential(2)} → ${tuned.heldout.tuned.toExponential(2)}`,
+      );
+      // The tuned schedule replaces the last perturbation, so the level keeps its size.
+      atLevel.splice(Math.min(atLevel.length, Math.max(1, perLevel - 1)), atLevel.length, {
+        level,
+        family: `tuned (from ${tuned.start}, ${tuneIterations} iterations)`,
+        schedule: tuned.schedule,
+        loops: [],
+        outcomes: [],
+      });
+    }
+    rows.push(...atLevel);
+  }
+  const plain = await PlainRunner.open(policy, 'cpu', { threads });
+  const cached = await CachedRunner.open(policy, 'cpu', { threads });
+  const started = Date.now();
+  for (const [n, row] of rows.entries()) {
+    const table = row.schedule ? updateTable(row.schedule, cached.blockIds) : null;
+    if (table) row.measures = await ref.score(table);
+    for (let s = 0; s < seedSets; s++) {
+      const envs = new Map<number, Env>();
+      row.loops.push(
+        await closedLoop(
+          policy,
+          (cond, batch, initialSample, noise) =>
+            table
+              ? cached.runChunk(scheduler, table, { batch, cond, initialSample, noise })
+              : plain.runChunk(scheduler, { batch, cond, initialSample, noise }),
+          { episodes, ...seedSet(s), onStep: (i, env) => envs.set(i, env) },
+        ),
+      );
+      row.outcomes.push(Array.from({ length: episodes }, (_, i) => envs.get(i)!.outcome === 'success'));
+    }
+    console.log(
+      `${regime.label} ${n + 1}/${rows.length} ${row.family} (level ${row.level}): ${pct(successRate(row))}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
+  }
+  await plain.release();
+  await cached.release();
+  await ref.release();
+  return regimeSection(regime, profile, rows);
+}
+
+function regimeSection(regime: Regime, profile: Profile, rows: Row[]): string[] {
+  const full = rows[0]!;
+  const n = episodes * seedSets;
+  const lines = [
+    `## ${regime.label}`,
+    '',
+    `Full model: ${pct(successRate(full))} ± ${pct(stdErr(successRate(full), n))} (${full.loops.map((l) => `${l.success}/${l.episodes}`).join(', ')}).`,
+    '',
+  ];
+  const scored = rows.filter((r) => r.schedule);
+  for (const level of regime.levels) {
+    const at = scored.filter((r) => r.level === level);
+    const X = scheduleSpeedup(at[0]!.schedule!, 'flops');
+    lines.push(
+      `### Level: the FLOPs of Uniform S = ${level} (expected speedup ≥ ${formatSpeedup(X)} by FLOPs, K = ${profile.sampler.steps})`,
+      '',
+      `| schedule | updates | speedup (FLOPs, expected) | vs Uniform: b/c, McNemar p | success ${Array.from({ length: seedSets }, (_, s) => `set ${s + 1}`).join(' | ')} | success (pooled ± SE) | ${MEASURE_NAMES.join(' | ')} |`,
+      `| --- | --- | --- | --- | ${'--- | '.repeat(seedSets)}--- | ${MEASURE_NAMES.map(() => '---').join(' | ')} |`,
+      ...at.map((r) => {
+        const sum = summarizeSchedule(r.schedule!);
+        const p = successRate(r);
+        const { b, c } = discordantPairs(r.outcomes.flat(), at[0]!.outcomes.flat());
+        const vs = r === at[0] ? '–' : `${b}/${c}, p = ${mcnemarExactP(b, c).toFixed(3)}`;
+        return `| ${r.family} | ${sum.updates} | ${formatSpeedup(sum.speedupFlops)} | ${vs} | ${r.loops.map((l) => `${l.success}/${l.episodes}`).join(' | ')} | ${pct(p)} ± ${pct(stdErr(p, n))} | ${MEASURE_NAMES.map((m) => r.measures![m].toExponential(2)).join(' | ')} |`;
+      }),
+      '',
+    );
+  }
+  lines.push(
+    '### Rank correlation with success (Spearman ρ; permutation p, 2000 shuffles)',
+    '',
+    'A good measure has ρ strongly negative (lower error, higher success).',
+    '',
+    `| measure | ${regime.levels.map((l) => `level S = ${l}: ρ (p)`).join(' | ')} | pooled: ρ (p) |`,
+    `| --- | ${regime.levels.map(() => '---').join(' | ')} | --- |`,
+  );
+  const groups = [...regime.levels.map((l) => scored.filter((r) => r.level === l)), scored];
+  for (const m of MEASURE_NAMES) {
+    const cells = groups.map((g, gi) => {
+      const xs = g.map((r) => r.measures![m]);
+      const ys = g.map(successRate);
+      const rho = spearman(xs, ys);
+      const p = spearmanPermutationP(
+        xs,
+        ys,
+        2000,
+        (() => {
+          const r = new Rng(97 + gi);
+          return () => r.uniform();
+        })(),
+      );
+      return Number.isFinite(rho) ? `${rho.toFixed(2)} (${p.toFixed(3)})` : 'n/a';
+    });
+    lines.push(`| ${m}: ${MEASURE_LABELS[m]} | ${cells.join(' | ')} |`);
+  }
+  lines.push('');
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const dir = mkdtempSync(join(os.tmpdir(), 'bac-fidelity-'));
+  const regimes = flags.regimes!.split(',').map((r) => {
+    const regime = REGIMES[r.trim()];
+    if (!regime) throw new Error(`unknown regime ${r}, expected ${Object.keys(REGIMES).join(', ')}`);
+    return regime;
+  });
+  const reduced =
+    perLevel < FULL_SIZE.perLevel ||
+    episodes * seedSets < FULL_SIZE.episodesTotal ||
+    seedSets < FULL_SIZE.seedSets ||
+    regimes.length < FULL_SIZE.regimes;
+  const sections: string[] = [];
+  for (const regime of regimes) sections.push(...(await runRegime(regime, dir)));
+  const cmd = `npm run fidelity-study -- --regimes ${regimes.map((r) => r.name).join(',')} --per-level ${perLevel} --episodes ${episodes} --seed-sets ${seedSets} --windows ${nWindows} --draws ${draws} --threads ${threads}`;
+  const doc = [
+    '# Fidelity study: which offline measure predicts closed-loop success?',
+    '',
+    reduced
+      ? `**REDUCED RUN.** The issue asks for ≥ ${FULL_SIZE.perLevel} schedules per level, ≥ ${FULL_SIZE.episodesTotal} episodes over ${FULL_SIZE.seedSets} seed sets and both regimes; this run has ${perLevel} schedules per level, ${episodes} episodes × ${seedSets} seed set(s) and ${regimes.map((r) => r.label).join(', ')}. Its correlations are indicative only; rerun at full size (the default flags) before drawing conclusions.`
+      : 'Full-size run (the issue’s sizes).',
+    '',
+    `Generated by \`${cmd}\` (scripts/fidelity-study.ts) on ${startedAt.toISOString()}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, onnxruntime-node CPU.`,
+    '',
+    '- Cost levels are fixed before any schedule is built: the expected FLOPs speedup of Uniform at the named budget; every other schedule of the level is the method’s best within that cost (`bac solve --target-speedup`), so cost cannot masquerade as prediction (schedules are at most as costly as the level’s Uniform).',
+    '- Random perturbations: a family schedule after 3, 6, 9 or 12 seeded random moves (shift, move between blocks, add, drop) that keep the cost within the level.',
+    `- Offline measures: ${nWindows} held-out windows × ${draws} noise draws, each schedule against the full model on the same noise; the closed loop uses other layouts: seed set s has layout seeds ${seedSet(0).seed} + 10000·s …, noise seed ${seedSet(0).noiseSeed} + s.`,
+    `- Success: ${episodes} episodes per seed set; SE = √(p(1−p)/n) over the pooled ${episodes * seedSets} episodes. Every row runs the same layouts and noise seeds, so rows are paired: b = episodes only this schedule solved, c = only the level’s Uniform solved; exact two-sided McNemar p.`,
+    `- tuned: \`bac tune\`’s search (${tuneIterations} iterations, action error vs full on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
+    '',
+    '| measure | what it is |',
+    '| --- | --- |',
+    ...MEASURE_NAMES.map((m) => `| ${m} | ${MEASURE_LABELS[m]} |`),
+    '',
+    ...sections,
+  ];
+  const out = resolve(root, flags.out!);
+  // A hand-written discussion below the marker survives re-runs (as in docs/replication.md).
+  const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  const at = previous.indexOf(DISCUSSION_MARKER);
+  const discussion =
+    at >= 0 ? previous.slice(at) : `${DISCUSSION_MARKER}\n\n## Discussion\n\n(not yet written for these numbers)\n`;
+  await writeFileAtomic(out, `${doc.join('\n')}\n${discussion}`);
+  console.log(`wrote ${out}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

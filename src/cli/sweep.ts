@@ -1,0 +1,217 @@
+/**
+ * `bac sweep`: the fastest way to run a policy without losing quality, measured. Sampler × K ×
+ * cache method × budget on the same windows and noise; writes a `.bacsweep` report and the
+ * recommended `.bacschedule` (docs/sweep.md).
+ */
+import { relative, resolve } from 'node:path';
+import { formatSpeedup } from '../core/cost';
+import { BacError } from '../core/errors';
+import { QUALITY_MEASURES, type QualityMeasureId, type QualityStat } from '../core/quality';
+import { defaultBudgets, defaultSamplers, gridOf, type SamplerAtK } from '../core/sweep';
+import { configId, configLabel, type SweepResult } from '../core/sweep-format';
+import { describePlan } from '../core/trials';
+import { SAMPLER_TYPES } from '../engine/samplers';
+import { runSweep, SWEEP_DEFAULTS } from '../engine/sweep';
+import { executionProviderOption, integerOption, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { table } from './info';
+
+/** `bac sweep --help`. */
+export const SWEEP_HELP = `Usage: bac sweep --model M.onnx --episodes E --out R.bacsweep [options]
+
+Measures the full model under other samplers and fewer steps K, and Uniform and BAC cache schedules
+at several budgets, all on the same observation windows and noise draws (batch 1), against the
+policy's own sampler (the reference). Writes the report R.bacsweep (JSON, docs/sweep.md) and the
+recommended schedule: the fastest configuration (measured) whose quality measure is within the
+tolerance of the reference's. Interrupted sweeps resume from R.bacsweep.resume.json when rerun.
+
+Options:
+  --model M          BAC-ready ONNX policy
+  --episodes E       recorded episodes (robomimic HDF5, diffusion_policy zarr)
+  --out R            the .bacsweep report to write
+  --schedule S       the recommended .bacschedule (default: R with .bacschedule)
+  --samplers LIST    sampler-K list, e.g. ddpm-100,ddim-10,dpmsolver++-5 (default: the policy's
+                     sampler, it at 10 and 5 steps, DDIM and DPM-Solver++ at 10 and 5)
+  --reference SK     the reference sampler-K (default: the policy's own sampler and K)
+  --methods LIST     cache methods besides the full model: uniform,bac (default), or none
+  --windows N        observation windows (default ${SWEEP_DEFAULTS.windows})
+  --draws N          noise draws per window (default ${SWEEP_DEFAULTS.draws})
+  --profile-samples N  windows per profile of a cached sampler (default ${SWEEP_DEFAULTS.profileSamples})
+  --seed S           seed of windows and noise (default ${SWEEP_DEFAULTS.seed})
+  --measure Q        ${Object.keys(QUALITY_MEASURES).join(' | ')} (default ${SWEEP_DEFAULTS.measure})
+  --tolerance T      relative: recommend within reference · (1 + T) (default ${SWEEP_DEFAULTS.tolerance})
+  --success P        the reference's measured success rate (0–1): adds a robot-trials plan
+  --ep PROVIDER      auto | cpu | cuda | webgpu (default auto)
+  --json             print a JSON result instead of text
+  -h, --help         show this help
+
+Exit codes: 0 success, 1 user error, 2 internal error.`;
+
+function stat(q: QualityStat | null): string {
+  if (!q) return '–';
+  return q.seedStd === null ? q.value.toExponential(2) : `${q.value.toExponential(2)} ±${q.seedStd.toExponential(1)}`;
+}
+
+/**
+ * The comparison table of `bac sweep`, `bac eval` and `npm run demo`: every configuration at its
+ * measured cost with its quality measures, fastest last. `*` marks the Pareto front, `→` the
+ * recommendation.
+ */
+export function sweepTable(
+  results: readonly SweepResult[],
+  marks: { pareto?: readonly string[]; recommendation?: string | null } = {},
+): string {
+  const sorted = [...results].sort((a, b) => a.measuredSpeedup - b.measuredSpeedup);
+  return table([
+    [
+      'configuration',
+      'updates',
+      'expected (FLOPs)',
+      'measured',
+      'chunk ms',
+      'demo MSE ±seeds',
+      'best-of-n',
+      'vs own full',
+    ],
+    ...sorted.map((r) => {
+      const id = configId(r.config);
+      const mark = id === marks.recommendation ? '→ ' : marks.pareto?.includes(id) ? '* ' : '  ';
+      return [
+        `${mark}${configLabel(r.config)}`,
+        String(r.updates),
+        formatSpeedup(r.expectedSpeedupFlops),
+        formatSpeedup(r.measuredSpeedup),
+        r.chunkMs.toFixed(1),
+        stat(r.quality['demo-mse']),
+        stat(r.quality['demo-mse-best-of-n']),
+        stat(r.quality['full-model-error']),
+      ];
+    }),
+  ]);
+}
+
+/** Parses `ddpm-100,ddim-10`. @throws UsageError. */
+function samplersOption(value: string): SamplerAtK[] {
+  return value.split(',').map((item) => {
+    const m = /^(.+)-([0-9]+)$/.exec(item.trim());
+    if (!m || !(SAMPLER_TYPES as readonly string[]).includes(m[1]!)) {
+      throw new UsageError(
+        `--samplers item ${JSON.stringify(item)} is invalid, expected SAMPLER-K with SAMPLER one of ${SAMPLER_TYPES.join(', ')}`,
+        'sweep',
+      );
+    }
+    return { sampler: m[1]!, steps: integerOption('sweep', 'samplers', m[2]!, 1) };
+  });
+}
+
+function fractionOption(name: string, value: string, min: number, max: number): number {
+  const x = Number(value);
+  if (value.trim() === '' || !Number.isFinite(x) || x < min || x > max) {
+    throw new UsageError(`--${name} ${JSON.stringify(value)} is invalid, expected a number in ${min}…${max}`, 'sweep');
+  }
+  return x;
+}
+
+/** Runs `bac sweep`. @throws BacError for user errors. */
+export async function sweepCommand(argv: readonly string[]): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs('sweep', argv, {
+    model: { type: 'string' },
+    episodes: { type: 'string' },
+    out: { type: 'string' },
+    schedule: { type: 'string' },
+    samplers: { type: 'string' },
+    reference: { type: 'string' },
+    methods: { type: 'string' },
+    windows: { type: 'string' },
+    draws: { type: 'string' },
+    'profile-samples': { type: 'string' },
+    seed: { type: 'string' },
+    measure: { type: 'string' },
+    tolerance: { type: 'string' },
+    success: { type: 'string' },
+    ep: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, 'sweep');
+  for (const name of ['model', 'episodes', 'out'] as const) {
+    if (values[name] === undefined) throw new UsageError(`--${name} is missing`, 'sweep');
+  }
+  const out = resolve(values.out!);
+  if (!out.endsWith('.bacsweep')) throw new UsageError(`--out ${values.out} must end with .bacsweep`, 'sweep');
+  const schedulePath = resolve(values.schedule ?? out.replace(/\.bacsweep$/, '.bacschedule'));
+  if (!schedulePath.endsWith('.bacschedule'))
+    throw new UsageError(`--schedule ${values.schedule} must end with .bacschedule`, 'sweep');
+  for (const input of [values.model!, values.episodes!]) {
+    if ([out, schedulePath].includes(resolve(input)))
+      throw new UsageError(`an output would overwrite the input ${input}`, 'sweep');
+  }
+  const measure = (values.measure ?? SWEEP_DEFAULTS.measure) as QualityMeasureId;
+  if (!(measure in QUALITY_MEASURES) || measure === 'full-model-error') {
+    throw new UsageError(`--measure ${measure} is invalid, expected demo-mse or demo-mse-best-of-n`, 'sweep');
+  }
+  const methods = (values.methods ?? 'uniform,bac').split(',').filter((m) => m !== 'none' && m !== '');
+  for (const m of methods)
+    if (m !== 'uniform' && m !== 'bac')
+      throw new UsageError(`--methods item ${JSON.stringify(m)} is invalid, expected uniform, bac or none`, 'sweep');
+  const samplers = values.samplers === undefined ? undefined : samplersOption(values.samplers);
+  const grid = (reference: SamplerAtK) => {
+    try {
+      return gridOf(samplers ?? defaultSamplers(reference), methods as ('uniform' | 'bac')[], defaultBudgets);
+    } catch (e) {
+      throw e instanceof BacError ? new UsageError(e.message, 'sweep') : e;
+    }
+  };
+  const quiet = values.json === true;
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const { report } = await runSweep(
+      {
+        modelPath: resolve(values.model!),
+        episodesPath: resolve(values.episodes!),
+        outPath: out,
+        schedulePath,
+        grid,
+        reference: values.reference === undefined ? undefined : samplersOption(values.reference)[0],
+        windows: values.windows === undefined ? undefined : integerOption('sweep', 'windows', values.windows, 1),
+        draws: values.draws === undefined ? undefined : integerOption('sweep', 'draws', values.draws, 1),
+        profileSamples:
+          values['profile-samples'] === undefined
+            ? undefined
+            : integerOption('sweep', 'profile-samples', values['profile-samples'], 1),
+        seed: values.seed === undefined ? undefined : integerOption('sweep', 'seed', values.seed, 0),
+        measure,
+        tolerance: values.tolerance === undefined ? undefined : fractionOption('tolerance', values.tolerance, 0, 10),
+        success: values.success === undefined ? undefined : fractionOption('success', values.success, 0.01, 1),
+        ep: executionProviderOption('sweep', values.ep),
+      },
+      {
+        signal: abort.signal,
+        log: (line) => quiet || process.stderr.write(`${line}\n`),
+        onProgress: (p) => {
+          if (quiet) return;
+          const eta = p.etaMs === null ? '' : ` · ETA ${(p.etaMs / 1000).toFixed(0)} s`;
+          process.stderr.write(
+            `${p.phase === 'profile' ? 'profiling' : 'measuring'} ${p.done}/${p.total} ${p.phase === 'profile' ? 'sampler configurations' : 'windows'}${eta}\n`,
+          );
+        },
+      },
+    );
+    const rec = report.results.find((r) => configId(r.config) === report.recommendation)!;
+    const lines = [
+      sweepTable(report.results, report),
+      '',
+      `${report.windows} windows × ${report.draws} noise draws on ${report.provider} (${report.runner}); reference ${configLabel(report.reference)}; * Pareto front (measured speedup vs ${report.measure}), → recommended`,
+      `recommended: ${configLabel(rec.config)}: ${formatSpeedup(rec.measuredSpeedup)} measured, ${report.measure} within ${(report.tolerance * 100).toFixed(1)} % of the reference`,
+      ...(report.trials ? [describePlan(report.trials.success, report.trials.drop, report.trials.plan)] : []),
+      ...report.notes,
+      `wrote ${values.out} and ${relative(process.cwd(), schedulePath) || schedulePath}`,
+    ];
+    return {
+      json: { command: 'sweep', out, schedule: schedulePath, report },
+      text: lines.join('\n'),
+    };
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

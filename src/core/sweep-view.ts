@@ -1,0 +1,86 @@
+import { uniformSteps } from './baselines';
+import { BacError } from './errors';
+import type { SweepPanelState } from './protocol';
+import { composeBlock } from './solve';
+import { fullSchedule, qualityOf } from './sweep';
+import { configId, configLabel, type SweepReport } from './sweep-format';
+import { describePlan } from './trials';
+import type { Schedule } from './types';
+
+/**
+ * What the Sweep panel shows of a `.bacsweep` report, and the schedule one of its points becomes
+ * when applied to a schedule file. Pure.
+ */
+
+/** Whether a point can be written into a schedule without its profile: full, Uniform, the recommendation. */
+function applicable(report: SweepReport, id: string): boolean {
+  const r = report.results.find((x) => configId(x.config) === id);
+  return !!r && (r.config.method === 'full' || r.config.method === 'uniform' || id === report.recommendation);
+}
+
+/** The panel state of a report. O(results). */
+export function sweepPanelState(report: SweepReport, fileName: string, target: string | null): SweepPanelState {
+  return {
+    fileName,
+    measure: report.measure,
+    measureText: report.measures[report.measure],
+    reference: configLabel(report.reference),
+    measuredOn: `${report.windows} windows × ${report.draws} noise draws on ${report.provider} (${report.runner})`,
+    points: report.results.map((r) => {
+      const id = configId(r.config);
+      const q = qualityOf(r, report.measure);
+      return {
+        id,
+        label: configLabel(r.config),
+        speedup: r.measuredSpeedup,
+        quality: Number.isFinite(q) ? q : null,
+        qualityStd: r.quality[report.measure]?.seedStd ?? null,
+        pareto: report.pareto.includes(id),
+        recommended: id === report.recommendation,
+        applicable: applicable(report, id),
+      };
+    }),
+    target,
+    trials: report.trials ? describePlan(report.trials.success, report.trials.drop, report.trials.plan) : null,
+    notes: report.notes,
+  };
+}
+
+/**
+ * The schedule point `id` of `report` becomes in `target` (its model and block costs kept): the full
+ * model or Uniform(S) under the point's sampler and K, or, for the recommendation, `recommended`
+ * (the schedule `bac sweep` wrote) with the target's model reference.
+ * @throws BacError when the point is unknown, not applicable, or belongs to another model.
+ */
+export function scheduleForSweepPoint(
+  report: SweepReport,
+  id: string,
+  target: Schedule,
+  recommended: Schedule | null,
+): Schedule {
+  const r = report.results.find((x) => configId(x.config) === id);
+  if (!r) throw new BacError(`${id} is not in the sweep report`);
+  if (report.model.sha256 !== target.model.sha256) {
+    throw new BacError(
+      `the sweep measured another model (${report.model.path}) than the schedule's (${target.model.path})`,
+    );
+  }
+  const sampler = { type: r.config.sampler, steps: r.config.steps };
+  if (r.config.method === 'full') return fullSchedule(target, sampler);
+  if (r.config.method === 'uniform') {
+    const steps = uniformSteps(sampler.steps, r.config.budget!);
+    return {
+      model: target.model,
+      sampler,
+      solver: { budget: r.config.budget!, topN: 0, forceLast: false, profile: null },
+      baseCost: target.baseCost,
+      blocks: target.blocks.map((b) => composeBlock(b.id, b.cost, steps, [])),
+    };
+  }
+  if (id !== report.recommendation || !recommended) {
+    throw new BacError(
+      `${configLabel(r.config)} needs its profile; only the recommendation's schedule was written by bac sweep`,
+    );
+  }
+  return { ...recommended, model: target.model };
+}

@@ -1,0 +1,149 @@
+import { fullSteps } from './baselines';
+import { updateSteps } from './blocks';
+import { BacError } from './errors';
+import { composeBlock } from './solve';
+import type { QualityMeasureId } from './quality';
+import { configId, type SweepConfig, type SweepMethod, type SweepResult } from './sweep-format';
+import type { BlockId, Cost, FileRef, SamplerInfo, Schedule } from './types';
+
+/**
+ * The decisions of `bac sweep` that need no I/O: which configurations to try, which are on the
+ * Pareto front (measured speedup against quality), and which one to recommend.
+ */
+
+/** A sampler at one K, as grids list them. */
+export interface SamplerAtK {
+  readonly sampler: string;
+  readonly steps: number;
+}
+
+/** Cache budgets tried at K steps: none below 10 steps, ~⅓ and ½ up to 49, 10 and 20 beyond. */
+export function defaultBudgets(K: number): number[] {
+  if (K < 10) return [];
+  if (K < 50) return [Math.max(2, Math.round(K / 3)), Math.round(K / 2)];
+  return [10, 20];
+}
+
+/**
+ * The samplers a default sweep tries for a policy shipped with `reference` (e.g. DDPM-100): the
+ * reference, then its own sampler, DDPM (strided), DDIM and DPM-Solver++ at 10 and 5 steps; never
+ * more steps than the reference.
+ */
+export function defaultSamplers(reference: SamplerAtK): SamplerAtK[] {
+  const samplers: SamplerAtK[] = [reference];
+  const add = (s: SamplerAtK): void => {
+    if (s.steps <= reference.steps && !samplers.some((x) => x.sampler === s.sampler && x.steps === s.steps))
+      samplers.push(s);
+  };
+  for (const sampler of [reference.sampler, 'ddpm', 'ddim', 'dpmsolver++'])
+    for (const K of [10, 5]) add({ sampler, steps: K });
+  return samplers;
+}
+
+/**
+ * The default grid: {@link defaultSamplers} as the full model, and Uniform and BAC schedules at
+ * {@link defaultBudgets} for every K ≥ 10. Sized so that the demo sweeps in minutes on a 2-core
+ * CPU (the reference and its cached variants dominate).
+ */
+export function defaultGrid(reference: SamplerAtK): SweepConfig[] {
+  return gridOf(defaultSamplers(reference), ['uniform', 'bac'], defaultBudgets);
+}
+
+/** Every sampler as the full model, and each cache method at each of `budgets(K)`. */
+export function gridOf(
+  samplers: readonly SamplerAtK[],
+  methods: readonly Exclude<SweepMethod, 'full'>[],
+  budgets: (K: number) => readonly number[],
+): SweepConfig[] {
+  const out: SweepConfig[] = [];
+  for (const s of samplers) {
+    out.push({ ...s, method: 'full', budget: null });
+    for (const method of methods)
+      for (const budget of budgets(s.steps)) {
+        if (budget < 1 || budget > s.steps)
+          throw new BacError(`budget ${budget} is out of range 1…${s.steps} at K = ${s.steps}`);
+        out.push({ ...s, method, budget });
+      }
+  }
+  return out;
+}
+
+/** The quality value a result has under `measure`; +∞ when undefined for it. */
+export function qualityOf(r: SweepResult, measure: QualityMeasureId): number {
+  return r.quality[measure]?.value ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Ids of the results no other result dominates (at least as fast and at least as good, better in
+ * one), ordered by measured speedup. O(n²).
+ */
+export function paretoFront(results: readonly SweepResult[], measure: QualityMeasureId): string[] {
+  const front = results.filter(
+    (r) =>
+      !results.some(
+        (o) =>
+          o !== r &&
+          o.measuredSpeedup >= r.measuredSpeedup &&
+          qualityOf(o, measure) <= qualityOf(r, measure) &&
+          (o.measuredSpeedup > r.measuredSpeedup || qualityOf(o, measure) < qualityOf(r, measure)),
+      ),
+  );
+  return front.sort((a, b) => a.measuredSpeedup - b.measuredSpeedup).map((r) => configId(r.config));
+}
+
+/**
+ * The recommended configuration: the fastest (measured) whose `measure` is ≤ the reference's ·
+ * (1 + tolerance); ties go to fewer block updates. The reference itself always qualifies.
+ * @throws BacError when the reference is not among the results.
+ */
+export function recommend(
+  results: readonly SweepResult[],
+  reference: SweepConfig,
+  measure: QualityMeasureId,
+  tolerance: number,
+): string {
+  const refId = configId(reference);
+  const ref = results.find((r) => configId(r.config) === refId);
+  if (!ref) throw new BacError(`the reference configuration ${refId} was not measured`);
+  const limit = qualityOf(ref, measure) * (1 + tolerance);
+  const ok = results.filter((r) => r === ref || qualityOf(r, measure) <= limit);
+  ok.sort((a, b) => b.measuredSpeedup - a.measuredSpeedup || a.updates - b.updates);
+  return configId(ok[0]!.config);
+}
+
+/** FLOPs of one chunk under a schedule: K·c_0 + Σ_b |C(b)|·c_b (METHOD.md cost model). O(B·K). */
+export function chunkFlops(s: Schedule): number {
+  return s.sampler.steps * s.baseCost.flops + s.blocks.reduce((a, b) => a + updateSteps(b).length * b.cost.flops, 0);
+}
+
+/** Block updates per chunk, Σ_b |C(b)|. O(B·K). */
+export function scheduleUpdates(s: Schedule): number {
+  return s.blocks.reduce((a, b) => a + updateSteps(b).length, 0);
+}
+
+/** True when every block updates at every step: the plain model runs it. O(B·K). */
+export function isFullSchedule(s: Schedule): boolean {
+  return s.blocks.every((b) => updateSteps(b).length === s.sampler.steps);
+}
+
+/**
+ * The full model as a schedule for another sampler and K: every block every step, the block costs
+ * of `template` (per call, so independent of K), no profile (nothing was solved).
+ */
+export function fullSchedule(
+  template: {
+    readonly model: FileRef;
+    readonly baseCost: Cost;
+    readonly blocks: readonly { id: BlockId; cost: Cost }[];
+  },
+  sampler: SamplerInfo,
+): Schedule {
+  const steps = fullSteps(sampler.steps);
+  return {
+    model: template.model,
+    sampler,
+    solver: { budget: sampler.steps, topN: 0, forceLast: false, profile: null },
+    baseCost: template.baseCost,
+    blocks: template.blocks.map((b) => composeBlock(b.id, b.cost, steps, [])),
+  };
+}

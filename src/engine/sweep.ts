@@ -1,0 +1,296 @@
+import { createHash } from 'node:crypto';
+import { readFile, unlink } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { buildBaseline } from '../core/baselines';
+import { BacError } from '../core/errors';
+import { serializeProfile } from '../core/profile-format';
+import { QUALITY_MEASURES, type QualityMeasureId } from '../core/quality';
+import { serializeSchedule } from '../core/schedule-format';
+import { defaultGrid, fullSchedule, paretoFront, qualityOf, recommend, type SamplerAtK } from '../core/sweep';
+import {
+  configId,
+  serializeSweepReport,
+  SWEEP_FORMAT,
+  SWEEP_VERSION,
+  type SweepConfig,
+  type SweepReport,
+} from '../core/sweep-format';
+import { planPairedTrials } from '../core/trials';
+import type { FileRef, Profile, Schedule } from '../core/types';
+import { loadDemoWindows } from './demonstrations';
+import { sha256Bytes, writeFileAtomic } from './fsutil';
+import type { ExecutionProviderChoice } from './ort';
+import { loadPolicy, type Policy } from './policy';
+import { storedPathFor } from './paths';
+import { runProfile } from './profiler';
+import {
+  aggregateRecords,
+  measureWindows,
+  openPerStepRunners,
+  type ConfigRunners,
+  type MeasuredConfig,
+  type WindowRecord,
+} from './sweep-measure';
+
+/**
+ * `bac sweep`: profiles what the grid needs (one profile per sampler configuration with a BAC
+ * schedule), builds every configuration's schedule, measures them all on the same windows and noise
+ * (sweep-measure.ts), and writes the `.bacsweep` report and the recommended schedule. Progress is
+ * kept after every window in a resume file beside the report (complete JSON, written atomically),
+ * so an interrupted sweep continues where it stopped; the report and the schedule are written
+ * atomically only at the end, and the resume file is then removed.
+ */
+
+/** Defaults sized so the demo sweeps in minutes on a 2-core CPU, loading and profiling included. */
+export const SWEEP_DEFAULTS = {
+  windows: 24,
+  draws: 4,
+  seed: 1,
+  profileSamples: 16,
+  measure: 'demo-mse' as QualityMeasureId,
+  tolerance: 0.05,
+  topN: 3,
+};
+
+/** What to sweep. Paths are absolute. */
+export interface SweepRequest {
+  readonly modelPath: string;
+  readonly episodesPath: string;
+  /** The `.bacsweep` report. */
+  readonly outPath: string;
+  /** The recommended `.bacschedule`. */
+  readonly schedulePath: string;
+  /** Reference sampler (the full model under it); default: the policy's own sampler and K. */
+  readonly reference?: SamplerAtK;
+  /** The grid, given the policy's own sampler (the reference); default {@link defaultGrid}. */
+  readonly grid?: (reference: SamplerAtK) => readonly SweepConfig[];
+  readonly windows?: number;
+  readonly draws?: number;
+  readonly seed?: number;
+  readonly profileSamples?: number;
+  readonly measure?: QualityMeasureId;
+  readonly tolerance?: number;
+  readonly ep: ExecutionProviderChoice;
+  /** Success rate the user measured for the reference (for the trials plan); none: no plan. */
+  readonly success?: number;
+  /** The runners that measure cost; default: {@link openPerStepRunners}. */
+  readonly openRunners?: (policy: Policy, ep: ExecutionProviderChoice) => Promise<ConfigRunners>;
+}
+
+/** Progress of a sweep. */
+export interface SweepProgress {
+  readonly phase: 'profile' | 'measure';
+  readonly done: number;
+  readonly total: number;
+  /** Estimated ms left in this phase; null before the first step finished. */
+  readonly etaMs: number | null;
+}
+
+export interface SweepHooks {
+  readonly signal?: AbortSignal;
+  readonly log?: (line: string) => void;
+  readonly onProgress?: (p: SweepProgress) => void;
+}
+
+/** Where a sweep's resume file lives. */
+export function resumePath(outPath: string): string {
+  return `${outPath}.resume.json`;
+}
+
+interface ResumeState {
+  readonly key: string;
+  readonly records: WindowRecord[];
+}
+
+const cancelled = (): BacError =>
+  new BacError('interrupted: the sweep was cancelled; no report was written (rerun the same command to resume)');
+
+/** The profile the recommended BAC schedule references is written beside it. */
+function profilePathFor(schedulePath: string): string {
+  return schedulePath.replace(/\.bacschedule$/, '') + '.bacprofile';
+}
+
+/**
+ * Runs a sweep and writes the report, the recommended schedule (and, for a BAC recommendation, the
+ * profile it was solved from, beside it).
+ * @throws BacError for user errors, and when cancelled (the resume file then holds finished windows).
+ */
+export async function runSweep(
+  request: SweepRequest,
+  hooks: SweepHooks = {},
+): Promise<{ report: SweepReport; schedule: Schedule }> {
+  const log = hooks.log ?? (() => undefined);
+  const o = {
+    windows: request.windows ?? SWEEP_DEFAULTS.windows,
+    draws: request.draws ?? SWEEP_DEFAULTS.draws,
+    seed: request.seed ?? SWEEP_DEFAULTS.seed,
+    profileSamples: request.profileSamples ?? SWEEP_DEFAULTS.profileSamples,
+    measure: request.measure ?? SWEEP_DEFAULTS.measure,
+    tolerance: request.tolerance ?? SWEEP_DEFAULTS.tolerance,
+    topN: SWEEP_DEFAULTS.topN,
+  };
+  if (!(o.measure in QUALITY_MEASURES)) throw new BacError(`measure ${o.measure} is unknown`);
+  const policy = await loadPolicy(request.modelPath);
+  const sampler = policy.info.metadata.sampler;
+  const reference: SweepConfig = {
+    ...(request.reference ?? { sampler: sampler.type, steps: sampler.numInferenceSteps }),
+    method: 'full',
+    budget: null,
+  };
+  const grid = (request.grid ?? defaultGrid)({ sampler: reference.sampler, steps: reference.steps });
+  if (!grid.some((c) => configId(c) === configId(reference))) {
+    throw new BacError(`the grid lacks the reference ${configId(reference)}; add it to the samplers`);
+  }
+  const modelRef: FileRef = {
+    path: storedPathFor(request.schedulePath, request.modelPath),
+    sha256: policy.info.sha256,
+  };
+
+  // Profiles: the reference's (block times for every schedule's costs) and one per cached sampler.
+  const needs = new Map<string, { sampler: string; steps: number }>([
+    [`${reference.sampler}-${reference.steps}`, reference],
+  ]);
+  for (const c of grid) if (c.method !== 'full') needs.set(`${c.sampler}-${c.steps}`, c);
+  const profiles = new Map<string, Profile>();
+  const t0 = performance.now();
+  for (const [key, s] of needs) {
+    if (hooks.signal?.aborted) throw cancelled();
+    hooks.onProgress?.({
+      phase: 'profile',
+      done: profiles.size,
+      total: needs.size,
+      etaMs: profiles.size ? ((performance.now() - t0) / profiles.size) * (needs.size - profiles.size) : null,
+    });
+    const run = await runProfile({
+      modelPath: request.modelPath,
+      episodesPath: request.episodesPath,
+      samples: o.profileSamples,
+      seed: 0,
+      executionProvider: request.ep,
+      outPath: '',
+      samplerType: s.sampler,
+      steps: s.steps,
+    });
+    log(`profiled ${key} on ${o.profileSamples} windows`);
+    profiles.set(key, run.profile);
+  }
+  const refProfile = profiles.get(`${reference.sampler}-${reference.steps}`)!;
+  const configs: MeasuredConfig[] = grid.map((config) => {
+    const samplerInfo = { type: config.sampler, steps: config.steps };
+    if (config.method === 'full')
+      return { config, schedule: fullSchedule({ ...refProfile, model: modelRef }, samplerInfo) };
+    if (config.method === 'schedule') throw new BacError(`${configId(config)}: a sweep grid builds its schedules`);
+    const profile = profiles.get(`${config.sampler}-${config.steps}`)!;
+    return { config, schedule: buildBaseline(config.method, profile, modelRef, config.budget!, o.topN, true) };
+  });
+
+  const windows = await loadDemoWindows(policy, request.episodesPath, o.windows, o.seed);
+  const runners = await (request.openRunners ?? openPerStepRunners)(policy, request.ep);
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify([
+        policy.info.sha256,
+        request.episodesPath,
+        grid.map(configId),
+        o.windows,
+        o.draws,
+        o.seed,
+        runners.description,
+      ]),
+    )
+    .digest('hex');
+  const statePath = resumePath(request.outPath);
+  const records: WindowRecord[] = [];
+  try {
+    const previous = JSON.parse(await readFile(statePath, 'utf8')) as ResumeState;
+    if (previous.key === key && Array.isArray(previous.records)) {
+      records.push(...previous.records.slice(0, windows.length));
+      log(`resuming: ${records.length}/${windows.length} windows already measured (${statePath})`);
+    }
+  } catch {
+    // no resume file, or an unreadable one: start afresh (it is overwritten below)
+  }
+  try {
+    const t1 = performance.now();
+    const startAt = records.length;
+    hooks.onProgress?.({ phase: 'measure', done: startAt, total: windows.length, etaMs: null });
+    await measureWindows(policy, windows, configs, runners, {
+      draws: o.draws,
+      seed: o.seed,
+      start: startAt,
+      signal: hooks.signal,
+      onWindow: async (i, record) => {
+        records.push(record);
+        await writeFileAtomic(statePath, JSON.stringify({ key, records } satisfies ResumeState));
+        const done = i + 1 - startAt;
+        hooks.onProgress?.({
+          phase: 'measure',
+          done: i + 1,
+          total: windows.length,
+          etaMs: ((performance.now() - t1) / done) * (windows.length - i - 1),
+        });
+      },
+    });
+  } catch (e) {
+    if (hooks.signal?.aborted) throw cancelled();
+    throw e;
+  } finally {
+    await runners.release();
+  }
+
+  const results = aggregateRecords(records, configs, reference);
+  const recommendation = recommend(results, reference, o.measure, o.tolerance);
+  const chosen = configs.find((c) => configId(c.config) === recommendation)!;
+  const notes = [
+    'Speedups are measured in this run on this machine; on a machine shared with other work they are inflated or deflated by contention — rerun on a quiet machine before quoting them.',
+    `Quality measures are offline proxies (see "measures"); none is known to predict closed-loop success.`,
+  ];
+  let schedule = chosen.schedule;
+  if (chosen.config.method === 'bac') {
+    // The BAC schedule names its profile so `bac eval` can build its baselines and the editor re-solve.
+    const profilePath = profilePathFor(request.schedulePath);
+    const profile = { ...profiles.get(`${chosen.config.sampler}-${chosen.config.steps}`)!, model: modelRef };
+    const bytes = serializeProfile(profile);
+    await writeFileAtomic(profilePath, bytes);
+    schedule = {
+      ...schedule,
+      solver: {
+        ...schedule.solver,
+        profile: { path: storedPathFor(request.schedulePath, profilePath), sha256: sha256Bytes(bytes) },
+      },
+    };
+  }
+  const refResult = results.find((r) => configId(r.config) === configId(reference))!;
+  const report: SweepReport = {
+    format: SWEEP_FORMAT,
+    version: SWEEP_VERSION,
+    model: { path: storedPathFor(request.outPath, request.modelPath), sha256: policy.info.sha256 },
+    episodes: storedPathFor(request.outPath, request.episodesPath),
+    createdAt: new Date().toISOString(),
+    provider: runners.provider,
+    runner: runners.description,
+    windows: windows.length,
+    draws: o.draws,
+    seed: o.seed,
+    reference,
+    measure: o.measure,
+    tolerance: o.tolerance,
+    measures: QUALITY_MEASURES,
+    results,
+    pareto: paretoFront(results, o.measure),
+    recommendation,
+    recommendedSchedule: storedPathFor(request.outPath, request.schedulePath),
+    trials:
+      request.success === undefined
+        ? null
+        : { success: request.success, drop: 0.1, plan: planPairedTrials({ success: request.success, drop: 0.1 }) },
+    notes: [
+      ...notes,
+      `Reference ${configId(reference)}: ${o.measure} ${qualityOf(refResult, o.measure).toExponential(3)}; recommended within ${(o.tolerance * 100).toFixed(1)} % of it.`,
+    ],
+  };
+  await writeFileAtomic(request.schedulePath, serializeSchedule(schedule));
+  await writeFileAtomic(request.outPath, serializeSweepReport(report));
+  await unlink(statePath).catch(() => undefined);
+  return { report, schedule };
+}

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defaultBudgets, defaultGrid, paretoFront, recommend } from '../../src/core/sweep';
+import {
+  configId,
+  configLabel,
+  parseSweepReport,
+  serializeSweepReport,
+  type SweepConfig,
+} from '../../src/core/sweep-format';
+import { sweepReport, sweepResult } from './helpers/sweep-report';
+
+const result = sweepResult;
+const ref: SweepConfig = { sampler: 'ddpm', steps: 100, method: 'full', budget: null };
+const d10: SweepConfig = { sampler: 'ddim', steps: 10, method: 'full', budget: null };
+const d10bac: SweepConfig = { sampler: 'ddim', steps: 10, method: 'bac', budget: 3 };
+const d5: SweepConfig = { sampler: 'ddim', steps: 5, method: 'full', budget: null };
+
+describe('sweep grid', () => {
+  it('tries fewer-step samplers and caches at K ≥ 10 only', () => {
+    assert.deepEqual(defaultBudgets(5), []);
+    assert.deepEqual(defaultBudgets(10), [3, 5]);
+    assert.deepEqual(defaultBudgets(100), [10, 20]);
+    const grid = defaultGrid({ sampler: 'ddpm', steps: 100 });
+    const ids = grid.map(configId);
+    assert.equal(ids[0], 'ddpm-100/full');
+    for (const id of ['ddpm-10/full', 'ddpm-5/full', 'ddim-5/full', 'dpmsolver++-10/bac-3', 'ddpm-100/uniform-20'])
+      assert.ok(ids.includes(id), id);
+    assert.ok(!ids.some((id) => id.startsWith('ddim-5/bac')), 'no caching at K = 5');
+    assert.equal(new Set(ids).size, ids.length, 'no duplicates');
+  });
+
+  it('never exceeds the reference K', () => {
+    const grid = defaultGrid({ sampler: 'dpmsolver++', steps: 10 });
+    assert.ok(grid.every((c) => c.steps <= 10));
+    assert.equal(grid.filter((c) => c.sampler === 'dpmsolver++' && c.steps === 10 && c.method === 'full').length, 1);
+  });
+
+  it('labels configurations as people write them', () => {
+    assert.equal(configLabel(d10bac), 'DDIM-10 · BAC S=3');
+    assert.equal(configLabel({ ...ref, sampler: 'dpmsolver++', steps: 10 }), 'DPM-Solver++-10 · full');
+  });
+});
+
+describe('Pareto front and recommendation', () => {
+  const results = [
+    result(ref, 1, 0.01, 2400),
+    result(d10, 9, 0.011, 240),
+    result(d10bac, 14, 0.0104, 100),
+    result(d5, 18, 0.03, 120),
+  ];
+
+  it('keeps the undominated points, by speedup', () => {
+    assert.deepEqual(paretoFront(results, 'demo-mse'), ['ddpm-100/full', 'ddim-10/bac-3', 'ddim-5/full']);
+  });
+
+  it('recommends the fastest within tolerance, the reference when nothing else qualifies', () => {
+    assert.equal(recommend(results, ref, 'demo-mse', 0.05), 'ddim-10/bac-3');
+    assert.equal(recommend(results, ref, 'demo-mse', 0.2), 'ddim-10/bac-3');
+    assert.equal(recommend(results, ref, 'demo-mse', 3), 'ddim-5/full');
+    assert.equal(recommend(results, ref, 'demo-mse', 0.001), 'ddpm-100/full');
+    assert.throws(() => recommend(results.slice(1), ref, 'demo-mse', 0.05), /reference configuration ddpm-100\/full/);
+  });
+});
+
+describe('.bacsweep format', () => {
+  const report = sweepReport(ref, [result(ref, 1, 0.01), result(d10, 9, 0.011)], {
+    pareto: ['ddpm-100/full', 'ddim-10/full'],
+    recommendation: 'ddim-10/full',
+    recommendedSchedule: 'x.bacschedule',
+  });
+
+  it('round-trips', () => {
+    assert.deepEqual(parseSweepReport(serializeSweepReport(report)), report);
+  });
+
+  it('rejects broken reports with one actionable message', () => {
+    assert.throws(() => parseSweepReport('{'), /not JSON.*re-run bac sweep/);
+    assert.throws(() => parseSweepReport(JSON.stringify({ ...report, format: 'x' })), /format is "x"/);
+    assert.throws(
+      () => parseSweepReport(JSON.stringify({ ...report, recommendation: 'ddim-5/full' })),
+      /recommendation ddim-5\/full is not one of the results/,
+    );
+    const bad = { ...report, results: [{ ...report.results[0], config: { ...ref, budget: 3 } }] };
+    assert.throws(() => parseSweepReport(JSON.stringify(bad)), /results\[0\]\.config\.budget must be null for full/);
+  });
+});

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSweepHostMessage, isSweepWebviewMessage } from '../../src/core/protocol';
+import { solveSchedule } from '../../src/core/solve';
+import { isFullSchedule, scheduleUpdates } from '../../src/core/sweep';
+import type { SweepConfig } from '../../src/core/sweep-format';
+import { scheduleForSweepPoint, sweepPanelState } from '../../src/core/sweep-view';
+import { sweepReport, sweepResult } from './helpers/sweep-report';
+import { syntheticProfile } from './helpers/synthetic-profile';
+
+const profile = syntheticProfile({ layers: 2, steps: 20, seed: 3 });
+const target = solveSchedule(profile, { budget: 5, topN: 1, forceLast: true, profile: null }, profile.model);
+const res = sweepResult;
+const ref: SweepConfig = { sampler: 'ddpm', steps: 20, method: 'full', budget: null };
+const report = sweepReport(
+  ref,
+  [
+    res(ref, 1, 1),
+    res({ sampler: 'ddim', steps: 5, method: 'full', budget: null }, 4, 1.01),
+    res({ sampler: 'ddpm', steps: 20, method: 'uniform', budget: 5 }, 3, 1.5),
+    res({ sampler: 'ddpm', steps: 20, method: 'bac', budget: 5 }, 2.5, 1.2),
+  ],
+  {
+    model: profile.model,
+    pareto: ['ddpm-20/full', 'ddim-5/full'],
+    recommendation: 'ddim-5/full',
+    recommendedSchedule: 'r.bacschedule',
+    notes: ['n'],
+  },
+);
+
+describe('Sweep panel state and apply', () => {
+  it('labels every point, marks the front and the recommendation, says which can be applied', () => {
+    const s = sweepPanelState(report, 'demo.bacsweep', 'policy.bacschedule');
+    assert.equal(s.points.length, 4);
+    const rec = s.points.find((p) => p.recommended)!;
+    assert.equal(rec.label, 'DDIM-5 · full');
+    assert.ok(rec.pareto && rec.applicable);
+    assert.deepEqual(
+      s.points.map((p) => p.applicable),
+      [true, true, true, false],
+      'BAC at a budget needs its profile (only the recommendation ships one)',
+    );
+    assert.equal(s.target, 'policy.bacschedule');
+  });
+
+  it('writes sampler type and K into the schedule, keeping its model and block costs', () => {
+    const full = scheduleForSweepPoint(report, 'ddim-5/full', target, null);
+    assert.deepEqual(full.sampler, { type: 'ddim', steps: 5 });
+    assert.ok(isFullSchedule(full));
+    assert.deepEqual(full.model, target.model);
+    assert.deepEqual(
+      full.blocks.map((b) => b.cost),
+      target.blocks.map((b) => b.cost),
+    );
+    const uni = scheduleForSweepPoint(report, 'ddpm-20/uniform-5', target, null);
+    assert.equal(scheduleUpdates(uni), 5 * target.blocks.length);
+    assert.throws(() => scheduleForSweepPoint(report, 'ddpm-20/bac-5', target, null), /needs its profile/);
+    assert.throws(() => scheduleForSweepPoint(report, 'nope', target, null), /not in the sweep report/);
+    const other = { ...target, model: { ...target.model, sha256: 'f'.repeat(64) } };
+    assert.throws(() => scheduleForSweepPoint(report, 'ddim-5/full', other, null), /another model/);
+  });
+
+  it('guards the panel messages', () => {
+    assert.ok(isSweepWebviewMessage({ type: 'ready' }));
+    assert.ok(isSweepWebviewMessage({ type: 'applySweepConfig', id: 'ddim-5/full' }));
+    assert.ok(!isSweepWebviewMessage({ type: 'applySweepConfig', id: 3 }));
+    assert.ok(!isSweepWebviewMessage({ type: 'toggleStep' }));
+    assert.ok(isSweepHostMessage({ type: 'sweepState', state: sweepPanelState(report, 'x', null) }));
+    assert.ok(!isSweepHostMessage({ type: 'state', state: {} }));
+  });
+});

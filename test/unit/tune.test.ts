@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { updateSteps } from '../../src/core/blocks';
+import { scheduleSpeedup } from '../../src/core/cost-target';
+import type { Profile } from '../../src/core/types';
+import type { WindowSample } from '../../src/engine/episodes';
+import { loadPolicy, policyScheduler, type Policy } from '../../src/engine/policy';
+import { loadWindows } from '../../src/engine/profiler';
+import { tuneAndWrite, tuneSchedule, TuneCancelledError, type TuneRequest } from '../../src/engine/tune';
+import { syntheticProfile } from './helpers/synthetic-profile';
+
+const root = join(__dirname, '..', '..');
+
+/**
+ * The demo policy under DDIM-10 with a synthetic profile of its 24 blocks (the search only needs
+ * the profile's costs and the start schedules; the measure comes from the real model).
+ */
+describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
+  let policy: Policy;
+  let request: TuneRequest;
+  let dir: string;
+
+  before(async () => {
+    policy = await loadPolicy(join(root, 'fixtures/demo/policy.onnx'));
+    const episodes = join(root, 'fixtures/demo/episodes/heldout.hdf5');
+    const windows: WindowSample[] = await loadWindows(policy, episodes, 6, 3);
+    const profile: Profile = syntheticProfile({ layers: 8, steps: 10, seed: 2 });
+    request = {
+      policy,
+      scheduler: policyScheduler(policy, 10, 'ddim'),
+      profile,
+      target: { speedup: 2, by: 'flops' },
+      forceLast: true,
+      topN: 3,
+      model: profile.model,
+      profileRef: null,
+      tuneWindows: windows.slice(0, 3),
+      heldoutWindows: windows.slice(3),
+      iterations: 8,
+      seed: 5,
+      threads: 1,
+    };
+    dir = mkdtempSync(join(tmpdir(), 'bac-tune-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('same seed → same schedule; never exceeds the cost target; never worse than its start on the tuning windows', async () => {
+    const a = await tuneSchedule(request);
+    const b = await tuneSchedule(request);
+    assert.deepEqual(
+      a.schedule.blocks.map((x) => updateSteps(x)),
+      b.schedule.blocks.map((x) => updateSteps(x)),
+    );
+    assert.ok(scheduleSpeedup(a.schedule, 'flops') >= 2, `speedup ${scheduleSpeedup(a.schedule, 'flops')}`);
+    assert.ok(a.tune.tuned <= a.tune.start);
+    assert.ok(['uniform', 'grid', 'bac'].includes(a.start));
+    for (const blk of a.schedule.blocks) {
+      const steps = updateSteps(blk);
+      assert.equal(steps[0], 0);
+      assert.equal(steps.at(-1), 9, 'forceLast keeps the last step');
+    }
+    assert.ok(Number.isFinite(a.heldout.start) && Number.isFinite(a.heldout.tuned));
+  });
+
+  it('cancel leaves no file', async () => {
+    const abort = new AbortController();
+    const out = join(dir, 'tuned.bacschedule');
+    await assert.rejects(
+      tuneAndWrite({ ...request, signal: abort.signal, onProgress: (p) => p.iteration === 2 && abort.abort() }, out),
+      TuneCancelledError,
+    );
+    assert.deepEqual(readdirSync(dir), []);
+    await tuneAndWrite({ ...request, iterations: 1 }, out);
+    assert.deepEqual(readdirSync(dir), ['tuned.bacschedule']);
+  });
+
+  it('an unreachable target is a user error before any model run', async () => {
+    await assert.rejects(tuneSchedule({ ...request, target: { speedup: 40, by: 'flops' } }), /out of reach/);
+  });
+});
