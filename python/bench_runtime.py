@@ -36,26 +36,14 @@ REPO = os.path.dirname(HERE)
 DEMO = os.path.join(REPO, "fixtures", "demo")
 
 import bac_runtime
+from bac_demo.config import model_config
 from bac_models import DDPMScheduler, TransformerForDiffusion
 
 K = 100
 BUDGET = 10
 
 #: diffusion_policy's shipped DP-T config (METHOD notes): 8 layers × 3 = 24 blocks.
-PAPER_KWARGS: Dict[str, Any] = dict(
-    input_dim=2,
-    output_dim=2,
-    horizon=10,
-    n_obs_steps=2,
-    cond_dim=8,
-    n_layer=8,
-    n_head=4,
-    n_emb=256,
-    p_drop_emb=0.0,
-    p_drop_attn=0.3,
-    causal_attn=True,
-    n_cond_layers=0,
-)
+PAPER_KWARGS: Dict[str, Any] = model_config(n_emb=256, obs_dim=8, action_dim=2, p_drop_attn=0.3)
 
 
 def _show(path: str) -> str:

@@ -42,6 +42,7 @@ import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+from bac_demo.config import HORIZON, N_ACTION_STEPS, N_OBS_STEPS, SAMPLER, model_config
 from bac_export import BlockCapture, block_names, export_bac_onnx, infer_io_dims, load_model_and_meta
 from bac_models import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, TransformerForDiffusion
 
@@ -55,37 +56,13 @@ DPM_STEPS = 10
 
 #: The interim model: DP-T structure (8 layers -> 24 blocks, causal, MLP cond encoder), tiny width so
 #: the committed ONNX stays small. Only used until the trained demo policy exists.
-UNTRAINED_KWARGS: Dict[str, Any] = dict(
-    input_dim=2,
-    output_dim=2,
-    horizon=10,
-    n_obs_steps=2,
-    cond_dim=8,
-    n_layer=8,
-    n_head=4,
-    n_emb=32,
-    p_drop_emb=0.0,
-    p_drop_attn=0.3,
-    causal_attn=True,
-    time_as_cond=True,
-    obs_as_cond=True,
-    n_cond_layers=0,
-)
+UNTRAINED_KWARGS: Dict[str, Any] = model_config(n_emb=32, obs_dim=8, action_dim=2, p_drop_attn=0.3)
 UNTRAINED_META: Dict[str, Any] = dict(
-    sampler={
-        "type": "ddpm",
-        "num_train_timesteps": 100,
-        "beta_schedule": "squaredcos_cap_v2",
-        "beta_start": 0.0001,
-        "beta_end": 0.02,
-        "prediction_type": "epsilon",
-        "clip_sample": True,
-        "num_inference_steps": 100,
-    },
+    sampler=dict(SAMPLER),
     obs_keys=["untrained_obs"],
-    horizon=10,
-    n_obs_steps=2,
-    n_action_steps=8,
+    horizon=HORIZON,
+    n_obs_steps=N_OBS_STEPS,
+    n_action_steps=N_ACTION_STEPS,
     normalizer={
         "obs": {"scale": [1.0] * 8, "offset": [0.0] * 8},
         "action": {"scale": [1.0, 1.0], "offset": [0.0, 0.0]},

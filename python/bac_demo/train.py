@@ -34,44 +34,10 @@ from typing import Any, Dict
 import numpy as np
 import torch
 
+from bac_demo.config import HORIZON, N_ACTION_STEPS, N_OBS_STEPS, SAMPLER, model_config
 from bac_demo.data import OBS_KEYS, Normalizer, env_args_from_file, load_episodes, make_windows
 from bac_demo.portable import atomic_save, load_checkpoint, save_portable
 from bac_models import DDPMScheduler, TransformerForDiffusion
-
-HORIZON, N_OBS_STEPS, N_ACTION_STEPS = 10, 2, 8
-
-#: Sampler of the demo policy, in diffusers' meaning (``bac.sampler``).
-SAMPLER: Dict[str, Any] = {
-    "type": "ddpm",
-    "num_train_timesteps": 100,
-    "beta_schedule": "squaredcos_cap_v2",
-    "beta_start": 0.0001,
-    "beta_end": 0.02,
-    "prediction_type": "epsilon",
-    "clip_sample": True,
-    "num_inference_steps": 100,
-}
-
-
-def model_config(n_emb: int, obs_dim: int, action_dim: int, p_drop_attn: float) -> Dict[str, Any]:
-    """TransformerForDiffusion kwargs of the demo policy (DP-T's shipped config except n_emb /
-    p_drop_attn, which are arguments)."""
-    return dict(
-        input_dim=action_dim,
-        output_dim=action_dim,
-        horizon=HORIZON,
-        n_obs_steps=N_OBS_STEPS,
-        cond_dim=obs_dim,
-        n_layer=8,
-        n_head=4,
-        n_emb=n_emb,
-        p_drop_emb=0.0,
-        p_drop_attn=p_drop_attn,
-        causal_attn=True,
-        time_as_cond=True,
-        obs_as_cond=True,
-        n_cond_layers=0,
-    )
 
 
 class EMA:

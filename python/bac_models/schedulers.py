@@ -123,6 +123,34 @@ class _SchedulerBase:
             sqrt_1ma = sqrt_1ma.unsqueeze(-1)
         return sqrt_a * original + sqrt_1ma * noise
 
+    def _step_alphas(self, timestep: int, final_abar: torch.Tensor) -> Tuple[int, torch.Tensor, torch.Tensor]:
+        """``(t, abar_t, abar_prev)`` of the step from ``timestep``; ``final_abar`` after the last step."""
+        t = int(timestep)
+        prev_t = self._prev_timestep(t)
+        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else final_abar
+        return t, self.alphas_cumprod[t], abar_prev
+
+    def _predicted_x0(self, model_output: torch.Tensor, sample: torch.Tensor, abar_t: torch.Tensor) -> torch.Tensor:
+        """The unclipped x0: the output itself, or ``(x_t - sqrt(1 - abar_t) * eps) / sqrt(abar_t)``."""
+        if self.prediction_type == "sample":
+            return model_output
+        return (sample - (1 - abar_t) ** 0.5 * model_output) / abar_t**0.5
+
+    @staticmethod
+    def _step_noise(
+        noise: Optional[torch.Tensor], model_output: torch.Tensor, generator: Optional[torch.Generator]
+    ) -> torch.Tensor:
+        """``noise``, or a Gaussian draw shaped like the output (optionally from ``generator``)."""
+        if noise is not None:
+            return noise
+        return torch.randn(
+            model_output.shape, generator=generator, dtype=model_output.dtype, device=model_output.device
+        )
+
+    def _require_timesteps(self) -> None:
+        if self.num_inference_steps is None:
+            raise RuntimeError("call set_timesteps before step")
+
     def _clip(self, x0: torch.Tensor) -> torch.Tensor:
         if self.clip_sample:
             return x0.clamp(-self.clip_sample_range, self.clip_sample_range)
@@ -166,32 +194,20 @@ class DDPMScheduler(_SchedulerBase):
     ) -> torch.Tensor:
         """Return x_{prev_t}. ``noise`` (same shape as ``sample``) is used when ``t > 0``; if it is
         None, it is drawn with ``torch.randn`` (optionally from ``generator``)."""
-        t = int(timestep)
-        prev_t = self._prev_timestep(t)
-        abar_t = self.alphas_cumprod[t]
-        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.one
+        t, abar_t, abar_prev = self._step_alphas(timestep, self.one)
         beta_prod_t = 1 - abar_t
         beta_prod_prev = 1 - abar_prev
         cur_alpha = abar_t / abar_prev
         cur_beta = 1 - cur_alpha
-
-        if self.prediction_type == "sample":
-            x0 = model_output
-        else:
-            x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
-        x0 = self._clip(x0)
+        x0 = self._clip(self._predicted_x0(model_output, sample, abar_t))
 
         x0_coeff = (abar_prev**0.5 * cur_beta) / beta_prod_t
         xt_coeff = cur_alpha**0.5 * beta_prod_prev / beta_prod_t
         prev = x0_coeff * x0 + xt_coeff * sample
 
         if t > 0:
-            if noise is None:
-                noise = torch.randn(
-                    model_output.shape, generator=generator, dtype=model_output.dtype, device=model_output.device
-                )
             variance = torch.clamp(beta_prod_prev / beta_prod_t * cur_beta, min=1e-20)
-            prev = prev + variance**0.5 * noise
+            prev = prev + variance**0.5 * self._step_noise(noise, model_output, generator)
         return prev
 
 
@@ -221,21 +237,12 @@ class DDIMScheduler(_SchedulerBase):
         eta: Optional[float] = None,
     ) -> torch.Tensor:
         """Return x_{prev_t}. ``noise`` is only used when ``eta > 0``."""
-        if self.num_inference_steps is None:
-            raise RuntimeError("call set_timesteps before step")
+        self._require_timesteps()
         eta = self.eta if eta is None else eta
-        t = int(timestep)
-        prev_t = self._prev_timestep(t)
-        abar_t = self.alphas_cumprod[t]
-        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.final_alpha_cumprod
-        beta_prod_t = 1 - abar_t
-
-        if self.prediction_type == "sample":
-            x0 = model_output
-            eps = (sample - abar_t**0.5 * x0) / beta_prod_t**0.5
-        else:
-            x0 = (sample - beta_prod_t**0.5 * model_output) / abar_t**0.5
-            eps = model_output
+        _, abar_t, abar_prev = self._step_alphas(timestep, self.final_alpha_cumprod)
+        x0 = self._predicted_x0(model_output, sample, abar_t)
+        # eps from the unclipped x0 (diffusers' use_clipped_model_output=False)
+        eps = model_output if self.prediction_type == "epsilon" else (sample - abar_t**0.5 * x0) / (1 - abar_t) ** 0.5
         x0 = self._clip(x0)
 
         variance = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
@@ -243,11 +250,7 @@ class DDIMScheduler(_SchedulerBase):
         direction = (1 - abar_prev - std**2) ** 0.5 * eps
         prev = abar_prev**0.5 * x0 + direction
         if eta > 0:
-            if noise is None:
-                noise = torch.randn(
-                    model_output.shape, generator=generator, dtype=model_output.dtype, device=model_output.device
-                )
-            prev = prev + std * noise
+            prev = prev + std * self._step_noise(noise, model_output, generator)
         return prev
 
     def config(self, type_name: str = "ddim") -> dict:  # noqa: D401 - same as base
@@ -371,8 +374,7 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
         generator: Optional[torch.Generator] = None,
     ) -> torch.Tensor:
         """Return the sample after step k (the deterministic solver ignores ``noise``)."""
-        if self.num_inference_steps is None:
-            raise RuntimeError("call set_timesteps before step")
+        self._require_timesteps()
         k = self._step_index
         K = len(self.timesteps)
         if k >= K or int(self.timesteps[k]) != int(timestep):

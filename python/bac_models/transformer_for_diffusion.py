@@ -20,7 +20,7 @@ three residual branches of layer ``L`` are the outputs of ``decoder.layers[L].dr
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -115,18 +115,20 @@ class TransformerForDiffusion(nn.Module):
         self.encoder: Optional[nn.Module] = None
         self.decoder: Optional[nn.TransformerDecoder] = None
         encoder_only = False
+        # Every attention layer: pre-norm (each branch output is added to the residual stream), GELU.
+        layer_kwargs: Dict[str, Any] = dict(
+            d_model=n_emb,
+            nhead=n_head,
+            dim_feedforward=4 * n_emb,
+            dropout=p_drop_attn,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         if T_cond > 0:
             self.cond_pos_emb = nn.Parameter(torch.zeros(1, T_cond, n_emb))
             if n_cond_layers > 0:
-                enc_layer = nn.TransformerEncoderLayer(
-                    d_model=n_emb,
-                    nhead=n_head,
-                    dim_feedforward=4 * n_emb,
-                    dropout=p_drop_attn,
-                    activation="gelu",
-                    batch_first=True,
-                    norm_first=True,
-                )
+                enc_layer = nn.TransformerEncoderLayer(**layer_kwargs)
                 self.encoder = nn.TransformerEncoder(encoder_layer=enc_layer, num_layers=n_cond_layers)
             else:
                 self.encoder = nn.Sequential(
@@ -134,28 +136,12 @@ class TransformerForDiffusion(nn.Module):
                     nn.Mish(),
                     nn.Linear(4 * n_emb, n_emb),
                 )
-            dec_layer = nn.TransformerDecoderLayer(
-                d_model=n_emb,
-                nhead=n_head,
-                dim_feedforward=4 * n_emb,
-                dropout=p_drop_attn,
-                activation="gelu",
-                batch_first=True,
-                norm_first=True,  # pre-norm: each branch output is added to the residual stream
-            )
+            dec_layer = nn.TransformerDecoderLayer(**layer_kwargs)
             # nn.TransformerDecoder deep-copies the layer n_layer times (no shared weights).
             self.decoder = nn.TransformerDecoder(decoder_layer=dec_layer, num_layers=n_layer)
         else:
             encoder_only = True
-            enc_layer = nn.TransformerEncoderLayer(
-                d_model=n_emb,
-                nhead=n_head,
-                dim_feedforward=4 * n_emb,
-                dropout=p_drop_attn,
-                activation="gelu",
-                batch_first=True,
-                norm_first=True,
-            )
+            enc_layer = nn.TransformerEncoderLayer(**layer_kwargs)
             self.encoder = nn.TransformerEncoder(encoder_layer=enc_layer, num_layers=n_layer)
 
         if causal_attn:

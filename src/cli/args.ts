@@ -67,6 +67,42 @@ export function integerOption(
   return n;
 }
 
+/** `integerOption` for an optional option: `fallback` when it is not given. */
+export function optionalIntegerOption<F>(
+  command: string,
+  name: string,
+  value: string | undefined,
+  fallback: F,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | F {
+  return value === undefined ? fallback : integerOption(command, name, value, min, max);
+}
+
+/** The options of commands that run the policy on observation windows cut from episodes. */
+export const WINDOW_SAMPLING_OPTIONS = {
+  episodes: { type: 'string' },
+  samples: { type: 'string' },
+  ep: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+/**
+ * `--ep`, `--samples` and `--seed` of {@link WINDOW_SAMPLING_OPTIONS}, with the command's defaults.
+ * @throws UsageError for an invalid value.
+ */
+export function windowSamplingOptions(
+  command: string,
+  values: { readonly samples?: string; readonly ep?: string; readonly seed?: string },
+  defaults: { readonly samples: number; readonly seed: number },
+): { ep: ExecutionProviderChoice; samples: number; seed: number } {
+  return {
+    ep: executionProviderOption(command, values.ep),
+    samples: optionalIntegerOption(command, 'samples', values.samples, defaults.samples, 1),
+    seed: optionalIntegerOption(command, 'seed', values.seed, defaults.seed, 0),
+  };
+}
+
 /**
  * Exactly one positional argument.
  * @throws UsageError when there are none or several.

@@ -9,7 +9,7 @@ import type { Schedule } from '../core/types';
 import { compileChunk } from '../engine/chunk-compile';
 import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
 import { loadPolicy } from '../engine/policy';
-import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { onePositional, optionalIntegerOption, parseCommandArgs, UsageError, type CommandResult } from './args';
 import { checkOutput, writeFileAtomic } from './fsutil';
 import { loadSchedule } from './load';
 
@@ -47,7 +47,7 @@ export async function compileCommand(argv: readonly string[]): Promise<CommandRe
   if (values.out === undefined)
     throw new UsageError('--out is missing, expected e.g. --out policy.cached.onnx', 'compile');
   if (!values.out.endsWith('.onnx')) throw new UsageError(`--out ${values.out} does not end in .onnx`, 'compile');
-  const batch = values.batch === undefined ? undefined : integerOption('compile', 'batch', values.batch, 1);
+  const batch = optionalIntegerOption('compile', 'batch', values.batch, undefined, 1);
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);
   await checkOutput(values.out, [

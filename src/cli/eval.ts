@@ -19,11 +19,11 @@ import { loadPolicy, policyScheduler } from '../engine/policy';
 import { compareWithFewerSteps } from '../engine/sweep-measure';
 import { loadWindows } from '../engine/profiler';
 import {
-  executionProviderOption,
-  integerOption,
   onePositional,
   parseCommandArgs,
   UsageError,
+  WINDOW_SAMPLING_OPTIONS,
+  windowSamplingOptions,
   type CommandResult,
 } from './args';
 import { table } from './info';
@@ -122,19 +122,13 @@ export function evaluationTable(
 /** Runs `bac eval`. @throws BacError for user errors. */
 export async function evalCommand(argv: readonly string[]): Promise<CommandResult> {
   const { values, positionals } = parseCommandArgs('eval', argv, {
-    episodes: { type: 'string' },
-    samples: { type: 'string' },
-    ep: { type: 'string' },
-    seed: { type: 'string' },
+    ...WINDOW_SAMPLING_OPTIONS,
     'no-record': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const schedulePath = onePositional('eval', positionals, 'schedule (S.bacschedule)');
   if (values.episodes === undefined) throw new UsageError('--episodes is missing', 'eval');
-  const ep = executionProviderOption('eval', values.ep);
-  const samples =
-    values.samples === undefined ? DEFAULT_EVAL_SAMPLES : integerOption('eval', 'samples', values.samples, 1);
-  const seed = values.seed === undefined ? 1 : integerOption('eval', 'seed', values.seed, 0);
+  const { ep, samples, seed } = windowSamplingOptions('eval', values, { samples: DEFAULT_EVAL_SAMPLES, seed: 1 });
 
   const schedule = await loadSchedule(schedulePath);
   const modelPath = resolve(dirname(resolve(schedulePath)), schedule.model.path);

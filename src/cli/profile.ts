@@ -9,11 +9,13 @@ import { profileInChildProcess, ProfileCancelledError } from '../engine/profile-
 import { DEFAULT_L1_ELEMENTS } from '../engine/profile-protocol';
 import { SAMPLER_TYPES } from '../engine/samplers';
 import {
-  executionProviderOption,
   integerOption,
   onePositional,
+  optionalIntegerOption,
   parseCommandArgs,
   UsageError,
+  WINDOW_SAMPLING_OPTIONS,
+  windowSamplingOptions,
   type CommandResult,
 } from './args';
 import { checkOutput, fsUserError } from './fsutil';
@@ -54,10 +56,7 @@ Exit codes: 0 success, 1 user error, 2 internal error.`;
 export async function profileCommand(argv: readonly string[]): Promise<CommandResult> {
   const { values, positionals } = parseCommandArgs('profile', argv, {
     model: { type: 'string' },
-    episodes: { type: 'string' },
-    samples: { type: 'string' },
-    ep: { type: 'string' },
-    seed: { type: 'string' },
+    ...WINDOW_SAMPLING_OPTIONS,
     batch: { type: 'string' },
     'l1-elements': { type: 'string' },
     sampler: { type: 'string' },
@@ -73,16 +72,16 @@ export async function profileCommand(argv: readonly string[]): Promise<CommandRe
   if (!out.endsWith('.bacprofile')) {
     throw new UsageError(`--out ${out} does not end in .bacprofile, expected a path like ${out}.bacprofile`, 'profile');
   }
-  const ep = executionProviderOption('profile', values.ep);
-  const samples =
-    values.samples === undefined ? DEFAULT_PROFILE_SAMPLES : integerOption('profile', 'samples', values.samples, 1);
-  const seed = values.seed === undefined ? 0 : integerOption('profile', 'seed', values.seed, 0);
-  const batchSize = values.batch === undefined ? undefined : integerOption('profile', 'batch', values.batch, 1, 1024);
+  const { ep, samples, seed } = windowSamplingOptions('profile', values, {
+    samples: DEFAULT_PROFILE_SAMPLES,
+    seed: 0,
+  });
+  const batchSize = optionalIntegerOption('profile', 'batch', values.batch, undefined, 1, 1024);
   const samplerType = values.sampler;
   if (samplerType !== undefined && !(SAMPLER_TYPES as readonly string[]).includes(samplerType)) {
     throw new UsageError(`--sampler ${samplerType} is not one of ${SAMPLER_TYPES.join(', ')}`, 'profile');
   }
-  const steps = values.steps === undefined ? undefined : integerOption('profile', 'steps', values.steps, 1);
+  const steps = optionalIntegerOption('profile', 'steps', values.steps, undefined, 1);
   const l1Option = values['l1-elements'];
   const l1Elements =
     l1Option === undefined

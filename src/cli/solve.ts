@@ -10,11 +10,17 @@ import type { CostTarget } from '../core/cost-target';
 import { isScheduleMethod, SCHEDULE_METHODS, type ScheduleMethod } from '../core/methods';
 import type { FileRef, Schedule } from '../core/types';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
-import { FileIssuesError, integerOption, onePositional, parseCommandArgs, UsageError } from './args';
+import {
+  FileIssuesError,
+  onePositional,
+  optionalIntegerOption,
+  parseCommandArgs,
+  UsageError,
+  type CommandResult,
+} from './args';
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
 import { targetOption } from './target';
-import type { CommandResult } from './args';
 
 /** BUA top-n when `--top-n` is not given. */
 export const DEFAULT_TOP_N = SOLVER_DEFAULTS.topN;
@@ -85,14 +91,13 @@ export async function solveCommand(argv: readonly string[]): Promise<CommandResu
     );
   const target =
     values['target-speedup'] === undefined ? undefined : targetOption('solve', values['target-speedup'], values.by);
-  const topN =
-    values['top-n'] === undefined ? DEFAULT_TOP_N : integerOption('solve', 'top-n', values['top-n'], MIN_TOP_N);
+  const topN = optionalIntegerOption('solve', 'top-n', values['top-n'], DEFAULT_TOP_N, MIN_TOP_N);
   const forceLast = !values['no-force-last'];
 
   const { profile, bytes } = await loadProfile(profilePath);
   const K = profile.sampler.steps;
   // With a target the budget is searched; K stands in for the range checks of the other parameters.
-  const budget = values.budget === undefined ? K : integerOption('solve', 'budget', values.budget, MIN_BUDGET);
+  const budget = optionalIntegerOption('solve', 'budget', values.budget, K, MIN_BUDGET);
   if (budget > K)
     throw new UsageError(
       `--budget ${budget} is larger than K = ${K} steps of ${profilePath}, expected 1…${K}`,

@@ -190,6 +190,19 @@ function runParser(
     if (text[i] !== ch) fail(`${seen()}, expected ${what}`);
     i++;
   };
+  /** After a member: true past a ',' (another member follows), false past the closing bracket. */
+  const another = (close: '}' | ']'): boolean => {
+    ws();
+    if (text[i] === ',') {
+      i++;
+      return true;
+    }
+    if (text[i] === close) {
+      i++;
+      return false;
+    }
+    return fail(`${seen()}, expected ',' or '${close}'`);
+  };
 
   const parseString = (): string => {
     const start = i;
@@ -242,7 +255,7 @@ function runParser(
         i++;
         return obj;
       }
-      for (;;) {
+      do {
         ws();
         if (text[i] !== '"') fail(`${seen()}, expected a key in double quotes`);
         const k = parseString();
@@ -252,17 +265,8 @@ function runParser(
         expect(':', `':' after the key ${JSON.stringify(k)}`);
         obj[k] = parseValue(obj, k, trie?.children.get(segmentKey(k)));
         stack.pop();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return obj;
-        }
-        fail(`${seen()}, expected ',' or '}'`);
-      }
+      } while (another('}'));
+      return obj;
     }
     if (ch === '[') {
       i++;
@@ -272,22 +276,13 @@ function runParser(
         i++;
         return arr;
       }
-      for (;;) {
+      do {
         const n = arr.length;
         stack.push(n);
         arr.push(parseValue(arr, n, trie?.children.get(segmentKey(n))));
         stack.pop();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return arr;
-        }
-        fail(`${seen()}, expected ',' or ']'`);
-      }
+      } while (another(']'));
+      return arr;
     }
     if (ch === '"') return parseString();
     for (const [word, value] of [

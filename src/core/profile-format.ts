@@ -61,6 +61,31 @@ export function triangleLength(K: number): number {
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
+const copyCost = (x: Cost): Cost => ({ flops: x.flops, timeUs: x.timeUs });
+
+/** A block's scalars, which a profile and its header share (header key order). */
+function blockScalars(b: BlockProfile | ProfileHeader['blocks'][number]) {
+  return { id: b.id, layer: b.layer, kind: b.kind, l1Mean: b.l1Mean, l1Std: b.l1Std, cost: copyCost(b.cost) };
+}
+
+/**
+ * The run's scalars, which a profile and its header share, copied into plain objects in the
+ * header's key order (the serialised header depends on it).
+ */
+function runScalars(x: Profile | ProfileHeader) {
+  return {
+    model: { path: x.model.path, sha256: x.model.sha256 },
+    sampler: { type: x.sampler.type, steps: x.sampler.steps },
+    samples: x.samples,
+    seed: x.seed,
+    episodes: x.episodes,
+    executionProvider: x.executionProvider,
+    createdAt: x.createdAt,
+    baseCost: copyCost(x.baseCost),
+    ...(x.l1Elements === undefined ? {} : { l1Elements: x.l1Elements }),
+  };
+}
+
 /**
  * Writes a profile as a `.bacprofile`. Deterministic. Only the upper triangle of each matrix is
  * stored, so an asymmetric matrix is not preserved (profiles are symmetric by construction).
@@ -88,23 +113,8 @@ export function serializeProfile(p: Profile): Uint8Array {
     }
   }
   const header: ProfileHeader = {
-    model: { path: p.model.path, sha256: p.model.sha256 },
-    sampler: { type: p.sampler.type, steps: p.sampler.steps },
-    samples: p.samples,
-    seed: p.seed,
-    episodes: p.episodes,
-    executionProvider: p.executionProvider,
-    createdAt: p.createdAt,
-    baseCost: { flops: p.baseCost.flops, timeUs: p.baseCost.timeUs },
-    ...(p.l1Elements === undefined ? {} : { l1Elements: p.l1Elements }),
-    blocks: p.blocks.map((b) => ({
-      id: b.id,
-      layer: b.layer,
-      kind: b.kind,
-      l1Mean: b.l1Mean,
-      l1Std: b.l1Std,
-      cost: { flops: b.cost.flops, timeUs: b.cost.timeUs },
-    })),
+    ...runScalars(p),
+    blocks: p.blocks.map(blockScalars),
     arrays,
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -241,14 +251,8 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
     return full;
   };
   // The parse made prototype-less objects; the profile gets plain ones.
-  const cost = (x: Cost): Cost => ({ flops: x.flops, timeUs: x.timeUs });
   const blocks: BlockProfile[] = checked.header.blocks.map((b) => ({
-    id: b.id,
-    layer: b.layer,
-    kind: b.kind,
-    l1Mean: b.l1Mean,
-    l1Std: b.l1Std,
-    cost: cost(b.cost),
+    ...blockScalars(b),
     simMean: read(`${b.id}.simMean`, -1 - SIM_TOLERANCE, 1 + SIM_TOLERANCE),
     simStd: read(`${b.id}.simStd`, 0, 1 + SIM_TOLERANCE),
   }));
@@ -256,18 +260,7 @@ function parseUnchecked(bytes: Uint8Array): ParseProfileResult {
   const h = checked.header;
   return {
     ok: true,
-    profile: {
-      model: { path: h.model.path, sha256: h.model.sha256 },
-      sampler: { type: h.sampler.type, steps: h.sampler.steps },
-      samples: h.samples,
-      seed: h.seed,
-      episodes: h.episodes,
-      executionProvider: h.executionProvider,
-      createdAt: h.createdAt,
-      baseCost: cost(h.baseCost),
-      ...(h.l1Elements === undefined ? {} : { l1Elements: h.l1Elements }),
-      blocks,
-    },
+    profile: { ...runScalars(h), blocks },
   };
 }
 

@@ -39,6 +39,16 @@ export interface ChunkInputs {
   readonly noise?: NoiseSource;
 }
 
+/** Runs the sampler loop over one chunk's inputs with a runner's denoiser. */
+function sampleChunk(
+  scheduler: NoiseScheduler,
+  inputs: ChunkInputs,
+  denoise: (x: Float32Array, t: number) => Promise<Float32Array>,
+): Promise<Float32Array> {
+  const { cond, initialSample, batch, noise } = inputs;
+  return runSampler({ scheduler, cond, initialSample, batch, noise, denoise });
+}
+
 /** How a runner opens its session. */
 export interface RunnerOptions {
   /** ORT intra-op threads (CPU); default: ORT's choice. */
@@ -88,17 +98,10 @@ export class PlainRunner {
     const eps = predictionTensor(this.ort, this.policy, inputs.batch);
     const step = chunkFeeds(this.ort, this.policy, inputs.cond, inputs.batch);
     const fetches = { [prediction]: eps };
-    return runSampler({
-      scheduler,
-      cond: inputs.cond,
-      initialSample: inputs.initialSample,
-      batch: inputs.batch,
-      noise: inputs.noise,
-      denoise: async (x, t) => {
-        step.setStep(x, t);
-        await session.run(step.feeds, fetches);
-        return eps.data as Float32Array;
-      },
+    return sampleChunk(scheduler, inputs, async (x, t) => {
+      step.setStep(x, t);
+      await session.run(step.feeds, fetches);
+      return eps.data as Float32Array;
     });
   }
 
@@ -172,23 +175,16 @@ export class CachedRunner {
     const feeds = step.feeds;
     feeds[UPDATE_INPUT] = new this.ort.Tensor('bool', gates, [n]);
     let k = 0;
-    return runSampler({
-      scheduler,
-      cond: inputs.cond,
-      initialSample: inputs.initialSample,
-      batch: inputs.batch,
-      noise: inputs.noise,
-      denoise: async (x, t) => {
-        step.setStep(x, t);
-        gates.set(table.subarray(k * n, (k + 1) * n));
-        feeds[CACHE_INPUT] = caches[k % 2]!;
-        const written = caches[(k + 1) % 2]!;
-        await session.run(feeds, { [prediction]: eps, [CACHE_OUTPUT]: written });
-        // The buffer is overwritten two steps later: observers get a copy.
-        if (onStep) onStep(k, (written.data as Float32Array).slice());
-        k++;
-        return eps.data as Float32Array;
-      },
+    return sampleChunk(scheduler, inputs, async (x, t) => {
+      step.setStep(x, t);
+      gates.set(table.subarray(k * n, (k + 1) * n));
+      feeds[CACHE_INPUT] = caches[k % 2]!;
+      const written = caches[(k + 1) % 2]!;
+      await session.run(feeds, { [prediction]: eps, [CACHE_OUTPUT]: written });
+      // The buffer is overwritten two steps later: observers get a copy.
+      if (onStep) onStep(k, (written.data as Float32Array).slice());
+      k++;
+      return eps.data as Float32Array;
     });
   }
 

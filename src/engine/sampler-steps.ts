@@ -72,14 +72,12 @@ export function discreteStepPlan(s: DiscreteStepInputs): StepPlan {
   // x0 = (x − √(1−ᾱ_t)·ε)/√ᾱ_t, or the prediction itself
   const x0FromSample = s.predictsSample ? 0 : 1 / sqrtAbarT;
   const x0FromPrediction = s.predictsSample ? 1 : -sqrtBetaProdT / sqrtAbarT;
+  const common = { timestep: s.timestep, x0FromSample, x0FromPrediction, limit: s.limit };
   if (s.type === 'ddpm') {
     const curAlpha = s.abarT / s.abarPrev;
     const curBeta = 1 - curAlpha;
     return {
-      timestep: s.timestep,
-      x0FromSample,
-      x0FromPrediction,
-      limit: s.limit,
+      ...common,
       next: {
         sample: (Math.sqrt(curAlpha) * (1 - s.abarPrev)) / betaProdT,
         x0: (Math.sqrt(s.abarPrev) * curBeta) / betaProdT,
@@ -94,10 +92,7 @@ export function discreteStepPlan(s: DiscreteStepInputs): StepPlan {
   const dir = Math.sqrt(Math.max(1 - s.abarPrev - std * std, 0));
   // ε = p, or (x − √ᾱ_t·p)/√(1−ᾱ_t) from the unclipped x0 = p
   return {
-    timestep: s.timestep,
-    x0FromSample,
-    x0FromPrediction,
-    limit: s.limit,
+    ...common,
     next: {
       sample: s.predictsSample ? dir / sqrtBetaProdT : 0,
       x0: Math.sqrt(s.abarPrev),
