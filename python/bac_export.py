@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Export a TransformerForDiffusion-shaped denoiser to a BAC-ready ONNX file.
 
-The model contract (METHOD.md, "Model contract (ONNX)"):
+The model contract (docs/method.md, "Model contract (ONNX)"):
 
 * inputs ``sample`` float32 [B, T, Da], ``timestep`` int64 [B], ``cond`` float32 [B, To, Do];
 * first output ``prediction`` (the denoiser output, [B, T, Da]); then one graph output per block,

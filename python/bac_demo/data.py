@@ -79,7 +79,7 @@ def load_hdf5(path: str, obs_keys: Sequence[str] = OBS_KEYS) -> Episodes:
 
 @dataclass
 class Normalizer:
-    """Per-dimension affine map ``normalized = raw * scale + offset`` (METHOD.md's ``bac.normalizer``).
+    """Per-dimension affine map ``normalized = raw * scale + offset`` (docs/method.md's ``bac.normalizer``).
 
     Observations: min-max to [-1, 1] (diffusion_policy's ``LinearNormalizer`` ``limits`` mode).
     Actions: *symmetric*, ``scale = 1 / max|a|`` and ``offset = 0``, so that "stand still" maps to 0

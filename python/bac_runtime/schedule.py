@@ -136,7 +136,7 @@ class Schedule:
     def summarize(self) -> Dict[str, Any]:
         """Derived numbers, as the TypeScript ``summarizeSchedule``: ``updates`` (Σ|C(b)|),
         ``fullUpdates`` (K·blocks), ``speedupFlops`` and ``speedupTime`` (None when no time was
-        measured) from the cost model full/cached of METHOD.md."""
+        measured) from the cost model full/cached of docs/method.md."""
         K = self.K
         ups = [len(b.updates) for b in self.blocks]
 

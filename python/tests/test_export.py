@@ -265,7 +265,7 @@ def test_export_restores_training_mode(tmp_path):
 
 def test_hooks_capture_residual_branches_before_the_add():
     """x_out = x_in + sa + ca + ffn for every layer, and each branch equals a hand-written
-    pre-norm computation -- so the captured tensors are exactly METHOD.md's block outputs."""
+    pre-norm computation -- so the captured tensors are exactly docs/method.md's block outputs."""
     model = _reference_model()
     g = torch.Generator().manual_seed(3)
     sample = torch.randn(2, 6, 3, generator=g)

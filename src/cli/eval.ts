@@ -1,7 +1,7 @@
 /**
  * `bac eval`: measured speedup of the cached runner against the full model and the action error it
  * causes, for a schedule and for the Uniform / Unified-ACS / ACS-without-BUA baselines at the same
- * budget (METHOD.md "CLI").
+ * budget (docs/method.md "CLI").
  */
 import { dirname, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from '../core/baselines';

@@ -3,7 +3,7 @@ import { minBudget } from './solver-params';
 import { assertFiniteSquare, type SquareMatrix } from './matrix';
 
 /**
- * Adaptive Caching Scheduler (ACS): the per-block dynamic programme of METHOD.md.
+ * Adaptive Caching Scheduler (ACS): the per-block dynamic programme of docs/method.md.
  *
  * Given a block's K×K similarity matrix Sim and a budget M, choose update steps
  * 0 = c_1 < c_2 < … < c_M ≤ K−1 maximising Σ_m cost(c_m, c_{m+1} − 1) with c_{M+1} = K, where
@@ -14,7 +14,7 @@ import { assertFiniteSquare, type SquareMatrix } from './matrix';
 /** Options of the programme. */
 export interface AcsOptions {
   /**
-   * Make step K−1 an update inside the programme, so the budget M counts it (METHOD.md "Ours").
+   * Make step K−1 an update inside the programme, so the budget M counts it (docs/method.md "Ours").
    * With K > 1 this needs M ≥ 2: step 0 and step K−1 are both updates.
    */
   readonly forceLast: boolean;

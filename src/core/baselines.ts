@@ -4,7 +4,7 @@ import { assertSolvableProfile, blockSimilarity, composeBlock, solveSchedule } f
 import type { FileRef, Profile, Schedule } from './types';
 
 /**
- * The comparison schedules of METHOD.md "Baselines". Each is a full {@link Schedule} so it can be
+ * The comparison schedules of docs/method.md "Baselines". Each is a full {@link Schedule} so it can be
  * costed, evaluated, compiled and shown exactly like a BAC schedule.
  */
 

@@ -2,7 +2,7 @@ import { BacError } from './errors';
 import type { BlockId, BlockKind } from './types';
 
 /**
- * Bubbling Union Algorithm (BUA) of METHOD.md.
+ * Bubbling Union Algorithm (BUA) of docs/method.md.
  *
  * Stage 1 ranks all blocks by their reuse-error estimate ℓ_b (descending) and keeps the top n as U.
  * Stage 2 gives every u ∈ U at layer L_u the union of the ACS update sets of every `ffn` block v
@@ -49,7 +49,7 @@ export function selectHighErrorBlocks(blocks: readonly BuaBlock[], topN: number)
 
 /**
  * Runs both stages. `topN = 0` disables BUA (every `bua` list is empty); any `topN ≥ 1` applies it
- * (METHOD.md "Ours": the official code needs n ≥ 2). Stage 2 reads only the ACS sets of the FFN
+ * (docs/method.md "Ours": the official code needs n ≥ 2). Stage 2 reads only the ACS sets of the FFN
  * blocks, never a set it has already enlarged, so the result does not depend on iteration order.
  * O(B² · S) for B blocks with at most S updates each.
  * @throws BacError for a negative or non-integer `topN` or a non-finite ℓ_b.

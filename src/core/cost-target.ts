@@ -5,7 +5,7 @@ import type { Cost, Profile, Schedule } from './types';
 
 /**
  * Cost targets: "at least X× faster than the full model", by FLOPs or by measured block time, in
- * the cost model of METHOD.md (full = K·(c_0 + Σ_b c_b), cached = K·c_0 + Σ_b |C(b)|·c_b).
+ * the cost model of docs/method.md (full = K·(c_0 + Σ_b c_b), cached = K·c_0 + Σ_b |C(b)|·c_b).
  */
 
 /** Which cost a target counts. */

@@ -2,7 +2,7 @@ import { updateSteps } from './blocks';
 import type { Cost, Schedule, ScheduleSummary } from './types';
 
 /**
- * The cost model of METHOD.md. With c_b the cost of one call of block b and c_0 the rest of one
+ * The cost model of docs/method.md. With c_b the cost of one call of block b and c_0 the rest of one
  * denoiser call: full = K·(c_0 + Σ_b c_b), cached = K·c_0 + Σ_b |C(b)|·c_b, speedup = full/cached.
  */
 

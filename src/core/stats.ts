@@ -2,7 +2,7 @@ import { BacError } from './errors';
 
 /**
  * Similarity statistics of one block's outputs over the K steps of one sampler run, and their
- * streaming aggregation over observation samples (METHOD.md "Profiling").
+ * streaming aggregation over observation samples (docs/method.md "Profiling").
  */
 
 /** Statistics of one block for one observation sample. */

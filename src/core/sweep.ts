@@ -111,7 +111,7 @@ export function recommend(
   return configId(ok[0]!.config);
 }
 
-/** FLOPs of one chunk under a schedule: K·c_0 + Σ_b |C(b)|·c_b (METHOD.md cost model). O(B·K). */
+/** FLOPs of one chunk under a schedule: K·c_0 + Σ_b |C(b)|·c_b (docs/method.md cost model). O(B·K). */
 export function chunkFlops(s: Schedule): number {
   return s.sampler.steps * s.baseCost.flops + s.blocks.reduce((a, b) => a + updateSteps(b).length * b.cost.flops, 0);
 }

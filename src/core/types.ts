@@ -1,6 +1,6 @@
 /**
  * The vocabulary shared by every layer of BAC Studio: blocks, update origins, schedules and
- * profiles as in-memory values. Pure data; no I/O. See `METHOD.md` for the meaning of each term.
+ * profiles as in-memory values. Pure data; no I/O. See `docs/method.md` for the meaning of each term.
  *
  * Types that describe what a file holds are aliases of the types generated from `schemas/`
  * (src/core/generated, `npm run gen:types`), so the schema is their one definition. The
@@ -87,7 +87,7 @@ export interface Profile extends Omit<ProfileHeader, 'blocks' | 'arrays'> {
   readonly blocks: readonly BlockProfile[];
 }
 
-/** Solver parameters recorded in a schedule so that it can be re-solved identically (`forceLast`: METHOD.md "Ours"). */
+/** Solver parameters recorded in a schedule so that it can be re-solved identically (`forceLast`: docs/method.md "Ours"). */
 export type SolverParams = ScheduleFileTypes.ScheduleFileSolver;
 
 /**

@@ -23,7 +23,7 @@ import { storedPathFor } from './paths';
 import { runSampler } from './samplers';
 
 /**
- * Profiling (METHOD.md "Profiling"): for N observation windows, run the full sampler with every
+ * Profiling (docs/method.md "Profiling"): for N observation windows, run the full sampler with every
  * block updating and reduce each block's K outputs to a cosine matrix and a mean pairwise L1, then
  * aggregate over samples. Statistics stream: one batch of block outputs is alive at a time (plus
  * the one whose L1 is still on the worker), so memory is O(B · blocks · K · D), independent of N.

@@ -5,7 +5,7 @@ Writes into ``test/fixtures/onnx/`` (committed; each file well under 1 MB):
 
 * ``tiny.onnx`` -- a seeded, untrained TransformerForDiffusion (2 decoder layers, n_emb 32, 2 heads,
   horizon 8, action dim 2, 2 observation steps of dim 3, causal attention) exported by
-  ``python/bac_export.py`` to METHOD.md's model contract (6 blocks);
+  ``python/bac_export.py`` to docs/method.md's model contract (6 blocks);
 * ``tiny-hooks.json`` -- PyTorch reference values for the gated graph: block outputs at input A, and
   at input B for a few gate patterns with the reused blocks' outputs replaced by A's through forward
   hooks on dropout1/2/3 (the exact semantics of a cache hit);

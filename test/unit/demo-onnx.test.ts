@@ -1,7 +1,7 @@
 /**
  * The demo ONNX against PyTorch's reference vectors (fixtures/demo/vectors, written by
  * python/make_test_vectors.py), in onnxruntime-node on CPU:
- *  - METHOD.md's model contract: inputs, first output, 3·L `bac:<l>.<kind>` block outputs in model
+ *  - docs/method.md's model contract: inputs, first output, 3·L `bac:<l>.<kind>` block outputs in model
  *    order, `bac.*` metadata that parses as JSON with the documented fields;
  *  - the denoiser output and every block output for fixed inputs (B = 2) within the index's
  *    tolerance (1e-4);
@@ -175,7 +175,7 @@ test('vectors belong to the demo policy fixtures/demo/policy.onnx (sha256)', () 
   }
 });
 
-test('model contract: inputs, outputs and bac.* metadata (METHOD.md)', async () => {
+test('model contract: inputs, outputs and bac.* metadata (docs/method.md)', async () => {
   const s = await session();
   assert.deepEqual(s.inputNames, ['sample', 'timestep', 'cond']);
   const inputs = new Map(s.inputMetadata.map((m) => [m.name, m]));

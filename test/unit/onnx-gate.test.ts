@@ -82,7 +82,7 @@ test('exclusive ancestor sets: non-empty, disjoint, closed; shape arithmetic and
   sets.forEach((s, i) => {
     const b = outputs[i] as string;
     assert.ok(s.length > 0, b);
-    // the grown set (heap, topological order) is METHOD.md's shrinking fixpoint
+    // the grown set (heap, topological order) is docs/method.md's shrinking fixpoint
     assert.deepEqual(s, exclusiveAncestorsFixpoint(index, b), b);
     assert.ok(s.includes(index.producer.get(b) as number), `${b}: its producer is in the set`);
     const inSet = new Set(s);

@@ -63,7 +63,7 @@ export interface EpisodeSource {
   close(): Promise<void>;
 }
 
-/** Per-dimension affine normalizer (METHOD.md `bac.normalizer.obs`): normalized = raw·scale + offset. */
+/** Per-dimension affine normalizer (docs/method.md `bac.normalizer.obs`): normalized = raw·scale + offset. */
 export interface Normalizer {
   /** One factor per dimension of the concatenated observation vector. */
   readonly scale: ArrayLike<number>;

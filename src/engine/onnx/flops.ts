@@ -1,7 +1,7 @@
 /**
  * Per-block FLOPs from an ONNX graph: shapes at batch 1 from `shapes.ts`, then 2·M·N·K for every
  * MatMul and Gemm. Each product is attributed to the block whose exclusive ancestor set
- * (METHOD.md) contains it, else to the rest of the call (c_0).
+ * (docs/method.md) contains it, else to the rest of the call (c_0).
  *
  * Only MatMul and Gemm are counted: in a transformer they are > 95 % of the arithmetic, and the
  * element-wise rest (LayerNorm, Softmax, adds) is memory-bound, so counting it would not make the

@@ -1,5 +1,5 @@
 /**
- * The cached-runner graph of METHOD.md, derived from the plain BAC-ready model:
+ * The cached-runner graph of docs/method.md, derived from the plain BAC-ready model:
  *
  * - each block output b's exclusive ancestor set (see `graph.ts`) moves into the then-branch of an
  *   ONNX `If`; the else-branch returns the block's cache; the `If` output keeps b's name, so every

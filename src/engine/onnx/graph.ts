@@ -1,7 +1,7 @@
 /**
  * Graph analysis shared by FLOPs attribution and the If-gating transform: who produces and who
  * consumes each value (including the outer-scope values a subgraph reads), and each block output's
- * exclusive ancestor set as METHOD.md defines it.
+ * exclusive ancestor set as docs/method.md defines it.
  */
 import { BacError } from '../../core/errors';
 import type { GraphProto, NodeProto } from './proto';
@@ -88,8 +88,8 @@ export function ancestors(index: GraphIndex, output: string): Set<number> {
 }
 
 /**
- * The exclusive ancestor set of block output `output` (METHOD.md): the ancestors of `output` whose
- * results reach nothing but `output`. METHOD.md states it as a fixpoint: start from all ancestors,
+ * The exclusive ancestor set of block output `output` (docs/method.md): the ancestors of `output` whose
+ * results reach nothing but `output`. docs/method.md states it as a fixpoint: start from all ancestors,
  * repeatedly drop a node if any of its outputs other than `output` is a graph output or feeds a
  * node outside the set. The block output itself may be read anywhere (the residual add).
  *
@@ -157,7 +157,7 @@ function isTopological(index: GraphIndex): boolean {
 const topoCache = new WeakMap<GraphIndex, boolean>();
 
 /**
- * METHOD.md's fixpoint, literally: from all ancestors, drop nodes whose results leave the set
+ * docs/method.md's fixpoint, literally: from all ancestors, drop nodes whose results leave the set
  * until none does (worklist: a node is re-examined only when one of its readers left). Works in any
  * node order; O(ancestors + their edges). Used for unsorted graphs and as the reference in tests.
  */

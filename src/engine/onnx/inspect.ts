@@ -1,6 +1,6 @@
 /**
  * Reading a BAC-ready ONNX model: identity (sha256), inputs and outputs, the block list parsed from
- * `bac:<layer>.<kind>` outputs, the typed `bac.*` metadata, per-block FLOPs, and METHOD.md's model
+ * `bac:<layer>.<kind>` outputs, the typed `bac.*` metadata, per-block FLOPs, and docs/method.md's model
  * contract check. Every contract problem found is listed in one {@link ModelContractError} (a
  * BacError: the user fixes the export), each naming the input, output or metadata key and what is
  * expected, so one run tells the user everything to fix.
@@ -15,7 +15,7 @@ import { BLOCK_KINDS, type BlockId, type BlockKind, type Cost } from '../../core
 import { computeFlops } from './flops';
 import { dataTypeName, decodeModel, defaultOpset, type ModelProto, type ValueInfo } from './proto';
 
-/** Prefix of block output names (METHOD.md): `bac:<layer>.<kind>`. */
+/** Prefix of block output names (docs/method.md): `bac:<layer>.<kind>`. */
 export const BLOCK_OUTPUT_PREFIX = 'bac:';
 
 /** A dimension: a fixed size, a symbolic name (e.g. `batch`), or null when not declared. */

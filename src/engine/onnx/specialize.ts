@@ -15,7 +15,7 @@ import { BacError } from '../../core/errors';
 import { decodeOrThrow } from './inspect';
 import { encodeModel, type Dim, type GraphProto, type ModelProto, type ValueInfo } from './proto';
 
-/** The contract inputs whose axis 0 is the batch (METHOD.md, model contract). */
+/** The contract inputs whose axis 0 is the batch (docs/method.md, model contract). */
 const BATCH_INPUTS = ['sample', 'timestep', 'cond'] as const;
 
 /**
