@@ -25,14 +25,9 @@ import { Rng } from '../src/core/rng';
 import { parseProfile } from '../src/core/profile-format';
 import type { Profile, Schedule } from '../src/core/types';
 import { closedLoop, type ClosedLoopResult } from '../src/engine/closed-loop';
+import { recordedActions } from '../src/engine/demonstrations';
 import { writeFileAtomic } from '../src/engine/fsutil';
-import {
-  MEASURE_LABELS,
-  MEASURE_NAMES,
-  OfflineReference,
-  recordedActions,
-  type MeasureScores,
-} from '../src/engine/offline-measures';
+import { MEASURE_LABELS, MEASURE_NAMES, OfflineReference, type MeasureScores } from '../src/engine/offline-measures';
 import { loadPolicy, policyScheduler, type Policy } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows } from '../src/engine/profiler';

@@ -28,10 +28,25 @@ export async function loadDemoWindows(
   count: number,
   seed: number,
 ): Promise<DemoWindow[]> {
+  const windows = await loadWindows(policy, episodesPath, count, seed);
+  const demos = await recordedActions(policy, episodesPath, windows);
+  return windows.map((w, i) => ({ ...w, demo: demos[i]! }));
+}
+
+/**
+ * The recorded actions each window's executed rows stand for (raw units, [rows, Da]): steps
+ * t … t + n_action_steps − 1 of its episode, the last action repeated past the episode's end, as
+ * diffusion_policy's sequence sampler pads.
+ * @throws BacError when the episodes' action size is not the policy's.
+ */
+export async function recordedActions(
+  policy: Policy,
+  episodesPath: string,
+  windows: readonly WindowSample[],
+): Promise<Float32Array[]> {
   const md = policy.info.metadata;
   const Da = policy.actionDim;
   const rows = Math.min(md.nActionSteps, policy.horizon - (md.nObsSteps - 1));
-  const windows = await loadWindows(policy, episodesPath, count, seed);
   const source = await openEpisodes(episodesPath);
   try {
     if (source.actionDim !== Da) {
@@ -39,7 +54,7 @@ export async function loadDemoWindows(
         `${episodesPath}: the recorded actions have ${source.actionDim} values per step but the policy outputs ${Da}; use the episodes the policy was trained on`,
       );
     }
-    const out: DemoWindow[] = [];
+    const out: Float32Array[] = [];
     for (const w of windows) {
       const actions = await source.actions(w.episode);
       const len = source.lengths[w.episode]!;
@@ -48,7 +63,7 @@ export async function loadDemoWindows(
         const t = Math.min(len - 1, w.t + r);
         demo.set(actions.subarray(t * Da, (t + 1) * Da), r * Da);
       }
-      out.push({ ...w, demo });
+      out.push(demo);
     }
     return out;
   } finally {

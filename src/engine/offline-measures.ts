@@ -1,5 +1,5 @@
 import { Rng } from '../core/rng';
-import { openEpisodes, type WindowSample } from './episodes';
+import type { WindowSample } from './episodes';
 import { executedActions } from './evaluate';
 import type { Policy } from './policy';
 import { CachedRunner, type RunnerOptions } from './runner';
@@ -189,33 +189,5 @@ export class OfflineReference {
 
   async release(): Promise<void> {
     await this.runner.release();
-  }
-}
-
-/**
- * The recorded executed actions of every window (raw units): rows t … t + n_action_steps − 1 of
- * its episode, the last row repeated past the episode's end.
- */
-export async function recordedActions(
-  policy: Policy,
-  episodesPath: string,
-  windows: readonly WindowSample[],
-): Promise<Float32Array[]> {
-  const source = await openEpisodes(episodesPath);
-  try {
-    const Da = policy.actionDim;
-    const rows = Math.min(policy.info.metadata.nActionSteps, policy.horizon - policy.obsSteps + 1);
-    const out: Float32Array[] = [];
-    for (const w of windows) {
-      const all = await source.actions(w.episode);
-      const len = all.length / Da;
-      const a = new Float32Array(rows * Da);
-      for (let r = 0; r < rows; r++)
-        a.set(all.subarray(Math.min(w.t + r, len - 1) * Da, Math.min(w.t + r, len - 1) * Da + Da), r * Da);
-      out.push(a);
-    }
-    return out;
-  } finally {
-    await source.close();
   }
 }
