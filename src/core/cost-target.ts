@@ -1,5 +1,4 @@
-import { updateSteps } from './blocks';
-import { speedupBy } from './cost';
+import { costedBlocks, speedupBy } from './cost';
 import { BacError } from './errors';
 import type { Cost, Profile, Schedule } from './types';
 
@@ -40,12 +39,7 @@ export function assertUsableTarget(profile: Profile, target: CostTarget): void {
 
 /** Expected speedup of `schedule` by `by` (full/cached of the cost model). O(B · S log S). */
 export function scheduleSpeedup(schedule: Schedule, by: CostMeasure): number {
-  return speedupBy(
-    costOf(by),
-    schedule.baseCost,
-    schedule.blocks.map((b) => ({ cost: b.cost, updates: updateSteps(b).length })),
-    schedule.sampler.steps,
-  );
+  return speedupBy(costOf(by), schedule.baseCost, costedBlocks(schedule), schedule.sampler.steps);
 }
 
 /** Whether `schedule` meets `target` (speedup ≥ X). */

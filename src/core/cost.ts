@@ -42,10 +42,23 @@ export function expectedSpeedup(
   };
 }
 
+/** Each block of `s` with its cost and |C(b)|, the input of {@link speedupBy}. O(B · S log S). */
+export function costedBlocks(s: Schedule): CostedBlock[] {
+  return s.blocks.map((b) => ({ cost: b.cost, updates: updateSteps(b).length }));
+}
+
+/**
+ * What one chunk of `s` costs by `measure`, K·c_0 + Σ_b |C(b)|·c_b: an absolute cost, so schedules
+ * for different samplers and K can be compared with each other. O(B · S log S).
+ */
+export function chunkCost(measure: (c: Cost) => number, s: Schedule): number {
+  return costedBlocks(s).reduce((a, b) => a + b.updates * measure(b.cost), s.sampler.steps * measure(s.baseCost));
+}
+
 /** The derived numbers of a schedule: update counts and expected speedups. O(B · S log S). */
 export function summarizeSchedule(s: Schedule): ScheduleSummary {
   const K = s.sampler.steps;
-  const blocks = s.blocks.map((b) => ({ cost: b.cost, updates: updateSteps(b).length }));
+  const blocks = costedBlocks(s);
   const speedup = expectedSpeedup(s.baseCost, blocks, K);
   return {
     updates: blocks.reduce((n, b) => n + b.updates, 0),

@@ -1,6 +1,7 @@
 import { fullSteps } from './baselines';
 import { updateSteps } from './blocks';
 import { BacError } from './errors';
+import { chunkCost } from './cost';
 import { composeBlock } from './solve';
 import type { QualityMeasureId } from './quality';
 import { configId, type SweepConfig, type SweepMethod, type SweepResult } from './sweep-format';
@@ -113,7 +114,7 @@ export function recommend(
 
 /** FLOPs of one chunk under a schedule: K·c_0 + Σ_b |C(b)|·c_b (docs/method.md cost model). O(B·K). */
 export function chunkFlops(s: Schedule): number {
-  return s.sampler.steps * s.baseCost.flops + s.blocks.reduce((a, b) => a + updateSteps(b).length * b.cost.flops, 0);
+  return chunkCost((c) => c.flops, s);
 }
 
 /** Block updates per chunk, Σ_b |C(b)|. O(B·K). */
