@@ -221,7 +221,7 @@ def parse_schedule(text: str, file: str = "schedule") -> Schedule:
 
     Returns the :class:`Schedule`, or raises :class:`ScheduleError` listing every issue found. As the
     TypeScript reader, a wrong ``format`` or ``version`` stops validation (the rest would be noise),
-    and the ``summary`` is shape-checked but its numbers are not trusted.
+    and a ``summary`` (written by earlier versions, derived) is shape-checked and ignored.
     """
     if len(text) > MAX_SCHEDULE_BYTES:
         message = (
@@ -296,7 +296,7 @@ def load_schedule(path: str) -> Schedule:
 
     Applies the rules of BAC Studio's editor and CLI: format and version; ``model`` and
     ``solver.profile`` as ``{path, sha256}``; ``sampler`` ``{type, steps}`` with 1 ≤ K ≤ 100000;
-    solver budget in 1 … K; costs ≥ 0; a ``summary`` of the right shape; one block per
+    solver budget in 1 … K; costs ≥ 0; an optional legacy ``summary`` of the right shape; one block per
     ``<layer>.<kind>`` for every layer, in model order, each with strictly increasing steps in
     0 … K−1, origins (acs, bua, manual) disjoint and holding step 0, ``manualOff`` disjoint from
     them and without 0; no unknown or duplicate keys.
@@ -329,13 +329,6 @@ def validate_schedule(schedule: Schedule) -> None:
 # Writing and building
 
 
-def _round_ratio(x: Optional[float]) -> Optional[float]:
-    if x is None or not math.isfinite(x):
-        return None
-    # Math.round(x * 1000) / 1000 (round half up, unlike Python's round half to even)
-    return math.floor(x * 1000 + 0.5) / 1000
-
-
 def _j(x: Any) -> str:
     if x is None:
         return "null"
@@ -348,10 +341,9 @@ def _j(x: Any) -> str:
 
 def dumps_schedule(schedule: Schedule, check: bool = True) -> str:
     """Serialise a schedule exactly as BAC Studio's ``serializeSchedule`` does: fixed key order,
-    2-space indent, one line per block, trailing newline, the ``summary`` recomputed. With
+    2-space indent, one line per block, trailing newline, no derived numbers (no ``summary``). With
     ``check`` the text is re-read and :class:`ScheduleError` raised when it would be invalid."""
     s = schedule
-    summary = s.summarize()
 
     def ref(r: FileRef, indent: str) -> str:
         return f'{{\n{indent}  "path": {_j(r.path)},\n{indent}  "sha256": {_j(r.sha256)}\n{indent}}}'
@@ -385,12 +377,6 @@ def dumps_schedule(schedule: Schedule, check: bool = True) -> str:
             '  "baseCost": {',
             f'    "flops": {_j(s.base_cost.flops)},',
             f'    "timeUs": {_j(s.base_cost.time_us)}',
-            "  },",
-            '  "summary": {',
-            f'    "updates": {_j(summary["updates"])},',
-            f'    "fullUpdates": {_j(summary["fullUpdates"])},',
-            f'    "speedupFlops": {_j(_round_ratio(summary["speedupFlops"]))},',
-            f'    "speedupTime": {_j(_round_ratio(summary["speedupTime"]))}',
             "  },",
             blocks,
             "}",

@@ -152,7 +152,6 @@ def schedule_doc(steps: Dict[str, Sequence[int]], K: int, sampler: str = "ddpm")
         {"id": b, "acs": sorted(set(s)), "bua": [], "manual": [], "manualOff": [], "flops": 0, "timeUs": 0}
         for b, s in steps.items()
     ]
-    n_up = sum(len(b["acs"]) for b in blocks)
     return {
         "format": "bacschedule",
         "version": 1,
@@ -160,7 +159,6 @@ def schedule_doc(steps: Dict[str, Sequence[int]], K: int, sampler: str = "ddpm")
         "sampler": {"type": sampler, "steps": K},
         "solver": {"budget": max(len(b["acs"]) for b in blocks), "topN": 0, "forceLast": False, "profile": None},
         "baseCost": {"flops": 0, "timeUs": 0},
-        "summary": {"updates": n_up, "fullUpdates": K * len(blocks), "speedupFlops": 1, "speedupTime": None},
         "blocks": blocks,
     }
 
@@ -569,12 +567,6 @@ TS_SERIALISED = """{
     "flops": 123456,
     "timeUs": 0.00005
   },
-  "summary": {
-    "updates": 11,
-    "fullUpdates": 36,
-    "speedupFlops": 3.366,
-    "speedupTime": 3.664
-  },
   "blocks": [
     { "id": "0.sa", "acs": [0, 5, 11], "bua": [7], "manual": [], "manualOff": [3], "flops": 1048576, "timeUs": 12.5 },
     { "id": "0.ca", "acs": [0, 6, 11], "bua": [], "manual": [9], "manualOff": [], "flops": 2000000, "timeUs": 1e-7 },
@@ -646,8 +638,7 @@ MALFORMED = [
     ("profile missing", _set(["solver", "profile"], _DEL), [("solver.profile", "is missing, expected the solver parameters")]),
     ("timeUs negative", _set(["baseCost", "timeUs"], -1), [("baseCost.timeUs", "-1 is out of range, expected a finite number ≥ 0")]),
     ("flops infinite", lambda d: json.dumps(d).replace('"flops": 0', '"flops": 1e400', 1), [("baseCost.flops", "Infinity is not a finite number, expected an integer ≥ 0")]),
-    ("summary missing", _set(["summary"], _DEL), [("summary", "is missing, expected a .bacschedule object")]),
-    ("summary speedup string", _set(["summary", "speedupTime"], "x"), [("summary.speedupTime", '"x" is a string, expected a finite number ≥ 0 or null')]),
+    ("legacy summary speedup string", _set(["summary"], {"updates": 1, "fullUpdates": 1, "speedupFlops": 1, "speedupTime": "x"}), [("summary.speedupTime", '"x" is a string, expected a finite number ≥ 0 or null')]),
     ("no blocks", _set(["blocks"], []), [("blocks", "is empty, expected the sa, ca and ffn blocks of every decoder layer")]),
     ("blocks object", _set(["blocks"], {}), [("blocks", "is an object, expected an array of blocks in model order")]),
     ("bad block id", _set(["blocks", 1, "id"], "0.mlp"), [("blocks[1].id", '"0.mlp" is a string, expected a block id "<layer>.<kind>"')]),
@@ -862,6 +853,19 @@ def test_huge_and_repetitive_files_are_refused_early(tmp_path):
     big.write_bytes(b" " * (16 * 2**20 + 1))
     with pytest.raises(br.ScheduleError, match="expected at most 16 MB"):
         br.load_schedule(str(big))
+
+
+def test_a_legacy_summary_is_read_and_dropped_on_write(tmp_path):
+    doc = _valid_doc()
+    blocks = doc.pop("blocks")
+    doc["summary"] = {"updates": 1, "fullUpdates": 2, "speedupFlops": 9.5, "speedupTime": None}
+    doc["blocks"] = blocks
+    p = tmp_path / "legacy.bacschedule"
+    p.write_text(emit(doc), encoding="utf-8")
+    text = br.dumps_schedule(br.load_schedule(str(p)))
+    assert '"summary"' not in text
+    del doc["summary"]
+    assert text == emit(doc)
 
 
 def test_constructors_and_summary():

@@ -2,9 +2,9 @@
  * Minimal text edits between two versions of a line-oriented document.
  *
  * The schedule editor never replaces a whole `.bacschedule`: it serialises the new schedule, then
- * replaces only the lines that differ. The serialiser writes one line per block, so toggling one
- * cell rewrites one block line plus the summary lines, and undo in the text editor restores exactly
- * those lines. Pure: offsets are UTF-16 indices as in `TextDocument.positionAt`.
+ * replaces only the lines that differ. The serialiser writes one line per block and nothing
+ * derived, so toggling one cell rewrites exactly that block's line, and undo in the text editor
+ * restores exactly that line. Pure: offsets are UTF-16 indices as in `TextDocument.positionAt`.
  */
 
 /** Replace `old.slice(start, end)` with `text`. */

@@ -12,7 +12,6 @@
  *   "sampler": { …type, steps },
  *   "solver": { …budget, topN, forceLast, profile: {path, sha256} | null },
  *   "baseCost": { …flops, timeUs },
- *   "summary": { …updates, fullUpdates, speedupFlops, speedupTime },
  *   "blocks": [
  *     { "id": "0.sa", "acs": [0, 12, 99], "bua": [40], "manual": [], "manualOff": [], "flops": 1048576, "timeUs": 12.5 },
  *     …
@@ -20,11 +19,12 @@
  * }
  * ```
  *
- * `summary` is derived (written from {@link summarizeSchedule}); the parser checks its shape but
- * does not trust its numbers, and the in-memory {@link Schedule} has none. Anything the serialiser
- * wrote parses back to a schedule that serialises to the same bytes.
+ * Nothing derived is written: a toggled cell changes exactly its block's line, and a hand edit
+ * never leaves a stale number behind (the speedups are computed from the blocks and `baseCost` by
+ * `summarizeSchedule` in core/cost.ts wherever they are shown). Files of earlier versions carry a `summary`
+ * object; the parser checks its shape and ignores it, and the next save drops it. Anything the
+ * serialiser wrote parses back to a schedule that serialises to the same bytes.
  */
-import { summarizeSchedule } from './cost';
 import { BacError } from './errors';
 import { LIMITS, validateDocument } from './contract';
 import {
@@ -165,19 +165,12 @@ const MEASURED_KEYS: readonly (keyof MeasuredSpeed)[] = [
   'tableHash',
 ];
 
-/** Rounds a derived ratio for display in the file; null when undefined (e.g. all costs are 0). */
-function roundRatio(x: number | null): number | null {
-  return x === null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000;
-}
-
 /**
  * Serialises a schedule: fixed key order, 2-space indent, one line per block, trailing newline,
- * `summary` recomputed with {@link summarizeSchedule} (ratios rounded to 3 decimals). Deterministic.
- * O(Σ steps).
+ * no derived numbers. Deterministic. O(Σ steps).
  * @throws BacError when `s` breaks an invariant of {@link Schedule} (the text would not parse back).
  */
 export function serializeSchedule(s: Schedule): string {
-  const summary = summarizeSchedule(s);
   const j = (x: unknown): string => JSON.stringify(x);
   const ref = (r: FileRef, indent: string): string =>
     `{\n${indent}  "path": ${j(r.path)},\n${indent}  "sha256": ${j(r.sha256)}\n${indent}}`;
@@ -205,12 +198,6 @@ export function serializeSchedule(s: Schedule): string {
     '  "baseCost": {',
     `    "flops": ${j(s.baseCost.flops)},`,
     `    "timeUs": ${j(s.baseCost.timeUs)}`,
-    '  },',
-    '  "summary": {',
-    `    "updates": ${j(summary.updates)},`,
-    `    "fullUpdates": ${j(summary.fullUpdates)},`,
-    `    "speedupFlops": ${j(roundRatio(summary.speedupFlops))},`,
-    `    "speedupTime": ${j(roundRatio(summary.speedupTime))}`,
     '  },',
     ...(s.measured
       ? [`  "measured": { ${MEASURED_KEYS.map((k) => `"${k}": ${j(s.measured![k])}`).join(', ')} },`]

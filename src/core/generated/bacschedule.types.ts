@@ -33,7 +33,7 @@ export interface ScheduleFileSolver {
   readonly profile: null | FileRef;
 }
 
-/** Derived numbers, rewritten on every save; editing them has no effect. */
+/** Optional, legacy: derived numbers that earlier versions wrote on every save. Accepted when well-formed, ignored, and dropped on the next save; the speedups are computed from the blocks and baseCost wherever they are shown. */
 export interface ScheduleFileSummary {
   /**
    * Σ over blocks of the number of update steps.
@@ -134,8 +134,8 @@ export interface ScheduleFile {
   readonly solver: ScheduleFileSolver;
   /** Cost of the rest of one denoiser call (embeddings, condition encoder, head): c_0. */
   readonly baseCost: Cost;
-  /** Derived numbers, rewritten on every save; editing them has no effect. */
-  readonly summary: ScheduleFileSummary;
+  /** Optional, legacy: derived numbers that earlier versions wrote on every save. Accepted when well-formed, ignored, and dropped on the next save; the speedups are computed from the blocks and baseCost wherever they are shown. */
+  readonly summary?: ScheduleFileSummary;
   /** Optional: the last measured speed of this schedule (bac eval): its chunk graph against the faster full-model runner, on one provider and device; valid while tableHash matches the update table. */
   readonly measured?: ScheduleFileMeasured;
   /**
