@@ -13,10 +13,12 @@ import { configId, type SweepConfig, type SweepResult } from '../core/sweep-form
 import type { Schedule } from '../core/types';
 import { loadDemoWindows, type DemoWindow } from './demonstrations';
 import { executedActions } from './evaluate';
-import type { ExecutionProviderChoice } from './ort';
+import type { ExecutionProvider, ExecutionProviderChoice } from './ort';
 import { policyScheduler, type Policy } from './policy';
 import { Rng } from '../core/rng';
 import { CachedRunner, PlainRunner, updateTable, type ChunkInputs } from './runner';
+import { openChunkRunner, type ChunkRunner } from './chunk-runner';
+import { foldedStepModel } from './onnx/chunk-step';
 import type { NoiseScheduler } from './samplers';
 
 /**
@@ -31,8 +33,10 @@ import type { NoiseScheduler } from './samplers';
 export type ConfigChunkRunner = (inputs: ChunkInputs) => Promise<Float32Array>;
 
 /**
- * What runs configurations. The per-step runners implement it today; a runner that compiles a whole
- * chunk into one graph implements the same interface (open per configuration, release at the end).
+ * What runs configurations: open one per configuration, release all at the end. The chunk graphs
+ * ({@link openChunkGraphRunners}, one ORT call per chunk) are the default — the fastest runner a
+ * user can deploy, so the sweep's costs are what deployment pays; the per-step runners
+ * ({@link openPerStepRunners}) remain for comparison.
  */
 export interface ConfigRunners {
   /** Which runner measured the costs, for reports (e.g. `per-step batch-1`). */
@@ -66,6 +70,39 @@ export async function openPerStepRunners(
     release: async () => {
       await plain.release();
       await cached.release();
+    },
+  };
+}
+
+/**
+ * One chunk graph per configuration (`chunk-runner.ts`; the full model's is the graph with every
+ * block at every step), batch 1, one intra-op thread, all built from one folded step. Building a
+ * K-step graph costs O(K · nodes) and one session; sessions live until `release`.
+ */
+export async function openChunkGraphRunners(
+  policy: Policy,
+  ep: ExecutionProviderChoice,
+  threads = 1,
+): Promise<ConfigRunners> {
+  const step = await foldedStepModel(policy.bytes, 1, policy.info.name);
+  const blockIds = policy.info.blocks.map((b) => b.id);
+  const opened: ChunkRunner[] = [];
+  // `auto` is resolved by the first session; later ones use what it chose
+  let provider: ExecutionProvider | undefined;
+  return {
+    description: `chunk graphs, one ONNX Runtime call per chunk, batch 1 (${threads} thread${threads === 1 ? '' : 's'})`,
+    get provider() {
+      return provider ?? String(ep);
+    },
+    open: async (scheduler, schedule) => {
+      const updates = isFullSchedule(schedule) ? 'full' : updateTable(schedule, blockIds);
+      const runner = await openChunkRunner(policy, scheduler, updates, { ep: provider ?? ep, threads, step });
+      provider = runner.provider;
+      opened.push(runner);
+      return (inputs) => runner.runChunk(inputs);
+    },
+    release: async () => {
+      for (const r of opened.splice(0)) await r.close();
     },
   };
 }
@@ -201,7 +238,7 @@ export function aggregateRecords(
  * The fewer-step comparison of `bac eval` and `npm run demo`: the given schedules beside the full
  * model under their sampler (the reference) and under DDPM (strided), DDIM and DPM-Solver++ at
  * fewer steps ({@link defaultSamplers}), on `samples` windows × `draws` noise draws, measured at
- * batch 1 with the per-step runners. The reference is `options.reference`, else the first schedule's
+ * batch 1 with the chunk graphs ({@link openChunkGraphRunners}). The reference is `options.reference`, else the first schedule's
  * sampler and K; a schedule under another sampler needs that sampler among the fewer-step ones.
  */
 export async function compareWithFewerSteps(
@@ -228,7 +265,7 @@ export async function compareWithFewerSteps(
   }));
   const configs = [...fulls, ...schedules];
   const windows = await loadDemoWindows(policy, episodesPath, options.samples, options.seed);
-  const runners = await openPerStepRunners(policy, options.ep);
+  const runners = await openChunkGraphRunners(policy, options.ep);
   const records: WindowRecord[] = [];
   try {
     await measureWindows(policy, windows, configs, runners, {

@@ -26,7 +26,7 @@ import { runProfile } from './profiler';
 import {
   aggregateRecords,
   measureWindows,
-  openPerStepRunners,
+  openChunkGraphRunners,
   type ConfigRunners,
   type MeasuredConfig,
   type WindowRecord,
@@ -73,7 +73,7 @@ export interface SweepRequest {
   readonly ep: ExecutionProviderChoice;
   /** Success rate the user measured for the reference (for the trials plan); none: no plan. */
   readonly success?: number;
-  /** The runners that measure cost; default: {@link openPerStepRunners}. */
+  /** The runners that measure cost; default: {@link openChunkGraphRunners}. */
   readonly openRunners?: (policy: Policy, ep: ExecutionProviderChoice) => Promise<ConfigRunners>;
 }
 
@@ -185,7 +185,7 @@ export async function runSweep(
   });
 
   const windows = await loadDemoWindows(policy, request.episodesPath, o.windows, o.seed);
-  const runners = await (request.openRunners ?? openPerStepRunners)(policy, request.ep);
+  const runners = await (request.openRunners ?? openChunkGraphRunners)(policy, request.ep);
   const key = createHash('sha256')
     .update(
       JSON.stringify([
