@@ -123,8 +123,12 @@ function median(xs: number[]): number {
 /**
  * Measures the per-call time of every block and of the rest (c_0) on a batch-1 gated graph:
  * c_0 = time with every gate off (embeddings, condition encoder, head and the gating overhead);
- * c_b = time with only b on − c_0, rescaled so Σ c_b equals (all on − all off), which cancels most
- * of the per-configuration timing noise. O(blocks · runs) denoiser calls.
+ * c_b = time with only b on − time with all off, rescaled so Σ c_b equals (all on − all off), which
+ * cancels most of the per-configuration timing noise. Blocks of one kind with the same FLOPs run
+ * the same operators on the same shapes, so they share one estimate: the median of all their
+ * (block on − all off) differences, each taken within one round. A block measured alone is
+ * ~1/10 of a call, so on a busy machine its own median can read 0 (or several times its cost);
+ * pooled over the layers, one block's slow spell no longer decides its time. O(blocks · runs) calls.
  * @throws BacError when the model does not declare the block width d.
  */
 export async function measureBlockTimes(
@@ -168,11 +172,21 @@ export async function measureBlockTimes(
       if (r >= 2) samples[c]!.push(performance.now() - t0);
     }
   }
-  const [off, on, ...single] = samples.map((xs) => median(xs) * 1000) as [number, number, ...number[]];
-  const raw = single.map((t) => Math.max(0, t - off));
+  const [offRuns, onRuns, ...singleRuns] = samples;
+  const minusOff = (xs: readonly number[]) => xs.map((t, r) => (t - offRuns![r]!) * 1000);
+  const groups = new Map<string, number[]>();
+  policy.info.blocks.forEach((b, i) => {
+    const key = `${b.kind}:${b.cost.flops}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  const raw = new Array<number>(n).fill(0);
+  for (const members of groups.values()) {
+    const t = Math.max(0, median(members.flatMap((i) => minusOff(singleRuns[i]!))));
+    for (const i of members) raw[i] = t;
+  }
   const total = raw.reduce((a, b) => a + b, 0);
-  const scale = total > 0 ? Math.max(0, on - off) / total : 0;
-  return { base: off, blocks: raw.map((t) => t * scale) };
+  const scale = total > 0 ? Math.max(0, median(minusOff(onRuns!))) / total : 0;
+  return { base: median(offRuns!) * 1000, blocks: raw.map((t) => t * scale) };
 }
 
 /**

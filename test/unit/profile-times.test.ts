@@ -2,7 +2,8 @@
  * The measured per-block `timeUs` of a profile (measureBlockTimes), on a session whose calls take
  * known, deterministic times on a fake clock: no real timing is asserted. What the profile stores
  * must be the per-block share of the measured (all on − all off) call time, every share in
- * proportion to the block's own measured cost, and one slow outlier call must not move it.
+ * proportion to the block's own measured cost, and one slow outlier call must not move it; blocks
+ * of one kind share one estimate, so a slow spell over all of one block's calls does not either.
  */
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
@@ -14,12 +15,14 @@ import type { OpenedSession } from '../../src/engine/ort';
 import { loadPolicy } from '../../src/engine/policy';
 import { measureBlockTimes } from '../../src/engine/profiler';
 
-const model = join(resolve(__dirname, '..', '..'), 'test/fixtures/engine/small-dpt.onnx');
+const root = resolve(__dirname, '..', '..');
+const model = join(root, 'test/fixtures/engine/small-dpt.onnx');
+const demo = join(root, 'fixtures/demo/policy.onnx');
 
 /** Base (all gates off) call time, ms. */
 const BASE_MS = 0.5;
-/** Each block's own cost when it runs, ms. */
-const OWN_MS = [0.1, 0.2, 0.3, 0.05, 0.15, 0.4];
+/** Each block's own cost when it runs, ms (blocks 0.sa, 0.ca, 0.ffn, 1.sa, …: one cost per kind). */
+const OWN_MS = [0.1, 0.2, 0.3, 0.1, 0.2, 0.3];
 /** What any call with at least one gate on pays once more (an If branch's set-up), ms. */
 const BRANCH_MS = 0.06;
 
@@ -56,5 +59,32 @@ describe('measured per-block times', () => {
       const expected = (alone[i]! / aloneSum) * (allOn - allOff);
       assert.ok(Math.abs(b - expected) < 1e-6, `block ${i}: ${b} µs, expected ${expected} µs`);
     });
+  });
+
+  it("gives blocks of one kind one time: a slow spell over all of one block's calls does not inflate it", async (t) => {
+    const policy = await loadPolicy(demo);
+    const n = policy.info.blocks.length;
+    const kinds = policy.info.blocks.map((b) => b.kind);
+    const own = { sa: 0.08, ca: 0.06, ffn: 0.1 } as const;
+    const slow = 3; // block 1.sa: every call with it alone is 3 ms slower (another process ran then)
+    let clock = 0;
+    t.mock.method(performance, 'now', () => clock);
+    const session = {
+      run: async (feeds: Record<string, Ort.Tensor>) => {
+        const gates = feeds[UPDATE_INPUT]!.data as Uint8Array;
+        const on = kinds.filter((_, i) => gates[i]);
+        const alone = on.length === 1 && gates[slow] === 1;
+        clock += BASE_MS + on.reduce((a, k) => a + own[k], 0) + (alone ? 3 : 0);
+        return {};
+      },
+    };
+    const opened = { session, provider: 'cpu', notes: [] } as unknown as OpenedSession;
+    const times = await measureBlockTimes(policy, opened, 9);
+    assert.equal(policy.info.blocks[slow]!.kind, 'sa');
+    times.blocks.forEach((b, i) => {
+      const expected = own[kinds[i]!] * 1000;
+      assert.ok(Math.abs(b - expected) < 1e-6, `block ${policy.info.blocks[i]!.id}: ${b} µs, expected ${expected} µs`);
+    });
+    assert.equal(times.blocks.length, n);
   });
 });
