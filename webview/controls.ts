@@ -1,14 +1,16 @@
 /**
  * The editor's header (file, sampler, summary, "Open as Text"), its banners (what cannot be
- * re-solved and why, stale model) and the solver controls (budget, top-n, force last step).
- * Each control change becomes one `setControls` intent; the host re-solves and edits the file.
+ * re-solved and why, stale model) and the solver controls (method, budget or target speedup,
+ * top-n, force last step). Each control change becomes one `setControls` intent; the host
+ * re-solves and edits the file.
  */
+import type { CostMeasure } from '../src/core/cost-target';
 import { formatSpeedup } from '../src/core/cost';
 import { samplerLabel } from '../src/core/editor-view';
 import type { SolverControls } from '../src/core/schedule-edit';
-import { minBudget } from '../src/core/solver-params';
+import { METHOD_LABELS, minBudget, SCHEDULE_METHODS, type ScheduleMethod } from '../src/core/solver-params';
 import type { ValidState } from '../src/core/protocol';
-import { button, checkbox, integerField, type ControlHandle } from './toolkit';
+import { button, checkbox, dropdown, integerField, numberField, type ControlHandle } from './toolkit';
 
 /** What the header and controls ask their owner to do. */
 export interface ControlActions {
@@ -101,10 +103,14 @@ export class Banners {
   }
 }
 
-/** Budget, top-n and force-last controls. */
+/** Method, budget (or target speedup), top-n and force-last controls. */
 export class Controls {
   readonly element = el('section', 'controls');
   private readonly range = el('input');
+  private readonly method: ControlHandle<ScheduleMethod>;
+  private readonly target: ControlHandle<number>;
+  private readonly targetBy: ControlHandle<CostMeasure>;
+  private by: CostMeasure = 'flops';
   private readonly budget: ControlHandle<number>;
   private readonly topN: ControlHandle<number>;
   private readonly forceLast: ControlHandle<boolean>;
@@ -128,6 +134,32 @@ export class Controls {
       invalid('top-n'),
     );
     this.forceLast = checkbox('forcelast', 'Force last step', (v) => this.commit({ forceLast: v }));
+    this.method = dropdown(
+      'method',
+      'Schedule method',
+      SCHEDULE_METHODS.map((m) => ({ value: m, label: METHOD_LABELS[m] })),
+      (m) => this.commit({ method: m }),
+    );
+    // The target field shows the schedule's expected speedup; typing another solves for it.
+    this.target = numberField(
+      'target',
+      'Target speedup: solve for the method’s best schedule at least this much faster',
+      (t) => (/^\d+(\.\d+)?$/.test(t) && Number(t) >= 1 ? Number(t) : undefined),
+      (x) => this.commit({ target: { speedup: x, by: this.by } }),
+      (text) => actions.notify(`“${text}” is not a valid target speedup; expected a number ≥ 1, e.g. 3 or 2.5.`),
+    );
+    this.targetBy = dropdown<CostMeasure>(
+      'target-by',
+      'Target speedup counted by',
+      [
+        { value: 'flops', label: 'by FLOPs' },
+        { value: 'time', label: 'by time (expected)' },
+      ],
+      (by) => {
+        this.by = by;
+        if (this.state) this.render(this.state);
+      },
+    );
 
     this.range.type = 'range';
     this.range.id = 'budget-range';
@@ -150,14 +182,31 @@ export class Controls {
 
     const force = el('div', 'control');
     force.append(this.forceLast.element);
-    this.element.append(budget, topN, force, this.hint);
+
+    const method = el('div', 'control');
+    const ml = el('label', undefined, 'Method');
+    ml.htmlFor = 'method';
+    method.append(ml, this.method.element);
+
+    const target = el('div', 'control');
+    const xl = el('label', undefined, 'Target speedup ×');
+    xl.htmlFor = 'target';
+    const targetRow = el('div', 'row');
+    targetRow.append(this.target.element, this.targetBy.element);
+    target.append(xl, targetRow);
+    this.element.append(method, budget, target, topN, force, this.hint);
   }
 
   private commit(change: Partial<SolverControls>): void {
     const s = this.state;
     if (!s) return;
-    const next = { ...s.solver, ...change };
-    if (next.budget === s.solver.budget && next.topN === s.solver.topN && next.forceLast === s.solver.forceLast) return;
+    const next: SolverControls = { ...s.solver, ...change };
+    const same =
+      next.method === s.solver.method &&
+      next.budget === s.solver.budget &&
+      next.topN === s.solver.topN &&
+      next.forceLast === s.solver.forceLast;
+    if (same && !next.target) return;
     this.actions.setControls(next);
   }
 
@@ -170,6 +219,12 @@ export class Controls {
     this.budget.set(s.solver.budget);
     this.topN.set(s.solver.topN);
     this.forceLast.set(s.solver.forceLast);
+    this.method.set(s.solver.method);
+    // by time only where the profile measured block times
+    if (s.summary.speedupTime === null) this.by = 'flops';
+    this.targetBy.set(this.by);
+    const current = this.by === 'time' ? s.summary.speedupTime : s.summary.speedupFlops;
+    this.target.set(current === null ? 1 : Math.floor(current * 100) / 100);
     const reason = s.readonly
       ? 'This schedule is read-only.'
       : s.profile.state !== 'ok'
@@ -178,7 +233,14 @@ export class Controls {
     const disabled = reason !== '';
     this.range.disabled = disabled;
     this.range.title = reason;
-    for (const c of [this.budget, this.topN, this.forceLast]) c.setDisabled(disabled, reason);
-    this.hint.textContent = disabled ? reason : 'Changes re-solve from the profile and keep your manual edits.';
+    for (const c of [this.budget, this.topN, this.forceLast, this.method, this.target]) c.setDisabled(disabled, reason);
+    this.targetBy.setDisabled(
+      disabled || s.summary.speedupTime === null,
+      disabled ? reason : 'No measured block times in the profile.',
+    );
+    if (!disabled && s.solver.method !== 'bac') this.topN.setDisabled(true, 'Top-n is the Bubbling Union’s: BAC only.');
+    this.hint.textContent = disabled
+      ? reason
+      : 'Changes re-solve from the profile and keep your manual edits; a target speedup picks the largest budget that meets it.';
   }
 }

@@ -5,6 +5,7 @@
  * lost while the script loads.
  */
 import { isHostMessage, type WebviewMessage } from '../src/core/protocol';
+import type { SolverControls } from '../src/core/schedule-edit';
 import type * as ChartsModule from './charts';
 import type { ChartActions, Charts } from './charts';
 import { Banners, Controls, Header } from './controls';
@@ -37,7 +38,7 @@ const select = (row: number): void => {
   if (id) store.update({ selected: id, focus: { row, step: store.local.focus.step } });
 };
 const controlActions = {
-  setControls: (c: { budget: number; topN: number; forceLast: boolean }) => post({ type: 'setControls', ...c }),
+  setControls: (c: SolverControls) => post({ type: 'setControls', ...c }),
   openAsText: () => post({ type: 'openAsText' }),
   profileModel: () => post({ type: 'profileModel' }),
   notify: (message: string) => timeline.announce(message, 'warning'),
@@ -53,7 +54,7 @@ const chartActions: ChartActions = {
   select,
   setBudget: (budget) => {
     const s = store.valid;
-    if (s) post({ type: 'setControls', budget, topN: s.solver.topN, forceLast: s.solver.forceLast });
+    if (s) post({ type: 'setControls', ...s.solver, budget });
   },
   requestMatrix: (blockId) => post({ type: 'requestMatrix', blockId }),
   setMode: (mode) => store.update({ mode }),

@@ -39,31 +39,34 @@ export function button(
 }
 
 /**
- * A toolkit text field for a non-negative integer. `onCommit` fires on Enter or when focus leaves
+ * A toolkit text field for a number that `parse` accepts (undefined: not valid, `onInvalid` is
+ * told and the field shows the last value again). `onCommit` fires on Enter or when focus leaves
  * after a change, never per keystroke (each commit re-solves and becomes one undo step).
  */
-export function integerField(
+export function numberField(
   id: string,
   ariaLabel: string,
+  parse: (text: string) => number | undefined,
   onCommit: (value: number) => void,
   onInvalid: (text: string) => void,
 ): ControlHandle<number> {
   const f = document.createElement('vscode-text-field') as TextField;
   f.id = id;
   f.setAttribute('aria-label', ariaLabel);
-  f.setAttribute('inputmode', 'numeric');
+  f.setAttribute('inputmode', 'decimal');
   f.size = 4;
   let shown = '';
   const commit = (): void => {
     const text = f.value.trim();
     if (text === shown) return;
-    if (!/^\d+$/.test(text)) {
+    const value = parse(text);
+    if (value === undefined) {
       onInvalid(text);
       f.value = shown;
       return;
     }
     shown = text;
-    onCommit(Number(text));
+    onCommit(value);
   };
   f.addEventListener('change', commit);
   f.addEventListener('keydown', (e) => {
@@ -79,6 +82,54 @@ export function integerField(
     setDisabled(disabled, reason) {
       f.disabled = disabled;
       f.title = disabled ? (reason ?? '') : '';
+    },
+  };
+}
+
+/** A {@link numberField} for a non-negative integer. */
+export function integerField(
+  id: string,
+  ariaLabel: string,
+  onCommit: (value: number) => void,
+  onInvalid: (text: string) => void,
+): ControlHandle<number> {
+  const field = numberField(id, ariaLabel, (t) => (/^\d+$/.test(t) ? Number(t) : undefined), onCommit, onInvalid);
+  field.element.setAttribute('inputmode', 'numeric');
+  return field;
+}
+
+/**
+ * A dropdown of fixed options: a native `<select>` styled with VS Code's dropdown colours
+ * (media/editor.css) — keyboard and screen-reader behaviour come with it, and the toolkit's
+ * dropdown would add its listbox machinery to the page's script. `onChange` fires when the user
+ * picks another option.
+ */
+export function dropdown<T extends string>(
+  id: string,
+  ariaLabel: string,
+  options: readonly { readonly value: T; readonly label: string }[],
+  onChange: (value: T) => void,
+): ControlHandle<T> {
+  const d = document.createElement('select');
+  d.id = id;
+  d.className = 'dropdown';
+  d.setAttribute('aria-label', ariaLabel);
+  for (const o of options) d.append(new Option(o.label, o.value));
+  let shown = '';
+  d.addEventListener('change', () => {
+    if (d.value === shown) return;
+    shown = d.value;
+    onChange(d.value as T);
+  });
+  return {
+    element: d,
+    set(value) {
+      shown = value;
+      d.value = value;
+    },
+    setDisabled(disabled, reason) {
+      d.disabled = disabled;
+      d.title = disabled ? (reason ?? '') : '';
     },
   };
 }

@@ -56,12 +56,14 @@ class SamplerInfo:
 
 @dataclass(frozen=True)
 class SolverParams:
-    """How the schedule was produced: ACS budget M, BUA top-n, forceLast, source profile (or None)."""
+    """How the schedule was produced: ACS budget M, BUA top-n, forceLast, source profile (or None),
+    and the schedule method (``bac`` when the file names none; ``bac`` is never written)."""
 
     budget: int
     top_n: int
     force_last: bool
     profile: Optional[FileRef]
+    method: str = "bac"
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,13 @@ def _schedule_of(d: Dict[str, Any], file: str) -> Schedule:
     return Schedule(
         ref(d["model"]),
         SamplerInfo(d["sampler"]["type"], int(d["sampler"]["steps"])),
-        SolverParams(int(sv["budget"]), int(sv["topN"]), sv["forceLast"], None if sv["profile"] is None else ref(sv["profile"])),
+        SolverParams(
+            int(sv["budget"]),
+            int(sv["topN"]),
+            sv["forceLast"],
+            None if sv["profile"] is None else ref(sv["profile"]),
+            sv.get("method", "bac"),
+        ),
         Cost(int(d["baseCost"]["flops"]), num(d["baseCost"]["timeUs"])),
         blocks,
         source=file,
@@ -369,6 +377,7 @@ def dumps_schedule(schedule: Schedule, check: bool = True) -> str:
             f'    "steps": {_j(s.sampler.steps)}',
             "  },",
             '  "solver": {',
+            *([f'    "method": {_j(s.solver.method)},'] if s.solver.method != "bac" else []),
             f'    "budget": {_j(s.solver.budget)},',
             f'    "topN": {_j(s.solver.top_n)},',
             f'    "forceLast": {_j(s.solver.force_last)},',

@@ -855,6 +855,23 @@ def test_huge_and_repetitive_files_are_refused_early(tmp_path):
         br.load_schedule(str(big))
 
 
+def test_the_solver_method_round_trips_and_bac_is_not_written(tmp_path):
+    doc = _valid_doc()
+    doc["solver"] = {"method": "grid", **doc["solver"]}
+    p = tmp_path / "grid.bacschedule"
+    p.write_text(emit(doc), encoding="utf-8")
+    s = br.load_schedule(str(p))
+    assert s.solver.method == "grid"
+    assert br.dumps_schedule(s) == emit(doc)
+    doc["solver"]["method"] = "bac"
+    p.write_text(emit(doc), encoding="utf-8")
+    assert '"method"' not in br.dumps_schedule(br.load_schedule(str(p)))
+    doc["solver"]["method"] = "tuned"
+    p.write_text(emit(doc), encoding="utf-8")
+    with pytest.raises(br.ScheduleError, match="solver.method"):
+        br.load_schedule(str(p))
+
+
 def test_a_legacy_summary_is_read_and_dropped_on_write(tmp_path):
     doc = _valid_doc()
     blocks = doc.pop("blocks")

@@ -3,6 +3,7 @@
  */
 import { updateSteps } from '../core/blocks';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
+import { methodOf } from '../core/methods';
 import type { Profile, Schedule } from '../core/types';
 import { onePositional, parseCommandArgs } from './args';
 import { readInput } from './fsutil';
@@ -73,7 +74,7 @@ export function scheduleInfo(file: string, s: Schedule): CommandResult {
     `${file}: BAC schedule`,
     `  model     ${s.model.path} (sha256 ${shortSha(s.model.sha256)})`,
     `  sampler   ${s.sampler.type}, K = ${s.sampler.steps} steps`,
-    `  solver    budget M = ${budget}, top-n = ${topN}${topN === 0 ? ' (BUA off)' : ''}, forceLast ${forceLast ? 'on' : 'off'}`,
+    `  solver    ${methodOf(s) === 'bac' ? '' : `method ${methodOf(s)}, `}budget M = ${budget}, top-n = ${topN}${topN === 0 ? ' (BUA off)' : ''}, forceLast ${forceLast ? 'on' : 'off'}`,
     `  profile   ${profile ? `${profile.path} (sha256 ${shortSha(profile.sha256)})` : 'none (hand-written or baseline)'}`,
     `  updates   ${summary.updates} of ${summary.fullUpdates} block calls (${pct} %)`,
     `  speedup   ${formatSpeedup(summary.speedupFlops)} by FLOPs, ${formatSpeedup(summary.speedupTime)} by time (expected)`,

@@ -7,7 +7,7 @@ import { BacError } from '../core/errors';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { checkSolverParams, MIN_BUDGET, MIN_TOP_N, SOLVER_DEFAULTS } from '../core/solver-params';
 import type { CostTarget } from '../core/cost-target';
-import { isScheduleMethod, SCHEDULE_METHODS, type ScheduleMethod } from '../core/methods';
+import { isScheduleMethod, SCHEDULE_METHODS, type ScheduleMethod } from '../core/solver-params';
 import type { FileRef, Schedule } from '../core/types';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
 import {

@@ -7,6 +7,7 @@ import { summarizeSchedule } from './cost';
 import { predictedError } from './error-proxy';
 import type { ModelStatus, ProfileAnalysis, ProfileStatus, ValidState } from './protocol';
 import { speedShown } from './measured-speed';
+import { methodOf } from './methods';
 import type { TradeoffCurves } from './tradeoff';
 import type { Profile, Schedule } from './types';
 
@@ -84,7 +85,12 @@ export function validState(
     fileName,
     steps: schedule.sampler.steps,
     samplerType: schedule.sampler.type,
-    solver: { budget: schedule.solver.budget, topN: schedule.solver.topN, forceLast: schedule.solver.forceLast },
+    solver: {
+      method: methodOf(schedule),
+      budget: schedule.solver.budget,
+      topN: schedule.solver.topN,
+      forceLast: schedule.solver.forceLast,
+    },
     blocks: schedule.blocks.map((b) => {
       const ref = parseBlockId(b.id)!;
       return {

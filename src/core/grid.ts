@@ -60,7 +60,7 @@ export function solveGrid(
   const solution = solveMultipleChoiceKnapsack(options, Math.max(0, blockCostCapacity(profile, target)));
   if (!solution) {
     throw new BacError(
-      `target ${target.speedup}× by ${target.by} is out of reach for grid: even updating every block only at step 0${forceLast ? ' and the last step' : ''} is slower; lower --target-speedup`,
+      `target ${target.speedup}× by ${target.by} is out of reach for grid: even updating every block only at step 0${forceLast ? ' and the last step' : ''} is slower; lower the target speedup`,
     );
   }
   const chosen = solution.choice.map((o, i) => options[i]![o]!);

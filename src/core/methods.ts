@@ -3,6 +3,7 @@ import { assertUsableTarget, largestMeeting, scheduleSpeedup, type CostTarget } 
 import { BacError } from './errors';
 import { gridSchedule } from './grid';
 import { assertSolvableProfile, composeBlock, type ManualEdits } from './solve';
+import type { ScheduleMethod } from './solver-params';
 import type { BlockId, FileRef, Profile, Schedule } from './types';
 
 /**
@@ -10,13 +11,15 @@ import type { BlockId, FileRef, Profile, Schedule } from './types';
  * (the method's best schedule whose expected speedup is ≥ X).
  */
 
-/** Method names as the CLI spells them. */
-export const SCHEDULE_METHODS = ['bac', 'acs', 'unified', 'uniform', 'grid'] as const;
-export type ScheduleMethod = (typeof SCHEDULE_METHODS)[number];
+/** The method a schedule was solved with: its `solver.method`, `bac` when absent. */
+export function methodOf(schedule: Schedule): ScheduleMethod {
+  return schedule.solver.method ?? 'bac';
+}
 
-/** Whether `s` names a {@link ScheduleMethod}. */
-export function isScheduleMethod(s: string): s is ScheduleMethod {
-  return (SCHEDULE_METHODS as readonly string[]).includes(s);
+/** `schedule` recording `method` in its solver parameters (`bac` is the default and is not written). */
+function recordMethod(schedule: Schedule, method: ScheduleMethod): Schedule {
+  const { method: _previous, ...solver } = schedule.solver;
+  return { ...schedule, solver: method === 'bac' ? solver : { method, ...solver } };
 }
 
 /** Everything a method needs besides the budget or the target. */
@@ -58,11 +61,11 @@ export function solveAtBudget(method: ScheduleMethod, profile: Profile, budget: 
   if (method === 'grid') {
     const uniform = solveAtBudget('uniform', profile, budget, { ...o, edits: undefined });
     const target: CostTarget = { speedup: scheduleSpeedup(uniform, 'flops'), by: 'flops' };
-    return gridSchedule(profile, target, o.forceLast, o.model, o.profileRef, o.edits);
+    return recordMethod(gridSchedule(profile, target, o.forceLast, o.model, o.profileRef, o.edits), 'grid');
   }
   const kind = ({ bac: 'bac', acs: 'acs-no-bua', unified: 'unified-acs', uniform: 'uniform' } as const)[method];
   const s = buildBaseline(kind, profile, o.model, budget, o.topN, o.forceLast, o.profileRef);
-  return withEdits({ ...s, solver: { ...s.solver, profile: o.profileRef } }, o.edits);
+  return recordMethod(withEdits({ ...s, solver: { ...s.solver, profile: o.profileRef } }, o.edits), method);
 }
 
 /** A schedule solved for a cost target, and the budget it used (null for grid). */
@@ -87,7 +90,7 @@ export function solveForTarget(
   assertUsableTarget(profile, target);
   const K = profile.sampler.steps;
   if (method === 'grid') {
-    const schedule = gridSchedule(profile, target, o.forceLast, o.model, o.profileRef, o.edits);
+    const schedule = recordMethod(gridSchedule(profile, target, o.forceLast, o.model, o.profileRef, o.edits), 'grid');
     if (scheduleSpeedup(schedule, target.by) < target.speedup) throw outOfReach(method, target, schedule, true);
     return { schedule, budget: null };
   }
@@ -100,6 +103,6 @@ export function solveForTarget(
 function outOfReach(method: ScheduleMethod, target: CostTarget, cheapest: Schedule, edited: boolean): BacError {
   const got = scheduleSpeedup(cheapest, target.by);
   return new BacError(
-    `target ${target.speedup}× by ${target.by} is out of reach for ${method}: its cheapest schedule${edited ? ' with the manual edits' : ''} is ${got.toFixed(2)}× faster; lower --target-speedup (or remove manual updates)`,
+    `target ${target.speedup}× by ${target.by} is out of reach for ${method}: its cheapest schedule${edited ? ' with the manual edits' : ''} is ${got.toFixed(2)}× faster; lower the target speedup (or remove manual updates)`,
   );
 }

@@ -6,6 +6,8 @@
  */
 import type { BlockKind, ScheduleSummary, UpdateOrigin } from './types';
 import type { TradeoffPoint } from './tradeoff';
+import type { CostTarget } from './cost-target';
+import { isScheduleMethod, type ScheduleMethod } from './solver-params';
 
 // ---------------------------------------------------------------------------------------------
 // State the host pushes
@@ -84,8 +86,13 @@ export interface ValidState {
   readonly steps: number;
   /** Sampler type, e.g. `ddpm`. */
   readonly samplerType: string;
-  /** Solver parameters recorded in the file. */
-  readonly solver: { readonly budget: number; readonly topN: number; readonly forceLast: boolean };
+  /** Solver parameters recorded in the file (`method` is `bac` when the file names none). */
+  readonly solver: {
+    readonly method: ScheduleMethod;
+    readonly budget: number;
+    readonly topN: number;
+    readonly forceLast: boolean;
+  };
   /** Rows in model order. */
   readonly blocks: readonly BlockView[];
   /** Derived numbers. */
@@ -131,8 +138,18 @@ export type EditorState = ValidState | InvalidState;
 export type EditIntent =
   /** Toggle whether a block updates at a step (step 0 is refused). */
   | { readonly type: 'toggleStep'; readonly blockId: string; readonly step: number }
-  /** Re-solve from the linked profile with new controls, keeping hand edits. */
-  | { readonly type: 'setControls'; readonly budget: number; readonly topN: number; readonly forceLast: boolean };
+  /**
+   * Re-solve from the linked profile with new controls, keeping hand edits: the method at `budget`,
+   * or, with `target`, the method's best schedule whose expected speedup meets it.
+   */
+  | {
+      readonly type: 'setControls';
+      readonly method: ScheduleMethod;
+      readonly budget: number;
+      readonly topN: number;
+      readonly forceLast: boolean;
+      readonly target?: CostTarget;
+    };
 
 /** Messages from the webview to the host. */
 export type WebviewMessage =
@@ -161,6 +178,12 @@ export type HostMessage =
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isCostTarget = (v: unknown): v is CostTarget =>
+  isObject(v) &&
+  typeof v.speedup === 'number' &&
+  Number.isFinite(v.speedup) &&
+  v.speedup >= 1 &&
+  (v.by === 'flops' || v.by === 'time');
 const isBlockId = (v: unknown): v is string => typeof v === 'string' && /^(0|[1-9][0-9]{0,5})\.(sa|ca|ffn)$/.test(v);
 
 /**
@@ -188,7 +211,14 @@ export function isEditIntent(v: unknown): v is EditIntent {
     case 'toggleStep':
       return isBlockId(v.blockId) && isInt(v.step, 0);
     case 'setControls':
-      return isInt(v.budget, 1) && isInt(v.topN, 0) && typeof v.forceLast === 'boolean';
+      return (
+        typeof v.method === 'string' &&
+        isScheduleMethod(v.method) &&
+        isInt(v.budget, 1) &&
+        isInt(v.topN, 0) &&
+        typeof v.forceLast === 'boolean' &&
+        (v.target === undefined || isCostTarget(v.target))
+      );
     default:
       return false;
   }

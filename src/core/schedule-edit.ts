@@ -4,8 +4,11 @@
  * The editor turns the result into a minimal text edit (see `edits.ts`).
  */
 import { originOf } from './blocks';
+import type { CostTarget } from './cost-target';
+import { BacError } from './errors';
+import { solveAtBudget, solveForTarget } from './methods';
 import { manualEditsOf, solveSchedule } from './solve';
-import { checkSolverParams, type SolverChoice } from './solver-params';
+import { checkSolverParams, type ScheduleMethod, type SolverChoice } from './solver-params';
 import type { BlockId, Profile, Schedule, ScheduleBlock, SolverParams } from './types';
 
 /** Result of an edit: the new schedule, or why the edit is refused (one sentence for the UI). */
@@ -57,13 +60,22 @@ export function toggleStep(schedule: Schedule, blockId: BlockId, step: number): 
 }
 
 /** The parameters the editor's controls change; the profile reference is kept as it is. */
-export type SolverControls = SolverChoice;
+export interface SolverControls extends SolverChoice {
+  /** The schedule method (`bac solve --method`); a re-solve keeps the schedule's unless changed. */
+  readonly method: ScheduleMethod;
+  /**
+   * Solve for this expected speedup instead of `budget`: the method's best schedule that meets it
+   * (`bac solve --target-speedup`). The budget it picks is what the file records.
+   */
+  readonly target?: CostTarget;
+}
 
 /**
- * Re-solves `schedule` from `profile` with new controls, keeping every hand edit (manual updates
- * and removals) and the schedule's model and profile references. The caller has checked that the
- * profile is the one the schedule links (sha256). Refuses parameters out of range with a sentence.
- * O(B · M · K² + B² · M).
+ * Re-solves `schedule` from `profile` with new controls — the method at a budget, or the method's
+ * best schedule for a cost target — keeping every hand edit (manual updates and removals) and the
+ * schedule's model and profile references. The caller has checked that the profile is the one the
+ * schedule links (sha256). Refuses parameters out of range and unreachable targets with a sentence.
+ * O(B · M · K² + B² · M) per budget tried (a target tries O(log K) budgets).
  */
 export function resolveWithControls(schedule: Schedule, profile: Profile, controls: SolverControls): EditResult {
   const K = profile.sampler.steps;
@@ -73,9 +85,33 @@ export function resolveWithControls(schedule: Schedule, profile: Profile, contro
       reason: `The profile has K = ${K} steps but the schedule has ${schedule.sampler.steps}; re-profile the model.`,
     };
   }
-  const refused = checkSolverParams(controls, { K, blocks: profile.blocks.length });
+  const { budget, topN, forceLast, method, target } = controls;
+  const refused = checkSolverParams(target ? { ...controls, budget: K } : controls, {
+    K,
+    blocks: profile.blocks.length,
+  });
   if (refused) return { ok: false, reason: refused };
-  const { budget, topN, forceLast } = controls;
-  const params: SolverParams = { budget, topN, forceLast, profile: schedule.solver.profile };
-  return { ok: true, schedule: solveSchedule(profile, params, schedule.model, manualEditsOf(schedule)) };
+  const edits = manualEditsOf(schedule);
+  const profileRef = schedule.solver.profile;
+  try {
+    if (target) {
+      const options = { topN, forceLast, model: schedule.model, profileRef, edits };
+      return { ok: true, schedule: solveForTarget(method, profile, target, options).schedule };
+    }
+    if (method !== 'bac') {
+      const options = { topN, forceLast, model: schedule.model, profileRef, edits };
+      return { ok: true, schedule: solveAtBudget(method, profile, budget, options) };
+    }
+    const params: SolverParams = { budget, topN, forceLast, profile: profileRef };
+    return { ok: true, schedule: solveSchedule(profile, params, schedule.model, edits) };
+  } catch (e) {
+    if (e instanceof BacError) return { ok: false, reason: sentence(e.message) };
+    throw e;
+  }
+}
+
+/** A solver message as one sentence for the status line. */
+function sentence(message: string): string {
+  const s = message.charAt(0).toUpperCase() + message.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }

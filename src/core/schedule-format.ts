@@ -10,7 +10,7 @@
  *   "version": 1,
  *   "model": { …path, sha256 },
  *   "sampler": { …type, steps },
- *   "solver": { …budget, topN, forceLast, profile: {path, sha256} | null },
+ *   "solver": { …method (absent: bac), budget, topN, forceLast, profile: {path, sha256} | null },
  *   "baseCost": { …flops, timeUs },
  *   "blocks": [
  *     { "id": "0.sa", "acs": [0, 12, 99], "bua": [40], "manual": [], "manualOff": [], "flops": 1048576, "timeUs": 12.5 },
@@ -135,6 +135,8 @@ function scheduleOf(d: ScheduleDocument): Schedule {
     model: ref(d.model),
     sampler: { type: d.sampler.type, steps: d.sampler.steps },
     solver: {
+      // `bac` is the default: kept in memory as absent, so the serialiser never writes it
+      ...(d.solver.method !== undefined && d.solver.method !== 'bac' ? { method: d.solver.method } : {}),
       budget: d.solver.budget,
       topN: d.solver.topN,
       forceLast: d.solver.forceLast,
@@ -190,6 +192,7 @@ export function serializeSchedule(s: Schedule): string {
     `    "steps": ${j(s.sampler.steps)}`,
     '  },',
     '  "solver": {',
+    ...(s.solver.method !== undefined && s.solver.method !== 'bac' ? [`    "method": ${j(s.solver.method)},`] : []),
     `    "budget": ${j(s.solver.budget)},`,
     `    "topN": ${j(s.solver.topN)},`,
     `    "forceLast": ${j(s.solver.forceLast)},`,

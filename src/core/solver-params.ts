@@ -15,6 +15,26 @@
 import { SOLVER_RULES } from './contract';
 import type { SolverParams } from './types';
 
+/** A schedule method; the schema's `solver.method` declares them (absent in a file means `bac`). */
+export type ScheduleMethod = NonNullable<SolverParams['method']>;
+
+/** Method names as the CLI spells them, in the schema's order (a unit test checks the two agree). */
+export const SCHEDULE_METHODS: readonly ScheduleMethod[] = ['bac', 'acs', 'unified', 'uniform', 'grid'];
+
+/** How the editor names each method. */
+export const METHOD_LABELS: Readonly<Record<ScheduleMethod, string>> = {
+  bac: 'BAC (ACS + Bubbling Union)',
+  acs: 'ACS without BUA',
+  unified: 'Unified ACS (one set for all blocks)',
+  uniform: 'Uniform (every ⌊K/S⌋ steps)',
+  grid: 'Grid (aligned per-block intervals)',
+};
+
+/** Whether `s` names a {@link ScheduleMethod}. */
+export function isScheduleMethod(s: string): s is ScheduleMethod {
+  return (SCHEDULE_METHODS as readonly string[]).includes(s);
+}
+
 /** The parameters a person chooses (the profile reference is set by whoever writes the file). */
 export type SolverChoice = Pick<SolverParams, 'budget' | 'topN' | 'forceLast'>;
 

@@ -102,7 +102,7 @@ export interface ScheduleBlock extends BlockUpdates {
 }
 
 /**
- * A `.bacschedule` in memory, without its derived `summary` (recomputed on serialise, see
+ * A `.bacschedule` in memory (a legacy file's derived `summary` is not kept, see
  * `summarizeSchedule`). Blocks are in model order. Hand-written in-memory shape; the file is
  * `ScheduleFile` (generated), and schedule-format.ts maps between the two.
  */

@@ -1,6 +1,7 @@
 import { BacError } from '../core/errors';
 import { assertUsableTarget, costOf, type CostTarget } from '../core/cost-target';
-import { solveForTarget, type ScheduleMethod } from '../core/methods';
+import { solveForTarget } from '../core/methods';
+import type { ScheduleMethod } from '../core/solver-params';
 import { Rng } from '../core/rng';
 import { serializeSchedule } from '../core/schedule-format';
 import type { FileRef, Profile, Schedule } from '../core/types';

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { updateSteps } from '../../src/core/blocks';
+import { summarizeSchedule } from '../../src/core/cost';
 import { parseSchedule } from '../../src/core/schedule-format';
 import { ariaPosition } from '../../src/core/timeline-nav';
 import {
@@ -319,6 +320,47 @@ describe('e2e: BAC Studio in the VS Code workbench', function () {
     assert.ok(saved.ok, 'the saved file is a valid schedule');
     assert.equal(saved.schedule.solver.budget, NEW_BUDGET);
     assert.equal(saved.schedule.solver.topN, WS_TOP_N);
+  });
+
+  it('re-solves with another method and for a target speedup from the controls; each is one undo step', async () => {
+    const { page, workspace } = e2e();
+    const name = WS.schedule.split('/').pop()!;
+    const file = join(workspace, WS.schedule);
+    const before = readFileSync(file, 'utf8');
+    const view = webview(page);
+    const save = async (): Promise<string> => {
+      await tab(page, name).and(page.locator('.tab.dirty')).waitFor({ timeout: 15_000 });
+      await page.keyboard.press('Control+S');
+      await page.locator('.tabs-container .tab.dirty').first().waitFor({ state: 'detached', timeout: 15_000 });
+      return readFileSync(file, 'utf8');
+    };
+    const undo = async (): Promise<void> => {
+      await view.locator(FOCUSED_CELL).focus();
+      await page.keyboard.press('Control+Z');
+      assert.equal(await save(), before, 'Control+Z restores the text byte for byte');
+    };
+
+    await view.locator('#method').selectOption('uniform');
+    const uniform = parseSchedule(await save());
+    assert.ok(uniform.ok);
+    assert.equal(uniform.schedule.solver.method, 'uniform', 'the file records the method');
+    assert.equal(uniform.schedule.solver.budget, NEW_BUDGET, 'at the budget shown');
+    const spacing = Math.floor(WS_STEPS / NEW_BUDGET);
+    for (const b of uniform.schedule.blocks)
+      assert.ok(
+        b.acs.every((k) => k % spacing === 0),
+        `${b.id}: uniform steps`,
+      );
+    await undo();
+
+    const target = view.locator('#target input');
+    await target.fill('6');
+    await target.press('Enter');
+    const fast = parseSchedule(await save());
+    assert.ok(fast.ok);
+    assert.ok(summarizeSchedule(fast.schedule).speedupFlops >= 6, 'the schedule meets the target by FLOPs');
+    assert.ok(fast.schedule.solver.budget < NEW_BUDGET, 'a faster schedule has a smaller budget');
+    await undo();
   });
 
   it('renders in a light theme too', async () => {

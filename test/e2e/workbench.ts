@@ -71,10 +71,21 @@ export async function runCommand(page: Page, label: string, timeoutMs = 30_000):
  * Enter to the caller (to time what follows).
  */
 export async function quickOpen(page: Page, relativePath: string, submit = true): Promise<void> {
-  await openQuickInput(page);
-  await fillQuickInput(page, relativePath);
   const rows = quickPickRow(page, relativePath.split('/').pop()!);
-  await rows.first().waitFor({ timeout: 15_000 });
+  // In a fresh window quick open lists files only once VS Code's file search has indexed the
+  // workspace, and it does not refresh an open query: on a busy machine the first query comes back
+  // empty. Ask again once, with a longer wait.
+  for (const timeout of [15_000, 30_000]) {
+    await openQuickInput(page);
+    await fillQuickInput(page, relativePath);
+    try {
+      await rows.first().waitFor({ timeout });
+      break;
+    } catch (e) {
+      await page.keyboard.press('Escape');
+      if (timeout === 30_000) throw e;
+    }
+  }
   if (submit) await page.keyboard.press('Enter');
 }
 

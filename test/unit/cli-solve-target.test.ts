@@ -66,7 +66,7 @@ describe('bac solve --method / --target-speedup', () => {
     const cases: [string[], RegExp][] = [
       [
         ['--target-speedup', '50'],
-        /out of reach for bac: its cheapest schedule is [\d.]+× faster; lower --target-speedup/,
+        /out of reach for bac: its cheapest schedule is [\d.]+× faster; lower the target speedup/,
       ],
       [['--target-speedup', '0.5'], /--target-speedup 0\.5 is invalid, expected a number ≥ 1/],
       [['--target-speedup', 'fast'], /--target-speedup fast is invalid/],

@@ -112,6 +112,7 @@ describe('minimalLineEdits', () => {
         rand() < 0.5
           ? toggleStep(s, p.blocks[Math.floor(rand() * p.blocks.length)]!.id, 1 + Math.floor(rand() * 23))
           : resolveWithControls(s, p, {
+              method: 'bac',
               budget: 2 + Math.floor(rand() * 22),
               topN: Math.floor(rand() * 4),
               forceLast: rand() < 0.5,

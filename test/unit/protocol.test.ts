@@ -10,7 +10,15 @@ describe('protocol guards', () => {
       { type: 'profileModel' },
       { type: 'requestMatrix', blockId: '3.ca' },
       { type: 'toggleStep', blockId: '0.sa', step: 4 },
-      { type: 'setControls', budget: 10, topN: 0, forceLast: false },
+      { type: 'setControls', method: 'bac', budget: 10, topN: 0, forceLast: false },
+      {
+        type: 'setControls',
+        method: 'grid',
+        budget: 10,
+        topN: 0,
+        forceLast: true,
+        target: { speedup: 2.5, by: 'time' },
+      },
       { type: 'ready', extra: 1 },
     ]) {
       assert.ok(isWebviewMessage(m), JSON.stringify(m));
@@ -30,10 +38,22 @@ describe('protocol guards', () => {
       { type: 'toggleStep', blockId: '0.sa', step: 1.5 },
       { type: 'toggleStep', blockId: '0.sa', step: '4' },
       { type: 'toggleStep', blockId: '00.sa', step: 4 },
-      { type: 'setControls', budget: 0, topN: 0, forceLast: true },
-      { type: 'setControls', budget: 5, topN: -1, forceLast: true },
-      { type: 'setControls', budget: 5, topN: 1, forceLast: 'yes' },
-      { type: 'setControls', budget: Number.NaN, topN: 1, forceLast: true },
+      { type: 'setControls', method: 'bac', budget: 0, topN: 0, forceLast: true },
+      { type: 'setControls', method: 'bac', budget: 5, topN: -1, forceLast: true },
+      { type: 'setControls', method: 'bac', budget: 5, topN: 1, forceLast: 'yes' },
+      { type: 'setControls', method: 'bac', budget: Number.NaN, topN: 1, forceLast: true },
+      { type: 'setControls', budget: 5, topN: 1, forceLast: true },
+      { type: 'setControls', method: 'tuned', budget: 5, topN: 1, forceLast: true },
+      {
+        type: 'setControls',
+        method: 'bac',
+        budget: 5,
+        topN: 1,
+        forceLast: true,
+        target: { speedup: 0.5, by: 'flops' },
+      },
+      { type: 'setControls', method: 'bac', budget: 5, topN: 1, forceLast: true, target: { speedup: 2, by: 'ms' } },
+      { type: 'setControls', method: 'bac', budget: 5, topN: 1, forceLast: true, target: 2 },
     ]) {
       assert.ok(!isWebviewMessage(m), JSON.stringify(m));
     }

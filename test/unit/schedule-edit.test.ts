@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { originOf, updateSteps } from '../../src/core/blocks';
-import { formatSpeedup } from '../../src/core/cost';
+import { formatSpeedup, summarizeSchedule } from '../../src/core/cost';
+import { methodOf } from '../../src/core/methods';
 import { analyse, profileMismatch, samplerLabel, validState } from '../../src/core/editor-view';
 import { resolveWithControls, STEP_ZERO_REASON, toggleStep } from '../../src/core/schedule-edit';
 import { parseSchedule, serializeSchedule } from '../../src/core/schedule-format';
@@ -57,32 +58,112 @@ describe('resolveWithControls', () => {
         base.blocks.find((b) => b.id === '1.ca')!,
         7,
       ) !== null;
-    const r = ok(resolveWithControls(edited, profile, { budget: 8, topN: 1, forceLast: false })).schedule;
+    const r = ok(
+      resolveWithControls(edited, profile, { method: 'bac', budget: 8, topN: 1, forceLast: false }),
+    ).schedule;
     assert.equal(r.solver.budget, 8);
     assert.deepEqual(r.solver.profile, profileRef);
     const blk = r.blocks.find((b) => b.id === '1.ca')!;
     assert.equal(originOf(blk, 7), wasUpdate ? null : 'manual');
   });
 
+  it('re-solves with another method, records it in the file, and keeps it on the next budget change', () => {
+    const edited = ok(toggleStep(base, '1.ca', 7)).schedule;
+    const uniform = ok(
+      resolveWithControls(edited, profile, { method: 'uniform', budget: 4, topN: 2, forceLast: true }),
+    ).schedule;
+    assert.equal(methodOf(uniform), 'uniform');
+    assert.equal(
+      originOf(
+        uniform.blocks.find((b) => b.id === '1.ca')!,
+        7,
+      ) !== null,
+      true,
+      'the hand edit is kept',
+    );
+    const text = serializeSchedule(uniform);
+    assert.match(text, /^ {4}"method": "uniform",$/m);
+    const reread = parseSchedule(text);
+    assert.ok(reread.ok);
+    assert.equal(methodOf(reread.schedule), 'uniform');
+    assert.equal(serializeSchedule(reread.schedule), text);
+    // the editor's next budget change sends the state's method: still uniform, not BAC
+    const again = ok(
+      resolveWithControls(reread.schedule, profile, { method: 'uniform', budget: 5, topN: 2, forceLast: true }),
+    ).schedule;
+    assert.equal(methodOf(again), 'uniform');
+    const state = validState(
+      'x.bacschedule',
+      again,
+      { state: 'ok', message: '', path: 'model.bacprofile' },
+      { state: 'ok', message: '' },
+      null,
+      false,
+    );
+    assert.equal(state.solver.method, 'uniform');
+    // back to BAC: the file names no method (bac is the default), byte-identical to a plain solve
+    const bac = ok(
+      resolveWithControls(again, profile, { method: 'bac', budget: 5, topN: 2, forceLast: true }),
+    ).schedule;
+    assert.doesNotMatch(serializeSchedule(bac), /"method"/);
+  });
+
+  it("solves for a target speedup: the method's largest budget that meets it, or a sentence why not", () => {
+    for (const method of ['bac', 'uniform', 'grid'] as const) {
+      const r = ok(
+        resolveWithControls(base, profile, {
+          method,
+          budget: 5,
+          topN: 2,
+          forceLast: true,
+          target: { speedup: 2, by: 'flops' },
+        }),
+      ).schedule;
+      assert.ok(summarizeSchedule(r).speedupFlops >= 2, `${method}: ${summarizeSchedule(r).speedupFlops}`);
+      assert.equal(methodOf(r), method);
+    }
+    const far = resolveWithControls(base, profile, {
+      method: 'uniform',
+      budget: 5,
+      topN: 2,
+      forceLast: true,
+      target: { speedup: 1000, by: 'flops' },
+    });
+    assert.ok(!far.ok);
+    assert.match(far.reason, /^Target 1000× by flops is out of reach for uniform: .*lower the target speedup.*\.$/);
+  });
+
   it('refuses out-of-range controls with a sentence', () => {
     assert.match(
-      (resolveWithControls(base, profile, { budget: 0, topN: 1, forceLast: true }) as { reason: string }).reason,
+      (resolveWithControls(base, profile, { method: 'bac', budget: 0, topN: 1, forceLast: true }) as { reason: string })
+        .reason,
       /Budget 0/,
     );
     assert.match(
-      (resolveWithControls(base, profile, { budget: 21, topN: 1, forceLast: true }) as { reason: string }).reason,
+      (
+        resolveWithControls(base, profile, { method: 'bac', budget: 21, topN: 1, forceLast: true }) as {
+          reason: string;
+        }
+      ).reason,
       /1…20/,
     );
     assert.match(
-      (resolveWithControls(base, profile, { budget: 1, topN: 1, forceLast: true }) as { reason: string }).reason,
+      (resolveWithControls(base, profile, { method: 'bac', budget: 1, topN: 1, forceLast: true }) as { reason: string })
+        .reason,
       /at least 2/,
     );
     assert.match(
-      (resolveWithControls(base, profile, { budget: 5, topN: 10, forceLast: true }) as { reason: string }).reason,
+      (
+        resolveWithControls(base, profile, { method: 'bac', budget: 5, topN: 10, forceLast: true }) as {
+          reason: string;
+        }
+      ).reason,
       /Top-n 10/,
     );
-    assert.ok(resolveWithControls(base, profile, { budget: 1, topN: 1, forceLast: false }).ok);
-    assert.ok(!resolveWithControls(base, tinyProfile(3, 10), { budget: 5, topN: 1, forceLast: true }).ok);
+    assert.ok(resolveWithControls(base, profile, { method: 'bac', budget: 1, topN: 1, forceLast: false }).ok);
+    assert.ok(
+      !resolveWithControls(base, tinyProfile(3, 10), { method: 'bac', budget: 5, topN: 1, forceLast: true }).ok,
+    );
   });
 });
 

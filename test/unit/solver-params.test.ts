@@ -10,8 +10,10 @@ import {
   checkSolverParams,
   fitSolverDefaults,
   MIN_BUDGET,
+  METHOD_LABELS,
   MIN_TOP_N,
   minBudget,
+  SCHEDULE_METHODS,
   SOLVER_DEFAULTS,
 } from '../../src/core/solver-params';
 import { carryEdits, solveAndWriteSchedule } from '../../src/engine/schedule-service';
@@ -20,6 +22,13 @@ import { syntheticProfile } from './helpers/synthetic-profile';
 const root = join(__dirname, '..', '..');
 
 describe('solver parameters (one module)', () => {
+  it("the schedule methods are the schema's solver.method pattern, each with a label", () => {
+    const schema = JSON.parse(readFileSync(join(root, 'schemas', 'bacschedule.schema.json'), 'utf8'));
+    const pattern: string = schema.properties.solver.properties.method.pattern;
+    assert.deepEqual(SCHEDULE_METHODS, /^\^\((.*)\)\$$/.exec(pattern)![1]!.split('|'));
+    assert.deepEqual(Object.keys(METHOD_LABELS), [...SCHEDULE_METHODS]);
+  });
+
   it("package.json's bac.solver.* defaults and minima are the module's", () => {
     const props = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).contributes.configuration.properties;
     assert.equal(props['bac.solver.budget'].default, SOLVER_DEFAULTS.budget);

@@ -17,6 +17,8 @@ export interface ScheduleFileSampler {
 
 /** How the schedule was produced, so that it can be re-solved identically. */
 export interface ScheduleFileSolver {
+  /** The schedule method (bac solve --method): bac, acs (ACS without the Bubbling Union), unified (one ACS set for every block), uniform or grid. Absent means bac; a re-solve keeps it. */
+  readonly method?: 'bac' | 'acs' | 'unified' | 'uniform' | 'grid';
   /**
    * ACS budget M: update steps per block (1 ≤ M ≤ K).
    * Schema: integer, 1 … 100000.

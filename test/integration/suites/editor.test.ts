@@ -41,6 +41,7 @@ describe('the .bacschedule editor', () => {
     const budget = WS_BUDGET + 4;
     const outcome = await scheduleEditor.applyIntent(uri, {
       type: 'setControls',
+      method: 'bac',
       budget,
       topN: WS_TOP_N,
       forceLast: true,
@@ -76,7 +77,13 @@ describe('the .bacschedule editor', () => {
     await openInCustomEditor(uri, scheduleEditor.viewType);
     const state = await scheduleEditor.stateOf(uri);
     assert.equal(state.kind, 'invalid');
-    const outcome = await scheduleEditor.applyIntent(uri, { type: 'setControls', budget: 5, topN: 1, forceLast: true });
+    const outcome = await scheduleEditor.applyIntent(uri, {
+      type: 'setControls',
+      method: 'bac',
+      budget: 5,
+      topN: 1,
+      forceLast: true,
+    });
     assert.equal(outcome.applied, false);
     assert.ok(outcome.message, 'a refusal says why');
     await sleep(1500); // give a (wrong) deferred write every chance to happen
