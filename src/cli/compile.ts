@@ -12,7 +12,7 @@ import { loadPolicy } from '../engine/policy';
 import { optionalIntegerOption, UsageError, type CommandResult } from './args';
 import { checkOutput, writeFileAtomic } from './fsutil';
 import { loadSchedule } from './load';
-import { COMMON_OPTIONS, flagOption, parseCommand, valueOption } from './options';
+import { flagOption, parseCommand, valueOption } from './options';
 
 /** `bac compile`'s usage and options (its `--help`). */
 export const COMPILE_SPEC = {

@@ -17,7 +17,7 @@ import {
   type CommandResult,
 } from './args';
 import { checkOutput, fsUserError } from './fsutil';
-import { COMMON_OPTIONS, parseCommand, valueOption } from './options';
+import { parseCommand, valueOption } from './options';
 
 /** Signals that cancel a profile (Ctrl-C, a terminating supervisor). */
 const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;

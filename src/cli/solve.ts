@@ -13,7 +13,7 @@ import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-
 import { FileIssuesError, optionalIntegerOption, UsageError, type CommandResult } from './args';
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
-import { COMMON_OPTIONS, flagOption, parseCommand, valueOption } from './options';
+import { flagOption, parseCommand, valueOption } from './options';
 import { targetOption } from './target';
 
 /** BUA top-n when `--top-n` is not given. */

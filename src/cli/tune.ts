@@ -13,7 +13,7 @@ import { integerOption, UsageError, type CommandResult } from './args';
 import { relativePosix, resolveStored } from '../engine/paths';
 import { sha256Bytes, sha256File } from './fsutil';
 import { loadProfile } from './load';
-import { COMMON_OPTIONS, flagOption, parseCommand, valueOption } from './options';
+import { flagOption, parseCommand, valueOption } from './options';
 import { targetOption } from './target';
 
 /** Search iterations when `--iterations` is not given. */
