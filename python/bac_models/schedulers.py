@@ -22,10 +22,13 @@ float32; ``alphas_cumprod`` is the float32 cumulative product; the per-step arit
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 import torch
+
+#: Gives a step's Gaussian noise, shaped like the sample; a step calls it only when it uses noise.
+NoiseDraw = Callable[[], torch.Tensor]
 
 
 def betas_for_alpha_bar(num_diffusion_timesteps: int, max_beta: float = 0.999) -> torch.Tensor:
@@ -147,6 +150,26 @@ class _SchedulerBase:
             model_output.shape, generator=generator, dtype=model_output.dtype, device=model_output.device
         )
 
+    def step(
+        self,
+        model_output: torch.Tensor,
+        timestep: int,
+        sample: torch.Tensor,
+        noise: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
+        """Return the sample after the step from ``timestep`` (x_{prev_t}).
+
+        ``noise`` (same shape as ``sample``) is the Gaussian noise of a step that draws some (DDPM at
+        ``t > 0``, DDIM with ``eta > 0``; DPM-Solver++ never does); when it is None, it is drawn with
+        ``torch.randn`` (optionally from ``generator``), and only if the step uses it.
+        """
+        return self._step(model_output, timestep, sample, lambda: self._step_noise(noise, model_output, generator))
+
+    def _step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, draw: NoiseDraw) -> torch.Tensor:
+        """The sampler's update; ``draw()`` gives the step's noise (call it only when the step uses noise)."""
+        raise NotImplementedError
+
     def _require_timesteps(self) -> None:
         if self.num_inference_steps is None:
             raise RuntimeError("call set_timesteps before step")
@@ -184,16 +207,7 @@ class DDPMScheduler(_SchedulerBase):
 
     variance_type = "fixed_small"
 
-    def step(
-        self,
-        model_output: torch.Tensor,
-        timestep: int,
-        sample: torch.Tensor,
-        noise: Optional[torch.Tensor] = None,
-        generator: Optional[torch.Generator] = None,
-    ) -> torch.Tensor:
-        """Return x_{prev_t}. ``noise`` (same shape as ``sample``) is used when ``t > 0``; if it is
-        None, it is drawn with ``torch.randn`` (optionally from ``generator``)."""
+    def _step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, draw: NoiseDraw) -> torch.Tensor:
         t, abar_t, abar_prev = self._step_alphas(timestep, self.one)
         beta_prod_t = 1 - abar_t
         beta_prod_prev = 1 - abar_prev
@@ -207,7 +221,7 @@ class DDPMScheduler(_SchedulerBase):
 
         if t > 0:
             variance = torch.clamp(beta_prod_prev / beta_prod_t * cur_beta, min=1e-20)
-            prev = prev + variance**0.5 * self._step_noise(noise, model_output, generator)
+            prev = prev + variance**0.5 * draw()
         return prev
 
 
@@ -227,18 +241,8 @@ class DDIMScheduler(_SchedulerBase):
         self.eta = eta
         self.final_alpha_cumprod = self.one if set_alpha_to_one else self.alphas_cumprod[0]
 
-    def step(
-        self,
-        model_output: torch.Tensor,
-        timestep: int,
-        sample: torch.Tensor,
-        noise: Optional[torch.Tensor] = None,
-        generator: Optional[torch.Generator] = None,
-        eta: Optional[float] = None,
-    ) -> torch.Tensor:
-        """Return x_{prev_t}. ``noise`` is only used when ``eta > 0``."""
+    def _step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, draw: NoiseDraw) -> torch.Tensor:
         self._require_timesteps()
-        eta = self.eta if eta is None else eta
         _, abar_t, abar_prev = self._step_alphas(timestep, self.final_alpha_cumprod)
         x0 = self._predicted_x0(model_output, sample, abar_t)
         # eps from the unclipped x0 (diffusers' use_clipped_model_output=False)
@@ -246,11 +250,11 @@ class DDIMScheduler(_SchedulerBase):
         x0 = self._clip(x0)
 
         variance = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
-        std = eta * variance**0.5
+        std = self.eta * variance**0.5
         direction = (1 - abar_prev - std**2) ** 0.5 * eps
         prev = abar_prev**0.5 * x0 + direction
-        if eta > 0:
-            prev = prev + std * self._step_noise(noise, model_output, generator)
+        if self.eta > 0:
+            prev = prev + std * draw()
         return prev
 
     def config(self, type_name: str = "ddim") -> dict:  # noqa: D401 - same as base
@@ -365,15 +369,8 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
         alpha_t = 1 / ((sigma**2 + 1) ** 0.5)
         return alpha_t, sigma * alpha_t
 
-    def step(
-        self,
-        model_output: torch.Tensor,
-        timestep: int,
-        sample: torch.Tensor,
-        noise: Optional[torch.Tensor] = None,
-        generator: Optional[torch.Generator] = None,
-    ) -> torch.Tensor:
-        """Return the sample after step k (the deterministic solver ignores ``noise``)."""
+    def _step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, draw: NoiseDraw) -> torch.Tensor:
+        """Step k of the multistep solver; deterministic, it never calls ``draw``."""
         self._require_timesteps()
         k = self._step_index
         K = len(self.timesteps)

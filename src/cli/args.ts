@@ -1,7 +1,7 @@
 /**
- * Small argument helpers on top of `node:util` parseArgs, turning every mistake into a user error.
+ * Reading option values (integers, execution providers, positionals), turning every mistake into a
+ * user error; and the CLI's error and result types.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BacError } from '../core/errors';
 import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../engine/ort';
 import type { FormatIssue } from '../core/json-validate';
@@ -27,24 +27,6 @@ export class FileIssuesError extends BacError {
   ) {
     super(formatIssues(file, issues));
     this.name = 'FileIssuesError';
-  }
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/**
- * Parses a subcommand's arguments strictly (unknown options and missing values are errors).
- * @throws UsageError naming the bad argument.
- */
-export function parseCommandArgs<O extends Options>(command: string, argv: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-  } catch (e) {
-    // parseArgs reports ERR_PARSE_ARGS_* TypeErrors with a readable message; anything else is a bug.
-    const code = (e as { code?: string }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
-      throw new UsageError((e as Error).message, command);
-    throw e;
   }
 }
 
@@ -79,16 +61,9 @@ export function optionalIntegerOption<F>(
   return value === undefined ? fallback : integerOption(command, name, value, min, max);
 }
 
-/** The options of commands that run the policy on observation windows cut from episodes. */
-export const WINDOW_SAMPLING_OPTIONS = {
-  episodes: { type: 'string' },
-  samples: { type: 'string' },
-  ep: { type: 'string' },
-  seed: { type: 'string' },
-} as const;
-
 /**
- * `--ep`, `--samples` and `--seed` of {@link WINDOW_SAMPLING_OPTIONS}, with the command's defaults.
+ * `--ep`, `--samples` and `--seed` of commands that run the policy on observation windows cut from
+ * episodes, with the command's defaults.
  * @throws UsageError for an invalid value.
  */
 export function windowSamplingOptions(

@@ -9,41 +9,43 @@ import type { Schedule } from '../core/types';
 import { compileChunk } from '../engine/chunk-compile';
 import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
 import { loadPolicy } from '../engine/policy';
-import { onePositional, optionalIntegerOption, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { optionalIntegerOption, UsageError, type CommandResult } from './args';
 import { checkOutput, writeFileAtomic } from './fsutil';
 import { loadSchedule } from './load';
+import { flagOption, parseCommand, valueOption } from './options';
 
-/** `bac compile --help`. */
-export const COMPILE_HELP = `Usage: bac compile S.bacschedule --out M.cached.onnx [--batch B] [--chunk] [--json]
-
-Writes the If-gated model with the schedule baked in as a constant [K, blocks] table indexed by an
+/** `bac compile`'s usage and options (its `--help`). */
+export const COMPILE_SPEC = {
+  name: 'compile',
+  positional: 'schedule (S.bacschedule)',
+  usage: 'S.bacschedule --out M.cached.onnx [--batch B] [--chunk] [--json]',
+  about: `Writes the If-gated model with the schedule baked in as a constant [K, blocks] table indexed by an
 int64 input \`step\`; the packed block cache is state (\`bac_cache\` in, \`bac_cache_out\` out). A robot
 loop needs only its sampler: see docs/compiled-model.md. The model is the one the schedule names
-(its sha256 must match).
-
-Options:
-  --out M            the .onnx to write (atomically, after ONNX Runtime loaded it; never the
-                     schedule or its model)
-  --batch B          fix the batch axis to B (e.g. 1 on a robot): ONNX Runtime then folds the shape
-                     arithmetic and each call runs fewer nodes; the model accepts only batch B
-  --chunk            write the chunk graph instead: one call runs a whole action chunk (the K
-                     sampler steps unrolled, the schedule and the sampler inside; inputs cond,
-                     initial_sample and, for samplers that draw noise, step_noise); batch fixed
-                     (--batch, default 1)
-  --json             print a JSON result instead of text
-  -h, --help         show this help
-
-Exit codes: 0 success, 1 user error, 2 internal error.`;
+(its sha256 must match).`,
+  options: {
+    out: valueOption(
+      'M',
+      'the .onnx to write (atomically, after ONNX Runtime loaded it; never the',
+      'schedule or its model)',
+    ),
+    batch: valueOption(
+      'B',
+      'fix the batch axis to B (e.g. 1 on a robot): ONNX Runtime then folds the shape',
+      'arithmetic and each call runs fewer nodes; the model accepts only batch B',
+    ),
+    chunk: flagOption(
+      'write the chunk graph instead: one call runs a whole action chunk (the K',
+      'sampler steps unrolled, the schedule and the sampler inside; inputs cond,',
+      'initial_sample and, for samplers that draw noise, step_noise); batch fixed',
+      '(--batch, default 1)',
+    ),
+  },
+};
 
 /** Runs `bac compile`. @throws BacError for user errors. */
 export async function compileCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { values, positionals } = parseCommandArgs('compile', argv, {
-    out: { type: 'string' },
-    batch: { type: 'string' },
-    chunk: { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
-  const schedulePath = onePositional('compile', positionals, 'schedule (S.bacschedule)');
+  const { values, positional: schedulePath } = parseCommand(COMPILE_SPEC, argv);
   if (values.out === undefined)
     throw new UsageError('--out is missing, expected e.g. --out policy.cached.onnx', 'compile');
   if (!values.out.endsWith('.onnx')) throw new UsageError(`--out ${values.out} does not end in .onnx`, 'compile');

@@ -18,16 +18,10 @@ import { ModelRejectedError } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { compareWithFewerSteps } from '../engine/sweep-measure';
 import { loadWindows } from '../engine/profiler';
-import {
-  onePositional,
-  parseCommandArgs,
-  UsageError,
-  WINDOW_SAMPLING_OPTIONS,
-  windowSamplingOptions,
-  type CommandResult,
-} from './args';
+import { UsageError, windowSamplingOptions, type CommandResult } from './args';
 import { table } from './info';
 import { loadProfile, loadSchedule } from './load';
+import { COMMON_OPTIONS, flagOption, parseCommand, valueOption } from './options';
 import { sweepTable } from './sweep';
 
 /** Samples when `--samples` is not given. */
@@ -40,28 +34,29 @@ const EVAL_DRAWS = 2;
 export const FEWER_STEPS_NOTE =
   "Speedups measured in this process against the full model under the schedule's sampler; on a machine shared with other work they are affected by contention. No offline measure here is known to predict closed-loop success.";
 
-/** `bac eval --help`. */
-export const EVAL_HELP = `Usage: bac eval S.bacschedule --episodes E [options]
-
-Runs the model the schedule names on N observation windows, in full and once per schedule as a
+/** `bac eval`'s usage and options (its `--help`). */
+export const EVAL_SPEC = {
+  name: 'eval',
+  positional: 'schedule (S.bacschedule)',
+  usage: 'S.bacschedule --episodes E [options]',
+  about: `Runs the model the schedule names on N observation windows, in full and once per schedule as a
 chunk graph (one ONNX Runtime call per action chunk; same windows, same noise, one process, batch
 1), and reports the measured speedup against the faster full-model runner (per-step loop or full
 chunk graph) and the error of the executed actions in raw action units. Baselines at the same
 budget: Uniform, and — when the schedule's profile is available — Unified ACS and ACS without BUA.
 Then, at equal measured cost, the full model under DDPM (strided), DDIM and DPM-Solver++ at fewer
-steps beside the schedule, with errors against the recorded demonstrations (docs/sweep.md).
-
-Options:
-  --episodes E       robomimic HDF5, diffusion_policy zarr directory or .zarr.zip
-  --samples N        observation windows (default ${DEFAULT_EVAL_SAMPLES})
-  --ep PROVIDER      auto | cpu | cuda | webgpu (default auto)
-  --seed S           seed of windows and noise (default 1)
-  --no-record        do not record the measured speed in the schedule (by default it is stored
-                     as "measured", with provider, device and batch, and shown by the CodeLens)
-  --json             print a JSON result instead of text
-  -h, --help         show this help
-
-Exit codes: 0 success, 1 user error, 2 internal error.`;
+steps beside the schedule, with errors against the recorded demonstrations (docs/sweep.md).`,
+  options: {
+    episodes: valueOption('E', 'robomimic HDF5, diffusion_policy zarr directory or .zarr.zip'),
+    samples: valueOption('N', `observation windows (default ${DEFAULT_EVAL_SAMPLES})`),
+    ep: COMMON_OPTIONS.ep,
+    seed: COMMON_OPTIONS.seed(1),
+    'no-record': flagOption(
+      'do not record the measured speed in the schedule (by default it is stored',
+      'as "measured", with provider, device and batch, and shown by the CodeLens)',
+    ),
+  },
+};
 
 /** The schedule's profile when it is present and unchanged; otherwise why not. */
 async function linkedProfile(
@@ -121,12 +116,7 @@ export function evaluationTable(
 
 /** Runs `bac eval`. @throws BacError for user errors. */
 export async function evalCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { values, positionals } = parseCommandArgs('eval', argv, {
-    ...WINDOW_SAMPLING_OPTIONS,
-    'no-record': { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
-  const schedulePath = onePositional('eval', positionals, 'schedule (S.bacschedule)');
+  const { values, positional: schedulePath } = parseCommand(EVAL_SPEC, argv);
   if (values.episodes === undefined) throw new UsageError('--episodes is missing', 'eval');
   const { ep, samples, seed } = windowSamplingOptions('eval', values, { samples: DEFAULT_EVAL_SAMPLES, seed: 1 });
 

@@ -5,25 +5,24 @@ import { updateSteps } from '../core/blocks';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { methodOf } from '../core/methods';
 import type { Profile, Schedule } from '../core/types';
-import { onePositional, parseCommandArgs } from './args';
+import { parseCommand } from './options';
 import { readInput } from './fsutil';
 import { looksLikeProfile, scheduleFromBytes } from './load';
 import { parseProfile } from '../core/profile-format';
 import { FileIssuesError } from './args';
 import type { CommandResult } from './args';
 
-/** `bac info --help`. */
-export const INFO_HELP = `Usage: bac info FILE [--json]
-
-Summarises a schedule (.bacschedule): model, sampler, solver parameters, per-block update counts
+/** `bac info`'s usage and options (its `--help`). */
+export const INFO_SPEC = {
+  name: 'info',
+  positional: 'file (S.bacschedule or P.bacprofile)',
+  usage: 'FILE [--json]',
+  about: `Summarises a schedule (.bacschedule): model, sampler, solver parameters, per-block update counts
 by origin and the expected speedup; or a profile (.bacprofile): model, sampler, samples, and per
-block its reuse error, adjacent-step similarity and cost. The file kind is detected from its content.
-
-Options:
-  --json        print a JSON result instead of text
-  -h, --help    show this help
-
-Exit codes: 0 success, 1 user error, 2 internal error.`;
+block its reuse error, adjacent-step similarity and cost. The file kind is detected from its content.`,
+  options: {},
+  optionWidth: 14,
+};
 
 /** Right-aligned text table: first column left-aligned, the rest right-aligned. O(cells). */
 export function table(rows: readonly (readonly string[])[]): string {
@@ -42,8 +41,7 @@ const shortSha = (sha: string): string => `${sha.slice(0, 12)}…`;
 
 /** Runs `bac info`. @throws BacError for user errors. */
 export async function infoCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { positionals } = parseCommandArgs('info', argv, { json: { type: 'boolean' } });
-  const file = onePositional('info', positionals, 'file (S.bacschedule or P.bacprofile)');
+  const { positional: file } = parseCommand(INFO_SPEC, argv);
   const bytes = await readInput(file, 'a .bacschedule or a .bacprofile');
   if (looksLikeProfile(bytes)) {
     const r = parseProfile(bytes);

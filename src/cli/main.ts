@@ -6,13 +6,14 @@ import { isBacError } from '../core/errors';
 import { VERBOSE_ENV } from '../engine/ort';
 import { FileIssuesError, UsageError, type CommandResult } from './args';
 import { boundList, boundMessage, MAX_MESSAGE_BYTES, shortenQuotes } from './bounded-text';
-import { INFO_HELP, infoCommand } from './info';
-import { COMPILE_HELP, compileCommand } from './compile';
-import { EVAL_HELP, evalCommand } from './eval';
-import { PROFILE_HELP, profileCommand } from './profile';
-import { SOLVE_HELP, solveCommand } from './solve';
-import { SWEEP_HELP, sweepCommand } from './sweep';
-import { TUNE_HELP, tuneCommand } from './tune';
+import { INFO_SPEC, infoCommand } from './info';
+import { COMPILE_SPEC, compileCommand } from './compile';
+import { EVAL_SPEC, evalCommand } from './eval';
+import { PROFILE_SPEC, profileCommand } from './profile';
+import { SOLVE_SPEC, solveCommand } from './solve';
+import { SWEEP_SPEC, sweepCommand } from './sweep';
+import { TUNE_SPEC, tuneCommand } from './tune';
+import { commandHelp } from './options';
 
 /** One subcommand. */
 export interface Command {
@@ -28,29 +29,33 @@ export interface Command {
 export const COMMANDS: Readonly<Record<string, Command>> = {
   profile: {
     summary: 'profile a BAC-ready ONNX policy on recorded episodes → .bacprofile',
-    help: PROFILE_HELP,
+    help: commandHelp(PROFILE_SPEC),
     run: profileCommand,
   },
   solve: {
     summary: 'solve a .bacschedule from a .bacprofile (ACS + Bubbling Union)',
-    help: SOLVE_HELP,
+    help: commandHelp(SOLVE_SPEC),
     run: solveCommand,
   },
   eval: {
     summary: 'measured speedup and action error of a schedule and its baselines',
-    help: EVAL_HELP,
+    help: commandHelp(EVAL_SPEC),
     run: evalCommand,
   },
-  compile: { summary: 'bake a schedule into a deployable ONNX model', help: COMPILE_HELP, run: compileCommand },
-  info: { summary: 'summarise a .bacschedule or a .bacprofile', help: INFO_HELP, run: infoCommand },
+  compile: {
+    summary: 'bake a schedule into a deployable ONNX model',
+    help: commandHelp(COMPILE_SPEC),
+    run: compileCommand,
+  },
+  info: { summary: 'summarise a .bacschedule or a .bacprofile', help: commandHelp(INFO_SPEC), run: infoCommand },
   sweep: {
     summary: 'fewer-step samplers × cache schedules, measured → .bacsweep + recommended schedule',
-    help: SWEEP_HELP,
+    help: commandHelp(SWEEP_SPEC),
     run: sweepCommand,
   },
   tune: {
     summary: 'tune a .bacschedule at a cost target with the model in the loop',
-    help: TUNE_HELP,
+    help: commandHelp(TUNE_SPEC),
     run: tuneCommand,
   },
 };

@@ -12,13 +12,12 @@ import {
   integerOption,
   onePositional,
   optionalIntegerOption,
-  parseCommandArgs,
   UsageError,
-  WINDOW_SAMPLING_OPTIONS,
   windowSamplingOptions,
   type CommandResult,
 } from './args';
 import { checkOutput, fsUserError } from './fsutil';
+import { parseCommand, valueOption } from './options';
 
 /** Signals that cancel a profile (Ctrl-C, a terminating supervisor). */
 const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
@@ -26,44 +25,42 @@ const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
 /** Samples when `--samples` is not given. */
 export const DEFAULT_PROFILE_SAMPLES = 32;
 
-/** `bac profile --help`. */
-export const PROFILE_HELP = `Usage: bac profile --model M.onnx --episodes E --out P.bacprofile [options]
-
-Runs the full sampler on N observation windows cut from the episodes, with every block updating,
+/** `bac profile`'s usage and options (its `--help`). */
+export const PROFILE_SPEC = {
+  name: 'profile',
+  usage: '--model M.onnx --episodes E --out P.bacprofile [options]',
+  about: `Runs the full sampler on N observation windows cut from the episodes, with every block updating,
 and records per block its step-to-step cosine similarity matrix and reuse error (mean and spread
-over the samples) and its cost per call (FLOPs from the graph, measured time).
-
-Options:
-  --model M          BAC-ready ONNX policy (see README "Model contract")
-  --episodes E       robomimic HDF5 (.hdf5), diffusion_policy zarr (.zarr directory or .zarr.zip)
-  --samples N        observation windows to profile (default ${DEFAULT_PROFILE_SAMPLES})
-  --ep PROVIDER      execution provider: auto | cpu | cuda | webgpu (default auto)
-  --seed S           seed of the window choice and the sampler noise (default 0)
-  --batch B          samples per ONNX Runtime call (default 8)
-  --sampler TYPE     ddpm | ddim | dpmsolver++ (default: the model's bac.sampler); same training
-                     schedule, e.g. DPM-Solver++ for a DDPM-trained policy
-  --steps K          denoiser calls per action chunk (default: the model's num_inference_steps)
-  --l1-elements M    elements per sample and block the reuse error is averaged over: a seeded
-                     random subset (default ${DEFAULT_L1_ELEMENTS}), or "all" for the exact value
-  --out P            the .bacprofile to write (atomically; checked before profiling, never the
-                     model or the episodes)
-  --json             print a JSON result instead of text
-  -h, --help         show this help
-
-Exit codes: 0 success, 1 user error, 2 internal error.`;
+over the samples) and its cost per call (FLOPs from the graph, measured time).`,
+  options: {
+    model: valueOption('M', 'BAC-ready ONNX policy (see README "Model contract")'),
+    episodes: valueOption('E', 'robomimic HDF5 (.hdf5), diffusion_policy zarr (.zarr directory or .zarr.zip)'),
+    samples: valueOption('N', `observation windows to profile (default ${DEFAULT_PROFILE_SAMPLES})`),
+    ep: valueOption('PROVIDER', 'execution provider: auto | cpu | cuda | webgpu (default auto)'),
+    seed: valueOption('S', 'seed of the window choice and the sampler noise (default 0)'),
+    batch: valueOption('B', 'samples per ONNX Runtime call (default 8)'),
+    sampler: valueOption(
+      'TYPE',
+      "ddpm | ddim | dpmsolver++ (default: the model's bac.sampler); same training",
+      'schedule, e.g. DPM-Solver++ for a DDPM-trained policy',
+    ),
+    steps: valueOption('K', "denoiser calls per action chunk (default: the model's num_inference_steps)"),
+    'l1-elements': valueOption(
+      'M',
+      'elements per sample and block the reuse error is averaged over: a seeded',
+      `random subset (default ${DEFAULT_L1_ELEMENTS}), or "all" for the exact value`,
+    ),
+    out: valueOption(
+      'P',
+      'the .bacprofile to write (atomically; checked before profiling, never the',
+      'model or the episodes)',
+    ),
+  },
+};
 
 /** Runs `bac profile`. @throws BacError for user errors. */
 export async function profileCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { values, positionals } = parseCommandArgs('profile', argv, {
-    model: { type: 'string' },
-    ...WINDOW_SAMPLING_OPTIONS,
-    batch: { type: 'string' },
-    'l1-elements': { type: 'string' },
-    sampler: { type: 'string' },
-    steps: { type: 'string' },
-    out: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { values, positionals } = parseCommand(PROFILE_SPEC, argv);
   if (positionals.length > 0) onePositional('profile', [], 'argument');
   for (const name of ['model', 'episodes', 'out'] as const) {
     if (values[name] === undefined) throw new UsageError(`--${name} is missing`, 'profile');

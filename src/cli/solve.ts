@@ -10,67 +10,69 @@ import type { CostTarget } from '../core/cost-target';
 import { isScheduleMethod, SCHEDULE_METHODS, type ScheduleMethod } from '../core/solver-params';
 import type { FileRef, Schedule } from '../core/types';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
-import {
-  FileIssuesError,
-  onePositional,
-  optionalIntegerOption,
-  parseCommandArgs,
-  UsageError,
-  type CommandResult,
-} from './args';
+import { FileIssuesError, optionalIntegerOption, UsageError, type CommandResult } from './args';
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
 import { loadProfile, loadSchedule } from './load';
+import { flagOption, parseCommand, valueOption } from './options';
 import { targetOption } from './target';
 
 /** BUA top-n when `--top-n` is not given. */
 export const DEFAULT_TOP_N = SOLVER_DEFAULTS.topN;
 
-/** `bac solve --help`. */
-export const SOLVE_HELP = `Usage: bac solve P.bacprofile (--budget M | --target-speedup X) --out S.bacschedule [options]
-
-Solves a cache schedule. The default method, bac: for every block, the M update steps that keep
+/** `bac solve`'s usage and options (its `--help`). */
+export const SOLVE_SPEC = {
+  name: 'solve',
+  positional: 'profile (P.bacprofile)',
+  usage: 'P.bacprofile (--budget M | --target-speedup X) --out S.bacschedule [options]',
+  about: `Solves a cache schedule. The default method, bac: for every block, the M update steps that keep
 its cached output most similar to the fresh one (ACS), then the Bubbling Union for the top-n
-blocks by reuse error.
-
-Options:
-  --method NAME      ${SCHEDULE_METHODS.join(' | ')} (default bac): bac; acs (ACS without the
-                     Bubbling Union); unified (the ACS steps of block 0.sa for every block);
-                     uniform (every ⌊K/M⌋-th step); grid (per-block intervals dividing K, chosen to
-                     minimise the profile's reuse error under the cost; with --budget M at the FLOPs
-                     of uniform M)
-  --budget M         update steps per block, 1 ≤ M ≤ K
-  --target-speedup X instead of --budget: the method's best schedule whose expected speedup over
-                     the full model is ≥ X (the largest budget that meets X; for grid the least
-                     reuse error within X)
-  --by flops|time    what --target-speedup counts: FLOPs (default) or the profile's measured
-                     block times
-  --top-n n          Bubbling Union: blocks with the largest reuse error that also update whenever
-                     a downstream FFN does; 0 disables it (default ${DEFAULT_TOP_N})
-  --no-force-last    do not make the last step an update inside the budget (official BAC adds it
-                     after solving, so blocks may get M+1 updates)
-  --out S            the .bacschedule to write (atomically). When it exists and is valid, its
-                     manual edits (steps added or removed by hand) are kept
-  --model FILE       the model, when it is no longer where the profile says; its sha256 must match
-                     the profiled model's
-  --json             print a JSON result instead of text
-  -h, --help         show this help
-
-Exit codes: 0 success, 1 user error, 2 internal error.`;
+blocks by reuse error.`,
+  options: {
+    method: valueOption(
+      'NAME',
+      `${SCHEDULE_METHODS.join(' | ')} (default bac): bac; acs (ACS without the`,
+      'Bubbling Union); unified (the ACS steps of block 0.sa for every block);',
+      'uniform (every ⌊K/M⌋-th step); grid (per-block intervals dividing K, chosen to',
+      "minimise the profile's reuse error under the cost; with --budget M at the FLOPs",
+      'of uniform M)',
+    ),
+    budget: valueOption('M', 'update steps per block, 1 ≤ M ≤ K'),
+    'target-speedup': valueOption(
+      'X',
+      "instead of --budget: the method's best schedule whose expected speedup over",
+      'the full model is ≥ X (the largest budget that meets X; for grid the least',
+      'reuse error within X)',
+    ),
+    by: valueOption(
+      'flops|time',
+      "what --target-speedup counts: FLOPs (default) or the profile's measured",
+      'block times',
+    ),
+    'top-n': valueOption(
+      'n',
+      'Bubbling Union: blocks with the largest reuse error that also update whenever',
+      `a downstream FFN does; 0 disables it (default ${DEFAULT_TOP_N})`,
+    ),
+    'no-force-last': flagOption(
+      'do not make the last step an update inside the budget (official BAC adds it',
+      'after solving, so blocks may get M+1 updates)',
+    ),
+    out: valueOption(
+      'S',
+      'the .bacschedule to write (atomically). When it exists and is valid, its',
+      'manual edits (steps added or removed by hand) are kept',
+    ),
+    model: valueOption(
+      'FILE',
+      'the model, when it is no longer where the profile says; its sha256 must match',
+      "the profiled model's",
+    ),
+  },
+};
 
 /** Runs `bac solve`. @throws BacError for user errors. */
 export async function solveCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { values, positionals } = parseCommandArgs('solve', argv, {
-    method: { type: 'string' },
-    budget: { type: 'string' },
-    'target-speedup': { type: 'string' },
-    by: { type: 'string' },
-    'top-n': { type: 'string' },
-    'no-force-last': { type: 'boolean' },
-    out: { type: 'string' },
-    model: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  const profilePath = onePositional('solve', positionals, 'profile (P.bacprofile)');
+  const { values, positional: profilePath } = parseCommand(SOLVE_SPEC, argv);
   const method = methodOption(values.method);
   if (values.budget === undefined && values['target-speedup'] === undefined)
     throw new UsageError(

@@ -12,39 +12,44 @@ import { configId, configLabel, type SweepResult } from '../core/sweep-format';
 import { describePlan } from '../core/trials';
 import { SAMPLER_TYPES } from '../engine/samplers';
 import { runSweep, SWEEP_DEFAULTS } from '../engine/sweep';
-import { executionProviderOption, integerOption, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { executionProviderOption, integerOption, UsageError, type CommandResult } from './args';
 import { table } from './info';
+import { COMMON_OPTIONS, parseCommand, valueOption } from './options';
 
-/** `bac sweep --help`. */
-export const SWEEP_HELP = `Usage: bac sweep --model M.onnx --episodes E --out R.bacsweep [options]
-
-Measures the full model under other samplers and fewer steps K, and Uniform and BAC cache schedules
+/** `bac sweep`'s usage and options (its `--help`). */
+export const SWEEP_SPEC = {
+  name: 'sweep',
+  usage: '--model M.onnx --episodes E --out R.bacsweep [options]',
+  about: `Measures the full model under other samplers and fewer steps K, and Uniform and BAC cache schedules
 at several budgets, all on the same observation windows and noise draws (batch 1), against the
 policy's own sampler (the reference). Writes the report R.bacsweep (JSON, docs/sweep.md) and the
 recommended schedule: the fastest configuration (measured) whose quality measure is within the
-tolerance of the reference's. Interrupted sweeps resume from R.bacsweep.resume.json when rerun.
-
-Options:
-  --model M          BAC-ready ONNX policy
-  --episodes E       recorded episodes (robomimic HDF5, diffusion_policy zarr)
-  --out R            the .bacsweep report to write
-  --schedule S       the recommended .bacschedule (default: R with .bacschedule)
-  --samplers LIST    sampler-K list, e.g. ddpm-100,ddim-10,dpmsolver++-5 (default: the policy's
-                     sampler, it at 10 and 5 steps, DDIM and DPM-Solver++ at 10 and 5)
-  --reference SK     the reference sampler-K (default: the policy's own sampler and K)
-  --methods LIST     cache methods besides the full model: uniform,bac (default), or none
-  --windows N        observation windows (default ${SWEEP_DEFAULTS.windows})
-  --draws N          noise draws per window (default ${SWEEP_DEFAULTS.draws})
-  --profile-samples N  windows per profile of a cached sampler (default ${SWEEP_DEFAULTS.profileSamples})
-  --seed S           seed of windows and noise (default ${SWEEP_DEFAULTS.seed})
-  --measure Q        ${Object.keys(QUALITY_MEASURES).join(' | ')} (default ${SWEEP_DEFAULTS.measure})
-  --tolerance T      relative: recommend within reference · (1 + T) (default ${SWEEP_DEFAULTS.tolerance})
-  --success P        the reference's measured success rate (0–1): adds a robot-trials plan
-  --ep PROVIDER      auto | cpu | cuda | webgpu (default auto)
-  --json             print a JSON result instead of text
-  -h, --help         show this help
-
-Exit codes: 0 success, 1 user error, 2 internal error.`;
+tolerance of the reference's. Interrupted sweeps resume from R.bacsweep.resume.json when rerun.`,
+  options: {
+    model: valueOption('M', 'BAC-ready ONNX policy'),
+    episodes: valueOption('E', 'recorded episodes (robomimic HDF5, diffusion_policy zarr)'),
+    out: valueOption('R', 'the .bacsweep report to write'),
+    schedule: valueOption('S', 'the recommended .bacschedule (default: R with .bacschedule)'),
+    samplers: valueOption(
+      'LIST',
+      "sampler-K list, e.g. ddpm-100,ddim-10,dpmsolver++-5 (default: the policy's",
+      'sampler, it at 10 and 5 steps, DDIM and DPM-Solver++ at 10 and 5)',
+    ),
+    reference: valueOption('SK', "the reference sampler-K (default: the policy's own sampler and K)"),
+    methods: valueOption('LIST', 'cache methods besides the full model: uniform,bac (default), or none'),
+    windows: valueOption('N', `observation windows (default ${SWEEP_DEFAULTS.windows})`),
+    draws: valueOption('N', `noise draws per window (default ${SWEEP_DEFAULTS.draws})`),
+    'profile-samples': valueOption(
+      'N',
+      `windows per profile of a cached sampler (default ${SWEEP_DEFAULTS.profileSamples})`,
+    ),
+    seed: COMMON_OPTIONS.seed(SWEEP_DEFAULTS.seed),
+    measure: valueOption('Q', `${Object.keys(QUALITY_MEASURES).join(' | ')} (default ${SWEEP_DEFAULTS.measure})`),
+    tolerance: valueOption('T', `relative: recommend within reference · (1 + T) (default ${SWEEP_DEFAULTS.tolerance})`),
+    success: valueOption('P', "the reference's measured success rate (0–1): adds a robot-trials plan"),
+    ep: COMMON_OPTIONS.ep,
+  },
+};
 
 function stat(q: QualityStat | null): string {
   if (!q) return '–';
@@ -113,24 +118,7 @@ function fractionOption(name: string, value: string, min: number, max: number): 
 
 /** Runs `bac sweep`. @throws BacError for user errors. */
 export async function sweepCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { values, positionals } = parseCommandArgs('sweep', argv, {
-    model: { type: 'string' },
-    episodes: { type: 'string' },
-    out: { type: 'string' },
-    schedule: { type: 'string' },
-    samplers: { type: 'string' },
-    reference: { type: 'string' },
-    methods: { type: 'string' },
-    windows: { type: 'string' },
-    draws: { type: 'string' },
-    'profile-samples': { type: 'string' },
-    seed: { type: 'string' },
-    measure: { type: 'string' },
-    tolerance: { type: 'string' },
-    success: { type: 'string' },
-    ep: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { values, positionals } = parseCommand(SWEEP_SPEC, argv);
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, 'sweep');
   for (const name of ['model', 'episodes', 'out'] as const) {
     if (values[name] === undefined) throw new UsageError(`--${name} is missing`, 'sweep');

@@ -9,10 +9,11 @@ import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
 import { MEASURE_LABELS, MEASURE_NAMES, type MeasureName } from '../engine/offline-measures';
 import { tuneAndWrite } from '../engine/tune';
-import { integerOption, onePositional, parseCommandArgs, UsageError, type CommandResult } from './args';
+import { integerOption, UsageError, type CommandResult } from './args';
 import { relativePosix, resolveStored } from '../engine/paths';
 import { sha256Bytes, sha256File } from './fsutil';
 import { loadProfile } from './load';
+import { flagOption, parseCommand, valueOption } from './options';
 import { targetOption } from './target';
 
 /** Search iterations when `--iterations` is not given. */
@@ -20,51 +21,39 @@ export const DEFAULT_TUNE_ITERATIONS = 60;
 /** Tuning (and held-out) windows when `--windows` is not given. */
 export const DEFAULT_TUNE_WINDOWS = 16;
 
-/** `bac tune --help`. */
-export const TUNE_HELP = `Usage: bac tune P.bacprofile --target-speedup X --out S.bacschedule [options]
-
-Tunes a cache schedule with the model in the loop: starts from the best of uniform, grid and bac
+/** `bac tune`'s usage and options (its `--help`). */
+export const TUNE_SPEC = {
+  name: 'tune',
+  positional: 'profile (P.bacprofile)',
+  usage: 'P.bacprofile --target-speedup X --out S.bacschedule [options]',
+  about: `Tunes a cache schedule with the model in the loop: starts from the best of uniform, grid and bac
 at the cost target, then moves, adds and drops block updates (never beyond the target) and keeps a
 change when the executed actions get closer to the full model's on the same noise, over
-observation windows of the episodes. Reports the error on other (held-out) windows.
-
-Options:
-  --target-speedup X expected speedup over the full model the schedule must reach (≥ 1)
-  --by flops|time    what X counts: FLOPs (default) or the profile's measured block times
-  --episodes E       episodes to cut windows from (default: the profile's episodes)
-  --windows W        tuning windows, and as many held-out windows (default ${DEFAULT_TUNE_WINDOWS})
-  --measure NAME     the offline measure minimised (default actionMean; docs/fidelity-study.md):
-                     ${MEASURE_NAMES.filter((m) => m !== 'demoError').join(', ')}
-  --iterations N     search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})
-  --seed S           seed of the windows' noise and of the search (default 0); same seed, same schedule
-  --top-n n          BUA top-n of the bac start (default 3)
-  --no-force-last    let the search drop the last step
-  --threads T        ONNX Runtime intra-op threads (default: ORT's choice)
-  --model FILE       the model, when it is no longer where the profile says (same sha256)
-  --out S            the .bacschedule to write (atomically, only when tuning finished)
-  --json             print a JSON result instead of text
-  -h, --help         show this help
-
-Exit codes: 0 success, 1 user error (an interrupt included: nothing is written), 2 internal error.`;
+observation windows of the episodes. Reports the error on other (held-out) windows.`,
+  options: {
+    'target-speedup': valueOption('X', 'expected speedup over the full model the schedule must reach (≥ 1)'),
+    by: valueOption('flops|time', "what X counts: FLOPs (default) or the profile's measured block times"),
+    episodes: valueOption('E', "episodes to cut windows from (default: the profile's episodes)"),
+    windows: valueOption('W', `tuning windows, and as many held-out windows (default ${DEFAULT_TUNE_WINDOWS})`),
+    measure: valueOption(
+      'NAME',
+      'the offline measure minimised (default actionMean; docs/fidelity-study.md):',
+      MEASURE_NAMES.filter((m) => m !== 'demoError').join(', '),
+    ),
+    iterations: valueOption('N', `search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})`),
+    seed: valueOption('S', "seed of the windows' noise and of the search (default 0); same seed, same schedule"),
+    'top-n': valueOption('n', 'BUA top-n of the bac start (default 3)'),
+    'no-force-last': flagOption('let the search drop the last step'),
+    threads: valueOption('T', "ONNX Runtime intra-op threads (default: ORT's choice)"),
+    model: valueOption('FILE', 'the model, when it is no longer where the profile says (same sha256)'),
+    out: valueOption('S', 'the .bacschedule to write (atomically, only when tuning finished)'),
+  },
+  exitCodes: 'Exit codes: 0 success, 1 user error (an interrupt included: nothing is written), 2 internal error.',
+};
 
 /** Runs `bac tune`. @throws BacError for user errors. */
 export async function tuneCommand(argv: readonly string[]): Promise<CommandResult> {
-  const { values, positionals } = parseCommandArgs('tune', argv, {
-    'target-speedup': { type: 'string' },
-    by: { type: 'string' },
-    episodes: { type: 'string' },
-    windows: { type: 'string' },
-    iterations: { type: 'string' },
-    measure: { type: 'string' },
-    seed: { type: 'string' },
-    'top-n': { type: 'string' },
-    'no-force-last': { type: 'boolean' },
-    threads: { type: 'string' },
-    model: { type: 'string' },
-    out: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  const profilePath = onePositional('tune', positionals, 'profile (P.bacprofile)');
+  const { values, positional: profilePath } = parseCommand(TUNE_SPEC, argv);
   const speedupText = values['target-speedup'];
   if (speedupText === undefined)
     throw new UsageError('--target-speedup is missing, expected e.g. --target-speedup 3', 'tune');

@@ -6,7 +6,7 @@
 import { summarizeSchedule } from '../core/cost';
 import type { Schedule } from '../core/types';
 import { buildChunkModel, type ChunkModel } from './chunk-runner';
-import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './onnx/chunk-graph';
+import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './onnx/io-names';
 import { ortOptimized } from './onnx/chunk-step';
 import { decodeModel, encodeModel } from './onnx/proto';
 import { policyScheduler, type Policy } from './policy';

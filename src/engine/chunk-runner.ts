@@ -5,14 +5,8 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { BacError } from '../core/errors';
-import {
-  buildChunkGraph,
-  CHUNK_COND,
-  CHUNK_INITIAL_SAMPLE,
-  CHUNK_OUTPUT,
-  CHUNK_STEP_NOISE,
-  type ChunkGraph,
-} from './onnx/chunk-graph';
+import { buildChunkGraph, type ChunkGraph } from './onnx/chunk-graph';
+import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './onnx/io-names';
 import { foldedStepModel } from './onnx/chunk-step';
 import { encodeModel, type ModelProto } from './onnx/proto';
 import { openSession, type ExecutionProvider, type ExecutionProviderChoice } from './ort';

@@ -5,7 +5,8 @@ import { BlockStatsAccumulator } from '../core/stats';
 import type { BlockProfile, Cost, Profile } from '../core/types';
 import { BatchStatsComputer } from './block-stats';
 import { applyNormalizer, openEpisodes, sampleWindows, type WindowSample } from './episodes';
-import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './onnx/gate';
+import { buildGatedModel } from './onnx/gate';
+import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './onnx/io-names';
 import { openSession, type ExecutionProvider, type OpenedSession } from './ort';
 import {
   blockDims,

@@ -5,6 +5,7 @@ import { isBacError } from '../core/errors';
 import { parseSchedule } from '../core/schedule-format';
 import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
 import { sameFile, writeFileAtomic } from '../engine/fsutil';
+import { askChoiceUnlessGiven, askOnnxOutUnlessGiven } from './ask';
 import { resolveStored } from './files';
 
 /**
@@ -69,41 +70,33 @@ export async function compileScheduleCommand(
     return undefined;
   }
 
-  let batch = args.batch;
-  if (batch === undefined) {
-    const pick = await vscode.window.showQuickPick(
-      [
-        {
-          label: 'Batch 1',
-          description: 'one robot, one action chunk at a time',
-          detail: 'Fixes the batch axis, so ONNX Runtime folds the shape arithmetic: every call runs fewer nodes.',
-          batch: 1 as number | null,
-        },
-        {
-          label: 'Any batch',
-          description: 'as the model was exported',
-          detail: 'Keeps the batch axis free, for servers that batch several robots.',
-          batch: null,
-        },
-      ],
-      { title: `BAC: Compile ${name}`, placeHolder: 'Batch size of the compiled model' },
-    );
-    if (!pick) return undefined;
-    batch = pick.batch;
-  }
+  const batch = await askChoiceUnlessGiven<number | null>(
+    args.batch,
+    [
+      {
+        label: 'Batch 1',
+        description: 'one robot, one action chunk at a time',
+        detail: 'Fixes the batch axis, so ONNX Runtime folds the shape arithmetic: every call runs fewer nodes.',
+        value: 1,
+      },
+      {
+        label: 'Any batch',
+        description: 'as the model was exported',
+        detail: 'Keeps the batch axis free, for servers that batch several robots.',
+        value: null,
+      },
+    ],
+    { title: `BAC: Compile ${name}`, placeHolder: 'Batch size of the compiled model' },
+  );
+  if (batch === undefined) return undefined;
 
   const stem = basename(modelPath, extname(modelPath));
-  let out = args.out;
-  if (out === undefined) {
-    const target = await vscode.window.showSaveDialog({
-      title: `BAC: Compile ${name}`,
-      defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${stem}.cached.onnx`)),
-      filters: { 'ONNX model': ['onnx'] },
-      saveLabel: 'Compile',
-    });
-    if (!target) return undefined;
-    out = target.fsPath;
-  }
+  const out = await askOnnxOutUnlessGiven(args.out, {
+    title: `BAC: Compile ${name}`,
+    defaultPath: join(dirname(uri.fsPath), `${stem}.cached.onnx`),
+    saveLabel: 'Compile',
+  });
+  if (out === undefined) return undefined;
 
   // an output must never replace an input (the save dialog's overwrite prompt does not say so)
   const input = (await sameFile(out, modelPath)) ? 'model' : (await sameFile(out, uri.fsPath)) ? 'schedule' : null;

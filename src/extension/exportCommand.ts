@@ -1,6 +1,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { exportCheckpoint, findTorchPython } from '../engine/checkpoint-export';
+import { askChoiceUnlessGiven, askOnnxOutUnlessGiven } from './ask';
 
 /**
  * "BAC: Export Policy from Checkpoint…": a diffusion_policy workspace checkpoint (`.ckpt`) → a
@@ -51,40 +52,32 @@ export async function exportCheckpointCommand(
   }
   const name = basename(checkpoint);
 
-  let weights = args.weights;
-  if (weights === undefined) {
-    const pick = await vscode.window.showQuickPick(
-      [
-        {
-          label: 'EMA weights',
-          description: 'state_dicts.ema_model',
-          detail: 'What diffusion_policy evaluates and deploys when training kept an EMA (the usual choice).',
-          weights: 'ema_model' as CheckpointWeights,
-        },
-        {
-          label: 'Training weights',
-          description: 'state_dicts.model',
-          detail: 'The optimiser’s current weights (runs trained without EMA have only these).',
-          weights: 'model' as CheckpointWeights,
-        },
-      ],
-      { title: `BAC: Export ${name}`, placeHolder: 'Which policy weights to export' },
-    );
-    if (!pick) return undefined;
-    weights = pick.weights;
-  }
+  const weights = await askChoiceUnlessGiven<CheckpointWeights>(
+    args.weights,
+    [
+      {
+        label: 'EMA weights',
+        description: 'state_dicts.ema_model',
+        detail: 'What diffusion_policy evaluates and deploys when training kept an EMA (the usual choice).',
+        value: 'ema_model',
+      },
+      {
+        label: 'Training weights',
+        description: 'state_dicts.model',
+        detail: 'The optimiser’s current weights (runs trained without EMA have only these).',
+        value: 'model',
+      },
+    ],
+    { title: `BAC: Export ${name}`, placeHolder: 'Which policy weights to export' },
+  );
+  if (weights === undefined) return undefined;
 
-  let out = args.out;
-  if (out === undefined) {
-    const target = await vscode.window.showSaveDialog({
-      title: `BAC: Export ${name}`,
-      defaultUri: vscode.Uri.file(join(dirname(checkpoint), `${basename(checkpoint, extname(checkpoint))}.onnx`)),
-      filters: { 'ONNX model': ['onnx'] },
-      saveLabel: 'Export',
-    });
-    if (!target) return undefined;
-    out = target.fsPath;
-  }
+  const out = await askOnnxOutUnlessGiven(args.out, {
+    title: `BAC: Export ${name}`,
+    defaultPath: join(dirname(checkpoint), `${basename(checkpoint, extname(checkpoint))}.onnx`),
+    saveLabel: 'Export',
+  });
+  if (out === undefined) return undefined;
 
   const configured = vscode.workspace.getConfiguration('bac').get<string>('pythonPath')?.trim() || undefined;
   const script = vscode.Uri.joinPath(context.extensionUri, 'dist', 'python', 'bac_export.py').fsPath;

@@ -18,7 +18,8 @@ import * as ort from 'onnxruntime-node';
 
 import { isBacError } from '../../src/core/errors';
 import { dedupeNodes, exclusiveAncestorsFixpoint, exclusiveSets, indexGraph } from '../../src/engine/onnx/graph';
-import { buildGatedModel, CACHE_INPUT, CACHE_OUTPUT, gateGraph, UPDATE_INPUT } from '../../src/engine/onnx/gate';
+import { buildGatedModel, gateGraph } from '../../src/engine/onnx/gate';
+import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from '../../src/engine/onnx/io-names';
 import { inspectModel } from '../../src/engine/onnx/inspect';
 import { attrInt, decodeModel, makeGraph, makeNode, tensorValueInfo, DataType } from '../../src/engine/onnx/proto';
 import { seededRandom } from './helpers/rng';

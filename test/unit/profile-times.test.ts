@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import type * as Ort from 'onnxruntime-node';
-import { UPDATE_INPUT } from '../../src/engine/onnx/gate';
+import { UPDATE_INPUT } from '../../src/engine/onnx/io-names';
 import type { OpenedSession } from '../../src/engine/ort';
 import { loadPolicy } from '../../src/engine/policy';
 import { measureBlockTimes } from '../../src/engine/profiler';

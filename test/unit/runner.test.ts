@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { buildBaseline } from '../../src/core/baselines';
 import { serializeSchedule } from '../../src/core/schedule-format';
-import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from '../../src/engine/onnx/gate';
+import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from '../../src/engine/onnx/io-names';
 import { openSession } from '../../src/engine/ort';
 import { denoiserFeeds, loadOrt, loadPolicy, policyScheduler } from '../../src/engine/policy';
 import { runProfile } from '../../src/engine/profiler';

@@ -21,6 +21,7 @@ import { BacError } from '../../core/errors';
 import type { StepPlan } from '../sampler-steps';
 import { exclusiveSets, indexGraph } from './graph';
 import { samplerStepNodes } from './chunk-sampler';
+import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './io-names';
 import {
   DataType,
   int64Tensor,
@@ -32,13 +33,6 @@ import {
   type NodeProto,
   type TensorProto,
 } from './proto';
-
-/** Input names of the chunk graph. */
-export const CHUNK_COND = 'cond';
-export const CHUNK_INITIAL_SAMPLE = 'initial_sample';
-export const CHUNK_STEP_NOISE = 'step_noise';
-/** Output name of the chunk graph: the final normalised sample [B, T, Da]. */
-export const CHUNK_OUTPUT = 'chunk';
 
 /** What the builder needs besides the step graph. */
 export interface ChunkSpec {

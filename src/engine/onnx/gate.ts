@@ -24,6 +24,7 @@ import { BacError } from '../../core/errors';
 import type { BlockId } from '../../core/types';
 import { dedupeNodes, exclusiveSets, indexGraph, topoSort, type GraphIndex } from './graph';
 import { decodeOrThrow, describeModel, type DimInfo, type ModelInfo } from './inspect';
+import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './io-names';
 import { specializeBatch } from './specialize';
 import {
   attrGraph,
@@ -42,13 +43,6 @@ import {
   type TensorProto,
   type ValueInfo,
 } from './proto';
-
-/** Name of the packed gate input: bool [nBlocks], true = recompute the block. */
-export const UPDATE_INPUT = 'bac_update';
-/** Name of the packed cache input: float32 [nBlocks, B, T, d], rows in model block order. */
-export const CACHE_INPUT = 'bac_cache';
-/** Name of the packed block-output output: float32 [nBlocks, B, T, d]; row i = block i's output. */
-export const CACHE_OUTPUT = 'bac_cache_out';
 
 /** What the gating moved, per block. */
 export interface GatedBlock {

@@ -348,32 +348,34 @@ class Reader {
     this.pos = start;
   }
 
+  /**
+   * Moves past one varint (at most 10 bytes) and returns where it starts; its bytes are then
+   * `buf[start … pos)`, least significant group first.
+   */
+  private varintStart(): number {
+    const start = this.pos;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new ProtoDecodeError('truncated varint');
+      if (((this.buf[this.pos++] as number) & 0x80) === 0) return start;
+    }
+    throw new ProtoDecodeError('varint longer than 10 bytes');
+  }
+
   /** Varint as bigint (exact for the full 64 bits). */
   varintBig(): bigint {
     let result = 0n;
     let shift = 0n;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new ProtoDecodeError('truncated varint');
-      const b = this.buf[this.pos++] as number;
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return BigInt.asUintN(64, result);
-      shift += 7n;
-    }
-    throw new ProtoDecodeError('varint longer than 10 bytes');
+    for (let p = this.varintStart(); p < this.pos; p++, shift += 7n)
+      result |= BigInt((this.buf[p] as number) & 0x7f) << shift;
+    return BigInt.asUintN(64, result);
   }
 
   /** Varint as a non-negative JS number (tags, lengths); fast path without bigint. */
   varintNum(): number {
     let result = 0;
     let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new ProtoDecodeError('truncated varint');
-      const b = this.buf[this.pos++] as number;
-      result += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return result;
-      mul *= 128;
-    }
-    throw new ProtoDecodeError('varint longer than 10 bytes');
+    for (let p = this.varintStart(); p < this.pos; p++, mul *= 128) result += ((this.buf[p] as number) & 0x7f) * mul;
+    return result;
   }
 
   /** Skips one value of wire type `wt`, returning its payload bounds. */
@@ -658,17 +660,23 @@ function packedSize(kind: Kind, values: readonly unknown[]): number {
   return n;
 }
 
+/** The values of field `f` in `msg` (one for a singular field); undefined when it is not written (absent, or repeated and empty). */
+function presentValues(msg: Record<string, unknown>, f: FieldSpec): readonly unknown[] | undefined {
+  const v = msg[f.key];
+  if (v === undefined || v === null) return undefined;
+  const values = f.repeated ? (v as unknown[]) : [v];
+  return f.repeated && values.length === 0 ? undefined : values;
+}
+
 /** Encoded size of a message body (without its own tag and length); cached in `sizes`. */
 function messageSize(msg: Record<string, unknown>, schema: Schema, sizes: Map<object, number>): number {
   const cached = sizes.get(msg);
   if (cached !== undefined) return cached;
   let n = 0;
   for (const f of schema.fields) {
-    const v = msg[f.key];
-    if (v === undefined || v === null) continue;
+    const values = presentValues(msg, f);
+    if (!values) continue;
     const kind = f.kind;
-    const values = f.repeated ? (v as unknown[]) : [v];
-    if (f.repeated && values.length === 0) continue;
     const tagSize = varintSize(f.no * 8);
     if (typeof kind !== 'string') {
       for (const m of values) {
@@ -693,11 +701,9 @@ function messageSize(msg: Record<string, unknown>, schema: Schema, sizes: Map<ob
 
 function encodeInto(w: Writer, msg: Record<string, unknown>, schema: Schema, sizes: Map<object, number>): void {
   for (const f of schema.fields) {
-    const v = msg[f.key];
-    if (v === undefined || v === null) continue;
+    const values = presentValues(msg, f);
+    if (!values) continue;
     const kind = f.kind;
-    const values = f.repeated ? (v as unknown[]) : [v];
-    if (f.repeated && values.length === 0) continue;
     if (typeof kind !== 'string') {
       for (const m of values) {
         w.tag(f.no, 2);

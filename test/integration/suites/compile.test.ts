@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSchedule } from '../../../src/core/schedule-format';
-import { CACHE_INPUT } from '../../../src/engine/onnx/gate';
+import { CACHE_INPUT } from '../../../src/engine/onnx/io-names';
 import { decodeModel } from '../../../src/engine/onnx/proto';
 import { WS } from '../../../scripts/vscode-test/workspace-layout';
 import { api, wsUri } from '../helpers';
