@@ -14,8 +14,17 @@
  * BAC_REPLICATE_SAMPLER and BAC_REPLICATE_STEPS sample with another sampler and K than the model's
  * (the paper's RDT experiment uses DPM-Solver++): the result then goes to
  * docs/replication-<sampler>-<K>.md, and docs/replication.md stays the DDPM-100 experiment.
+ *
+ * Resumable: every finished closed-loop run (one row on one seed set) and the sweep's recommendation
+ * are recorded in fixtures/demo/results/<doc>.runs.json (committed: the per-episode outcomes behind
+ * the document). A run whose row, update table, episode count and seeds match a record is not run
+ * again, so an interrupted replication continues where it stopped — also in another session.
+ * BAC_REPLICATE_FRESH=1 ignores the record. BAC_REPLICATE_CLOSED_LOOP_ONLY=1 stops after the closed
+ * loop (no timing, no document): for a busy machine, the timing pass then runs on a quiet one.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { updateTableHash } from '../src/core/measured-speed';
+import { parseSchedule, serializeSchedule } from '../src/core/schedule-format';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
@@ -75,6 +84,41 @@ interface Row {
   measured?: number;
 }
 
+/** The committed record of finished runs (see the header). */
+interface RunsRecord {
+  readonly format: 'bac-replicate-runs';
+  readonly version: 1;
+  /** sha256 of the policy the runs belong to; another model starts a fresh record. */
+  readonly model: string;
+  /** Per run key (see runKey): outcomes as a string of 1 (success) and 0, in layout order. */
+  readonly runs: Record<string, { outcomes: string; collisions: number; timeouts: number }>;
+  /** The sweep's recommendation for this reference, with the schedule it wrote. */
+  sweep?: {
+    readonly key: string;
+    readonly recommendation: string;
+    readonly config: SweepConfig;
+    readonly measuredSpeedup: number;
+    readonly windows: number;
+    readonly draws: number;
+    readonly measure: string;
+    readonly tolerance: number;
+    readonly schedule: string;
+  };
+}
+
+function readRuns(path: string, model: string): RunsRecord {
+  const empty: RunsRecord = { format: 'bac-replicate-runs', version: 1, model, runs: {} };
+  if (process.env.BAC_REPLICATE_FRESH === '1' || !existsSync(path)) return empty;
+  const r = JSON.parse(readFileSync(path, 'utf8')) as RunsRecord;
+  return r.format === 'bac-replicate-runs' && r.version === 1 && r.model === model ? r : empty;
+}
+
+/** What makes two closed-loop runs the same: the row, its update table, the episodes and seeds. */
+function runKey(r: Row, set: number): string {
+  const { seed, noiseSeed } = SEED_SETS[set]!;
+  return [r.method, r.sampler, r.budget ?? 'K', updateTableHash(r.schedule), episodes, seed, noiseSeed].join('|');
+}
+
 const successes = (r: Row) => r.outcomes.flat().filter(Boolean).length;
 const total = (r: Row) => r.outcomes.flat().length;
 const rateA = (r: Row) => r.outcomes[0]!.filter(Boolean).length / r.outcomes[0]!.length;
@@ -102,6 +146,10 @@ async function main(): Promise<void> {
       ? 'replication.md'
       : `replication-${refType.replace('++', 'pp')}-${K}.md`;
   console.log(`replicate: ${episodes} episodes per seed set, budgets ${budgets.join(', ')}, ORT threads ${threads}`);
+  const runsPath = resolve(root, 'fixtures', 'demo', 'results', docName.replace(/\.md$/, '.runs.json'));
+  const record = readRuns(runsPath, policy.info.sha256);
+  const saveRuns = () => writeFileAtomic(runsPath, `${JSON.stringify(record, null, 1)}\n`);
+  console.log(`run record: ${runsPath.replace(root + '/', '')} (${Object.keys(record.runs).length} runs recorded)`);
   const dir = mkdtempSync(join(os.tmpdir(), 'bac-replicate-'));
   const { profile } = await profileInChildProcess({
     modelPath,
@@ -133,18 +181,39 @@ async function main(): Promise<void> {
     rows.push(row('Full', `${samplerLabel(s.sampler)}-${s.steps}`, null, fullSchedule(profile, sampler)));
   }
   // What `bac sweep` recommends for this policy and reference (its default grid and tolerance).
-  console.log('sweeping (bac sweep defaults) for the recommended configuration…');
-  const sweep = await runSweep({
-    modelPath,
-    episodesPath,
-    outPath: join(dir, 'demo.bacsweep'),
-    schedulePath: join(dir, 'demo.bacschedule'),
-    reference: { sampler: refType, steps: K },
-    windows: sweepWindows,
-    ep: 'cpu',
-  });
-  const recId = sweep.report.recommendation!;
-  const recConfig = sweep.report.results.find((r) => configId(r.config) === recId)!.config;
+  const sweepKey = [refType, K, sweepWindows ?? 'default'].join('|');
+  if (record.sweep?.key !== sweepKey) {
+    console.log('sweeping (bac sweep defaults) for the recommended configuration…');
+    const swept = await runSweep({
+      modelPath,
+      episodesPath,
+      outPath: join(dir, 'demo.bacsweep'),
+      schedulePath: join(dir, 'demo.bacschedule'),
+      reference: { sampler: refType, steps: K },
+      windows: sweepWindows,
+      ep: 'cpu',
+    });
+    const id = swept.report.recommendation!;
+    const result = swept.report.results.find((r) => configId(r.config) === id)!;
+    record.sweep = {
+      key: sweepKey,
+      recommendation: id,
+      config: result.config,
+      measuredSpeedup: result.measuredSpeedup,
+      windows: swept.report.windows,
+      draws: swept.report.draws,
+      measure: swept.report.measure,
+      tolerance: swept.report.tolerance,
+      schedule: serializeSchedule(swept.schedule),
+    };
+    await saveRuns();
+  } else console.log(`sweep recommendation from the run record: ${record.sweep.recommendation}`);
+  const recorded = parseSchedule(record.sweep.schedule);
+  if (!recorded.ok)
+    throw new Error(`${runsPath}: the recorded sweep schedule is invalid; rerun with BAC_REPLICATE_FRESH=1`);
+  const sweep = { report: record.sweep, schedule: recorded.schedule };
+  const recId = sweep.report.recommendation;
+  const recConfig = sweep.report.config;
   // A recommended full model is one of the fewer-step rows; a recommended cache schedule is the
   // sweep's own (solved from its profile), so it gets its own row even at a budget shown above.
   const same =
@@ -161,6 +230,14 @@ async function main(): Promise<void> {
   const plain = await PlainRunner.open(policy, 'cpu', { threads });
   const cached = await CachedRunner.open(policy, 'cpu', { threads });
   const runSet = async (r: Row, set: number): Promise<void> => {
+    const key = runKey(r, set);
+    const done = record.runs[key];
+    if (done) {
+      r.outcomes.push([...done.outcomes].map((c) => c === '1'));
+      r.collisions += done.collisions;
+      r.timeouts += done.timeouts;
+      return;
+    }
     const sch = policyScheduler(policy, r.schedule.sampler.steps, r.schedule.sampler.type);
     const table = isFullSchedule(r.schedule) ? null : updateTable(r.schedule, cached.blockIds);
     const outcome: string[] = [];
@@ -175,6 +252,12 @@ async function main(): Promise<void> {
     r.outcomes.push(outcome.map((o) => o === 'success'));
     r.collisions += loop.collision;
     r.timeouts += loop.timeout;
+    record.runs[key] = {
+      outcomes: outcome.map((o) => (o === 'success' ? '1' : '0')).join(''),
+      collisions: loop.collision,
+      timeouts: loop.timeout,
+    };
+    await saveRuns();
     console.log(
       `${r.method.padEnd(12)} ${r.sampler.padEnd(16)} ${String(r.budget ?? 'K').padStart(3)} set ${set + 1}: success ${loop.success}/${loop.episodes}, ${(loop.samplerMs / 1000).toFixed(0)} s`,
     );
@@ -191,6 +274,11 @@ async function main(): Promise<void> {
   for (const r of close) await runSet(r, 1);
   await plain.release();
   await cached.release();
+  if (process.env.BAC_REPLICATE_CLOSED_LOOP_ONLY === '1') {
+    rmSync(dir, { recursive: true, force: true });
+    console.log('closed loop recorded; BAC_REPLICATE_CLOSED_LOOP_ONLY=1: no timing, no document');
+    return;
+  }
 
   // Measured speedup at batch 1 (the robot's case): cache rows in one interleaved pass against the
   // full model, fewer-step rows and the recommendation in another (each pass against the full model).
@@ -235,7 +323,7 @@ async function main(): Promise<void> {
     `- Command: \`BAC_REPLICATE_EPISODES=${episodes} BAC_REPLICATE_THREADS=${threads} BAC_REPLICATE_BUDGETS=${budgets.join(',')} BAC_REPLICATE_SECOND_SET=${secondSet}${samplerType ? ` BAC_REPLICATE_SAMPLER=${samplerType}` : ''}${steps ? ` BAC_REPLICATE_STEPS=${steps}` : ''} npm run replicate\``,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()}-${os.arch()}, Node ${process.version}, onnxruntime-node CPU, ${threads} intra-op threads; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end${Math.max(loadStart, loadEnd) > os.cpus().length * 0.75 ? ' — **the machine was shared with other work: measured speedups are under contention; rerun on a quiet machine before quoting them**' : ''}`,
     `- Policy: \`${modelPath.replace(root + '/', '')}\` (sha256 ${policy.info.sha256.slice(0, 12)}…), reference ${samplerName} (the policy was trained with ${samplerLabel(policy.info.metadata.sampler.type)}, K = ${policy.info.metadata.sampler.numInferenceSteps})`,
-    `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on. Fewer-step rows: the full model under the same training noise schedule with another sampler and K. Recommended: \`bac sweep\` defaults (${sweep.report.windows} windows × ${sweep.report.draws} noise draws, ${sweep.report.measure} within ${(sweep.report.tolerance * 100).toFixed(0)} % of the reference; its measured speedup there ${sweep.report.results.find((r) => configId(r.config) === recId)!.measuredSpeedup.toFixed(2)}×)`,
+    `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on. Fewer-step rows: the full model under the same training noise schedule with another sampler and K. Recommended: \`bac sweep\` defaults (${sweep.report.windows} windows × ${sweep.report.draws} noise draws, ${sweep.report.measure} within ${(sweep.report.tolerance * 100).toFixed(0)} % of the reference; its measured speedup there ${sweep.report.measuredSpeedup.toFixed(2)}×)`,
     `- Closed loop: ${episodes} episodes per seed set; set 1 layouts ${SEED_SETS[0]!.seed}…${SEED_SETS[0]!.seed + episodes - 1} (noise seed ${SEED_SETS[0]!.noiseSeed}), set 2 layouts ${SEED_SETS[1]!.seed}… (noise seed ${SEED_SETS[1]!.noiseSeed}) for rows within ${CLOSE * 100} points of another row on set 1; all unseen in training and held-out data; standard error √(p(1−p)/n)`,
     `- Paired test: McNemar exact (two-sided) against Full ${samplerName} on the same layouts; "b/c" = episodes only Full / only the row succeeded`,
     '- Measured speedup: batch 1 on 8 held-out windows against the full model, same process, interleaved (cache rows in one pass, fewer-step rows and the recommendation in another)',
