@@ -1,8 +1,9 @@
 /**
  * `npm run replicate`: the paper's experiment on our demo task, with the baselines every user has.
- * Closed-loop success and measured speedup for Full, Uniform, Unified ACS, ACS w/o BUA and BAC at
- * budgets 5, 7, 10 and 20 of the policy's sampler (DDPM-100), the full model at fewer steps (DDPM
- * strided, DDIM, DPM-Solver++ at 10 and 5) and the configuration `bac sweep` recommends, written to
+ * Closed-loop success and measured speedup for Full, Uniform, Unified ACS, ACS w/o BUA, BAC and Grid
+ * (at Uniform's FLOPs) at budgets 5, 7, 10 and 20 of the policy's sampler (DDPM-100), the full
+ * model at fewer steps (DDPM strided, DDIM, DPM-Solver++ at 10 and 5) and the configuration
+ * `bac sweep` recommends, written to
  * docs/replication.md with the exact command, the machine and the date. Rows within 5 points of
  * another row also run a second seed set (≥ 400 episodes in all), and every row is compared with
  * Full by a paired McNemar test (same layouts). Long: minutes per configuration on a CPU.
@@ -28,6 +29,7 @@ import { parseSchedule, serializeSchedule } from '../src/core/schedule-format';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
+import { solveAtBudget } from '../src/core/methods';
 import { formatSpeedup } from '../src/core/cost';
 import { samplerLabel } from '../src/core/editor-view';
 import { chunkFlops, defaultSamplers, fullSchedule, isFullSchedule } from '../src/core/sweep';
@@ -172,9 +174,13 @@ async function main(): Promise<void> {
   });
   const rows: Row[] = [row('Full', samplerName, null, buildBaseline('full', profile, profile.model, K, 0, false))];
   const kinds: BaselineKind[] = ['uniform', 'unified-acs', 'acs-no-bua', 'bac'];
-  for (const M of budgets)
+  for (const M of budgets) {
     for (const kind of kinds)
       rows.push(row(BASELINE_LABELS[kind], samplerName, M, buildBaseline(kind, profile, profile.model, M, topN, true)));
+    // grid (issue: beat Uniform at equal cost): aligned per-block intervals at Uniform(M)'s FLOPs
+    const gridOptions = { topN, forceLast: true, model: profile.model, profileRef: null };
+    rows.push(row('Grid', samplerName, M, solveAtBudget('grid', profile, M, gridOptions)));
+  }
   // The full model at fewer steps: what every user can do without any tool.
   for (const s of defaultSamplers({ sampler: refType, steps: K }).slice(1)) {
     const sampler = { type: s.sampler, steps: s.steps };
