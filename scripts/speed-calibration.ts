@@ -104,7 +104,11 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const span = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+  const span = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const within = xs.filter((x) => Math.abs(x - 1) <= 0.15).length;
+    return `${sorted[0]!.toFixed(2)}–${sorted[sorted.length - 1]!.toFixed(2)} (median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}, ${within}/${xs.length} within ±15 %)`;
+  };
   const cpus = os.cpus();
   console.log(lines.join('\n'));
   console.log('');

@@ -12,7 +12,7 @@ import { policyScheduler, type Policy } from './policy';
 import type { NoiseScheduler } from './samplers';
 
 /** Timed rounds of each chunk graph (after one untimed round). */
-export const CHUNK_STEP_COST_ROUNDS = 5;
+export const CHUNK_STEP_COST_ROUNDS = 9;
 
 /**
  * Most steps of the short sampler whose full chunk graph gives the per-step block time: a full
@@ -20,7 +20,11 @@ export const CHUNK_STEP_COST_ROUNDS = 5;
  */
 export const SHORT_CHUNK_STEPS = 10;
 
-/** What {@link measureChunkStepCost} timed (medians, ms per chunk) and derived. */
+/**
+ * What {@link measureChunkStepCost} timed (the fastest round of each graph, ms per chunk) and
+ * derived. The fastest, not the median: other work on a shared machine only ever adds time, and
+ * the fit extrapolates one step's block time K − 1 times, so it must not carry a slow spell.
+ */
 export interface ChunkStepCostMeasurement {
   /** The minimal chunk graph at the profile's K (every block at step 0, none after). */
   readonly minimalMs: number;
@@ -30,11 +34,6 @@ export interface ChunkStepCostMeasurement {
   readonly stepBlocksMs: number;
   /** The per-step fixed cost on the blocks' time scale (µs), see {@link chunkStepTimeUs}; null when unmeasurable. */
   readonly stepTimeUs: number | null;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /** Every block at step 0 and none after: the cheapest table a schedule can have (step 0 always updates). */
@@ -90,7 +89,11 @@ export async function measureChunkStepCost(
         if (r > 0) times[i]!.push(performance.now() - t0);
       }
     }
-    const [shortFull, shortMinimal, minimal = shortMinimal] = times.map(median) as [number, number, number?];
+    const [shortFull, shortMinimal, minimal = shortMinimal] = times.map((xs) => Math.min(...xs)) as [
+      number,
+      number,
+      number?,
+    ];
     const stepBlocksMs = shortK > 1 ? Math.max(0, shortFull - shortMinimal) / (shortK - 1) : 0;
     const fullMs = minimal + (K - 1) * stepBlocksMs;
     return { minimalMs: minimal, fullMs, stepBlocksMs, stepTimeUs: chunkStepTimeUs(minimal / fullMs, K, blocksTimeUs) };
