@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { formatSpeedup } from '../core/cost';
 import { isBacError } from '../core/errors';
 import { parseSchedule } from '../core/schedule-format';
-import type { MeasuredSpeed } from '../core/types';
+import type { MeasuredSpeed, Schedule } from '../core/types';
 import { measureInChildProcess, MeasureCancelledError } from '../engine/measure-process';
 import { DEFAULT_MEASURE_SAMPLES } from '../engine/measure-speed';
 import type { ExecutionProviderChoice } from '../engine/ort';
@@ -132,7 +132,7 @@ export async function measureSpeedCommand(
 async function profiledEpisodes(
   links: LinkResolver,
   schedulePath: string,
-  schedule: Parameters<LinkResolver['profile']>[1],
+  schedule: Schedule,
 ): Promise<string | undefined> {
   const ref = schedule.solver.profile;
   const link = await links.profile(schedulePath, schedule);
