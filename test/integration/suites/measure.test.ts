@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { updateTableHash } from '../../../src/core/measured-speed';
 import { parseSchedule } from '../../../src/core/schedule-format';
 import { DEMO_EPISODES, pickModel, WS } from '../../../scripts/vscode-test/workspace-layout';
-import { api, closeAllEditors, repoRoot, skipBecause, waitFor, wsUri } from '../helpers';
+import { api, closeAllEditors, openInCustomEditor, repoRoot, skipBecause, waitFor, wsUri } from '../helpers';
 
 /** The demo episodes, or the test is skipped saying what is missing. */
 function episodesOrSkip(ctx: Mocha.Context): string {
@@ -48,7 +48,7 @@ describe('BAC: Measure Speed', () => {
     assert.equal(edited.schedule.measured?.tableHash, updateTableHash(edited.schedule));
     assert.deepEqual(readFileSync(uri.fsPath), onDisk, 'nothing is written before a save');
 
-    await vscode.commands.executeCommand('vscode.open', uri);
+    await openInCustomEditor(uri, (await api()).scheduleEditor.viewType);
     await vscode.commands.executeCommand('undo');
     await waitFor(
       'undo to remove the record',
