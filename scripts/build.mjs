@@ -10,6 +10,7 @@ const hostEntries = {
   extension: 'src/extension/extension.ts',
   cli: 'src/cli/main.ts',
   'profile-worker': 'src/engine/profile-worker.ts',
+  'measure-worker': 'src/engine/measure-worker.ts',
 };
 
 /** @type {esbuild.BuildOptions[]} */

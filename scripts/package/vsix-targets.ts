@@ -95,6 +95,7 @@ export const REQUIRED_FILES = [
   'dist/extension.js',
   'dist/cli.js',
   'dist/profile-worker.js',
+  'dist/measure-worker.js',
   'dist/webview.js',
   'node_modules/onnxruntime-node/package.json',
   'node_modules/onnxruntime-node/dist/index.js',

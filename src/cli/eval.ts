@@ -8,9 +8,9 @@ import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from 
 import { composeBlock } from '../core/solve';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
-import { updateTableHash } from '../core/measured-speed';
+import { measuredSpeedRecord } from '../core/measured-speed';
 import { serializeSchedule } from '../core/schedule-format';
-import type { MeasuredSpeed, Profile, Schedule } from '../core/types';
+import type { Profile, Schedule } from '../core/types';
 import { deviceName, evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
 import { writeFileAtomic } from './fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
@@ -182,16 +182,17 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
     throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
   });
   const mine = ev.results[0]!;
-  const measured: MeasuredSpeed = {
-    provider: ev.provider,
-    device: deviceName(ev.provider),
-    batch: 1,
-    speedup: Math.round(mine.measuredSpeedup * 1000) / 1000,
-    chunkMs: Math.round(mine.chunkMs * 1000) / 1000,
-    fullChunkMs: Math.round(ev.fullChunkMs * 1000) / 1000,
-    at: new Date().toISOString(),
-    tableHash: updateTableHash(schedule),
-  };
+  const measured = measuredSpeedRecord(
+    schedule,
+    {
+      provider: ev.provider,
+      device: deviceName(ev.provider),
+      speedup: mine.measuredSpeedup,
+      chunkMs: mine.chunkMs,
+      fullChunkMs: ev.fullChunkMs,
+    },
+    new Date(),
+  );
   if (!values['no-record']) {
     await writeFileAtomic(schedulePath, serializeSchedule({ ...schedule, measured }));
     notes.push(`measured speed recorded in ${schedulePath}`);

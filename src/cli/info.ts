@@ -130,11 +130,23 @@ export function profileInfo(file: string, p: Profile): CommandResult {
     `  samples   N = ${p.samples} from ${p.episodes || '(unknown)'}, seed ${p.seed}`,
     `  profiled  ${p.createdAt} on ${p.executionProvider}`,
     `  rest      ${(p.baseCost.flops / 1e6).toFixed(2)} MFLOPs, ${p.baseCost.timeUs.toFixed(1)} µs per denoiser call outside the blocks`,
+    `  per step  ${p.chunkStepTimeUs === undefined ? 'chunk graph not measured (expected speedups by time use the per-call rest)' : `${p.chunkStepTimeUs.toFixed(1)} µs the chunk graph pays per step whatever is cached (the time base of expected speedups)`}`,
     `  ℓ1        ${p.l1Elements === undefined ? 'over every element (not recorded: written before the estimate existed)' : `averaged over ${p.l1Elements} elements per sample and block`}`,
     '',
     table(rows),
   ].join('\n');
-  const { model, sampler, samples, seed, episodes, executionProvider, createdAt, baseCost, l1Elements } = p;
+  const {
+    model,
+    sampler,
+    samples,
+    seed,
+    episodes,
+    executionProvider,
+    createdAt,
+    baseCost,
+    l1Elements,
+    chunkStepTimeUs,
+  } = p;
   return {
     json: {
       kind: 'profile',
@@ -148,6 +160,7 @@ export function profileInfo(file: string, p: Profile): CommandResult {
       createdAt,
       baseCost,
       l1Elements: l1Elements ?? null,
+      chunkStepTimeUs: chunkStepTimeUs ?? null,
       blocks,
     },
     text,

@@ -1,3 +1,4 @@
+import { scheduleBaseCost } from './cost';
 import { solveAcs } from './acs';
 import { BacError } from './errors';
 import { assertSolvableProfile, blockSimilarity, composeBlock, solveSchedule } from './solve';
@@ -49,7 +50,7 @@ function uniformSchedule(
     model,
     sampler: profile.sampler,
     solver: { budget, topN: 0, forceLast, profile: null },
-    baseCost: profile.baseCost,
+    baseCost: scheduleBaseCost(profile),
     blocks: profile.blocks.map((b) => composeBlock(b.id, b.cost, steps, [])),
   };
 }

@@ -1,4 +1,4 @@
-import { costedBlocks, speedupBy } from './cost';
+import { costedBlocks, scheduleBaseCost, speedupBy } from './cost';
 import { BacError } from './errors';
 import type { Cost, Profile, Schedule } from './types';
 
@@ -54,8 +54,8 @@ export function meetsTarget(schedule: Schedule, target: CostTarget): boolean {
 export function blockCostCapacity(profile: Profile, target: CostTarget): number {
   const cost = costOf(target.by);
   const K = profile.sampler.steps;
-  const perCall = cost(profile.baseCost) + profile.blocks.reduce((s, b) => s + cost(b.cost), 0);
-  return (K * perCall) / target.speedup - K * cost(profile.baseCost);
+  const perCall = cost(scheduleBaseCost(profile)) + profile.blocks.reduce((s, b) => s + cost(b.cost), 0);
+  return (K * perCall) / target.speedup - K * cost(scheduleBaseCost(profile));
 }
 
 /**

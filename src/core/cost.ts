@@ -1,5 +1,5 @@
 import { updateSteps } from './blocks';
-import type { Cost, Schedule, ScheduleSummary } from './types';
+import type { Cost, Profile, Schedule, ScheduleSummary } from './types';
 
 /**
  * The cost model of docs/method.md. With c_b the cost of one call of block b and c_0 the rest of one
@@ -75,4 +75,28 @@ export function summarizeSchedule(s: Schedule): ScheduleSummary {
  */
 export function formatSpeedup(x: number | null): string {
   return x === null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`;
+}
+
+/**
+ * The per-step cost c_0 that makes the cost model reproduce a measured chunk-graph time ratio
+ * `minimalOverFull` = t(step 0 only) / t(every block every step), given Σ_b c_b = `blocksTimeUs`:
+ * from (K·c_0 + Σ)/(K·(c_0 + Σ)) = r, c_0 = Σ·(r·K − 1) / (K·(1 − r)). Being fitted to a ratio, it is
+ * on the blocks' time scale whatever the machine's speed was while each was timed, and every
+ * schedule's expected speedup by time interpolates between the two measured chunks (1 and 1/r).
+ * Null when the ratio says nothing (K < 2, r ≥ 1, non-finite, or Σ ≤ 0); 0 when r ≤ 1/K. O(1).
+ */
+export function chunkStepTimeUs(minimalOverFull: number, K: number, blocksTimeUs: number): number | null {
+  const r = minimalOverFull;
+  if (K < 2 || !Number.isFinite(r) || r <= 0 || r >= 1 || !(blocksTimeUs > 0)) return null;
+  return Math.max(0, (blocksTimeUs * (r * K - 1)) / (K * (1 - r)));
+}
+
+/**
+ * The cost of the non-block rest of one step that a schedule built from `profile` carries: the
+ * profile's FLOPs, and by time the chunk graph's per-step fixed cost when the profile measured it
+ * (`chunkStepTimeUs`), else the per-call base of the gated runner. O(1).
+ */
+export function scheduleBaseCost(profile: Pick<Profile, 'baseCost' | 'chunkStepTimeUs'>): Cost {
+  const timeUs = profile.chunkStepTimeUs ?? profile.baseCost.timeUs;
+  return { flops: profile.baseCost.flops, timeUs };
 }

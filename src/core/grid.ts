@@ -1,3 +1,4 @@
+import { scheduleBaseCost } from './cost';
 import { blockCostCapacity, costOf, type CostTarget } from './cost-target';
 import { BacError } from './errors';
 import { reuseMismatch } from './error-proxy';
@@ -85,7 +86,7 @@ export function gridSchedule(
     model,
     sampler: profile.sampler,
     solver: { budget: most, topN: 0, forceLast, profile: profileRef },
-    baseCost: profile.baseCost,
+    baseCost: scheduleBaseCost(profile),
     blocks: profile.blocks.map((b) => composeBlock(b.id, b.cost, [...steps.get(b.id)!], [], edits.get(b.id))),
   };
 }

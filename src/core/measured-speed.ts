@@ -5,7 +5,7 @@
  */
 import { updateSteps } from './blocks';
 import { formatSpeedup } from './cost';
-import type { Schedule, ScheduleSummary } from './types';
+import type { MeasuredSpeed, Schedule, ScheduleSummary } from './types';
 
 /**
  * Fingerprint of a schedule's update table (K, block ids and update steps): FNV-1a 32-bit, 8 hex
@@ -53,4 +53,51 @@ export function speedShown(schedule: Schedule, summary: ScheduleSummary): SpeedS
     measured: false,
     label: `${formatSpeedup(summary.speedupFlops)} expected (FLOPs)`,
   };
+}
+
+/** What one measurement of a schedule's chunk graph gave, before it is recorded. */
+export interface SpeedMeasurement {
+  readonly provider: string;
+  readonly device: string;
+  /** Baseline time / chunk-graph time, summed over the samples. */
+  readonly speedup: number;
+  /** Median ms of one chunk with the schedule, and of one baseline chunk. */
+  readonly chunkMs: number;
+  readonly fullChunkMs: number;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * The `measured` record of `schedule` (batch 1, numbers to three decimals as the file keeps them),
+ * bound to the update table it measured. O(K · blocks).
+ */
+export function measuredSpeedRecord(schedule: Schedule, m: SpeedMeasurement, at: Date): MeasuredSpeed {
+  return {
+    provider: m.provider,
+    device: m.device,
+    batch: 1,
+    speedup: round3(m.speedup),
+    chunkMs: round3(m.chunkMs),
+    fullChunkMs: round3(m.fullChunkMs),
+    at: at.toISOString(),
+    tableHash: updateTableHash(schedule),
+  };
+}
+
+/**
+ * `schedule` with `measured` recorded, or why not: a measurement of another update table (the
+ * schedule was edited while it ran) would be shown as this one's. O(K · blocks).
+ */
+export function withMeasuredSpeed(
+  schedule: Schedule,
+  measured: MeasuredSpeed,
+): { ok: true; schedule: Schedule } | { ok: false; reason: string } {
+  if (measured.tableHash !== updateTableHash(schedule)) {
+    return {
+      ok: false,
+      reason: "The schedule's update table changed while its speed was measured; measure again.",
+    };
+  }
+  return { ok: true, schedule: { ...schedule, measured } };
 }

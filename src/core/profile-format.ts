@@ -83,6 +83,7 @@ function runScalars(x: Profile | ProfileHeader) {
     createdAt: x.createdAt,
     baseCost: copyCost(x.baseCost),
     ...(x.l1Elements === undefined ? {} : { l1Elements: x.l1Elements }),
+    ...(x.chunkStepTimeUs === undefined ? {} : { chunkStepTimeUs: x.chunkStepTimeUs }),
   };
 }
 

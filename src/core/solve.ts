@@ -1,3 +1,4 @@
+import { scheduleBaseCost } from './cost';
 import { solveAcs } from './acs';
 import { parseBlockId } from './blocks';
 import { bubblingUnion } from './bua';
@@ -85,7 +86,7 @@ export function solveSchedule(
     model,
     sampler: profile.sampler,
     solver: params,
-    baseCost: profile.baseCost,
+    baseCost: scheduleBaseCost(profile),
     blocks: profile.blocks.map((b, i) => composeBlock(b.id, b.cost, bua[i]!.acs, bua[i]!.bua, edits.get(b.id))),
   };
 }

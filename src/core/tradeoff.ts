@@ -1,7 +1,7 @@
 import { solveAcsAllBudgets } from './acs';
 import { uniformSteps } from './baselines';
 import { bubblingUnion } from './bua';
-import { expectedSpeedup } from './cost';
+import { expectedSpeedup, scheduleBaseCost } from './cost';
 import { predictedError } from './error-proxy';
 import { assertSolvableProfile, blockSimilarity, composeBlock } from './solve';
 import type { FileRef, Profile, Schedule } from './types';
@@ -54,7 +54,7 @@ export function tradeoffCurves(profile: Profile, topN: number, forceLast: boolea
   const bac: TradeoffPoint[] = [];
   const uniform: TradeoffPoint[] = [];
   for (let M = 1; M <= K; M++) {
-    const base = { model, sampler: profile.sampler, baseCost: profile.baseCost };
+    const base = { model, sampler: profile.sampler, baseCost: scheduleBaseCost(profile) };
     const steps = uniformSteps(K, M);
     uniform.push(
       point(

@@ -4,6 +4,7 @@ import { BacError } from '../core/errors';
 import { BlockStatsAccumulator } from '../core/stats';
 import type { BlockProfile, Cost, Profile } from '../core/types';
 import { BatchStatsComputer } from './block-stats';
+import { measureChunkStepCost } from './chunk-step-cost';
 import { applyNormalizer, openEpisodes, sampleWindows, type WindowSample } from './episodes';
 import { buildGatedModel } from './onnx/gate';
 import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './onnx/io-names';
@@ -205,8 +206,15 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
     const started = performance.now();
     const sampled = await sampleBlockStatistics(plan, opened, request.seed, hooks);
     const times = await timeGatedBlocks(plan.policy, opened.provider);
+    const blocksTimeUs = times.blocks.reduce((a, b) => a + b, 0);
+    const chunkStarted = performance.now();
+    const chunk = await measureChunkStepCost(plan.policy, plan.scheduler, opened.provider, blocksTimeUs);
+    const chunkSeconds = (performance.now() - chunkStarted) / 1000;
+    log(
+      `chunk graph: step 0 only ${chunk.minimalMs.toFixed(1)} ms, full ≈ ${chunk.fullMs.toFixed(1)} ms per chunk → ${chunk.stepTimeUs === null ? 'no' : `${chunk.stepTimeUs.toFixed(1)} µs`} per-step fixed cost (${chunkSeconds.toFixed(1)} s)`,
+    );
     log(`profiled ${sampled.done} samples in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    const profile = assembleProfile(request, plan, sampled, times, opened.provider);
+    const profile = assembleProfile(request, plan, sampled, times, chunk.stepTimeUs, opened.provider);
     return { profile, provider: opened.provider, notes: [...opened.notes] };
   } finally {
     await opened.session.release();
@@ -363,6 +371,7 @@ function assembleProfile(
   plan: ProfilePlan,
   sampled: SampledStatistics,
   times: { base: number; blocks: number[] },
+  chunkStepTimeUs: number | null,
   provider: ExecutionProvider,
 ): Profile {
   const { info } = plan.policy;
@@ -390,6 +399,7 @@ function assembleProfile(
     createdAt: new Date().toISOString(),
     baseCost: { flops: info.baseCost.flops, timeUs: times.base },
     l1Elements: plan.l1Elements,
+    ...(chunkStepTimeUs === null ? {} : { chunkStepTimeUs }),
     blocks: blockProfiles,
   };
 }

@@ -1,5 +1,6 @@
 import { BacError } from '../core/errors';
 import { assertUsableTarget, costOf, type CostTarget } from '../core/cost-target';
+import { scheduleBaseCost } from '../core/cost';
 import { solveForTarget } from '../core/methods';
 import type { ScheduleMethod } from '../core/solver-params';
 import { Rng } from '../core/rng';
@@ -167,7 +168,7 @@ export function tableFits(
   const byId = new Map(profile.blocks.map((b) => [b.id, b]));
   const cost = costOf(target.by);
   const costs = blockIds.map((id) => cost(byId.get(id)!.cost));
-  const base = cost(profile.baseCost);
+  const base = cost(scheduleBaseCost(profile));
   const full = K * (base + costs.reduce((a, b) => a + b, 0));
   return (t) => full / (K * base + tableCost(t, costs)) >= target.speedup;
 }

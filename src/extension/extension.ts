@@ -5,6 +5,7 @@ import { ScheduleCodeLensProvider } from './codeLens';
 import { compileScheduleCommand, type CompileScheduleArgs, type CompileScheduleResult } from './compileCommand';
 import { exportCheckpointCommand, type ExportCheckpointArgs, type ExportCheckpointResult } from './exportCommand';
 import { LinkResolver } from './links';
+import { measureSpeedCommand, type MeasureSpeedArgs, type MeasureSpeedResult } from './measureCommand';
 import { profileModelCommand, type ProfileModelArgs, type ProfileModelResult } from './profileCommand';
 import { ScheduleDocuments, type IntentOutcome } from './scheduleDocument';
 import { SCHEDULE_EDITOR_VIEW_TYPE, ScheduleEditorProvider } from './scheduleEditor';
@@ -49,6 +50,11 @@ export interface BacStudioApi {
     readonly viewType: string;
     apply(sweep: vscode.Uri, id: string, target?: vscode.Uri): Promise<ApplySweepOutcome>;
   };
+  /**
+   * Runs "BAC: Measure Speed" (dialogs skipped for every argument given): the measured speed is
+   * recorded in the schedule's document as an undoable edit, left unsaved.
+   */
+  measureSpeed(args?: MeasureSpeedArgs | vscode.Uri): Promise<MeasureSpeedResult | undefined>;
   /** Runs "BAC: Export Policy from Checkpoint…" (dialogs skipped for every argument given). */
   exportCheckpoint(args?: ExportCheckpointArgs | vscode.Uri): Promise<ExportCheckpointResult | undefined>;
 }
@@ -71,6 +77,15 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
   const compileSchedule = (args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined> =>
     compileScheduleCommand(
       log,
+      args instanceof vscode.Uri ? { schedule: args } : typeof args === 'object' && args !== null ? args : {},
+      activeScheduleUri,
+    );
+  const measureSpeed = (args?: MeasureSpeedArgs | vscode.Uri): Promise<MeasureSpeedResult | undefined> =>
+    measureSpeedCommand(
+      context,
+      log,
+      documents,
+      links,
       args instanceof vscode.Uri ? { schedule: args } : typeof args === 'object' && args !== null ? args : {},
       activeScheduleUri,
     );
@@ -107,6 +122,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     vscode.commands.registerCommand('bac.showLog', () => log.show()),
     vscode.commands.registerCommand('bac.profileModel', profileModel),
     vscode.commands.registerCommand('bac.compileSchedule', compileSchedule),
+    vscode.commands.registerCommand('bac.measureSpeed', measureSpeed),
     vscode.commands.registerCommand('bac.exportCheckpoint', exportCheckpoint),
     vscode.commands.registerCommand('bac.openScheduleAsText', (uri?: vscode.Uri) => reopen(uri, 'default')),
     vscode.commands.registerCommand('bac.openScheduleInEditor', (uri?: vscode.Uri) =>
@@ -126,6 +142,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     codeLens,
     profileModel,
     compileSchedule,
+    measureSpeed,
     sweep: { viewType: SWEEP_VIEW_TYPE, apply: (uri, id, target) => sweep.apply(uri, id, target) },
     exportCheckpoint,
   };

@@ -46,7 +46,7 @@ export interface ProfileModelResult {
 }
 
 const LAST_MODEL = 'bac.profile.lastModel';
-const LAST_EPISODES = 'bac.profile.lastEpisodes';
+export const LAST_EPISODES = 'bac.profile.lastEpisodes';
 const PROVIDERS: readonly ExecutionProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 
 /** Runs the command. Resolves undefined when the user cancelled a step; errors are shown, not thrown. */
@@ -234,7 +234,7 @@ async function pickModel(last: string | undefined): Promise<string | undefined> 
 }
 
 /** Asks for the episodes: the last ones, or a file (HDF5, .zarr.zip) or folder (zarr) dialog. */
-async function pickEpisodes(last: string | undefined): Promise<string | undefined> {
+export async function pickEpisodes(last: string | undefined): Promise<string | undefined> {
   const items: (vscode.QuickPickItem & { action: 'last' | 'file' | 'folder' })[] = [];
   if (last)
     items.push({

@@ -1,13 +1,14 @@
 import * as vscode from 'vscode';
 import { minimalLineEdits, withEol } from '../core/edits';
 import { analyse, validState } from '../core/editor-view';
+import { withMeasuredSpeed } from '../core/measured-speed';
 import { measuredSpeedCaveat } from '../core/speed-caveat';
 import { BacError } from '../core/errors';
 import type { EditIntent, EditorState, IssueView } from '../core/protocol';
 import { resolveWithControls, toggleStep, type EditResult } from '../core/schedule-edit';
 import { parseSchedule, serializeSchedule } from '../core/schedule-format';
 import { tradeoffCurves, type TradeoffCurves } from '../core/tradeoff';
-import type { Profile, Schedule } from '../core/types';
+import type { MeasuredSpeed, Profile, Schedule } from '../core/types';
 import type { LinkResolver } from './links';
 
 /**
@@ -133,8 +134,25 @@ export class ScheduleDocuments {
    * not parse. Intents on one document are applied in order, each against the latest text.
    */
   applyIntent(document: vscode.TextDocument, intent: EditIntent): Promise<IntentOutcome> {
+    return this.enqueue(document, (schedule) => this.edited(document, schedule, intent));
+  }
+
+  /**
+   * Records a measured speed in the schedule as the same kind of minimal edit (undoable, left
+   * dirty); refused when the document does not parse or its update table is no longer the one
+   * measured.
+   */
+  recordMeasured(document: vscode.TextDocument, measured: MeasuredSpeed): Promise<IntentOutcome> {
+    return this.enqueue(document, (schedule) => Promise.resolve(withMeasuredSpeed(schedule, measured)));
+  }
+
+  /** Runs `edit` after the document's earlier edits, against its latest text. */
+  private enqueue(
+    document: vscode.TextDocument,
+    edit: (schedule: Schedule) => Promise<EditResult>,
+  ): Promise<IntentOutcome> {
     const key = document.uri.toString();
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => this.applyNow(document, intent));
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => this.applyNow(document, edit));
     const tail = run.catch(() => undefined);
     this.queues.set(key, tail);
     void tail.then(() => {
@@ -143,7 +161,10 @@ export class ScheduleDocuments {
     return run;
   }
 
-  private async applyNow(document: vscode.TextDocument, intent: EditIntent): Promise<IntentOutcome> {
+  private async applyNow(
+    document: vscode.TextDocument,
+    edit: (schedule: Schedule) => Promise<EditResult>,
+  ): Promise<IntentOutcome> {
     if (vscode.workspace.fs.isWritableFileSystem(document.uri.scheme) === false) {
       return { applied: false, message: 'This schedule is read-only.' };
     }
@@ -157,7 +178,7 @@ export class ScheduleDocuments {
     }
     let result: EditResult;
     try {
-      result = await this.edited(document, parsed.schedule, intent);
+      result = await edit(parsed.schedule);
     } catch (e) {
       if (!(e instanceof BacError)) throw e;
       result = { ok: false, reason: e.message };

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { summarizeSchedule } from '../../src/core/cost';
-import { speedShown, updateTableHash } from '../../src/core/measured-speed';
+import { measuredSpeedRecord, speedShown, updateTableHash, withMeasuredSpeed } from '../../src/core/measured-speed';
 import { parseSchedule, serializeSchedule } from '../../src/core/schedule-format';
 import type { MeasuredSpeed, Schedule } from '../../src/core/types';
 
@@ -54,6 +54,28 @@ describe('measured speed in a schedule', () => {
     assert.ok(!r.ok);
     const paths = (r as { errors: readonly { path: string }[] }).errors.map((e) => e.path);
     assert.ok(paths.includes('measured.device') && paths.includes('measured.batch'), paths.join(', '));
+  });
+
+  it('a record keeps three decimals, batch 1 and the table it measured', () => {
+    const m = measuredSpeedRecord(
+      demo,
+      { provider: 'cpu', device: 'Test CPU (2 cores)', speedup: 3.41234, chunkMs: 20.50049, fullChunkMs: 69.9 },
+      new Date('2026-01-01T00:00:00.000Z'),
+    );
+    assert.deepEqual(m, { ...measuredOf(demo), speedup: 3.412, chunkMs: 20.5 });
+  });
+
+  it('is recorded only into the table it measured', () => {
+    const ok = withMeasuredSpeed(demo, measuredOf(demo));
+    assert.ok(ok.ok);
+    assert.equal(serializeSchedule(ok.schedule), serializeSchedule({ ...demo, measured: measuredOf(demo) }));
+    const edited: Schedule = {
+      ...demo,
+      blocks: demo.blocks.map((b, i) => (i === 0 ? { ...b, manual: [...b.manual, 1] } : b)),
+    };
+    const refused = withMeasuredSpeed(edited, measuredOf(demo));
+    assert.ok(!refused.ok);
+    assert.match(refused.reason, /changed while its speed was measured/);
   });
 
   it('the Python runtime reads a schedule that carries it', () => {

@@ -79,10 +79,30 @@ describe('runProfile releases every ONNX Runtime session', () => {
     assert.equal(sessions.open(), 0, 'sessions left open after the failure');
   });
 
+  it("when a chunk graph's call fails while the per-step cost is fitted", async () => {
+    const sessions = countSessions();
+    // Sessions 4 to 6 are the chunk graphs (after the plain, the gated and the step fold).
+    let n = 0;
+    const ort = loadOrt();
+    const create = ort.InferenceSession.create as (...args: unknown[]) => Promise<Ort.InferenceSession>;
+    mock.method(ort.InferenceSession, 'create', async (...args: unknown[]) => {
+      const session = await create(...args);
+      if (++n === 5) session.run = async () => Promise.reject(new Error('injected chunk failure'));
+      return session;
+    });
+    await assert.rejects(runProfile(request()), /injected chunk failure/);
+    assert.equal(sessions.created(), 6);
+    assert.equal(sessions.open(), 0, 'sessions left open after the failure');
+  });
+
   it('on success', async () => {
     const sessions = countSessions();
     await runProfile(request());
-    assert.equal(sessions.created(), 2, 'the plain session and the gated one for timing');
+    assert.equal(
+      sessions.created(),
+      6,
+      'the plain session, the gated one for timing, the step fold and three chunk graphs for the per-step cost',
+    );
     assert.equal(sessions.open(), 0);
   });
 });

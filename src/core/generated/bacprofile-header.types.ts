@@ -72,6 +72,11 @@ export interface ProfileHeader {
    * Schema: integer, ≥ 1.
    */
   readonly l1Elements?: number;
+  /**
+   * Per-step time of the chunk graph that caching cannot skip (µs, on the blocks' time scale), fitted at profiling time to the ratio of the minimal chunk graph (every block at step 0 only) to the full one; schedules use it as the time of baseCost. Absent in older files or when unmeasurable (baseCost.timeUs, the gated runner's per-call base, is used).
+   * Schema: ≥ 0.
+   */
+  readonly chunkStepTimeUs?: number;
   /** Per block, in model order, its scalars; its matrices are in the payload (see arrays). */
   readonly blocks: readonly ProfileHeaderBlock[];
   /** Where each block's simMean and simStd upper triangles lie in the payload. */

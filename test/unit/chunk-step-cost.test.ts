@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildBaseline } from '../../src/core/baselines';
+import { chunkCost, chunkStepTimeUs, scheduleBaseCost, summarizeSchedule } from '../../src/core/cost';
+import { parseProfile, serializeProfile } from '../../src/core/profile-format';
+import type { Profile } from '../../src/core/types';
+
+const root = resolve(__dirname, '..', '..');
+const parsed = parseProfile(new Uint8Array(readFileSync(join(root, 'fixtures/demo/policy.bacprofile'))));
+assert.ok(parsed.ok);
+const demo = (parsed as { profile: Profile }).profile;
+const sumBlocks = (p: Profile) => p.blocks.reduce((a, b) => a + b.cost.timeUs, 0);
+
+describe('chunk-graph per-step cost', () => {
+  it('reproduces the measured ratio of the minimal to the full chunk', () => {
+    const K = 100;
+    const sigma = 1000;
+    for (const r of [0.02, 0.1, 0.5, 0.9]) {
+      const c0 = chunkStepTimeUs(r, K, sigma)!;
+      assert.ok(c0 >= 0);
+      assert.ok(Math.abs((K * c0 + sigma) / (K * (c0 + sigma)) - r) < 1e-12, `r ${r}`);
+    }
+  });
+
+  it('is 0 when the minimal chunk costs no more than 1/K of the full one, null when the ratio says nothing', () => {
+    assert.equal(chunkStepTimeUs(0.005, 100, 1000), 0);
+    assert.equal(chunkStepTimeUs(1, 100, 1000), null);
+    assert.equal(chunkStepTimeUs(0.5, 1, 1000), null);
+    assert.equal(chunkStepTimeUs(0.5, 10, 0), null);
+    assert.equal(chunkStepTimeUs(Number.NaN, 10, 1000), null);
+  });
+
+  it('round-trips through the profile file and is absent in files that lack it', () => {
+    assert.equal(demo.chunkStepTimeUs, undefined);
+    const back = parseProfile(serializeProfile({ ...demo, chunkStepTimeUs: 123.5 }));
+    assert.ok(back.ok);
+    assert.equal((back as { profile: Profile }).profile.chunkStepTimeUs, 123.5);
+    // the writer checks the header against the contract, so a negative time never reaches a file
+    assert.throws(() => serializeProfile({ ...demo, chunkStepTimeUs: -1 }), /chunkStepTimeUs/);
+  });
+
+  it('is the time base cost of schedules built from the profile; FLOPs are unchanged', () => {
+    assert.deepEqual(scheduleBaseCost(demo), demo.baseCost);
+    const calibrated: Profile = { ...demo, chunkStepTimeUs: 40 };
+    assert.deepEqual(scheduleBaseCost(calibrated), { flops: demo.baseCost.flops, timeUs: 40 });
+    const s = buildBaseline('bac', calibrated, demo.model, 10, 3, true);
+    assert.equal(s.baseCost.timeUs, 40);
+    const old = buildBaseline('bac', demo, demo.model, 10, 3, true);
+    assert.equal(summarizeSchedule(s).speedupFlops, summarizeSchedule(old).speedupFlops);
+    // a smaller fixed cost per step lets the skipped blocks weigh more
+    assert.ok(summarizeSchedule(s).speedupTime! > summarizeSchedule(old).speedupTime!);
+    const K = demo.sampler.steps;
+    assert.ok(
+      Math.abs(chunkCost((c) => c.timeUs, s) - chunkCost((c) => c.timeUs, old) + K * (demo.baseCost.timeUs - 40)) <
+        1e-6,
+    );
+    assert.ok(sumBlocks(demo) > 0);
+  });
+});
