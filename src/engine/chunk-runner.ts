@@ -8,6 +8,7 @@ import { BacError } from '../core/errors';
 import { buildChunkGraph, type ChunkGraph } from './onnx/chunk-graph';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './onnx/io-names';
 import { foldedStepModel } from './onnx/chunk-step';
+import { evaluateTimestepValues } from './onnx/timestep-values';
 import { encodeModel, type ModelProto } from './onnx/proto';
 import { openSession, type ExecutionProvider, type ExecutionProviderChoice } from './ort';
 import { loadOrt, type Policy } from './policy';
@@ -54,14 +55,23 @@ export async function buildChunkModel(
   const n = policy.info.blocks.length;
   const table = updates === 'full' ? new Uint8Array(K * n).fill(1) : updates;
   const step = options.step ?? (await foldedStepModel(policy.bytes, batch, policy.info.name));
+  const plans = Array.from({ length: K }, (_, k) => scheduler.stepPlan(k));
+  const timestepType = policy.info.timestepDtype === 'int64' ? 'int64' : 'float32';
+  const timestepValues = await evaluateTimestepValues(
+    step,
+    plans.map((p) => p.timestep),
+    batch,
+    timestepType,
+  );
   const graph = buildChunkGraph(step, {
     blocks: policy.info.blocks,
     table,
-    plans: Array.from({ length: K }, (_, k) => scheduler.stepPlan(k)),
+    plans,
     batch,
     sampleShape: [policy.horizon, policy.actionDim],
     condShape: [policy.obsSteps, policy.condDim],
-    timestepType: policy.info.timestepDtype === 'int64' ? 'int64' : 'float32',
+    timestepType,
+    timestepValues: timestepValues ?? undefined,
     exposeSteps: options.exposeSteps,
   });
   return { bytes: encodeModel(graph.model), graph, batch };

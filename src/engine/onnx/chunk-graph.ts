@@ -20,12 +20,12 @@
 import { BacError } from '../../core/errors';
 import type { StepPlan } from '../sampler-steps';
 import { exclusiveSets, indexGraph } from './graph';
-import { samplerStepNodes } from './chunk-sampler';
+import { samplerStepNodes, scaledNoiseNodes, withScaledNoise } from './chunk-sampler';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './io-names';
+import type { TimestepValues } from './timestep-values';
 import {
   DataType,
   int64Tensor,
-  makeNode,
   makeTensor,
   tensorValueInfo,
   type GraphProto,
@@ -50,6 +50,12 @@ export interface ChunkSpec {
   readonly condShape: readonly [number, number];
   /** Element type of the step graph's `timestep` input. */
   readonly timestepType: 'int64' | 'float32';
+  /**
+   * Per step, the step's timestep-only values (`timestep-values.ts`): they become constants and
+   * the nodes that compute them are not emitted. Without them those nodes are emitted per step
+   * with a constant timestep, for ONNX Runtime to fold.
+   */
+  readonly timestepValues?: TimestepValues;
   /**
    * Also output, per step, the values tests compare with the cached runner: see
    * {@link ChunkGraph.stepValues}. Off for deployment (each extra output costs a copy).
@@ -123,6 +129,17 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     }
   });
 
+  // nodes whose values depend on the timestep alone: replaced by `timestepValues` when given
+  const timestepOnly = new Uint8Array(g.node.length);
+  const timestepOnlyValues = new Set(['timestep']);
+  const dependsOnOthers = new Set(['sample', 'cond']);
+  g.node.forEach((node, i) => {
+    const others = (index.reads[i] ?? []).some((x) => dependsOnOthers.has(x));
+    if (!others && !variant[i]) return;
+    if (!others) timestepOnly[i] = 1;
+    for (const o of node.output) if (o) (others ? dependsOnOthers : timestepOnlyValues).add(o);
+  });
+
   const [T, Da] = spec.sampleShape;
   const B = spec.batch;
   const sampleDims = [B, T, Da];
@@ -133,7 +150,13 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
   });
 
   const usesNoise = spec.plans.some((p) => p.next.noise !== 0);
+  const noise = usesNoise ? scaledNoiseNodes(spec.plans, CHUNK_STEP_NOISE, [B, T, Da], 'noise/') : null;
+  if (noise) {
+    nodes.push(...noise.nodes);
+    inits.push(...noise.initializers);
+  }
   const stepValues: StepValueNames[] = [];
+  const constantNames = new Set<string>();
   const lastFresh = new Int32Array(n);
   let sample = CHUNK_INITIAL_SAMPLE;
   let previousX0: string | null = null;
@@ -148,16 +171,24 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
         ? int64Tensor(timestep, [B], new Array<number>(B).fill(t))
         : makeTensor(timestep, DataType.FLOAT, [B], new Uint8Array(new Float32Array(B).fill(t).buffer)),
     );
+    const constants = spec.timestepValues?.[k];
     const rename = (x: string): string => {
       if (x === 'sample') return sample;
       if (x === 'timestep') return timestep;
+      if (constants && timestepOnlyValues.has(x)) {
+        const constant = constants.get(x);
+        if (!constant) throw new BacError(`step ${k} reads "${x}", a timestep-only value it was given no constant for`);
+        if (!constantNames.has(at(x, k))) inits.push({ ...constant, name: at(x, k) });
+        constantNames.add(at(x, k));
+        return at(x, k);
+      }
       if (!variantValues.has(x)) return x;
       const p = index.producer.get(x)!;
       const b = blockOf[p]!;
       return b >= 0 ? at(x, lastFresh[b]!) : at(x, k);
     };
     g.node.forEach((node, i) => {
-      if (!variant[i]) return;
+      if (!variant[i] || (constants && timestepOnly[i])) return;
       const b = blockOf[i]!;
       if (b >= 0 && !row[b]) return;
       nodes.push({
@@ -169,18 +200,11 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     });
     const plan = spec.plans[k]!;
     const pred = rename(prediction);
-    let noise: string | null = null;
-    if (plan.next.noise !== 0) {
-      noise = at('noise', k);
-      const idx = at('noise_index', k);
-      inits.push(int64Tensor(idx, [], [k]));
-      nodes.push(makeNode('Gather', [CHUNK_STEP_NOISE, idx], [noise], at('Gather_noise', k)));
-    }
     const next = k === K - 1 ? CHUNK_OUTPUT : at('next_sample', k);
     const x0 = at('x0', k);
     const emitted = samplerStepNodes(
-      plan,
-      { sample, prediction: pred, previousX0, noise, nextSample: next, x0 },
+      withScaledNoise(plan),
+      { sample, prediction: pred, previousX0, noise: noise?.terms[k] ?? null, nextSample: next, x0 },
       [B, T, Da],
       at('sampler/', k),
     );

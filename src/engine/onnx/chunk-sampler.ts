@@ -121,3 +121,56 @@ export function samplerStepNodes(
   );
   return { nodes, initializers };
 }
+
+/** The noise terms of all steps, computed once: see {@link scaledNoiseNodes}. */
+export interface ScaledNoise extends StepNodes {
+  /** Per step, c_noise·z_k [B, T, Da], or null for a step that draws none. */
+  readonly terms: readonly (string | null)[];
+}
+
+/**
+ * The noise term c_noise,k·z_k of every step from the chunk's noise input `noise` [K, B, T, Da],
+ * computed in three nodes for the whole chunk (Reshape to [K·B, T, Da], Mul by the per-step
+ * coefficients, Split into K values) instead of a Gather and a Mul at each step: per-step
+ * dispatches, not arithmetic, dominate at these sizes. Each term is the same float32 product the
+ * step would compute; a step then adds its term with coefficient 1 ({@link withScaledNoise}).
+ */
+export function scaledNoiseNodes(
+  plans: readonly StepPlan[],
+  noise: string,
+  shape: readonly [number, number, number],
+  prefix: string,
+): ScaledNoise {
+  const [B, T, Da] = shape;
+  const K = plans.length;
+  const flat = `${prefix}flat`;
+  const coefs = `${prefix}coefs`;
+  const scaled = `${prefix}scaled`;
+  const c = new Float32Array(K * B);
+  plans.forEach((p, k) => c.fill(p.next.noise, k * B, (k + 1) * B));
+  const terms = plans.map((p, k) => (p.next.noise !== 0 ? `${prefix}term_${k}` : null));
+  return {
+    nodes: [
+      makeNode('Reshape', [noise, `${prefix}flat_shape`], [flat], `${prefix}Reshape`),
+      makeNode('Mul', [flat, coefs], [scaled], `${prefix}Mul`),
+      makeNode(
+        'Split',
+        [scaled, `${prefix}split`],
+        plans.map((_, k) => terms[k] ?? `${prefix}unused_${k}`),
+        `${prefix}Split`,
+        [attrInt('axis', 0)],
+      ),
+    ],
+    initializers: [
+      int64Tensor(`${prefix}flat_shape`, [3], [K * B, T, Da]),
+      makeTensor(coefs, DataType.FLOAT, [K * B, 1, 1], new Uint8Array(c.buffer)),
+      int64Tensor(`${prefix}split`, [K], new Array<number>(K).fill(B)),
+    ],
+    terms,
+  };
+}
+
+/** `plan` reading its noise term already scaled ({@link scaledNoiseNodes}): coefficient 1. */
+export function withScaledNoise(plan: StepPlan): StepPlan {
+  return plan.next.noise === 0 ? plan : { ...plan, next: { ...plan.next, noise: 1 } };
+}

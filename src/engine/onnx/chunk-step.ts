@@ -22,6 +22,7 @@ import { BacError } from '../../core/errors';
 import { loadOrt } from '../ort';
 import { decodeOrThrow } from './inspect';
 import type { ModelProto } from './proto';
+import { splitTimestepRows } from './row-split';
 import { specializeBatchBytes } from './specialize';
 
 /**
@@ -35,7 +36,8 @@ export async function foldedStepModel(
   name = 'model.onnx',
   level: 'basic' | 'extended' = 'extended',
 ): Promise<ModelProto> {
-  return decodeOrThrow(await ortOptimized(specializeBatchBytes(bytes, batch, name), level, name), name);
+  const step = decodeOrThrow(await ortOptimized(specializeBatchBytes(bytes, batch, name), level, name), name);
+  return { ...step, graph: splitTimestepRows(step.graph!).graph };
 }
 
 /**
