@@ -19,13 +19,15 @@
  */
 import { BacError } from '../../core/errors';
 import type { StepPlan } from '../sampler-steps';
-import { exclusiveSets, indexGraph } from './graph';
+import { exclusiveSets, indexGraph, type GraphIndex } from './graph';
+import { tensorValues } from './shapes';
 import { samplerStepNodes, scaledNoiseNodes, withScaledNoise } from './chunk-sampler';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './io-names';
 import type { TimestepValues } from './timestep-values';
 import {
   DataType,
   int64Tensor,
+  makeNode,
   makeTensor,
   tensorValueInfo,
   type GraphProto,
@@ -148,9 +150,20 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
   g.node.forEach((node, i) => {
     if (!variant[i]) nodes.push(node);
   });
+  const layout = sampleLayout(index, prediction, B * T * Da);
+  const layoutShape = layout?.shape ?? sampleDims;
+  let sample = CHUNK_INITIAL_SAMPLE;
+  if (layout) {
+    sample = 'initial_sample/layout';
+    inits.push(
+      int64Tensor('layout/shape', [layoutShape.length], layoutShape),
+      int64Tensor('output/shape', [3], sampleDims),
+    );
+    nodes.push(makeNode('Reshape', [CHUNK_INITIAL_SAMPLE, 'layout/shape'], [sample], 'initial_sample/Reshape'));
+  }
 
   const usesNoise = spec.plans.some((p) => p.next.noise !== 0);
-  const noise = usesNoise ? scaledNoiseNodes(spec.plans, CHUNK_STEP_NOISE, [B, T, Da], 'noise/') : null;
+  const noise = usesNoise ? scaledNoiseNodes(spec.plans, CHUNK_STEP_NOISE, layoutShape, 'noise/') : null;
   if (noise) {
     nodes.push(...noise.nodes);
     inits.push(...noise.initializers);
@@ -158,7 +171,6 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
   const stepValues: StepValueNames[] = [];
   const constantNames = new Set<string>();
   const lastFresh = new Int32Array(n);
-  let sample = CHUNK_INITIAL_SAMPLE;
   let previousX0: string | null = null;
   for (let k = 0; k < K; k++) {
     const row = spec.table.subarray(k * n, (k + 1) * n);
@@ -173,7 +185,7 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     );
     const constants = spec.timestepValues?.[k];
     const rename = (x: string): string => {
-      if (x === 'sample') return sample;
+      if (x === 'sample' || x === layout?.sampleValue) return sample;
       if (x === 'timestep') return timestep;
       if (constants && timestepOnlyValues.has(x)) {
         const constant = constants.get(x);
@@ -188,7 +200,7 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
       return b >= 0 ? at(x, lastFresh[b]!) : at(x, k);
     };
     g.node.forEach((node, i) => {
-      if (!variant[i] || (constants && timestepOnly[i])) return;
+      if (!variant[i] || (constants && timestepOnly[i]) || i === layout?.sampleReshape) return;
       const b = blockOf[i]!;
       if (b >= 0 && !row[b]) return;
       nodes.push({
@@ -199,14 +211,15 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
       });
     });
     const plan = spec.plans[k]!;
-    const pred = rename(prediction);
-    const next = k === K - 1 ? CHUNK_OUTPUT : at('next_sample', k);
+    const pred = rename(layout?.predictionValue ?? prediction);
+    const next = k === K - 1 && !layout ? CHUNK_OUTPUT : at('next_sample', k);
     const x0 = at('x0', k);
     const emitted = samplerStepNodes(
       withScaledNoise(plan),
       { sample, prediction: pred, previousX0, noise: noise?.terms[k] ?? null, nextSample: next, x0 },
-      [B, T, Da],
+      layoutShape,
       at('sampler/', k),
+      B,
     );
     nodes.push(...emitted.nodes);
     inits.push(...emitted.initializers);
@@ -216,6 +229,7 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     sample = next;
     previousX0 = x0;
   }
+  if (layout) nodes.push(makeNode('Reshape', [sample, 'output/shape'], [CHUNK_OUTPUT], 'output/Reshape'));
 
   const exposed = new Set<string>();
   for (const s of stepValues) for (const v of [s.sample, s.prediction, ...s.blocks]) exposed.add(v);
@@ -254,6 +268,57 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     stepValues,
     sharedNodes: sharedCount,
     stepNodes,
+  };
+}
+
+/** The step's own layout of the sample: see {@link sampleLayout}. */
+interface SampleLayout {
+  /** The shape (batch-major) the step reshapes the sample to before reading it. */
+  readonly shape: number[];
+  /** Index of that Reshape node, and its output. */
+  readonly sampleReshape: number;
+  readonly sampleValue: string;
+  /** The value of that shape the prediction output is a Reshape of. */
+  readonly predictionValue: string;
+}
+
+/**
+ * The layout the step computes the sample in, when it differs from [B, T, Da] only by Reshapes at
+ * its boundary: `sample` is read only by a Reshape to a constant shape, and the prediction is a
+ * Reshape of a value of that shape (ORT's MatMul+Add fusion wraps the input embedding's and the
+ * head's Gemm so). The chunk then carries samples in that layout from step to step — the sampler
+ * update is elementwise — and both Reshapes leave every step (one per chunk at each end instead).
+ * Null when the step has another form. O(1) after indexing.
+ */
+function sampleLayout(index: GraphIndex, prediction: string, size: number): SampleLayout | null {
+  const g = index.graph;
+  const readers = index.consumers.get('sample') ?? [];
+  const produced = index.producer.get(prediction);
+  if (readers.length !== 1 || produced === undefined || index.graphOutputs.has('sample')) return null;
+  const reshape = g.node[readers[0]!]!;
+  const last = g.node[produced]!;
+  const shapeOf = (name: string | undefined): number[] | null => {
+    const t = g.initializer.find((x) => x.name === name);
+    const v = t ? tensorValues(t) : null;
+    return v && v.every((d) => d > 0) && v.reduce((a, b) => a * b, 1) === size ? v : null;
+  };
+  const isReshape = (node: NodeProto) => node.opType === 'Reshape' && !node.domain;
+  if (!isReshape(reshape) || !isReshape(last) || reshape.input[0] !== 'sample') return null;
+  const shape = shapeOf(reshape.input[1]);
+  if (!shape) return null;
+  // the prediction's source has that shape when it is the Gemm that ORT's fusion reshapes back
+  const source = index.producer.get(last.input[0]!);
+  const gemm = source === undefined ? undefined : g.node[source];
+  if (!gemm || gemm.opType !== 'Gemm' || shape.length !== 2) return null;
+  const weights = g.initializer.find((x) => x.name === gemm.input[1]);
+  const transB = gemm.attribute.find((a) => a.name === 'transB')?.i;
+  const columns = weights?.dims[transB ? 0 : 1];
+  if (columns === undefined || Number(columns) !== shape[1]) return null;
+  return {
+    shape,
+    sampleReshape: readers[0]!,
+    sampleValue: reshape.output[0]!,
+    predictionValue: last.input[0]!,
   };
 }
 

@@ -35,13 +35,17 @@ function float32Scalar(name: string, v: number): TensorProto {
 
 /**
  * Emits step `plan` as nodes named under `prefix` (unique per step).
- * @param shape [B, T, Da] of the sample (thresholding reshapes per batch element).
+ * @param shape the shape the sample values have (e.g. [B, T, Da], or [B·T, Da] when the chunk
+ *   carries samples in the denoiser's own layout); batch-major, so thresholding can view it as
+ *   [B, rest].
+ * @param batch B (default `shape[0]`).
  */
 export function samplerStepNodes(
   plan: StepPlan,
   v: StepValues,
-  shape: readonly [number, number, number],
+  shape: readonly number[],
   prefix: string,
+  batch = shape[0]!,
 ): StepNodes {
   const nodes: NodeProto[] = [];
   const initializers: TensorProto[] = [];
@@ -81,15 +85,17 @@ export function samplerStepNodes(
   if (limit.kind === 'clip') {
     node('Clip', [raw, scalar('min', -limit.range), scalar('max', limit.range)], v.x0);
   } else if (limit.kind === 'threshold') {
-    const [B, T, Da] = shape;
-    const n = T * Da;
+    const B = batch;
+    const n = shape.reduce((a, b) => a * b, 1) / B;
     const { lo, frac } = quantilePosition(n, limit.ratio);
-    const ints = (what: string, values: number[]): string => {
+    const ints = (what: string, values: readonly number[]): string => {
       const t = name(what);
       initializers.push(int64Tensor(t, [values.length], values));
       return t;
     };
-    const flat = node('Reshape', [node('Abs', [raw]), ints('flat', [B, n])]);
+    // per batch element: [B, n], the scale s [B, 1] broadcasting along each row
+    const flatRaw = node('Reshape', [raw, ints('flat', [B, n])]);
+    const flat = node('Abs', [flatRaw]);
     // the n − lo largest, descending: the last is the lo-th smallest, the one before it the (lo+1)-th
     const top = name('top');
     nodes.push(
@@ -105,8 +111,8 @@ export function samplerStepNodes(
     const high = n - lo >= 2 ? column(n - lo - 2) : low;
     const q = frac === 0 ? low : node('Add', [low, node('Mul', [node('Sub', [high, low]), scalar('frac', frac)])]);
     const s = node('Min', [node('Max', [q, scalar('one', 1)]), scalar('max_value', limit.maxValue)]);
-    const s3 = node('Reshape', [s, ints('per_sample', [B, 1, 1])]);
-    node('Div', [node('Min', [node('Max', [raw, node('Neg', [s3])]), s3]), s3], v.x0);
+    const limited = node('Div', [node('Min', [node('Max', [flatRaw, node('Neg', [s])]), s]), s]);
+    node('Reshape', [limited, ints('shape', shape)], v.x0);
   }
   const c = plan.next;
   combination(
@@ -124,30 +130,30 @@ export function samplerStepNodes(
 
 /** The noise terms of all steps, computed once: see {@link scaledNoiseNodes}. */
 export interface ScaledNoise extends StepNodes {
-  /** Per step, c_noise·z_k [B, T, Da], or null for a step that draws none. */
+  /** Per step, c_noise·z_k (the samples' shape), or null for a step that draws none. */
   readonly terms: readonly (string | null)[];
 }
 
 /**
  * The noise term c_noise,k·z_k of every step from the chunk's noise input `noise` [K, B, T, Da],
- * computed in three nodes for the whole chunk (Reshape to [K·B, T, Da], Mul by the per-step
- * coefficients, Split into K values) instead of a Gather and a Mul at each step: per-step
+ * each of `shape` (the samples' shape, batch-major), computed in three nodes for the whole chunk
+ * (Reshape to [K·shape[0], …], Mul by the per-step coefficients, Split into K values) instead of a Gather and a Mul at each step: per-step
  * dispatches, not arithmetic, dominate at these sizes. Each term is the same float32 product the
  * step would compute; a step then adds its term with coefficient 1 ({@link withScaledNoise}).
  */
 export function scaledNoiseNodes(
   plans: readonly StepPlan[],
   noise: string,
-  shape: readonly [number, number, number],
+  shape: readonly number[],
   prefix: string,
 ): ScaledNoise {
-  const [B, T, Da] = shape;
+  const [rows, ...rest] = shape as [number, ...number[]];
   const K = plans.length;
   const flat = `${prefix}flat`;
   const coefs = `${prefix}coefs`;
   const scaled = `${prefix}scaled`;
-  const c = new Float32Array(K * B);
-  plans.forEach((p, k) => c.fill(p.next.noise, k * B, (k + 1) * B));
+  const c = new Float32Array(K * rows);
+  plans.forEach((p, k) => c.fill(p.next.noise, k * rows, (k + 1) * rows));
   const terms = plans.map((p, k) => (p.next.noise !== 0 ? `${prefix}term_${k}` : null));
   return {
     nodes: [
@@ -162,9 +168,9 @@ export function scaledNoiseNodes(
       ),
     ],
     initializers: [
-      int64Tensor(`${prefix}flat_shape`, [3], [K * B, T, Da]),
-      makeTensor(coefs, DataType.FLOAT, [K * B, 1, 1], new Uint8Array(c.buffer)),
-      int64Tensor(`${prefix}split`, [K], new Array<number>(K).fill(B)),
+      int64Tensor(`${prefix}flat_shape`, [shape.length], [K * rows, ...rest]),
+      makeTensor(coefs, DataType.FLOAT, [K * rows, ...rest.map(() => 1)], new Uint8Array(c.buffer)),
+      int64Tensor(`${prefix}split`, [K], new Array<number>(K).fill(rows)),
     ],
     terms,
   };
