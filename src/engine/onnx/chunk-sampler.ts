@@ -110,8 +110,10 @@ export function samplerStepNodes(
     const low = column(n - lo - 1);
     const high = n - lo >= 2 ? column(n - lo - 2) : low;
     const q = frac === 0 ? low : node('Add', [low, node('Mul', [node('Sub', [high, low]), scalar('frac', frac)])]);
-    const s = node('Min', [node('Max', [q, scalar('one', 1)]), scalar('max_value', limit.maxValue)]);
-    const limited = node('Div', [node('Min', [node('Max', [flatRaw, node('Neg', [s])]), s]), s]);
+    const s = node('Clip', [q, scalar('one', 1), scalar('max_value', limit.maxValue)]);
+    // clamp(x, −s, s)/s as clamp(x/s, −1, 1): the same float32 value (division by s > 0 is
+    // correctly rounded and monotone, and ±s/s is exactly ±1) in two nodes instead of four
+    const limited = node('Clip', [node('Div', [flatRaw, s]), scalar('minus_one', -1), scalar('one', 1)]);
     node('Reshape', [limited, ints('shape', shape)], v.x0);
   }
   const c = plan.next;
