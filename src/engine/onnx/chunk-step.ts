@@ -22,6 +22,7 @@ import { BacError } from '../../core/errors';
 import { loadOrt } from '../ort';
 import { decodeOrThrow } from './inspect';
 import type { ModelProto } from './proto';
+import { foldReshapeChains } from './reshape-chains';
 import { splitTimestepRows } from './row-split';
 import { specializeBatchBytes } from './specialize';
 
@@ -37,7 +38,7 @@ export async function foldedStepModel(
   level: 'basic' | 'extended' = 'extended',
 ): Promise<ModelProto> {
   const step = decodeOrThrow(await ortOptimized(specializeBatchBytes(bytes, batch, name), level, name), name);
-  return { ...step, graph: splitTimestepRows(step.graph!).graph };
+  return { ...step, graph: splitTimestepRows(foldReshapeChains(step.graph!)).graph };
 }
 
 /**
