@@ -11,11 +11,25 @@
  *   has its consumers read the value computed at the last step it updated (a plain edge: no `If`,
  *   no cache tensors).
  * - Nodes that read neither the sample nor the timestep (observation embedding, the condition
- *   encoder when it does not see the timestep) are emitted once for the whole chunk; each step's
- *   timestep is a constant, so ONNX Runtime folds the time embedding; nodes no output needs
- *   (e.g. the condition encoder at a step where no cross-attention block updates) are dropped.
+ *   encoder when it does not see the timestep) are emitted once for the whole chunk; nodes no
+ *   output needs (e.g. the condition encoder at a step where no cross-attention block updates) are
+ *   dropped.
+ * - The step arrives row-split (`row-split.ts`, via `chunk-step.ts`): with the MLP condition
+ *   encoder the observation rows' encoder output and every layer's cross-attention K/V read only
+ *   `cond`, so they are emitted once, and a cross-attention block that updates concatenates them
+ *   with its time row's K/V.
+ * - Values that depend on the timestep alone (the time embedding; the time row's K/V) are
+ *   constants per step, given as `timestepValues` (`timestep-values.ts`, evaluated with the
+ *   run-time kernels so the chunk stays bit-identical to the per-step runner); without them the
+ *   nodes are emitted with a constant timestep for ONNX Runtime to fold.
+ * - Samples travel between steps in the layout the step computes them in (see `sampleLayout`), so
+ *   the Reshapes around the input embedding and the head run once per chunk, not per step.
  * - The sampler update of each step is `chunk-sampler.ts`'s executor of the scheduler's
- *   {@link StepPlan}, the same description `NoiseScheduler.step` runs.
+ *   {@link StepPlan}, the same description `NoiseScheduler.step` runs; the noise terms of all
+ *   steps are scaled once per chunk.
+ *
+ * What every step still runs: the input embedding, one Sum of the residual stream (cached block
+ * outputs included), the final LayerNorm and head, and the sampler update (≈ 13 nodes for DDPM).
  */
 import { BacError } from '../../core/errors';
 import type { StepPlan } from '../sampler-steps';

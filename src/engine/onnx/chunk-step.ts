@@ -9,6 +9,10 @@
  * embedding) — on the demo at K = 100 about 3× faster to open than the basic step opened at
  * level `all`, at the same chunk time.
  *
+ * After ORT, two exact rewrites of our own that ORT does not make and that pay once per unrolled
+ * step: layout chains fold into single Reshapes (`reshape-chains.ts`), and the condition tokens'
+ * rows are split so the observation rows' work can leave the steps (`row-split.ts`).
+ *
  * Why not the exported graph as is: torch exports weight preprocessing (Slice/Transpose of the
  * attention's packed projection weights) and shape arithmetic as nodes. Unrolled K times, ORT
  * folds each step's copy into its own initializer — K copies of the weights (≈ +1.6 MB per step on
@@ -27,8 +31,8 @@ import { splitTimestepRows } from './row-split';
 import { specializeBatchBytes } from './specialize';
 
 /**
- * The optimised single step of `bytes` for batch `batch` (level `extended` by default), decoded
- * (its tensors are views into a buffer this function owns).
+ * The optimised single step of `bytes` for batch `batch` (level `extended` by default, then the
+ * rewrites above), decoded (its tensors are views into a buffer this function owns).
  * @throws BacError when ONNX Runtime cannot load the model.
  */
 export async function foldedStepModel(
