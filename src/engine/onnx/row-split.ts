@@ -247,7 +247,12 @@ export function splitTimestepRows(graph: GraphProto): RowSplit {
   }
   for (const o of graph.output) if (o.name) materialize(o.name);
   if (splits === 0) return { graph, splits: 0 };
-  return { graph: { ...graph, node: nodes, initializer: inits }, splits };
+  // the replaced nodes' shape constants are read by nobody now
+  const read = new Set([
+    ...nodes.flatMap((n) => [...n.input, ...implicitReads(n)]),
+    ...graph.output.map((o) => o.name),
+  ]);
+  return { graph: { ...graph, node: nodes, initializer: inits.filter((t) => read.has(t.name ?? '')) }, splits };
 }
 
 /**
