@@ -81,7 +81,8 @@ describe('runProfile releases every ONNX Runtime session', () => {
 
   it("when a chunk graph's call fails while the per-step cost is fitted", async () => {
     const sessions = countSessions();
-    // Sessions 4 to 6 are the chunk graphs (after the plain, the gated and the step fold).
+    // Sessions 4 to 9: per chunk graph, the evaluation of its timestep-only values, then the graph
+    // (after the plain, the gated and the step fold); session 5 is the first chunk graph.
     let n = 0;
     const ort = loadOrt();
     const create = ort.InferenceSession.create as (...args: unknown[]) => Promise<Ort.InferenceSession>;
@@ -91,7 +92,7 @@ describe('runProfile releases every ONNX Runtime session', () => {
       return session;
     });
     await assert.rejects(runProfile(request()), /injected chunk failure/);
-    assert.equal(sessions.created(), 6);
+    assert.equal(sessions.created(), 9);
     assert.equal(sessions.open(), 0, 'sessions left open after the failure');
   });
 
@@ -100,8 +101,8 @@ describe('runProfile releases every ONNX Runtime session', () => {
     await runProfile(request());
     assert.equal(
       sessions.created(),
-      6,
-      'the plain session, the gated one for timing, the step fold and three chunk graphs for the per-step cost',
+      9,
+      'the plain session, the gated one for timing, the step fold and three chunk graphs for the per-step cost, each after the evaluation of its timestep-only values',
     );
     assert.equal(sessions.open(), 0);
   });
