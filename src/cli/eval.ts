@@ -8,10 +8,10 @@ import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from 
 import { composeBlock } from '../core/solve';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
-import { measuredSpeedRecord } from '../core/measured-speed';
 import { serializeSchedule } from '../core/schedule-format';
 import type { Profile, Schedule } from '../core/types';
-import { deviceName, evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
+import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
+import { evaluationRecord } from '../engine/measure-speed';
 import { writeFileAtomic } from './fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
 import { ModelRejectedError } from '../engine/ort';
@@ -181,18 +181,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
   ).catch((e: unknown) => {
     throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
   });
-  const mine = ev.results[0]!;
-  const measured = measuredSpeedRecord(
-    schedule,
-    {
-      provider: ev.provider,
-      device: deviceName(ev.provider),
-      speedup: mine.measuredSpeedup,
-      chunkMs: mine.chunkMs,
-      fullChunkMs: ev.fullChunkMs,
-    },
-    new Date(),
-  );
+  const measured = evaluationRecord(schedule, ev, 0);
   if (!values['no-record']) {
     await writeFileAtomic(schedulePath, serializeSchedule({ ...schedule, measured }));
     notes.push(`measured speed recorded in ${schedulePath}`);

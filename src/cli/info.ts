@@ -135,32 +135,15 @@ export function profileInfo(file: string, p: Profile): CommandResult {
     '',
     table(rows),
   ].join('\n');
-  const {
-    model,
-    sampler,
-    samples,
-    seed,
-    episodes,
-    executionProvider,
-    createdAt,
-    baseCost,
-    l1Elements,
-    chunkStepTimeUs,
-  } = p;
+  // the header as the file holds it; optional fields null when absent, so every key is present
+  const { blocks: _statistics, ...header } = p;
   return {
     json: {
       kind: 'profile',
       file,
-      model,
-      sampler,
-      samples,
-      seed,
-      episodes,
-      executionProvider,
-      createdAt,
-      baseCost,
-      l1Elements: l1Elements ?? null,
-      chunkStepTimeUs: chunkStepTimeUs ?? null,
+      ...header,
+      l1Elements: header.l1Elements ?? null,
+      chunkStepTimeUs: header.chunkStepTimeUs ?? null,
       blocks,
     },
     text,

@@ -6,11 +6,17 @@
 import { BacError } from '../core/errors';
 import { measuredSpeedRecord } from '../core/measured-speed';
 import type { MeasuredSpeed, Schedule } from '../core/types';
-import { deviceName, evaluate } from './evaluate';
+import { deviceName, evaluate, type Evaluation } from './evaluate';
 import { ModelRejectedError, type ExecutionProviderChoice } from './ort';
 import { resolveStored } from './paths';
 import { loadPolicy, policyScheduler } from './policy';
 import { loadWindows } from './profiler';
+
+/** Observation windows measured so far, of all. */
+export interface MeasureProgress {
+  readonly done: number;
+  readonly total: number;
+}
 
 /** Windows a measurement runs when none are asked for (`bac eval`'s default). */
 export const DEFAULT_MEASURE_SAMPLES = 16;
@@ -53,7 +59,15 @@ export async function measureScheduleSpeed(
   }).catch((e: unknown) => {
     throw e instanceof ModelRejectedError ? e.withModel(modelPath) : e;
   });
-  const mine = ev.results[0]!;
+  return evaluationRecord(schedule, ev, 0);
+}
+
+/**
+ * The `measured` record of schedule `i` of an evaluation, timestamped now: what `bac eval` and
+ * "BAC: Measure Speed" write into the schedule.
+ */
+export function evaluationRecord(schedule: Schedule, ev: Evaluation, i: number): MeasuredSpeed {
+  const mine = ev.results[i]!;
   return measuredSpeedRecord(
     schedule,
     {

@@ -1,9 +1,10 @@
 import type { ExecutionProvider, ExecutionProviderChoice } from './ort';
 
 /**
- * Messages between the profiling parent (extension host or CLI) and the profiling child process.
- * Profiling runs in a child so a native ONNX Runtime abort kills only the child; the parent turns
- * that into an error and no output file exists, because only the parent writes the result.
+ * What the profiling parent (extension host or CLI) and the profiling child process exchange
+ * (child-task.ts carries it). Profiling runs in a child so a native ONNX Runtime abort kills only
+ * the child; the parent turns that into an error and no output file exists, because only the
+ * parent writes the result.
  */
 
 /** What to profile. Paths are absolute. */
@@ -49,27 +50,13 @@ export interface ProfileProgress {
   readonly etaMs: number | null;
 }
 
-/** Parent → child. */
-export type ParentMessage =
-  /** Start profiling (sent once, right after the child reports `ready`). */
-  { readonly type: 'start'; readonly request: ProfileRequest };
-
-/** Child → parent. */
-export type ChildMessage =
-  /** The child is up and waits for `start`. */
-  | { readonly type: 'ready' }
-  /** A log line for the Output channel / stderr (provider choice, timings). */
-  | { readonly type: 'log'; readonly line: string }
-  /** Samples done so far. */
-  | { readonly type: 'progress'; readonly progress: ProfileProgress }
-  /** Success: the serialised `.bacprofile` (base64) and the provider that ran it. */
-  | {
-      readonly type: 'done';
-      readonly profileBase64: string;
-      readonly provider: ExecutionProvider;
-      readonly notes: string[];
-      /** The child's peak resident set size in bytes (for the memory benchmark). */
-      readonly peakRssBytes: number;
-    }
-  /** Failure; `user` is true for a user error (BacError), false for a bug. */
-  | { readonly type: 'error'; readonly message: string; readonly user: boolean; readonly stack?: string };
+/** What the profiling child sends back (over child-task.ts's protocol). */
+export interface ProfileResult {
+  /** The serialised `.bacprofile`, base64. */
+  readonly profileBase64: string;
+  readonly provider: ExecutionProvider;
+  /** Provider decisions, in words. */
+  readonly notes: string[];
+  /** The child's peak resident set size in bytes (for the memory benchmark). */
+  readonly peakRssBytes: number;
+}

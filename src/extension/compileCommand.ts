@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { isBacError } from '../core/errors';
-import { parseSchedule } from '../core/schedule-format';
 import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
 import { sameFile, writeFileAtomic } from '../engine/fsutil';
 import { askChoiceUnlessGiven, askOnnxOutUnlessGiven } from './ask';
+import { scheduleForCommand } from './commandSchedule';
 import { resolveStored } from './files';
 
 /**
@@ -42,23 +42,12 @@ export async function compileScheduleCommand(
   args: CompileScheduleArgs,
   activeSchedule: () => vscode.Uri | undefined,
 ): Promise<CompileScheduleResult | undefined> {
-  const uri = args.schedule ?? activeSchedule();
-  if (!uri || uri.scheme !== 'file') {
-    void vscode.window.showInformationMessage('BAC: open a .bacschedule (or pick one in the Explorer) to compile it.');
-    return undefined;
-  }
-  const name = basename(uri.fsPath);
-  // What the user sees, unsaved edits included: the open document if there is one.
-  const document = await vscode.workspace.openTextDocument(uri);
-  const parsed = parseSchedule(document.getText());
-  if (!parsed.ok) {
-    const first = parsed.errors[0];
-    void vscode.window.showErrorMessage(
-      `BAC: ${name} is not a valid schedule (${first ? `${first.path}: ${first.message}` : 'unreadable'}); fix it in the schedule editor, then compile again.`,
-    );
-    return undefined;
-  }
-  const schedule = parsed.schedule;
+  const target = await scheduleForCommand(args.schedule, activeSchedule, {
+    missing: 'open a .bacschedule (or pick one in the Explorer) to compile it.',
+    again: 'compile again',
+  });
+  if (!target) return undefined;
+  const { uri, name, schedule } = target;
   const modelPath = resolveStored(dirname(uri.fsPath), schedule.model.path);
   let modelBytes: Uint8Array;
   try {

@@ -77,7 +77,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
   const compileSchedule = (args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined> =>
     compileScheduleCommand(
       log,
-      args instanceof vscode.Uri ? { schedule: args } : typeof args === 'object' && args !== null ? args : {},
+      commandArgs(args, (uri) => ({ schedule: uri })),
       activeScheduleUri,
     );
   const measureSpeed = (args?: MeasureSpeedArgs | vscode.Uri): Promise<MeasureSpeedResult | undefined> =>
@@ -86,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
       log,
       documents,
       links,
-      args instanceof vscode.Uri ? { schedule: args } : typeof args === 'object' && args !== null ? args : {},
+      commandArgs(args, (uri) => ({ schedule: uri })),
       activeScheduleUri,
     );
 
@@ -94,7 +94,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     exportCheckpointCommand(
       context,
       log,
-      args instanceof vscode.Uri ? { checkpoint: args.fsPath } : typeof args === 'object' && args !== null ? args : {},
+      commandArgs(args, (uri) => ({ checkpoint: uri.fsPath })),
     );
 
   // A re-profiled `.bacprofile` or a replaced model changes banners and charts of open editors.
@@ -178,4 +178,13 @@ function activeScheduleUri(): vscode.Uri | undefined {
 /** Nothing to do: every resource is owned by `context.subscriptions`. */
 export function deactivate(): void {
   // Everything is owned by context.subscriptions.
+}
+
+/**
+ * A command's arguments: from the Explorer's context menu VS Code passes the clicked file's Uri,
+ * from the palette nothing, from tests and other extensions an options object.
+ */
+function commandArgs<T extends object>(args: T | vscode.Uri | undefined, fromUri: (uri: vscode.Uri) => T): T {
+  if (args instanceof vscode.Uri) return fromUri(args);
+  return typeof args === 'object' && args !== null ? args : ({} as T);
 }

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { formatSpeedup } from '../core/cost';
-import { isBacError } from '../core/errors';
-import { parseSchedule } from '../core/schedule-format';
 import type { MeasuredSpeed, Schedule } from '../core/types';
 import { measureInChildProcess, MeasureCancelledError } from '../engine/measure-process';
 import { DEFAULT_MEASURE_SAMPLES } from '../engine/measure-speed';
 import type { ExecutionProviderChoice } from '../engine/ort';
+import { reportCommandFailure } from './commandFailure';
+import { scheduleForCommand } from './commandSchedule';
 import { resolveStored } from './files';
 import type { LinkResolver } from './links';
 import { LAST_EPISODES, pickEpisodes } from './profileCommand';
@@ -49,23 +49,12 @@ export async function measureSpeedCommand(
   args: MeasureSpeedArgs,
   activeSchedule: () => vscode.Uri | undefined,
 ): Promise<MeasureSpeedResult | undefined> {
-  const uri = args.schedule ?? activeSchedule();
-  if (!uri || uri.scheme !== 'file') {
-    void vscode.window.showInformationMessage('BAC: open a saved .bacschedule to measure its speed.');
-    return undefined;
-  }
-  const name = basename(uri.fsPath);
-  // What the user sees, unsaved edits included: the open document if there is one.
-  const document = await vscode.workspace.openTextDocument(uri);
-  const parsed = parseSchedule(document.getText());
-  if (!parsed.ok) {
-    const first = parsed.errors[0];
-    void vscode.window.showErrorMessage(
-      `BAC: ${name} is not a valid schedule (${first ? `${first.path}: ${first.message}` : 'unreadable'}); fix it in the schedule editor, then measure again.`,
-    );
-    return undefined;
-  }
-  const schedule = parsed.schedule;
+  const target = await scheduleForCommand(args.schedule, activeSchedule, {
+    missing: 'open a saved .bacschedule to measure its speed.',
+    again: 'measure again',
+  });
+  if (!target) return undefined;
+  const { uri, name, document, schedule } = target;
   const episodesPath =
     args.episodes ?? (await profiledEpisodes(links, uri.fsPath, schedule)) ?? (await askEpisodes(context));
   if (!episodesPath) return undefined;
@@ -100,20 +89,11 @@ export async function measureSpeedCommand(
       },
     );
   } catch (e) {
-    if (e instanceof MeasureCancelledError) {
-      log.info('measure: cancelled; the schedule is unchanged');
-      vscode.window.setStatusBarMessage('$(circle-slash) BAC: measuring cancelled, the schedule is unchanged', 5000);
-      return undefined;
-    }
-    const user = isBacError(e);
-    log.error(
-      `measure: ${user ? 'failed' : 'internal error'}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
-    );
-    const text = user
-      ? `BAC: ${name}: ${(e as Error).message}`
-      : `BAC: measuring failed unexpectedly (${e instanceof Error ? e.message : String(e)}).`;
-    void vscode.window.showErrorMessage(text, 'Show Log').then((pick) => {
-      if (pick) log.show(true);
+    reportCommandFailure(log, e, e instanceof MeasureCancelledError, {
+      tag: 'measure',
+      doing: 'measuring',
+      cancelled: 'measuring cancelled, the schedule is unchanged',
+      prefix: `${name}: `,
     });
     return undefined;
   }

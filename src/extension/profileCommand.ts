@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { BacError, isBacError } from '../core/errors';
+import { BacError } from '../core/errors';
 import { formatIssues, parseSchedule } from '../core/schedule-format';
 import { fitSolverDefaults, SOLVER_DEFAULTS } from '../core/solver-params';
 import type { Schedule } from '../core/types';
@@ -9,6 +9,7 @@ import { sha256File } from '../engine/fsutil';
 import type { ExecutionProviderChoice } from '../engine/ort';
 import { ProfileCancelledError, profileInChildProcess } from '../engine/profile-process';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
+import { reportCommandFailure } from './commandFailure';
 import { statFile } from './files';
 import { SCHEDULE_EDITOR_VIEW_TYPE } from './scheduleEditor';
 
@@ -58,20 +59,10 @@ export async function profileModelCommand(
   try {
     return await run(context, log, args);
   } catch (e) {
-    if (e instanceof ProfileCancelledError) {
-      log.info('profile: cancelled; nothing was written');
-      vscode.window.setStatusBarMessage('$(circle-slash) BAC: profiling cancelled, nothing was written', 5000);
-      return undefined;
-    }
-    const user = isBacError(e);
-    log.error(
-      `profile: ${user ? 'failed' : 'internal error'}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
-    );
-    const text = user
-      ? `BAC: ${(e as Error).message}`
-      : `BAC: profiling failed unexpectedly (${e instanceof Error ? e.message : String(e)}).`;
-    void vscode.window.showErrorMessage(text, 'Show Log').then((pick) => {
-      if (pick) log.show(true);
+    reportCommandFailure(log, e, e instanceof ProfileCancelledError, {
+      tag: 'profile',
+      doing: 'profiling',
+      cancelled: 'profiling cancelled, nothing was written',
     });
     return undefined;
   }
