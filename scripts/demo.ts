@@ -15,7 +15,7 @@ import { serializeSchedule } from '../src/core/schedule-format';
 import type { FileRef } from '../src/core/types';
 import { evaluationTable, FEWER_STEPS_NOTE } from '../src/cli/eval';
 import { sweepTable } from '../src/cli/sweep';
-import { configId } from '../src/core/sweep-format';
+import { configId, configLabel } from '../src/core/sweep-format';
 import { compareWithFewerSteps } from '../src/engine/sweep-measure';
 import { describePytorchEager, measurePytorchEager } from './pytorch-eager';
 import { evaluate } from '../src/engine/evaluate';
@@ -110,6 +110,7 @@ async function main(): Promise<void> {
     describePytorchEager(
       measurePytorchEager(root),
       cmp.results.find((r) => configId(r.config) === configId(cmp.reference))!.chunkMs,
+      { label: configLabel(cmp.reference), steps: cmp.reference.steps },
     ),
   );
   console.log('For the whole grid and a recommended schedule: npx bac sweep --help');

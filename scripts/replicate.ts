@@ -333,7 +333,7 @@ async function main(): Promise<void> {
     `- Closed loop: ${episodes} episodes per seed set; set 1 layouts ${SEED_SETS[0]!.seed}…${SEED_SETS[0]!.seed + episodes - 1} (noise seed ${SEED_SETS[0]!.noiseSeed}), set 2 layouts ${SEED_SETS[1]!.seed}… (noise seed ${SEED_SETS[1]!.noiseSeed}) for rows within ${CLOSE * 100} points of another row on set 1; all unseen in training and held-out data; standard error √(p(1−p)/n); sampled with the per-step runners at the loop's batch (the chunk graph computes the same chunks within float32 sampler arithmetic, test/unit/closed-loop.test.ts)`,
     `- Paired test: McNemar exact (two-sided) against Full ${samplerName} on the same layouts; "b/c" = episodes only Full / only the row succeeded`,
     "- Measured speedup: chunk graphs (one ONNX Runtime call per chunk) at batch 1 on 8 held-out windows, same process, interleaved: cache rows in one pass against the faster of the full model's per-step loop and its chunk graph; fewer-step rows and the recommendation in another against the full model's chunk graph",
-    `- ${describePytorchEager(eager, fullMs)}`,
+    `- ${describePytorchEager(eager, fullMs, { label: samplerName, steps: K })}`,
     '',
     '| method | sampler | budget S | success (set 1) | success (all) ± SE | collisions | timeouts | expected speedup (FLOPs) | measured speedup | p vs Full |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
