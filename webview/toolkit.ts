@@ -25,6 +25,18 @@ export interface ControlHandle<T> {
   setDisabled(disabled: boolean, reason?: string): void;
 }
 
+/** The handle of a control: `show` displays a value without firing a commit; disabling sets the reason as its tooltip. */
+function handleOf<T>(element: HTMLElement & { disabled: boolean }, show: (value: T) => void): ControlHandle<T> {
+  return {
+    element,
+    set: show,
+    setDisabled(disabled, reason) {
+      element.disabled = disabled;
+      element.title = disabled ? (reason ?? '') : '';
+    },
+  };
+}
+
 /** A toolkit button. `appearance` secondary for the less important action of a pair. */
 export function button(
   label: string,
@@ -73,17 +85,10 @@ export function numberField(
     if ((e as KeyboardEvent).key === 'Enter') commit();
     if ((e as KeyboardEvent).key === 'Escape') f.value = shown;
   });
-  return {
-    element: f,
-    set(value) {
-      shown = String(value);
-      f.value = shown;
-    },
-    setDisabled(disabled, reason) {
-      f.disabled = disabled;
-      f.title = disabled ? (reason ?? '') : '';
-    },
-  };
+  return handleOf<number>(f, (value) => {
+    shown = String(value);
+    f.value = shown;
+  });
 }
 
 /** A {@link numberField} for a non-negative integer. */
@@ -121,17 +126,10 @@ export function dropdown<T extends string>(
     shown = d.value;
     onChange(d.value as T);
   });
-  return {
-    element: d,
-    set(value) {
-      shown = value;
-      d.value = value;
-    },
-    setDisabled(disabled, reason) {
-      d.disabled = disabled;
-      d.title = disabled ? (reason ?? '') : '';
-    },
-  };
+  return handleOf<T>(d, (value) => {
+    shown = value;
+    d.value = value;
+  });
 }
 
 /** A toolkit checkbox with a visible label. */
@@ -145,15 +143,8 @@ export function checkbox(id: string, label: string, onChange: (checked: boolean)
     shown = c.checked;
     onChange(c.checked);
   });
-  return {
-    element: c,
-    set(value) {
-      shown = value;
-      c.checked = value;
-    },
-    setDisabled(disabled, reason) {
-      c.disabled = disabled;
-      c.title = disabled ? (reason ?? '') : '';
-    },
-  };
+  return handleOf<boolean>(c, (value) => {
+    shown = value;
+    c.checked = value;
+  });
 }
