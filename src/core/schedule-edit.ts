@@ -93,15 +93,10 @@ export function resolveWithControls(schedule: Schedule, profile: Profile, contro
   if (refused) return { ok: false, reason: refused };
   const edits = manualEditsOf(schedule);
   const profileRef = schedule.solver.profile;
+  const options = { topN, forceLast, model: schedule.model, profileRef, edits };
   try {
-    if (target) {
-      const options = { topN, forceLast, model: schedule.model, profileRef, edits };
-      return { ok: true, schedule: solveForTarget(method, profile, target, options).schedule };
-    }
-    if (method !== 'bac') {
-      const options = { topN, forceLast, model: schedule.model, profileRef, edits };
-      return { ok: true, schedule: solveAtBudget(method, profile, budget, options) };
-    }
+    if (target) return { ok: true, schedule: solveForTarget(method, profile, target, options).schedule };
+    if (method !== 'bac') return { ok: true, schedule: solveAtBudget(method, profile, budget, options) };
     const params: SolverParams = { budget, topN, forceLast, profile: profileRef };
     return { ok: true, schedule: solveSchedule(profile, params, schedule.model, edits) };
   } catch (e) {
