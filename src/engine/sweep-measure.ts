@@ -238,8 +238,9 @@ export function aggregateRecords(
  * The fewer-step comparison of `bac eval` and `npm run demo`: the given schedules beside the full
  * model under their sampler (the reference) and under DDPM (strided), DDIM and DPM-Solver++ at
  * fewer steps ({@link defaultSamplers}), on `samples` windows × `draws` noise draws, measured at
- * batch 1 with the chunk graphs ({@link openChunkGraphRunners}). The reference is `options.reference`, else the first schedule's
- * sampler and K; a schedule under another sampler needs that sampler among the fewer-step ones.
+ * batch 1 with the chunk graphs ({@link openChunkGraphRunners}). The reference is
+ * `options.reference`, else the first schedule's sampler and K; a schedule under another sampler
+ * needs that sampler among the fewer-step ones.
  */
 export async function compareWithFewerSteps(
   policy: Policy,
