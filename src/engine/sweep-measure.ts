@@ -16,7 +16,7 @@ import { executedActions } from './evaluate';
 import type { ExecutionProvider, ExecutionProviderChoice } from './ort';
 import { policyScheduler, type Policy } from './policy';
 import { Rng } from '../core/rng';
-import { CachedRunner, PlainRunner, updateTable, type ChunkInputs } from './runner';
+import { updateTable, type ChunkInputs } from './runner';
 import { openChunkRunner, type ChunkRunner } from './chunk-runner';
 import { foldedStepModel } from './onnx/chunk-step';
 import type { NoiseScheduler } from './samplers';
@@ -33,45 +33,18 @@ import type { NoiseScheduler } from './samplers';
 export type ConfigChunkRunner = (inputs: ChunkInputs) => Promise<Float32Array>;
 
 /**
- * What runs configurations: open one per configuration, release all at the end. The chunk graphs
- * ({@link openChunkGraphRunners}, one ORT call per chunk) are the default — the fastest runner a
- * user can deploy, so the sweep's costs are what deployment pays; the per-step runners
- * ({@link openPerStepRunners}) remain for comparison.
+ * What runs configurations: open one per configuration, release all at the end. The sweep and the
+ * fewer-step comparison use the chunk graphs ({@link openChunkGraphRunners}, one ORT call per
+ * chunk) — the fastest runner a user can deploy, so their costs are what deployment pays.
  */
 export interface ConfigRunners {
-  /** Which runner measured the costs, for reports (e.g. `per-step batch-1`). */
+  /** Which runner measured the costs, for reports. */
   readonly description: string;
   /** Execution provider in use, e.g. `cpu`. */
   readonly provider: string;
   /** Prepares a configuration (sampler and schedule; the full model when every block updates every step). */
   open(scheduler: NoiseScheduler, schedule: Schedule): Promise<ConfigChunkRunner>;
   release(): Promise<void>;
-}
-
-/**
- * Today's fastest runners: the plain model and the If-gated cached runner, batch-specialised to 1,
- * one intra-op thread (as `evaluate` measures).
- */
-export async function openPerStepRunners(
-  policy: Policy,
-  ep: ExecutionProviderChoice,
-  threads = 1,
-): Promise<ConfigRunners> {
-  const plain = await PlainRunner.open(policy, ep, { threads, staticBatch: 1 });
-  const cached = await CachedRunner.open(policy, plain.opened.provider, { threads, staticBatch: 1 });
-  return {
-    description: `per-step batch-1 ONNX Runtime runners (${threads} thread${threads === 1 ? '' : 's'})`,
-    provider: plain.opened.provider,
-    open: (scheduler, schedule) => {
-      if (isFullSchedule(schedule)) return Promise.resolve((inputs) => plain.runChunk(scheduler, inputs));
-      const table = updateTable(schedule, cached.blockIds);
-      return Promise.resolve((inputs) => cached.runChunk(scheduler, table, inputs));
-    },
-    release: async () => {
-      await plain.release();
-      await cached.release();
-    },
-  };
 }
 
 /**

@@ -20,14 +20,13 @@ import type { FileRef, Profile, Schedule } from '../core/types';
 import { loadDemoWindows } from './demonstrations';
 import { sha256Bytes, writeFileAtomic } from './fsutil';
 import type { ExecutionProviderChoice } from './ort';
-import { loadPolicy, type Policy } from './policy';
+import { loadPolicy } from './policy';
 import { storedPathFor } from './paths';
 import { runProfile } from './profiler';
 import {
   aggregateRecords,
   measureWindows,
   openChunkGraphRunners,
-  type ConfigRunners,
   type MeasuredConfig,
   type WindowRecord,
 } from './sweep-measure';
@@ -73,8 +72,6 @@ export interface SweepRequest {
   readonly ep: ExecutionProviderChoice;
   /** Success rate the user measured for the reference (for the trials plan); none: no plan. */
   readonly success?: number;
-  /** The runners that measure cost; default: {@link openChunkGraphRunners}. */
-  readonly openRunners?: (policy: Policy, ep: ExecutionProviderChoice) => Promise<ConfigRunners>;
 }
 
 /** Progress of a sweep. */
@@ -185,7 +182,7 @@ export async function runSweep(
   });
 
   const windows = await loadDemoWindows(policy, request.episodesPath, o.windows, o.seed);
-  const runners = await (request.openRunners ?? openChunkGraphRunners)(policy, request.ep);
+  const runners = await openChunkGraphRunners(policy, request.ep);
   const key = createHash('sha256')
     .update(
       JSON.stringify([

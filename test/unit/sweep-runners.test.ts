@@ -1,20 +1,22 @@
 /**
- * The sweep's two runner sets (`sweep-measure.ts`) run the same configuration to the same actions:
- * the chunk graphs (the default, what the sweep's costs are measured with) against the per-step
- * runners, on the demo policy, same windows-like inputs and the same noise stream — for the full
- * model and a cache schedule, under a sampler that draws noise (DDPM) and one that does not (DDIM).
- * A runner set that fed noise in another order, or built the wrong table, differs by O(1).
+ * The sweep's runners (`openChunkGraphRunners`, what its costs are measured with) run a
+ * configuration to the same actions as the per-step runners (the plain model and the If-gated
+ * cached runner, built here as the reference), on the demo policy, same inputs and the same noise
+ * stream — for the full model and a cache schedule, under a sampler that draws noise (DDPM) and one
+ * that does not (DDIM). A runner set that fed noise in another order, or built the wrong table,
+ * differs by O(1).
  */
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fullSchedule } from '../../src/core/sweep';
+import { fullSchedule, isFullSchedule } from '../../src/core/sweep';
 import { Rng } from '../../src/core/rng';
 import { parseSchedule } from '../../src/core/schedule-format';
 import { readFileSync } from 'node:fs';
 import type { Schedule } from '../../src/core/types';
 import { loadPolicy, policyScheduler, type Policy } from '../../src/engine/policy';
-import { openChunkGraphRunners, openPerStepRunners, type ConfigRunners } from '../../src/engine/sweep-measure';
+import { CachedRunner, PlainRunner, updateTable } from '../../src/engine/runner';
+import { openChunkGraphRunners, type ConfigRunners } from '../../src/engine/sweep-measure';
 
 const root = resolve(__dirname, '..', '..');
 const demo = join(root, 'fixtures/demo');
@@ -23,6 +25,25 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/** The reference: the per-step batch-1 runners, the plain model for full schedules. */
+async function openPerStepRunners(policy: Policy): Promise<ConfigRunners> {
+  const plain = await PlainRunner.open(policy, 'cpu', { threads: 1, staticBatch: 1 });
+  const cached = await CachedRunner.open(policy, 'cpu', { threads: 1, staticBatch: 1 });
+  return {
+    description: 'per-step batch-1 ONNX Runtime runners',
+    provider: plain.opened.provider,
+    open: (scheduler, schedule) => {
+      if (isFullSchedule(schedule)) return Promise.resolve((inputs) => plain.runChunk(scheduler, inputs));
+      const table = updateTable(schedule, cached.blockIds);
+      return Promise.resolve((inputs) => cached.runChunk(scheduler, table, inputs));
+    },
+    release: async () => {
+      await plain.release();
+      await cached.release();
+    },
+  };
 }
 
 describe('sweep runners: chunk graphs and per-step runners agree', () => {
@@ -36,7 +57,7 @@ describe('sweep runners: chunk graphs and per-step runners agree', () => {
     assert.ok(parsed.ok);
     shipped = parsed.schedule;
     graphs = await openChunkGraphRunners(policy, 'cpu');
-    perStep = await openPerStepRunners(policy, 'cpu');
+    perStep = await openPerStepRunners(policy);
   });
   after(async () => {
     await graphs?.release();
