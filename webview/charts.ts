@@ -4,22 +4,8 @@
  * highlighted, and the speed / predicted-error trade-off of BAC and Uniform for every budget with
  * the current schedule marked. All colours come from the theme.
  */
-import {
-  BarController,
-  BarElement,
-  CategoryScale,
-  Chart,
-  Filler,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  ScatterController,
-  Tooltip,
-  type ChartConfiguration,
-  type ChartOptions,
-} from 'chart.js';
+import * as chartjs from 'chart.js';
+import { Chart, type ChartConfiguration, type ChartData, type ChartOptions, type ChartType } from 'chart.js';
 import { updateSteps } from '../src/core/blocks';
 import { formatSpeedup } from '../src/core/cost';
 import type { ValidState } from '../src/core/protocol';
@@ -27,18 +13,19 @@ import type { Store } from './state';
 import type { button } from './toolkit';
 import { readPalette, withAlpha, type Palette } from './theme';
 
+// Only the components these charts draw: registering them by name keeps the rest of chart.js out of the bundle.
 Chart.register(
-  BarController,
-  BarElement,
-  CategoryScale,
-  Filler,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  ScatterController,
-  Tooltip,
+  chartjs.BarController,
+  chartjs.BarElement,
+  chartjs.CategoryScale,
+  chartjs.Filler,
+  chartjs.Legend,
+  chartjs.LinearScale,
+  chartjs.LineController,
+  chartjs.LineElement,
+  chartjs.PointElement,
+  chartjs.ScatterController,
+  chartjs.Tooltip,
 );
 
 /** What the charts ask their owner to do. */
@@ -189,13 +176,40 @@ export class Charts {
     this.renderTradeoff(state);
   }
 
-  private base(): ChartOptions {
-    return {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      plugins: { legend: { labels: { color: this.palette.foreground, boxWidth: 12 } } },
+  /**
+   * Shows `data` on a card's chart: `existing` gets the new data, `restyle` (the options that follow
+   * the state) and a redraw without animation; without one, a chart of `type` is made whose options
+   * are `options()` over the ones every card shares (sized by its box, not animated, legend in the
+   * theme's foreground). `options` is called only then: callbacks and theme colours are fixed when a
+   * chart is made, and a theme switch rebuilds every chart.
+   */
+  private show<T extends ChartType>(
+    existing: Chart | null,
+    canvas: HTMLCanvasElement,
+    type: T,
+    data: ChartData<T>,
+    options: () => NonNullable<ChartOptions<T>>,
+    restyle?: (chart: Chart) => void,
+  ): Chart {
+    if (existing) {
+      existing.data = data as ChartData;
+      restyle?.(existing);
+      existing.update('none');
+      return existing;
+    }
+    const own = options();
+    const config: ChartConfiguration<T> = {
+      type,
+      data,
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        ...own,
+        plugins: { legend: { labels: { color: this.palette.foreground, boxWidth: 12 } }, ...own.plugins },
+      } as ChartOptions<T>,
     };
+    return new Chart(canvas, config as ChartConfiguration);
   }
 
   private renderSim(state: ValidState): void {
@@ -256,29 +270,26 @@ export class Charts {
         },
       ],
     };
-    if (this.simChart) {
-      this.simChart.data = data;
-      (this.simChart.options.scales!.y as { min: number }).min = minY;
-      this.simChart.update('none');
-    } else {
-      const config: ChartConfiguration<'line'> = {
-        type: 'line',
-        data,
-        options: {
-          ...(this.base() as ChartOptions<'line'>),
-          plugins: {
-            legend: { labels: { color: p.foreground, boxWidth: 12, filter: (item) => item.text !== 'mean − std' } },
-            tooltip: { filter: (item) => item.datasetIndex === 2 },
-          },
-          interaction: { mode: 'index', intersect: false },
-          scales: {
-            x: { title: { display: true, text: 'step', color: p.muted }, ticks: { maxTicksLimit: 11 } },
-            y: { min: minY, max: 1.0, title: { display: true, text: 'cosine similarity', color: p.muted } },
-          },
+    this.simChart = this.show(
+      this.simChart,
+      this.sim.canvas,
+      'line',
+      data,
+      () => ({
+        plugins: {
+          legend: { labels: { color: p.foreground, boxWidth: 12, filter: (item) => item.text !== 'mean − std' } },
+          tooltip: { filter: (item) => item.datasetIndex === 2 },
         },
-      };
-      this.simChart = new Chart(this.sim.canvas, config as ChartConfiguration);
-    }
+        interaction: { mode: 'index', intersect: false },
+        scales: {
+          x: { title: { display: true, text: 'step', color: p.muted }, ticks: { maxTicksLimit: 11 } },
+          y: { min: minY, max: 1.0, title: { display: true, text: 'cosine similarity', color: p.muted } },
+        },
+      }),
+      (chart) => {
+        (chart.options.scales!.y as { min: number }).min = minY;
+      },
+    );
     this.sim.canvas.setAttribute(
       'aria-label',
       `Similarity of block ${b.id} to its cache source at each of ${K} steps; lowest ${Math.min(...mean).toFixed(3)}`,
@@ -346,41 +357,30 @@ export class Charts {
         },
       ],
     };
-    if (this.l1Chart) {
-      this.l1Chart.data = data;
-      this.l1Chart.update('none');
-    } else {
-      const config: ChartConfiguration<'bar'> = {
-        type: 'bar',
-        data,
-        options: {
-          ...(this.base() as ChartOptions<'bar'>),
-          plugins: {
-            legend: { display: false },
-            tooltip: {
-              callbacks: {
-                label: (item) => {
-                  const i = this.l1Order[item.dataIndex]!;
-                  const l = this.state?.analysis?.l1[i];
-                  return l
-                    ? `ℓ1 ${l.mean.toPrecision(3)} ± ${l.std.toPrecision(2)}${item.dataIndex < (this.state?.solver.topN ?? 0) ? ' · in BUA top-n' : ''}`
-                    : '';
-                },
-              },
+    this.l1Chart = this.show(this.l1Chart, this.l1.canvas, 'bar', data, () => ({
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          callbacks: {
+            label: (item) => {
+              const i = this.l1Order[item.dataIndex]!;
+              const l = this.state?.analysis?.l1[i];
+              return l
+                ? `ℓ1 ${l.mean.toPrecision(3)} ± ${l.std.toPrecision(2)}${item.dataIndex < (this.state?.solver.topN ?? 0) ? ' · in BUA top-n' : ''}`
+                : '';
             },
           },
-          onClick: (_e, elements) => {
-            const el = elements[0];
-            if (el) this.actions.select(this.l1Order[el.index]!);
-          },
-          scales: {
-            x: { ticks: { autoSkip: true, maxRotation: 60 } },
-            y: { beginAtZero: true, title: { display: true, text: 'mean |X(i) − X(j)|', color: p.muted } },
-          },
         },
-      };
-      this.l1Chart = new Chart(this.l1.canvas, config as ChartConfiguration);
-    }
+      },
+      onClick: (_e, elements) => {
+        const el = elements[0];
+        if (el) this.actions.select(this.l1Order[el.index]!);
+      },
+      scales: {
+        x: { ticks: { autoSkip: true, maxRotation: 60 } },
+        y: { beginAtZero: true, title: { display: true, text: 'mean |X(i) − X(j)|', color: p.muted } },
+      },
+    }));
     this.l1.note.textContent =
       topN > 0
         ? `Top-n = ${topN} (highlighted): these blocks also update whenever a downstream FFN does (Bubbling Union). Click a bar to select its block.`
@@ -436,51 +436,43 @@ export class Charts {
         },
       ],
     };
-    if (this.tradeChart) {
-      this.tradeChart.data = data;
-      const y = this.tradeChart.options.scales!.y as { title: { text: string } };
-      y.title.text = byTime ? 'expected speedup (time)' : 'expected speedup (FLOPs)';
-      this.tradeChart.update('none');
-    } else {
-      const config: ChartConfiguration<'scatter'> = {
-        type: 'scatter',
-        data,
-        options: {
-          ...(this.base() as ChartOptions<'scatter'>),
-          plugins: {
-            legend: { labels: { color: p.foreground, boxWidth: 12 } },
-            tooltip: {
-              callbacks: {
-                label: (item) => {
-                  const raw = item.raw as { x: number; y: number; budget: number };
-                  return `${item.dataset.label?.startsWith('This') ? 'this schedule' : item.dataset.label} M = ${raw.budget}: ${formatSpeedup(raw.y)} · error proxy ${raw.x.toPrecision(3)}`;
-                },
-              },
-            },
-          },
-          onClick: (_e, elements) => {
-            const el = elements.find((x) => x.datasetIndex === 0);
-            const raw = el && (this.tradeChart?.data.datasets[0]?.data[el.index] as { budget: number } | undefined);
-            if (raw && this.state?.profile.state === 'ok' && !this.state.readonly) this.actions.setBudget(raw.budget);
-          },
-          scales: {
-            x: {
-              type: 'linear',
-              title: { display: true, text: 'predicted error (proxy, lower is better)', color: p.muted },
-            },
-            y: {
-              type: 'linear',
-              title: {
-                display: true,
-                text: byTime ? 'expected speedup (time)' : 'expected speedup (FLOPs)',
-                color: p.muted,
+    const speedAxis = byTime ? 'expected speedup (time)' : 'expected speedup (FLOPs)';
+    this.tradeChart = this.show(
+      this.tradeChart,
+      this.trade.canvas,
+      'scatter',
+      data,
+      () => ({
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: (item) => {
+                const raw = item.raw as { x: number; y: number; budget: number };
+                return `${item.dataset.label?.startsWith('This') ? 'this schedule' : item.dataset.label} M = ${raw.budget}: ${formatSpeedup(raw.y)} · error proxy ${raw.x.toPrecision(3)}`;
               },
             },
           },
         },
-      };
-      this.tradeChart = new Chart(this.trade.canvas, config as ChartConfiguration);
-    }
+        onClick: (_e, elements) => {
+          const el = elements.find((x) => x.datasetIndex === 0);
+          const raw = el && (this.tradeChart?.data.datasets[0]?.data[el.index] as { budget: number } | undefined);
+          if (raw && this.state?.profile.state === 'ok' && !this.state.readonly) this.actions.setBudget(raw.budget);
+        },
+        scales: {
+          x: {
+            type: 'linear',
+            title: { display: true, text: 'predicted error (proxy, lower is better)', color: p.muted },
+          },
+          y: {
+            type: 'linear',
+            title: { display: true, text: speedAxis, color: p.muted },
+          },
+        },
+      }),
+      (chart) => {
+        (chart.options.scales!.y as { title: { text: string } }).title.text = speedAxis;
+      },
+    );
     const hand = state.blocks.some((b) => b.manual.length > 0 || b.manualOff.length > 0);
     this.trade.note.textContent =
       'The error proxy comes from the profile, not a model run (measure action error with `bac eval`); it ignores error propagation between blocks, which BUA targets. Click a BAC point to use its budget.' +
