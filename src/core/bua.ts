@@ -1,5 +1,5 @@
 import { BacError } from './errors';
-import type { BlockId, BlockKind } from './types';
+import type { BlockId, IdentifiedBlock } from './types';
 
 /**
  * Bubbling Union Algorithm (BUA) of docs/method.md.
@@ -11,13 +11,7 @@ import type { BlockId, BlockKind } from './types';
  */
 
 /** What BUA needs to know about one block. */
-export interface BuaBlock {
-  /** Canonical id `<layer>.<kind>`. */
-  readonly id: BlockId;
-  /** Decoder layer index. */
-  readonly layer: number;
-  /** Residual branch kind. */
-  readonly kind: BlockKind;
+export interface BuaBlock extends IdentifiedBlock {
   /** ℓ_b, the block's mean pairwise L1 reuse-error estimate (finite, ≥ 0). */
   readonly l1: number;
   /** The block's ACS update set: strictly increasing steps. */

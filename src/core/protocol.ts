@@ -4,7 +4,7 @@
  * never trusts a message's shape). The webview renders {@link EditorState} and sends intents; only
  * the host edits the document. Pure types and checks; shared by `src/extension` and `webview/`.
  */
-import type { BlockKind, ScheduleSummary, UpdateOrigin } from './types';
+import type { BlockUpdates, IdentifiedBlock, ScheduleSummary, UpdateOrigin } from './types';
 import type { TradeoffPoint } from './tradeoff';
 import type { CostTarget } from './cost-target';
 import { isScheduleMethod, type ScheduleMethod } from './solver-params';
@@ -12,23 +12,8 @@ import { isScheduleMethod, type ScheduleMethod } from './solver-params';
 // ---------------------------------------------------------------------------------------------
 // State the host pushes
 
-/** One block row of the timeline. */
-export interface BlockView {
-  /** Canonical id `<layer>.<kind>`. */
-  readonly id: string;
-  /** Decoder layer. */
-  readonly layer: number;
-  /** Residual branch. */
-  readonly kind: BlockKind;
-  /** ACS update steps. */
-  readonly acs: readonly number[];
-  /** BUA "error correction" steps. */
-  readonly bua: readonly number[];
-  /** Steps added by hand. */
-  readonly manual: readonly number[];
-  /** Steps removed by hand (solver picks a person switched off). */
-  readonly manualOff: readonly number[];
-}
+/** One block row of the timeline: the block and its update steps by origin, as the schedule holds them. */
+export type BlockView = IdentifiedBlock & BlockUpdates;
 
 /** Why the schedule can or cannot be re-solved from its linked profile. */
 export type ProfileState =

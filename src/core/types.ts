@@ -31,6 +31,15 @@ export interface BlockRef {
 /** Canonical block id, `<layer>.<kind>`, e.g. `3.ca`; the ONNX output is `bac:<id>`. */
 export type BlockId = ScheduleFileTypes.BlockId;
 
+/**
+ * A block named both ways, as every per-block record of the model, profile, solver and editor starts.
+ * Invariant: `id` is `blockId` of `layer` and `kind`.
+ */
+export interface IdentifiedBlock extends BlockRef {
+  /** Canonical id `<layer>.<kind>`. */
+  readonly id: BlockId;
+}
+
 /** Why a step is an update of a block: the solver's ACS, BUA's error correction, or a person. */
 export type UpdateOrigin = 'acs' | 'bua' | 'manual';
 
@@ -55,13 +64,7 @@ export type FileRef = ScheduleFileTypes.FileRef;
  * Profiling statistics of one block, aggregated over N observation samples.
  * Matrices are K×K, row-major, symmetric, with a unit diagonal for `simMean`.
  */
-export interface BlockProfile {
-  /** Canonical id `<layer>.<kind>`. */
-  readonly id: BlockId;
-  /** Decoder layer index. */
-  readonly layer: number;
-  /** Residual branch kind. */
-  readonly kind: BlockKind;
+export interface BlockProfile extends IdentifiedBlock {
   /** Mean over samples of the per-sample cosine matrix Sim_b^n (length K·K). */
   readonly simMean: Float32Array;
   /** Per-entry standard deviation over samples of Sim_b^n (length K·K; zeros when N = 1). */

@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 
 import { blockId, compareBlocks, parseBlockId } from '../../core/blocks';
 import { BacError } from '../../core/errors';
-import { BLOCK_KINDS, type BlockId, type BlockKind, type Cost } from '../../core/types';
+import { BLOCK_KINDS, type BlockId, type BlockKind, type Cost, type IdentifiedBlock } from '../../core/types';
 import { computeFlops } from './flops';
 import { dataTypeName, decodeModel, defaultOpset, type ModelProto, type ValueInfo } from './proto';
 
@@ -70,11 +70,7 @@ export interface BacModelMetadata {
 }
 
 /** One cacheable block of the model. */
-export interface ModelBlock {
-  /** `<layer>.<kind>`. */
-  readonly id: BlockId;
-  readonly layer: number;
-  readonly kind: BlockKind;
+export interface ModelBlock extends IdentifiedBlock {
   /** The graph output carrying it, `bac:<id>`. */
   readonly output: string;
   /** Per-call cost at batch 1 (FLOPs from the graph; timeUs 0). */
