@@ -5,7 +5,7 @@ import { isBacError } from '../core/errors';
 import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
 import { sameFile, writeFileAtomic } from '../engine/fsutil';
 import { askChoiceUnlessGiven, askOnnxOutUnlessGiven } from './ask';
-import { scheduleForCommand } from './commandSchedule';
+import { scheduleCommand, type CommandSchedule, type ScheduleCommand } from './commandSchedule';
 import { resolveStored } from './files';
 
 /**
@@ -34,20 +34,21 @@ export interface CompileScheduleResult {
 }
 
 /**
- * Runs the command. Resolves to undefined when the user cancels or an error was shown (one
- * message, details in the log); never leaves a partial file (atomic write).
+ * The command. It resolves to undefined when the user cancels or an error was shown (one message,
+ * details in the log), and never leaves a partial file (atomic write).
  */
-export async function compileScheduleCommand(
+export function compileScheduleCommand(
   log: vscode.LogOutputChannel,
+): ScheduleCommand<CompileScheduleArgs, CompileScheduleResult> {
+  const words = { missing: 'open a .bacschedule (or pick one in the Explorer) to compile it.', again: 'compile again' };
+  return scheduleCommand(words, (target, args: CompileScheduleArgs) => compileSchedule(log, target, args));
+}
+
+async function compileSchedule(
+  log: vscode.LogOutputChannel,
+  { uri, name, schedule }: CommandSchedule,
   args: CompileScheduleArgs,
-  activeSchedule: () => vscode.Uri | undefined,
 ): Promise<CompileScheduleResult | undefined> {
-  const target = await scheduleForCommand(args.schedule, activeSchedule, {
-    missing: 'open a .bacschedule (or pick one in the Explorer) to compile it.',
-    again: 'compile again',
-  });
-  if (!target) return undefined;
-  const { uri, name, schedule } = target;
   const modelPath = resolveStored(dirname(uri.fsPath), schedule.model.path);
   let modelBytes: Uint8Array;
   try {

@@ -2,6 +2,8 @@ import * as vscode from 'vscode';
 import type { EditIntent, EditorState } from '../core/protocol';
 import { CODELENS_LANGUAGES } from '../core/codelens-scan';
 import { ScheduleCodeLensProvider } from './codeLens';
+import { commandArgs } from './commandArgs';
+import { activeScheduleUri } from './commandSchedule';
 import { compileScheduleCommand, type CompileScheduleArgs, type CompileScheduleResult } from './compileCommand';
 import { exportCheckpointCommand, type ExportCheckpointArgs, type ExportCheckpointResult } from './exportCommand';
 import { LinkResolver } from './links';
@@ -74,22 +76,8 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
   const sweep = new SweepViewProvider(context.extensionUri, log);
   const profileModel = (args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined> =>
     profileModelCommand(context, log, profileArgs(args));
-  const compileSchedule = (args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined> =>
-    compileScheduleCommand(
-      log,
-      commandArgs(args, (uri) => ({ schedule: uri })),
-      activeScheduleUri,
-    );
-  const measureSpeed = (args?: MeasureSpeedArgs | vscode.Uri): Promise<MeasureSpeedResult | undefined> =>
-    measureSpeedCommand(
-      context,
-      log,
-      documents,
-      links,
-      commandArgs(args, (uri) => ({ schedule: uri })),
-      activeScheduleUri,
-    );
-
+  const compileSchedule = compileScheduleCommand(log);
+  const measureSpeed = measureSpeedCommand(context, log, documents, links);
   const exportCheckpoint = (args?: ExportCheckpointArgs | vscode.Uri): Promise<ExportCheckpointResult | undefined> =>
     exportCheckpointCommand(
       context,
@@ -167,24 +155,7 @@ async function reopen(uri: vscode.Uri | undefined, viewType: string): Promise<vo
   await vscode.commands.executeCommand('vscode.openWith', target, viewType);
 }
 
-function activeScheduleUri(): vscode.Uri | undefined {
-  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-  if (input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText) {
-    return input.uri.path.endsWith('.bacschedule') ? input.uri : undefined;
-  }
-  return undefined;
-}
-
 /** Nothing to do: every resource is owned by `context.subscriptions`. */
 export function deactivate(): void {
   // Everything is owned by context.subscriptions.
-}
-
-/**
- * A command's arguments: from the Explorer's context menu VS Code passes the clicked file's Uri,
- * from the palette nothing, from tests and other extensions an options object.
- */
-function commandArgs<T extends object>(args: T | vscode.Uri | undefined, fromUri: (uri: vscode.Uri) => T): T {
-  if (args instanceof vscode.Uri) return fromUri(args);
-  return typeof args === 'object' && args !== null ? args : ({} as T);
 }

@@ -7,7 +7,7 @@ import { measureInChildProcess, MeasureCancelledError } from '../engine/measure-
 import { DEFAULT_MEASURE_SAMPLES } from '../engine/measure-speed';
 import type { ExecutionProviderChoice } from '../engine/ort';
 import { reportCommandFailure } from './commandFailure';
-import { scheduleForCommand } from './commandSchedule';
+import { scheduleCommand, type CommandSchedule, type ScheduleCommand } from './commandSchedule';
 import { resolveStored } from './files';
 import type { LinkResolver } from './links';
 import { LAST_EPISODES, pickEpisodes } from './profileCommand';
@@ -40,21 +40,27 @@ export interface MeasureSpeedResult {
 
 const PROVIDERS: readonly ExecutionProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 
-/** Runs the command. Resolves undefined when cancelled or an error was shown (one message, details in the log). */
-export async function measureSpeedCommand(
+/** The command. It resolves to undefined when cancelled or an error was shown (one message, details in the log). */
+export function measureSpeedCommand(
   context: vscode.ExtensionContext,
   log: vscode.LogOutputChannel,
   documents: ScheduleDocuments,
   links: LinkResolver,
+): ScheduleCommand<MeasureSpeedArgs, MeasureSpeedResult> {
+  const words = { missing: 'open a saved .bacschedule to measure its speed.', again: 'measure again' };
+  return scheduleCommand(words, (target, args: MeasureSpeedArgs) =>
+    measureSpeed(context, log, documents, links, target, args),
+  );
+}
+
+async function measureSpeed(
+  context: vscode.ExtensionContext,
+  log: vscode.LogOutputChannel,
+  documents: ScheduleDocuments,
+  links: LinkResolver,
+  { uri, name, document, schedule }: CommandSchedule,
   args: MeasureSpeedArgs,
-  activeSchedule: () => vscode.Uri | undefined,
 ): Promise<MeasureSpeedResult | undefined> {
-  const target = await scheduleForCommand(args.schedule, activeSchedule, {
-    missing: 'open a saved .bacschedule to measure its speed.',
-    again: 'measure again',
-  });
-  if (!target) return undefined;
-  const { uri, name, document, schedule } = target;
   const episodesPath =
     args.episodes ?? (await profiledEpisodes(links, uri.fsPath, schedule)) ?? (await askEpisodes(context));
   if (!episodesPath) return undefined;
