@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -916,14 +915,6 @@ def _missing_demo_inputs() -> str:
     )
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 TS_CACHED_CHECK = """\
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -970,6 +961,7 @@ def _ts_cached_final(vec: str, tmp_path) -> torch.Tensor:
 
 def _check_vectors(vec: str) -> None:
     import make_runtime_vectors as mrv
+    from make_test_vectors import sha256_file
 
     with open(vec, encoding="utf-8") as f:
         doc = json.load(f)
@@ -979,7 +971,7 @@ def _check_vectors(vec: str) -> None:
         p = os.path.normpath(os.path.join(base, doc[key]["path"]))
         if not os.path.exists(p):
             pytest.skip(f"{os.path.relpath(p, REPO)} (the {key} {os.path.basename(vec)} was made from) is missing")
-        assert _sha256(p) == doc[key]["sha256"], (
+        assert sha256_file(p) == doc[key]["sha256"], (
             f"{os.path.relpath(p, REPO)} changed since {os.path.basename(vec)} was written; regenerate it with "
             "python/make_runtime_vectors.py"
         )
@@ -1018,7 +1010,9 @@ def test_runtime_vectors_match_the_typescript_cached_runner(vec, tmp_path):
     onnx_path = os.path.normpath(os.path.join(os.path.dirname(vec), doc["model"]["onnx"]))
     if not os.path.exists(onnx_path):
         pytest.skip(f"{os.path.relpath(onnx_path, REPO)} is missing")
-    assert _sha256(onnx_path) == doc["model"]["onnx_sha256"], (
+    from make_test_vectors import sha256_file
+
+    assert sha256_file(onnx_path) == doc["model"]["onnx_sha256"], (
         f"{os.path.relpath(onnx_path, REPO)} changed since {os.path.basename(vec)} was written; regenerate it with "
         "python/make_runtime_vectors.py"
     )
