@@ -22,6 +22,7 @@ float32; ``alphas_cumprod`` is the float32 cumulative product; the per-step arit
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
 import numpy as np
@@ -62,37 +63,34 @@ def make_betas(num_train_timesteps: int, beta_start: float, beta_end: float, bet
     raise NotImplementedError(f"beta_schedule {beta_schedule!r} is not supported")
 
 
-class _SchedulerBase:
-    """Shared state: betas, alphas_cumprod, timesteps (leading spacing)."""
+# Each scheduler is a dataclass (``eq=False``: compared by identity, as stateful objects are): its
+# fields are diffusers' constructor options with diffusers' defaults, declared once, and
+# ``__post_init__`` checks them and derives the noise schedule from them.
 
-    def __init__(
-        self,
-        num_train_timesteps: int = 1000,
-        beta_start: float = 0.0001,
-        beta_end: float = 0.02,
-        beta_schedule: str = "linear",
-        clip_sample: bool = True,
-        clip_sample_range: float = 1.0,
-        prediction_type: str = "epsilon",
-        steps_offset: int = 0,
-    ) -> None:
-        if prediction_type not in ("epsilon", "sample"):
+
+@dataclass(eq=False)
+class _SchedulerBase:
+    """Shared options and state: betas, alphas_cumprod, timesteps (leading spacing)."""
+
+    num_train_timesteps: int = 1000
+    beta_start: float = 0.0001
+    beta_end: float = 0.02
+    beta_schedule: str = "linear"
+    clip_sample: bool = True
+    clip_sample_range: float = 1.0
+    prediction_type: str = "epsilon"
+    steps_offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.prediction_type not in ("epsilon", "sample"):
             raise NotImplementedError("only prediction_type 'epsilon' and 'sample' are supported")
-        self.num_train_timesteps = num_train_timesteps
-        self.beta_start = beta_start
-        self.beta_end = beta_end
-        self.beta_schedule = beta_schedule
-        self.clip_sample = clip_sample
-        self.clip_sample_range = clip_sample_range
-        self.prediction_type = prediction_type
-        self.steps_offset = steps_offset
-        self.betas = make_betas(num_train_timesteps, beta_start, beta_end, beta_schedule)
+        self.betas = make_betas(self.num_train_timesteps, self.beta_start, self.beta_end, self.beta_schedule)
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
         self.one = torch.tensor(1.0)
         self.num_inference_steps: Optional[int] = None
         # before set_timesteps: every training timestep, descending
-        self.timesteps = torch.arange(num_train_timesteps - 1, -1, -1, dtype=torch.long)
+        self.timesteps = torch.arange(self.num_train_timesteps - 1, -1, -1, dtype=torch.long)
 
     def set_timesteps(self, num_inference_steps: int) -> None:
         """Choose K = ``num_inference_steps`` timesteps: ``(arange(K) * (N // K))[::-1] + steps_offset``.
@@ -225,6 +223,7 @@ class DDPMScheduler(_SchedulerBase):
         return prev
 
 
+@dataclass(eq=False)
 class DDIMScheduler(_SchedulerBase):
     """DDIM sampler (Song et al. 2021) with diffusers semantics; ``eta = 0`` is deterministic.
 
@@ -235,11 +234,12 @@ class DDIMScheduler(_SchedulerBase):
     ``x_prev = sqrt(abar_prev) * x0 + sqrt(1 - abar_prev - sigma^2) * eps (+ sigma * noise if eta > 0)``.
     """
 
-    def __init__(self, *args: object, set_alpha_to_one: bool = True, eta: float = 0.0, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.set_alpha_to_one = set_alpha_to_one
-        self.eta = eta
-        self.final_alpha_cumprod = self.one if set_alpha_to_one else self.alphas_cumprod[0]
+    set_alpha_to_one: bool = True
+    eta: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.final_alpha_cumprod = self.one if self.set_alpha_to_one else self.alphas_cumprod[0]
 
     def _step(self, model_output: torch.Tensor, timestep: int, sample: torch.Tensor, draw: NoiseDraw) -> torch.Tensor:
         self._require_timesteps()
@@ -265,6 +265,7 @@ class DDIMScheduler(_SchedulerBase):
         return c
 
 
+@dataclass(eq=False)
 class DPMSolverMultistepScheduler(_SchedulerBase):
     """DPM-Solver++ (Lu et al. 2022), diffusers' ``DPMSolverMultistepScheduler`` with
     ``algorithm_type='dpmsolver++'``: a multistep solver of the diffusion ODE on
@@ -287,40 +288,27 @@ class DPMSolverMultistepScheduler(_SchedulerBase):
     ``clip_sample`` is accepted and ignored, as diffusers' DPM-Solver has no such option.
     """
 
-    def __init__(
-        self,
-        *args: object,
-        solver_order: int = 2,
-        solver_type: str = "midpoint",
-        lower_order_final: bool = True,
-        euler_at_final: bool = False,
-        final_sigmas_type: str = "zero",
-        timestep_spacing: str = "linspace",
-        lambda_min_clipped: float = -float("inf"),
-        thresholding: bool = False,
-        dynamic_thresholding_ratio: float = 0.995,
-        sample_max_value: float = 1.0,
-        **kwargs: object,
-    ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        if solver_order not in (1, 2):
+    solver_order: int = 2
+    solver_type: str = "midpoint"
+    lower_order_final: bool = True
+    euler_at_final: bool = False
+    final_sigmas_type: str = "zero"
+    timestep_spacing: str = "linspace"
+    lambda_min_clipped: float = -float("inf")
+    thresholding: bool = False
+    dynamic_thresholding_ratio: float = 0.995
+    sample_max_value: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.solver_order not in (1, 2):
             raise NotImplementedError("solver_order must be 1 or 2")
-        if solver_type not in ("midpoint", "heun"):
+        if self.solver_type not in ("midpoint", "heun"):
             raise NotImplementedError("solver_type must be 'midpoint' or 'heun'")
-        if final_sigmas_type not in ("zero", "sigma_min"):
+        if self.final_sigmas_type not in ("zero", "sigma_min"):
             raise NotImplementedError("final_sigmas_type must be 'zero' or 'sigma_min'")
-        if timestep_spacing not in ("linspace", "leading", "trailing"):
+        if self.timestep_spacing not in ("linspace", "leading", "trailing"):
             raise NotImplementedError("timestep_spacing must be 'linspace', 'leading' or 'trailing'")
-        self.solver_order = solver_order
-        self.solver_type = solver_type
-        self.lower_order_final = lower_order_final
-        self.euler_at_final = euler_at_final
-        self.final_sigmas_type = final_sigmas_type
-        self.timestep_spacing = timestep_spacing
-        self.lambda_min_clipped = lambda_min_clipped
-        self.thresholding = thresholding
-        self.dynamic_thresholding_ratio = dynamic_thresholding_ratio
-        self.sample_max_value = sample_max_value
         self.lambda_t = torch.log(self.alphas_cumprod.sqrt()) - torch.log((1 - self.alphas_cumprod).sqrt())
         self.sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5
         self._reset()
