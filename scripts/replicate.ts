@@ -11,7 +11,8 @@
  * Environment: BAC_REPLICATE_EPISODES (per seed set, default 200), BAC_REPLICATE_THREADS (ORT
  * threads, default 2), BAC_REPLICATE_BUDGETS (default 5,7,10,20), BAC_REPLICATE_PROFILE_SAMPLES
  * (default 64), BAC_REPLICATE_SECOND_SET (close | all | none, default close),
- * BAC_REPLICATE_SWEEP_WINDOWS (the sweep's windows; default `bac sweep`'s).
+ * BAC_REPLICATE_SWEEP_WINDOWS (the sweep's windows; default `bac sweep`'s), BAC_REPLICATE_MEASURE_WINDOWS
+ * (windows of the offline-measures pass, default 64).
  * BAC_REPLICATE_SAMPLER and BAC_REPLICATE_STEPS sample with another sampler and K than the model's
  * (the paper's RDT experiment uses DPM-Solver++): the result then goes to
  * docs/replication-<sampler>-<K>.md, and docs/replication.md stays the DDPM-100 experiment.
@@ -31,6 +32,7 @@ import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
 import { solveAtBudget } from '../src/core/methods';
 import { formatSpeedup } from '../src/core/cost';
+import { TOLERANCE_KIND, type QualityMeasureId } from '../src/core/quality';
 import { samplerLabel } from '../src/core/editor-view';
 import { chunkFlops, defaultSamplers, fullSchedule, isFullSchedule } from '../src/core/sweep';
 import { configId, configLabel, type SweepConfig } from '../src/core/sweep-format';
@@ -43,8 +45,12 @@ import { loadPolicy, policyScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows } from '../src/engine/profiler';
 import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
-import { runSweep } from '../src/engine/sweep';
+import { DEFAULT_TOLERANCE, runSweep, SWEEP_DEFAULTS } from '../src/engine/sweep';
 import { compareWithFewerSteps } from '../src/engine/sweep-measure';
+import { loadDemoWindows } from '../src/engine/demonstrations';
+import { measureReferenceDistances, type DistanceResult } from '../src/engine/reference-distance';
+import { spearman, spearmanPermutationP } from '../src/core/rank-correlation';
+import { Rng } from '../src/core/rng';
 import { describePytorchEager, measurePytorchEager } from './pytorch-eager';
 
 const root = resolve(__dirname, '..');
@@ -68,6 +74,10 @@ const SEED_SETS = [
 ];
 /** Rows closer than this (success, fraction) to another row get the second seed set. */
 const CLOSE = 0.05;
+/** Windows, draws and seed of the offline-measures pass (docs/sweep.md's default distance pass is 64 × 8). */
+const measureWindows = Number(process.env.BAC_REPLICATE_MEASURE_WINDOWS ?? 64);
+const MEASURE_DRAWS = 8;
+const MEASURE_SEED = 5;
 const DISCUSSION_MARKER =
   '<!-- discussion: written by hand, kept when npm run replicate rewrites the numbers above -->';
 
@@ -187,7 +197,13 @@ async function main(): Promise<void> {
     rows.push(row('Full', `${samplerLabel(s.sampler)}-${s.steps}`, null, fullSchedule(profile, sampler)));
   }
   // What `bac sweep` recommends for this policy and reference (its default grid and tolerance).
-  const sweepKey = [refType, K, sweepWindows ?? 'default'].join('|');
+  const sweepKey = [
+    refType,
+    K,
+    sweepWindows ?? 'default',
+    SWEEP_DEFAULTS.measure,
+    DEFAULT_TOLERANCE[SWEEP_DEFAULTS.measure],
+  ].join('|');
   if (record.sweep?.key !== sweepKey) {
     console.log('sweeping (bac sweep defaults) for the recommended configuration…');
     const swept = await runSweep({
@@ -288,6 +304,16 @@ async function main(): Promise<void> {
     return;
   }
 
+  // The offline measures of every row (batched, untimed), to see which ranks closed-loop success.
+  console.log(`offline measures: ${measureWindows} windows × ${MEASURE_DRAWS} draws per row…`);
+  const scored = await measureReferenceDistances(
+    policy,
+    await loadDemoWindows(policy, episodesPath, measureWindows, MEASURE_SEED),
+    rows.map((r, i) => ({ id: String(i), schedule: r.schedule })),
+    '0',
+    { draws: MEASURE_DRAWS, seed: MEASURE_SEED, ep: 'cpu', threads },
+  );
+
   // Measured speedup at batch 1 (the robot's case): cache rows in one interleaved pass against the
   // full model, fewer-step rows and the recommendation in another (each pass against the full model).
   const windows = await loadWindows(policy, episodesPath, 8, 3);
@@ -331,7 +357,7 @@ async function main(): Promise<void> {
     `- Command: \`BAC_REPLICATE_EPISODES=${episodes} BAC_REPLICATE_THREADS=${threads} BAC_REPLICATE_BUDGETS=${budgets.join(',')} BAC_REPLICATE_SECOND_SET=${secondSet}${samplerType ? ` BAC_REPLICATE_SAMPLER=${samplerType}` : ''}${steps ? ` BAC_REPLICATE_STEPS=${steps}` : ''} npm run replicate\``,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()}-${os.arch()}, Node ${process.version}, onnxruntime-node CPU, ${threads} intra-op threads; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end${Math.max(loadStart, loadEnd) > os.cpus().length * 0.75 ? ' — **the machine was shared with other work: measured speedups are under contention; rerun on a quiet machine before quoting them**' : ''}`,
     `- Policy: \`${modelPath.replace(root + '/', '')}\` (sha256 ${policy.info.sha256.slice(0, 12)}…), reference ${samplerName} (the policy was trained with ${samplerLabel(policy.info.metadata.sampler.type)}, K = ${policy.info.metadata.sampler.numInferenceSteps})`,
-    `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on. Fewer-step rows: the full model under the same training noise schedule with another sampler and K. Recommended: \`bac sweep\` defaults (${sweep.report.windows} windows × ${sweep.report.draws} noise draws, ${sweep.report.measure} within ${(sweep.report.tolerance * 100).toFixed(0)} % of the reference; its measured speedup there ${sweep.report.measuredSpeedup.toFixed(2)}×)`,
+    `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on. Fewer-step rows: the full model under the same training noise schedule with another sampler and K. Recommended: \`bac sweep\` defaults (${sweep.report.windows} windows × ${sweep.report.draws} noise draws, ${TOLERANCE_KIND[sweep.report.measure as QualityMeasureId] === 'absolute' ? `${sweep.report.measure} ≤ ${sweep.report.tolerance}` : `${sweep.report.measure} within ${(sweep.report.tolerance * 100).toFixed(0)} % of the reference`}; its measured speedup there ${sweep.report.measuredSpeedup.toFixed(2)}×)`,
     `- Closed loop: ${episodes} episodes per seed set; set 1 layouts ${SEED_SETS[0]!.seed}…${SEED_SETS[0]!.seed + episodes - 1} (noise seed ${SEED_SETS[0]!.noiseSeed}), set 2 layouts ${SEED_SETS[1]!.seed}… (noise seed ${SEED_SETS[1]!.noiseSeed}) for every row within ${CLOSE * 100} points of another (judged again on the pooled rates after each pass); all unseen in training and held-out data; standard error √(p(1−p)/n); sampled with the per-step runners at the loop's batch (the chunk graph computes the same chunks within float32 sampler arithmetic, test/unit/closed-loop.test.ts)`,
     `- Paired test: McNemar exact (two-sided) against Full ${samplerName} on the same layouts; "b/c" = episodes only Full / only the row succeeded`,
     "- Measured speedup: chunk graphs (one ONNX Runtime call per chunk) at batch 1 on 8 held-out windows, same process, interleaved: cache rows in one pass against the faster of the full model's per-step loop and its chunk graph; fewer-step rows and the recommendation in another against the full model's chunk graph",
@@ -357,6 +383,7 @@ async function main(): Promise<void> {
     }),
     ...fewerStepText(rows, full, recRow),
     '',
+    ...offlineMeasuresText(rows, scored),
   ];
   const docPath = resolve(root, 'docs', docName);
   const previous = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
@@ -366,6 +393,44 @@ async function main(): Promise<void> {
   await writeFileAtomic(docPath, `${lines.join('\n')}\n${discussion}`);
   rmSync(dir, { recursive: true, force: true });
   console.log(`wrote docs/${docName}`);
+}
+
+/**
+ * The offline measures of every row beside its success, and how well each ranks success (Spearman ρ
+ * with a permutation p), over all rows and over the rows within 10 points of Full — where a
+ * recommendation has to choose.
+ */
+function offlineMeasuresText(rows: readonly Row[], scored: Record<string, DistanceResult>): string[] {
+  const full = rows[0]!;
+  const rng = new Rng(17);
+  const at = (i: number) => scored[String(i)]!;
+  const rho = (which: readonly number[], value: (d: DistanceResult) => number): string => {
+    const xs = which.map((i) => value(at(i)));
+    const ys = which.map((i) => rate(rows[i]!));
+    return `${spearman(xs, ys).toFixed(2)} (p ${pText(spearmanPermutationP(xs, ys, 2000, () => rng.uniform()))})`;
+  };
+  const all = rows.map((_, i) => i);
+  const top = all.filter((i) => rate(rows[i]!) >= rate(full) - 0.1);
+  const distance = (d: DistanceResult) => d.distance.value;
+  const demo = (d: DistanceResult) => d.demoMse!.value;
+  return [
+    '## Offline measures against closed-loop success (generated)',
+    '',
+    `Every row sampled once more, batched and untimed, on ${measureWindows} held-out windows × ${MEASURE_DRAWS} noise draws (seed ${MEASURE_SEED}): \`reference-distance\` (normalised energy distance of its executed actions from Full ${full.sampler}'s, window by window; ± standard error over windows) and \`demo-mse\` (against the recorded actions), as \`bac sweep\` computes them (docs/sweep.md). A good predictor has ρ strongly negative.`,
+    '',
+    '| method | sampler | budget S | success (all) | reference-distance | demo-mse |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r, i) => {
+      const d = at(i);
+      return `| ${r.method}${r.recommended ? ' (sweep recommendation)' : ''} | ${r.sampler} | ${r.budget ?? `K = ${r.schedule.sampler.steps}`} | ${pct(rate(r))} | ${d.distance.value.toFixed(3)} ± ${d.distance.windowSe.toFixed(3)} | ${d.demoMse!.value.toExponential(2)} |`;
+    }),
+    '',
+    '| rows | n | Spearman ρ, reference-distance | Spearman ρ, demo-mse |',
+    '| --- | --- | --- | --- |',
+    `| all | ${all.length} | ${rho(all, distance)} | ${rho(all, demo)} |`,
+    `| within 10 points of Full | ${top.length} | ${rho(top, distance)} | ${rho(top, demo)} |`,
+    '',
+  ];
 }
 
 /** The sweep configuration a row runs, or null for the baselines `bac sweep` does not build. */
@@ -392,7 +457,7 @@ function fewerStepText(rows: readonly Row[], full: Row, rec: Row): string[] {
   );
   if (best && rec !== best && rec.measured && best.measured) {
     lines.push(
-      `- The recommendation is ${(rec.measured / best.measured).toFixed(2)}× faster (measured) than the fastest fewer-step full model not significantly below Full (${best.sampler}, ${best.measured.toFixed(2)}×)${notBelow(rec) ? ', and is itself not significantly below Full' : ', but is significantly below Full'}; the goal is ≥ 1.5×.`,
+      `- The recommendation is ${rec.measured >= best.measured ? `${(rec.measured / best.measured).toFixed(2)}× faster` : `${(best.measured / rec.measured).toFixed(2)}× slower`} (measured) than the fastest fewer-step full model not significantly below Full (${best.sampler}, ${best.measured.toFixed(2)}×)${notBelow(rec) ? ', and is itself not significantly below Full' : ', but is significantly below Full'}; the goal is ≥ 1.5×.`,
     );
   } else if (best)
     lines.push(

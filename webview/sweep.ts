@@ -40,11 +40,15 @@ function chart(state: SweepPanelState): SVGElement {
   const m = { l: 70, r: 170, t: 16, b: 44 };
   const pts = state.points.filter((p) => p.quality !== null);
   const xs = pts.map((p) => Math.log(Math.max(p.speedup, 1e-3)));
-  const ys = pts.map((p) => Math.log(Math.max(p.quality!, 1e-30)));
+  // y: log of an error measure; the reference distance is linear (0 at the reference, noise below)
+  const log = state.qualityScale === 'log';
+  const fy = (v: number) => (log ? Math.log(Math.max(v, 1e-30)) : v);
+  const ys = [...pts.map((p) => fy(p.quality!)), ...(state.qualityLimit === null ? [] : [fy(state.qualityLimit)])];
+  const pad = log ? 0.05 : 0.05 * (Math.max(...ys) - Math.min(...ys) || 1);
   const [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 0.1)];
-  const [y0, y1] = [Math.min(...ys) - 0.05, Math.max(...ys) + 0.05];
+  const [y0, y1] = [Math.min(...ys) - pad, Math.max(...ys) + pad];
   const sx = (v: number) => m.l + ((Math.log(Math.max(v, 1e-3)) - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
-  const sy = (v: number) => H - m.b - ((Math.log(Math.max(v, 1e-30)) - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
+  const sy = (v: number) => H - m.b - ((fy(v) - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
   const root = svg('svg', {
     viewBox: `0 0 ${W} ${H}`,
     role: 'img',
@@ -68,15 +72,23 @@ function chart(state: SweepPanelState): SVGElement {
         'text-anchor': 'middle',
         class: 'axis-label',
       },
-      `${state.measure} (log scale, lower is better)`,
+      `${state.measure} (${log ? 'log scale, ' : ''}lower is better)`,
     ),
   );
   for (const t of [1, 2, 5, 10, 20, 50]) {
     if (Math.log(t) < x0 - 1e-9 || Math.log(t) > x1 + 1e-9) continue;
     root.append(svg('text', { x: sx(t), y: H - m.b + 16, 'text-anchor': 'middle', class: 'tick' }, `${t}×`));
   }
-  for (const v of [y0, (y0 + y1) / 2, y1].map(Math.exp)) {
-    root.append(svg('text', { x: m.l - 6, y: sy(v) + 4, 'text-anchor': 'end', class: 'tick' }, v.toExponential(1)));
+  for (const v of [y0, (y0 + y1) / 2, y1].map((y) => (log ? Math.exp(y) : y))) {
+    const text = log ? v.toExponential(1) : v.toFixed(3);
+    root.append(svg('text', { x: m.l - 6, y: sy(v) + 4, 'text-anchor': 'end', class: 'tick' }, text));
+  }
+  if (state.qualityLimit !== null) {
+    const y = sy(state.qualityLimit);
+    root.append(
+      svg('line', { x1: m.l, y1: y, x2: W - m.r, y2: y, class: 'limit' }),
+      svg('text', { x: W - m.r + 4, y: y + 4, class: 'tick' }, 'tolerance'),
+    );
   }
   const front = pts.filter((p) => p.pareto).sort((a, b) => a.speedup - b.speedup);
   if (front.length > 1) {
@@ -89,13 +101,7 @@ function chart(state: SweepPanelState): SVGElement {
       class: `point${p.pareto ? ' pareto' : ''}${p.recommended ? ' recommended' : ''}`,
       'data-id': p.id,
     });
-    g.append(
-      svg(
-        'title',
-        {},
-        `${p.label}: ${p.speedup.toFixed(2)}× measured, ${state.measure} ${p.quality!.toExponential(2)}`,
-      ),
-    );
+    g.append(svg('title', {}, `${p.label}: ${p.speedup.toFixed(2)}× measured, ${state.measure} ${p.qualityText}`));
     if (p.recommended) g.append(svg('circle', { cx: sx(p.speedup), cy: sy(p.quality!), r: 9, class: 'ring' }));
     g.append(svg('circle', { cx: sx(p.speedup), cy: sy(p.quality!), r: 4 }));
     g.append(svg('text', { x: sx(p.speedup) + 7, y: sy(p.quality!) - 6, class: 'point-label' }, p.label));
@@ -110,12 +116,7 @@ function row(p: SweepPointView, state: SweepPanelState): HTMLTableRowElement {
   tr.append(
     el('td', `${p.recommended ? '→ ' : p.pareto ? '* ' : ''}${p.label}`),
     el('td', `${p.speedup.toFixed(2)}×`),
-    el(
-      'td',
-      p.quality === null
-        ? '–'
-        : `${p.quality.toExponential(2)}${p.qualityStd === null ? '' : ` ±${p.qualityStd.toExponential(1)}`}`,
-    ),
+    el('td', p.qualityText),
   );
   const td = el('td');
   if (p.applicable) {

@@ -6,12 +6,13 @@
 import { relative, resolve } from 'node:path';
 import { formatSpeedup } from '../core/cost';
 import { BacError } from '../core/errors';
-import { QUALITY_MEASURES, type QualityMeasureId, type QualityStat } from '../core/quality';
+import { QUALITY_MEASURES, TOLERANCE_KIND, type QualityMeasureId, type QualityStat } from '../core/quality';
 import { defaultBudgets, defaultSamplers, gridOf, type SamplerAtK } from '../core/sweep';
 import { configId, configLabel, type SweepResult } from '../core/sweep-format';
+import { formatQuality } from '../core/sweep-view';
 import { describePlan } from '../core/trials';
 import { SAMPLER_TYPES } from '../engine/samplers';
-import { runSweep, SWEEP_DEFAULTS } from '../engine/sweep';
+import { DEFAULT_TOLERANCE, runSweep, SWEEP_DEFAULTS, type SweepProgress } from '../engine/sweep';
 import { executionProviderOption, integerOption, UsageError, type CommandResult } from './args';
 import { table } from './info';
 import { COMMON_OPTIONS, parseCommand, valueOption } from './options';
@@ -45,16 +46,22 @@ tolerance of the reference's. Interrupted sweeps resume from R.bacsweep.resume.j
     ),
     seed: COMMON_OPTIONS.seed(SWEEP_DEFAULTS.seed),
     measure: valueOption('Q', `${Object.keys(QUALITY_MEASURES).join(' | ')} (default ${SWEEP_DEFAULTS.measure})`),
-    tolerance: valueOption('T', `relative: recommend within reference · (1 + T) (default ${SWEEP_DEFAULTS.tolerance})`),
+    'distance-windows': valueOption(
+      'N',
+      `windows of the batched reference-distance pass (default ${SWEEP_DEFAULTS.distanceWindows})`,
+    ),
+    'distance-draws': valueOption('N', `noise draws per window there (default ${SWEEP_DEFAULTS.distanceDraws})`),
+    tolerance: valueOption(
+      'T',
+      `reference-distance ≤ T (default ${DEFAULT_TOLERANCE['reference-distance']}); the demo-mse measures: within reference · (1 + T) (default ${DEFAULT_TOLERANCE['demo-mse']})`,
+    ),
     success: valueOption('P', "the reference's measured success rate (0–1): adds a robot-trials plan"),
     ep: COMMON_OPTIONS.ep,
   },
 };
 
-function stat(q: QualityStat | null): string {
-  if (!q) return '–';
-  return q.seedStd === null ? q.value.toExponential(2) : `${q.value.toExponential(2)} ±${q.seedStd.toExponential(1)}`;
-}
+const stat = (q: QualityStat | null) => formatQuality(q, false);
+const distance = (q: QualityStat | null) => formatQuality(q, true);
 
 /**
  * The comparison table of `bac sweep`, `bac eval` and `npm run demo`: every configuration at its
@@ -75,6 +82,7 @@ export function sweepTable(
       'chunk ms',
       'demo MSE ±seeds',
       'best-of-n',
+      'ref. distance ±SE',
       'vs own full',
     ],
     ...sorted.map((r) => {
@@ -88,6 +96,7 @@ export function sweepTable(
         r.chunkMs.toFixed(1),
         stat(r.quality['demo-mse']),
         stat(r.quality['demo-mse-best-of-n']),
+        distance(r.quality['reference-distance']),
         stat(r.quality['full-model-error']),
       ];
     }),
@@ -116,6 +125,13 @@ function fractionOption(name: string, value: string, min: number, max: number): 
   return x;
 }
 
+/** Progress words per sweep phase. */
+const PHASE_WORDS: Readonly<Record<SweepProgress['phase'], string>> = {
+  profile: 'profiling sampler configurations',
+  measure: 'timing windows',
+  distance: 'reference distance: configurations',
+};
+
 /** Runs `bac sweep`. @throws BacError for user errors. */
 export async function sweepCommand(argv: readonly string[]): Promise<CommandResult> {
   const { values, positionals } = parseCommand(SWEEP_SPEC, argv);
@@ -134,7 +150,10 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
   }
   const measure = (values.measure ?? SWEEP_DEFAULTS.measure) as QualityMeasureId;
   if (!(measure in QUALITY_MEASURES) || measure === 'full-model-error') {
-    throw new UsageError(`--measure ${measure} is invalid, expected demo-mse or demo-mse-best-of-n`, 'sweep');
+    throw new UsageError(
+      `--measure ${measure} is invalid, expected reference-distance, demo-mse or demo-mse-best-of-n`,
+      'sweep',
+    );
   }
   const methods = (values.methods ?? 'uniform,bac').split(',').filter((m) => m !== 'none' && m !== '');
   for (const m of methods)
@@ -163,6 +182,14 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
         reference: values.reference === undefined ? undefined : samplersOption(values.reference)[0],
         windows: values.windows === undefined ? undefined : integerOption('sweep', 'windows', values.windows, 1),
         draws: values.draws === undefined ? undefined : integerOption('sweep', 'draws', values.draws, 1),
+        distanceWindows:
+          values['distance-windows'] === undefined
+            ? undefined
+            : integerOption('sweep', 'distance-windows', values['distance-windows'], 1),
+        distanceDraws:
+          values['distance-draws'] === undefined
+            ? undefined
+            : integerOption('sweep', 'distance-draws', values['distance-draws'], 2),
         profileSamples:
           values['profile-samples'] === undefined
             ? undefined
@@ -179,9 +206,7 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
         onProgress: (p) => {
           if (quiet) return;
           const eta = p.etaMs === null ? '' : ` · ETA ${(p.etaMs / 1000).toFixed(0)} s`;
-          process.stderr.write(
-            `${p.phase === 'profile' ? 'profiling' : 'measuring'} ${p.done}/${p.total} ${p.phase === 'profile' ? 'sampler configurations' : 'windows'}${eta}\n`,
-          );
+          process.stderr.write(`${PHASE_WORDS[p.phase]} ${p.done}/${p.total}${eta}\n`);
         },
       },
     );
@@ -190,7 +215,7 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
       sweepTable(report.results, report),
       '',
       `${report.windows} windows × ${report.draws} noise draws on ${report.provider} (${report.runner}); reference ${configLabel(report.reference)}; * Pareto front (measured speedup vs ${report.measure}), → recommended`,
-      `recommended: ${configLabel(rec.config)}: ${formatSpeedup(rec.measuredSpeedup)} measured, ${report.measure} within ${(report.tolerance * 100).toFixed(1)} % of the reference`,
+      `recommended: ${configLabel(rec.config)}: ${formatSpeedup(rec.measuredSpeedup)} measured, ${TOLERANCE_KIND[report.measure] === 'absolute' ? `${report.measure} ≤ ${report.tolerance}` : `${report.measure} within ${(report.tolerance * 100).toFixed(1)} % of the reference`}`,
       ...(report.trials ? [describePlan(report.trials.success, report.trials.drop, report.trials.plan)] : []),
       ...report.notes,
       `wrote ${values.out} and ${relative(process.cwd(), schedulePath) || schedulePath}`,

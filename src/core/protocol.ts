@@ -244,8 +244,8 @@ export interface SweepPointView {
   readonly speedup: number;
   /** The report's quality measure (y, lower is better); null when undefined for this point. */
   readonly quality: number | null;
-  /** Spread of `quality` over noise seeds, when reported. */
-  readonly qualityStd: number | null;
+  /** `quality` as the table shows it, with its spread when reported (`–` when undefined). */
+  readonly qualityText: string;
   readonly pareto: boolean;
   readonly recommended: boolean;
   /** Whether "apply" can write this configuration into a schedule (full, Uniform, the recommendation). */
@@ -258,6 +258,13 @@ export interface SweepPanelState {
   /** Quality measure id and what it measures. */
   readonly measure: string;
   readonly measureText: string;
+  /**
+   * How the chart's y axis maps the measure: `log` for error measures (positive), `linear` for the
+   * reference distance (0 at the reference, slightly negative from sampling noise).
+   */
+  readonly qualityScale: 'log' | 'linear';
+  /** The largest value the recommendation rule allowed (drawn as a line). */
+  readonly qualityLimit: number | null;
   /** Label of the reference configuration. */
   readonly reference: string;
   /** How costs were measured, e.g. `12 windows × 4 draws on cpu (per-step batch-1 …)`. */

@@ -45,7 +45,10 @@ export interface SweepResult {
   readonly chunkMs: number;
   /** Total reference time / total time of this configuration over the same runs (measured). */
   readonly measuredSpeedup: number;
-  /** Offline quality measures (lower is better); `full-model-error` is null for `full`. */
+  /**
+   * Offline quality measures (lower is better); `full-model-error` is null for `full`. A measure a
+   * report was written without reads as null.
+   */
   readonly quality: Readonly<Record<QualityMeasureId, QualityStat | null>>;
 }
 
@@ -67,7 +70,15 @@ export interface SweepReport {
   readonly seed: number;
   /** The configuration speedups and the tolerance are relative to. */
   readonly reference: SweepConfig;
-  /** Measure the recommendation uses, and the tolerance: value ≤ reference · (1 + tolerance). */
+  /**
+   * Windows and noise draws per window of the batched pass that measured `reference-distance`
+   * (docs/sweep.md); absent in reports written before that measure existed.
+   */
+  readonly distanceSample?: { readonly windows: number; readonly draws: number };
+  /**
+   * Measure the recommendation uses, and the tolerance: value ≤ reference · (1 + tolerance) for a
+   * relative measure, value ≤ tolerance for an absolute one (`TOLERANCE_KIND`).
+   */
   readonly measure: QualityMeasureId;
   readonly tolerance: number;
   /** What each quality measure measures. */
@@ -153,7 +164,7 @@ export function parseSweepReport(text: string, file = 'sweep report'): SweepRepo
         checkFinite(r[k], `${where}.${k}`);
       if (!isObject(r.quality)) throw new BacError(`${where}.quality must be an object`);
       for (const m of Object.keys(QUALITY_MEASURES)) {
-        const q = r.quality[m];
+        const q = (r.quality[m] ??= null);
         if (q !== null && !(isObject(q) && typeof q.value === 'number')) {
           throw new BacError(`${where}.quality.${m} must be null or {value, seedStd, windowSe}`);
         }

@@ -3,7 +3,7 @@ import { updateSteps } from './blocks';
 import { BacError } from './errors';
 import { chunkCost } from './cost';
 import { composeBlock } from './solve';
-import type { QualityMeasureId } from './quality';
+import { TOLERANCE_KIND, type QualityMeasureId } from './quality';
 import { configId, type SweepConfig, type SweepMethod, type SweepResult } from './sweep-format';
 import type { BlockId, Cost, FileRef, SamplerInfo, Schedule } from './types';
 
@@ -93,8 +93,16 @@ export function paretoFront(results: readonly SweepResult[], measure: QualityMea
 }
 
 /**
- * The recommended configuration: the fastest (measured) whose `measure` is ≤ the reference's ·
- * (1 + tolerance); ties go to fewer block updates. The reference itself always qualifies.
+ * The largest `measure` value a recommendation may have: the reference's · (1 + tolerance) for a
+ * relative measure, `tolerance` itself for an absolute one ({@link TOLERANCE_KIND}). O(1).
+ */
+export function qualityLimit(reference: SweepResult, measure: QualityMeasureId, tolerance: number): number {
+  return TOLERANCE_KIND[measure] === 'absolute' ? tolerance : qualityOf(reference, measure) * (1 + tolerance);
+}
+
+/**
+ * The recommended configuration: the fastest (measured) whose `measure` is within {@link qualityLimit};
+ * ties go to fewer block updates. The reference itself always qualifies.
  * @throws BacError when the reference is not among the results.
  */
 export function recommend(
@@ -106,7 +114,7 @@ export function recommend(
   const refId = configId(reference);
   const ref = results.find((r) => configId(r.config) === refId);
   if (!ref) throw new BacError(`the reference configuration ${refId} was not measured`);
-  const limit = qualityOf(ref, measure) * (1 + tolerance);
+  const limit = qualityLimit(ref, measure, tolerance);
   const ok = results.filter((r) => r === ref || qualityOf(r, measure) <= limit);
   ok.sort((a, b) => b.measuredSpeedup - a.measuredSpeedup || a.updates - b.updates);
   return configId(ok[0]!.config);

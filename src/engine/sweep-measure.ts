@@ -202,7 +202,13 @@ export function aggregateRecords(
       expectedSpeedupFlops: refFlops / chunkFlops(c.schedule),
       chunkMs: median(recs.flatMap((r) => r.ms)),
       measuredSpeedup: refTotal / total(recs),
-      quality: { 'demo-mse': demo.mean, 'demo-mse-best-of-n': demo.bestOfN, 'full-model-error': full },
+      // reference-distance needs a batched pass of its own (reference-distance.ts): the sweep adds it
+      quality: {
+        'demo-mse': demo.mean,
+        'demo-mse-best-of-n': demo.bestOfN,
+        'reference-distance': null,
+        'full-model-error': full,
+      },
     };
   });
 }

@@ -4,9 +4,17 @@ import { performance } from 'node:perf_hooks';
 import { buildBaseline } from '../core/baselines';
 import { BacError } from '../core/errors';
 import { serializeProfile } from '../core/profile-format';
-import { QUALITY_MEASURES, type QualityMeasureId } from '../core/quality';
+import { QUALITY_MEASURES, TOLERANCE_KIND, type QualityMeasureId } from '../core/quality';
 import { serializeSchedule } from '../core/schedule-format';
-import { defaultGrid, fullSchedule, paretoFront, qualityOf, recommend, type SamplerAtK } from '../core/sweep';
+import {
+  defaultGrid,
+  fullSchedule,
+  paretoFront,
+  qualityLimit,
+  qualityOf,
+  recommend,
+  type SamplerAtK,
+} from '../core/sweep';
 import {
   configId,
   serializeSweepReport,
@@ -22,7 +30,8 @@ import { sha256Bytes, writeFileAtomic } from './fsutil';
 import type { ExecutionProviderChoice } from './ort';
 import { loadPolicy } from './policy';
 import { storedPathFor } from './paths';
-import { runProfile } from './profiler';
+import { loadWindows, runProfile } from './profiler';
+import { measureReferenceDistances, REFERENCE_DISTANCE_DEFAULTS, type DistanceResult } from './reference-distance';
 import {
   aggregateRecords,
   measureWindows,
@@ -44,11 +53,24 @@ import {
 export const SWEEP_DEFAULTS = {
   windows: 24,
   draws: 4,
+  distanceWindows: REFERENCE_DISTANCE_DEFAULTS.windows,
+  distanceDraws: REFERENCE_DISTANCE_DEFAULTS.draws,
   seed: 1,
   profileSamples: 16,
-  measure: 'demo-mse' as QualityMeasureId,
-  tolerance: 0.05,
+  measure: 'reference-distance' as QualityMeasureId,
   topN: 3,
+};
+
+/**
+ * Default tolerance per measure. `reference-distance` 0.02: on the demo (docs/sweep.md, "Which
+ * measure") every configuration at or below it kept the full model's closed-loop success within
+ * noise and every one above 0.035 lost it; the relative ones allow 5 % above the reference.
+ */
+export const DEFAULT_TOLERANCE: Readonly<Record<QualityMeasureId, number>> = {
+  'demo-mse': 0.05,
+  'demo-mse-best-of-n': 0.05,
+  'reference-distance': 0.02,
+  'full-model-error': 0.05,
 };
 
 /** What to sweep. Paths are absolute. */
@@ -65,6 +87,9 @@ export interface SweepRequest {
   readonly grid?: (reference: SamplerAtK) => readonly SweepConfig[];
   readonly windows?: number;
   readonly draws?: number;
+  /** Windows and draws of the batched `reference-distance` pass. */
+  readonly distanceWindows?: number;
+  readonly distanceDraws?: number;
   readonly seed?: number;
   readonly profileSamples?: number;
   readonly measure?: QualityMeasureId;
@@ -76,7 +101,8 @@ export interface SweepRequest {
 
 /** Progress of a sweep. */
 export interface SweepProgress {
-  readonly phase: 'profile' | 'measure';
+  /** Profiling sampler configurations, timing windows, or the batched distance pass over configurations. */
+  readonly phase: 'profile' | 'measure' | 'distance';
   readonly done: number;
   readonly total: number;
   /** Estimated ms left in this phase; null before the first step finished. */
@@ -97,6 +123,8 @@ export function resumePath(outPath: string): string {
 interface ResumeState {
   readonly key: string;
   readonly records: WindowRecord[];
+  /** `reference-distance` of the configurations measured so far, by id. */
+  readonly distances?: Record<string, DistanceResult>;
 }
 
 const cancelled = (): BacError =>
@@ -122,8 +150,10 @@ export async function runSweep(
     draws: request.draws ?? SWEEP_DEFAULTS.draws,
     seed: request.seed ?? SWEEP_DEFAULTS.seed,
     profileSamples: request.profileSamples ?? SWEEP_DEFAULTS.profileSamples,
+    distanceWindows: request.distanceWindows ?? SWEEP_DEFAULTS.distanceWindows,
+    distanceDraws: request.distanceDraws ?? SWEEP_DEFAULTS.distanceDraws,
     measure: request.measure ?? SWEEP_DEFAULTS.measure,
-    tolerance: request.tolerance ?? SWEEP_DEFAULTS.tolerance,
+    tolerance: request.tolerance ?? DEFAULT_TOLERANCE[request.measure ?? SWEEP_DEFAULTS.measure],
     topN: SWEEP_DEFAULTS.topN,
   };
   if (!(o.measure in QUALITY_MEASURES)) throw new BacError(`measure ${o.measure} is unknown`);
@@ -191,6 +221,8 @@ export async function runSweep(
         grid.map(configId),
         o.windows,
         o.draws,
+        o.distanceWindows,
+        o.distanceDraws,
         o.seed,
         runners.description,
       ]),
@@ -198,10 +230,13 @@ export async function runSweep(
     .digest('hex');
   const statePath = resumePath(request.outPath);
   const records: WindowRecord[] = [];
+  let distances: Record<string, DistanceResult> = {};
+  const saveState = () => writeFileAtomic(statePath, JSON.stringify({ key, records, distances } satisfies ResumeState));
   try {
     const previous = JSON.parse(await readFile(statePath, 'utf8')) as ResumeState;
     if (previous.key === key && Array.isArray(previous.records)) {
       records.push(...previous.records.slice(0, windows.length));
+      distances = { ...previous.distances };
       log(`resuming: ${records.length}/${windows.length} windows already measured (${statePath})`);
     }
   } catch {
@@ -218,7 +253,7 @@ export async function runSweep(
       signal: hooks.signal,
       onWindow: async (i, record) => {
         records.push(record);
-        await writeFileAtomic(statePath, JSON.stringify({ key, records } satisfies ResumeState));
+        await saveState();
         const done = i + 1 - startAt;
         hooks.onProgress?.({
           phase: 'measure',
@@ -234,13 +269,47 @@ export async function runSweep(
   } finally {
     await runners.release();
   }
+  const distanceWindows = await loadWindows(policy, request.episodesPath, o.distanceWindows, o.seed);
+  try {
+    const t2 = performance.now();
+    let measured = 0;
+    const pending = () => configs.filter((c) => !distances[configId(c.config)]).length;
+    const total = configs.length;
+    hooks.onProgress?.({ phase: 'distance', done: total - pending(), total, etaMs: null });
+    const items = configs.map((c) => ({ id: configId(c.config), schedule: c.schedule }));
+    distances = await measureReferenceDistances(policy, distanceWindows, items, configId(reference), {
+      draws: o.distanceDraws,
+      seed: o.seed,
+      ep: request.ep,
+      signal: hooks.signal,
+      done: distances,
+      onItem: async (id, result) => {
+        distances[id] = result;
+        measured++;
+        await saveState();
+        const left = pending();
+        hooks.onProgress?.({
+          phase: 'distance',
+          done: total - left,
+          total,
+          etaMs: ((performance.now() - t2) / measured) * left,
+        });
+      },
+    });
+  } catch (e) {
+    if (hooks.signal?.aborted) throw cancelled();
+    throw e;
+  }
 
-  const results = aggregateRecords(records, configs, reference);
+  const results = aggregateRecords(records, configs, reference).map((r) => ({
+    ...r,
+    quality: { ...r.quality, 'reference-distance': distances[configId(r.config)]?.distance ?? null },
+  }));
   const recommendation = recommend(results, reference, o.measure, o.tolerance);
   const chosen = configs.find((c) => configId(c.config) === recommendation)!;
   const notes = [
     'Speedups are measured in this run on this machine; on a machine shared with other work they are inflated or deflated by contention — rerun on a quiet machine before quoting them.',
-    `Quality measures are offline proxies (see "measures"); none is known to predict closed-loop success.`,
+    'Quality measures are offline proxies (see "measures"); on the demo task reference-distance ranked closed-loop success best (docs/sweep.md), a finding on one task: confirm the recommendation with the trials plan.',
   ];
   let schedule = chosen.schedule;
   if (chosen.config.method === 'bac') {
@@ -270,6 +339,7 @@ export async function runSweep(
     draws: o.draws,
     seed: o.seed,
     reference,
+    distanceSample: { windows: distanceWindows.length, draws: o.distanceDraws },
     measure: o.measure,
     tolerance: o.tolerance,
     measures: QUALITY_MEASURES,
@@ -283,7 +353,9 @@ export async function runSweep(
         : { success: request.success, drop: 0.1, plan: planPairedTrials({ success: request.success, drop: 0.1 }) },
     notes: [
       ...notes,
-      `Reference ${configId(reference)}: ${o.measure} ${qualityOf(refResult, o.measure).toExponential(3)}; recommended within ${(o.tolerance * 100).toFixed(1)} % of it.`,
+      TOLERANCE_KIND[o.measure] === 'absolute'
+        ? `Recommended among the configurations with ${o.measure} ≤ ${o.tolerance} (the reference ${configId(reference)} has ${qualityOf(refResult, o.measure).toFixed(3)}).`
+        : `Reference ${configId(reference)}: ${o.measure} ${qualityOf(refResult, o.measure).toExponential(3)}; recommended within ${(o.tolerance * 100).toFixed(1)} % of it (≤ ${qualityLimit(refResult, o.measure, o.tolerance).toExponential(3)}).`,
     ],
   };
   await writeFileAtomic(request.schedulePath, serializeSchedule(schedule));

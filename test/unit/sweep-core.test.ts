@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultBudgets, defaultGrid, paretoFront, recommend } from '../../src/core/sweep';
+import { defaultBudgets, defaultGrid, paretoFront, qualityLimit, recommend } from '../../src/core/sweep';
 import {
   configId,
   configLabel,
   parseSweepReport,
   serializeSweepReport,
   type SweepConfig,
+  type SweepResult,
 } from '../../src/core/sweep-format';
 import { sweepReport, sweepResult } from './helpers/sweep-report';
 
@@ -61,6 +62,26 @@ describe('Pareto front and recommendation', () => {
     assert.equal(recommend(results, ref, 'demo-mse', 0.001), 'ddpm-100/full');
     assert.throws(() => recommend(results.slice(1), ref, 'demo-mse', 0.05), /reference configuration ddpm-100\/full/);
   });
+
+  it('bounds the reference distance absolutely (it is 0 at the reference), error measures relative to the reference', () => {
+    const withDistance = (r: SweepResult, d: number): SweepResult => ({
+      ...r,
+      quality: { ...r.quality, 'reference-distance': { value: d, seedStd: null, windowSe: 0.005 } },
+    });
+    const rs = [
+      withDistance(results[0]!, 0),
+      withDistance(results[1]!, 0.015),
+      withDistance(results[2]!, 0.03),
+      withDistance(results[3]!, 0.06),
+    ];
+    assert.equal(qualityLimit(rs[0]!, 'reference-distance', 0.02), 0.02);
+    assert.ok(Math.abs(qualityLimit(rs[0]!, 'demo-mse', 0.05) - 0.0105) < 1e-15);
+    assert.equal(recommend(rs, ref, 'reference-distance', 0.02), 'ddim-10/full');
+    assert.equal(recommend(rs, ref, 'reference-distance', 0.04), 'ddim-10/bac-3');
+    assert.equal(recommend(rs, ref, 'reference-distance', 0.01), 'ddpm-100/full');
+    // a report without the measure (null) never qualifies, whatever the tolerance
+    assert.equal(recommend(results, ref, 'reference-distance', 1), 'ddpm-100/full');
+  });
 });
 
 describe('.bacsweep format', () => {
@@ -72,6 +93,13 @@ describe('.bacsweep format', () => {
 
   it('round-trips', () => {
     assert.deepEqual(parseSweepReport(serializeSweepReport(report)), report);
+  });
+
+  it('reads a report written before a measure existed with that measure null', () => {
+    const old = JSON.parse(serializeSweepReport(report)) as { results: { quality: Record<string, unknown> }[] };
+    for (const r of old.results) delete r.quality['reference-distance'];
+    const read = parseSweepReport(JSON.stringify(old));
+    assert.ok(read.results.every((r) => r.quality['reference-distance'] === null));
   });
 
   it('rejects broken reports with one actionable message', () => {

@@ -42,6 +42,30 @@ describe('Sweep panel state and apply', () => {
       'BAC at a budget needs its profile (only the recommendation ships one)',
     );
     assert.equal(s.target, 'policy.bacschedule');
+    assert.equal(s.qualityScale, 'log');
+    assert.ok(Math.abs(s.qualityLimit! - 1.05) < 1e-12, 'demo-mse: the reference · (1 + 0.05)');
+    assert.equal(rec.qualityText, '1.01e+0 ±1.0e-1');
+  });
+
+  it('draws the reference distance on a linear axis with its absolute limit and standard error', () => {
+    const withDistance = sweepReport(
+      ref,
+      report.results.map((r, i) => ({
+        ...r,
+        quality: {
+          ...r.quality,
+          'reference-distance': { value: [0, 0.012, -0.001, 0.05][i]!, seedStd: null, windowSe: 0.004 },
+        },
+      })),
+      { model: profile.model, measure: 'reference-distance', tolerance: 0.02 },
+    );
+    const s = sweepPanelState(withDistance, 'demo.bacsweep', null);
+    assert.equal(s.qualityScale, 'linear');
+    assert.equal(s.qualityLimit, 0.02);
+    assert.deepEqual(
+      s.points.map((p) => p.qualityText),
+      ['0.000 ±0.004', '0.012 ±0.004', '-0.001 ±0.004', '0.050 ±0.004'],
+    );
   });
 
   it('writes sampler type and K into the schedule, keeping its model and block costs', () => {

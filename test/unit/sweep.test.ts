@@ -94,6 +94,10 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
       '2',
       '--draws',
       '2',
+      '--distance-windows',
+      '3',
+      '--distance-draws',
+      '2',
       '--profile-samples',
       '2',
       '--success',
@@ -118,7 +122,12 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
         x.quality['demo-mse']!.value > 0 && x.quality['demo-mse-best-of-n']!.value <= x.quality['demo-mse']!.value,
       );
       assert.equal(x.quality['full-model-error'] === null, x.config.method === 'full');
+      const d = x.quality['reference-distance']!;
+      assert.ok(Number.isFinite(d.value) && d.value <= 1 && d.seedStd === null, JSON.stringify(d));
     }
+    assert.equal(ref.quality['reference-distance']!.value, 0, 'the reference is its own distribution');
+    assert.equal(report.measure, 'reference-distance');
+    assert.deepEqual(report.distanceSample, { windows: 3, draws: 2 });
     assert.ok(report.pareto.includes(report.recommendation!));
     assert.ok(report.trials && report.trials.plan.pairs > 100);
     assert.ok(!existsSync(resumePath(out)), 'the resume file is removed after success');
@@ -182,6 +191,8 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
         ),
       windows: 3,
       draws: 2,
+      distanceWindows: 3,
+      distanceDraws: 2,
       ep: 'cpu',
     });
     const abort = new AbortController();
@@ -205,8 +216,30 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
       logs.join('\n'),
     );
     const fresh = await runSweep(request('fresh'));
-    const quality = (r: typeof fresh) => r.report.results.map((x) => x.quality['demo-mse']);
+    const quality = (r: typeof fresh) => r.report.results.map((x) => x.quality);
     assert.deepEqual(quality(resumed), quality(fresh), 'same windows and noise → same quality numbers');
     assert.ok(!existsSync(resumePath(cancelled.outPath)));
+
+    // cancelled in the batched distance pass: the timing windows and the finished distances are kept
+    const late = request('late');
+    const lateAbort = new AbortController();
+    await assert.rejects(
+      runSweep(late, {
+        signal: lateAbort.signal,
+        onProgress: (p) => {
+          if (p.phase === 'distance' && p.done === 1) lateAbort.abort();
+        },
+      }),
+      /interrupted: the sweep was cancelled/,
+    );
+    assert.ok(!existsSync(late.outPath) && !existsSync(late.schedulePath));
+    const lateState = JSON.parse(readFileSync(resumePath(late.outPath), 'utf8')) as {
+      records: unknown[];
+      distances: Record<string, unknown>;
+    };
+    assert.equal(lateState.records.length, 3);
+    assert.equal(Object.keys(lateState.distances).length, 1);
+    const lateResumed = await runSweep(late);
+    assert.deepEqual(quality(lateResumed), quality(fresh), 'resumed in the distance pass → same numbers');
   });
 });
