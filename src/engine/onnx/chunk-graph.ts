@@ -36,7 +36,7 @@ import type { StepPlan } from '../sampler-steps';
 import { exclusiveSets, indexGraph, type GraphIndex } from './graph';
 import { tensorValues } from './shapes';
 import { mergeAddChains, shareCarriedSums } from './chunk-sums';
-import { samplerStepNodes, scaledNoiseNodes, withScaledNoise } from './chunk-sampler';
+import { samplerIdentity, samplerStepNodes, scaledNoiseNodes, withScaledNoise } from './chunk-sampler';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './io-names';
 import type { TimestepValues } from './timestep-values';
 import {
@@ -183,6 +183,9 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     nodes.push(...noise.nodes);
     inits.push(...noise.initializers);
   }
+  // the sampler's linear combinations as Gemms (chunk-sampler.ts) when samples travel as 2-D
+  const identity = layoutShape.length === 2 ? 'sampler/identity' : undefined;
+  if (identity) inits.push(samplerIdentity(identity, layoutShape[1]!));
   const stepValues: StepValueNames[] = [];
   const constantNames = new Set<string>();
   const lastFresh = new Int32Array(n);
@@ -235,6 +238,7 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
       layoutShape,
       at('sampler/', k),
       B,
+      identity,
     );
     nodes.push(...emitted.nodes);
     inits.push(...emitted.initializers);
