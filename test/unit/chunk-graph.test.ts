@@ -321,6 +321,26 @@ describe('chunk graph vs the cached runner', () => {
 });
 
 describe('chunk model', () => {
+  it('a step where every block reuses runs the input embedding, the final norm on a shared sum, the head and the sampler', async () => {
+    const policy = await loadPolicy(small);
+    const n = policy.info.blocks.length;
+    const K = 10;
+    const table = new Uint8Array(K * n).fill(1, 0, n);
+    for (const [type, samplerNodes] of [
+      ['ddpm', 4], // x0 Gemm, Clip, update Gemm, Sum with the noise term
+      ['ddim', 3],
+      ['dpmsolver++', 10], // thresholding: Reshape, Abs, TopK, MatMul, Clip, Div, Clip
+    ] as const) {
+      const { graph } = await buildChunkModel(policy, policyScheduler(policy, K, type), table);
+      for (let k = 2; k < K - 1; k++) {
+        const nodes = graph.model.graph!.node.filter((node) => node.name?.startsWith(`s${k}/`));
+        const denoiser = nodes.filter((node) => !node.name!.includes('/sampler/')).map((node) => node.opType);
+        assert.deepEqual(denoiser, ['Gemm', 'SkipLayerNormalization', 'Gemm'], `${type} step ${k}`);
+        assert.equal(nodes.length - denoiser.length, samplerNodes, `${type} step ${k}: sampler nodes`);
+      }
+    }
+  });
+
   it("shares the step's weights: its initializer bytes are within 2 % of the plain model's", async () => {
     const policy = await loadPolicy(demo);
     const scheduler = policyScheduler(policy, 10, 'dpmsolver++');

@@ -28,13 +28,19 @@
  *   {@link StepPlan}, the same description `NoiseScheduler.step` runs; the noise terms of all
  *   steps are scaled once per chunk.
  *
- * What every step still runs: the input embedding, one Sum of the residual stream (cached block
- * outputs included), the final LayerNorm and head, and the sampler update (≈ 13 nodes for DDPM).
+ * - The residual sums are one `Sum` per chain, and the cached terms the final norm reads are
+ *   summed once for all the steps that carry the same ones (`chunk-sums.ts`); where the norm sits
+ *   between the input embedding's and the head's Gemms it works in their 2-D layout
+ *   (`chunk-norm-layout.ts`).
+ *
+ * What a step where every block reuses still runs: the input embedding, the final norm (its skip
+ * the shared sum), the head, and the sampler update — 7 nodes for DDPM.
  */
 import { BacError } from '../../core/errors';
 import type { StepPlan } from '../sampler-steps';
 import { exclusiveSets, indexGraph, type GraphIndex } from './graph';
 import { tensorValues } from './shapes';
+import { normInGemmLayout } from './chunk-norm-layout';
 import { mergeAddChains, shareCarriedSums } from './chunk-sums';
 import { samplerIdentity, samplerStepNodes, scaledNoiseNodes, withScaledNoise } from './chunk-sampler';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './io-names';
@@ -254,7 +260,11 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
   for (const s of stepValues) for (const v of [s.sample, s.prediction, ...s.blocks]) exposed.add(v);
   exposed.delete(CHUNK_INITIAL_SAMPLE);
   const outputs = [CHUNK_OUTPUT, ...exposed];
-  const kept = shareCarriedSums(mergeAddChains(liveNodes(nodes, outputs), new Set(outputs)), new Set(outputs));
+  const outputSet = new Set(outputs);
+  const summed = shareCarriedSums(mergeAddChains(liveNodes(nodes, outputs), outputSet), outputSet);
+  const layout2d = normInGemmLayout(summed, new Map(inits.map((t) => [t.name ?? '', t])), outputSet);
+  const kept = layout2d.nodes;
+  inits.push(...layout2d.initializers);
   // step nodes are named `s<k>/…` (above); the rest are the shared ones
   const stepNodes = new Array<number>(K).fill(0);
   let sharedCount = 0;
