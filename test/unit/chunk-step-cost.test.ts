@@ -6,6 +6,12 @@ import { buildBaseline } from '../../src/core/baselines';
 import { chunkCost, chunkStepTimeUs, scheduleBaseCost, summarizeSchedule } from '../../src/core/cost';
 import { parseProfile, serializeProfile } from '../../src/core/profile-format';
 import type { Profile } from '../../src/core/types';
+import {
+  chunkStepCostSteps,
+  extrapolateChunkTimes,
+  LONG_MINIMAL_CHUNK_STEPS,
+  SHORT_CHUNK_STEPS,
+} from '../../src/engine/chunk-step-cost';
 
 const root = resolve(__dirname, '..', '..');
 const parsed = parseProfile(new Uint8Array(readFileSync(join(root, 'fixtures/demo/policy.bacprofile'))));
@@ -22,6 +28,46 @@ describe('chunk-graph per-step cost', () => {
       assert.ok(c0 >= 0);
       assert.ok(Math.abs((K * c0 + sigma) / (K * (c0 + sigma)) - r) < 1e-12, `r ${r}`);
     }
+  });
+
+  it('is fitted from short graphs only, whatever K', () => {
+    for (const K of [2, 5, 10, 100, 1000]) {
+      const { short, long } = chunkStepCostSteps(K);
+      assert.ok(short <= SHORT_CHUNK_STEPS && long <= LONG_MINIMAL_CHUNK_STEPS && short <= long && long <= K, `K ${K}`);
+      assert.equal(
+        long,
+        Math.min(K, LONG_MINIMAL_CHUNK_STEPS),
+        'the minimal graph is timed at K itself when short enough',
+      );
+    }
+    assert.ok(SHORT_CHUNK_STEPS >= 2 && LONG_MINIMAL_CHUNK_STEPS > SHORT_CHUNK_STEPS);
+  });
+
+  it('extrapolates chunk times that are linear in steps and updates exactly, and never fits a negative cost', () => {
+    // a chunk: fixed F, per step c, the blocks' B at every step that updates them
+    const [F, c, B] = [0.4, 0.012, 0.7];
+    const minimal = (k: number) => F + k * c + B;
+    const full = (k: number) => F + k * (c + B);
+    for (const K of [3, 10, 100]) {
+      const steps = chunkStepCostSteps(K);
+      const fit = extrapolateChunkTimes(
+        { shortFullMs: full(steps.short), shortMinimalMs: minimal(steps.short), longMinimalMs: minimal(steps.long) },
+        steps,
+        K,
+      );
+      assert.ok(Math.abs(fit.minimalMs - minimal(K)) < 1e-9, `K ${K}: minimal`);
+      assert.ok(Math.abs(fit.fullMs - full(K)) < 1e-9, `K ${K}: full`);
+      assert.ok(Math.abs(fit.stepBlocksMs - B) < 1e-9);
+      if (steps.long > steps.short) assert.ok(Math.abs(fit.stepFixedMs - c) < 1e-9);
+    }
+    // timing noise that makes a longer graph read faster is no negative per-step cost
+    const noisy = extrapolateChunkTimes(
+      { shortFullMs: 3, shortMinimalMs: 1.2, longMinimalMs: 1.1 },
+      { short: 4, long: 24 },
+      100,
+    );
+    assert.equal(noisy.stepFixedMs, 0);
+    assert.equal(noisy.minimalMs, 1.1);
   });
 
   it('is 0 when the minimal chunk costs no more than 1/K of the full one, null when the ratio says nothing', () => {
