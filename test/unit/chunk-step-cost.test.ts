@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildBaseline } from '../../src/core/baselines';
 import { chunkCost, chunkStepTimeUs, scheduleBaseCost, summarizeSchedule } from '../../src/core/cost';
 import { parseProfile, serializeProfile } from '../../src/core/profile-format';
-import type { Profile } from '../../src/core/types';
+import { parseSchedule } from '../../src/core/schedule-format';
+import type { Profile, Schedule } from '../../src/core/types';
 import {
   chunkStepCostSteps,
   extrapolateChunkTimes,
@@ -17,6 +19,8 @@ const root = resolve(__dirname, '..', '..');
 const parsed = parseProfile(new Uint8Array(readFileSync(join(root, 'fixtures/demo/policy.bacprofile'))));
 assert.ok(parsed.ok);
 const demo = (parsed as { profile: Profile }).profile;
+/** The demo's profile as profiles made before the chunk graph was measured are: no chunkStepTimeUs. */
+const { chunkStepTimeUs: _measured, ...gated } = demo;
 const sumBlocks = (p: Profile) => p.blocks.reduce((a, b) => a + b.cost.timeUs, 0);
 
 describe('chunk-graph per-step cost', () => {
@@ -79,7 +83,9 @@ describe('chunk-graph per-step cost', () => {
   });
 
   it('round-trips through the profile file and is absent in files that lack it', () => {
-    assert.equal(demo.chunkStepTimeUs, undefined);
+    const without = parseProfile(serializeProfile(gated));
+    assert.ok(without.ok);
+    assert.equal((without as { profile: Profile }).profile.chunkStepTimeUs, undefined);
     const back = parseProfile(serializeProfile({ ...demo, chunkStepTimeUs: 123.5 }));
     assert.ok(back.ok);
     assert.equal((back as { profile: Profile }).profile.chunkStepTimeUs, 123.5);
@@ -87,13 +93,24 @@ describe('chunk-graph per-step cost', () => {
     assert.throws(() => serializeProfile({ ...demo, chunkStepTimeUs: -1 }), /chunkStepTimeUs/);
   });
 
+  it("is in the shipped demo profile, and the shipped schedule was solved with it (the profile's sha256, its time base)", () => {
+    assert.ok(demo.chunkStepTimeUs! > 0 && demo.chunkStepTimeUs! < demo.baseCost.timeUs);
+    const bytes = readFileSync(join(root, 'fixtures/demo/policy.bacschedule'), 'utf8');
+    const shipped = parseSchedule(bytes);
+    assert.ok(shipped.ok);
+    const schedule = (shipped as { schedule: Schedule }).schedule;
+    assert.deepEqual(schedule.baseCost, scheduleBaseCost(demo));
+    const profileBytes = readFileSync(join(root, 'fixtures/demo/policy.bacprofile'));
+    assert.equal(schedule.solver.profile?.sha256, createHash('sha256').update(profileBytes).digest('hex'));
+  });
+
   it('is the time base cost of schedules built from the profile; FLOPs are unchanged', () => {
-    assert.deepEqual(scheduleBaseCost(demo), demo.baseCost);
+    assert.deepEqual(scheduleBaseCost(gated), demo.baseCost);
     const calibrated: Profile = { ...demo, chunkStepTimeUs: 40 };
     assert.deepEqual(scheduleBaseCost(calibrated), { flops: demo.baseCost.flops, timeUs: 40 });
     const s = buildBaseline('bac', calibrated, demo.model, 10, 3, true);
     assert.equal(s.baseCost.timeUs, 40);
-    const old = buildBaseline('bac', demo, demo.model, 10, 3, true);
+    const old = buildBaseline('bac', gated, demo.model, 10, 3, true);
     assert.equal(summarizeSchedule(s).speedupFlops, summarizeSchedule(old).speedupFlops);
     // a smaller fixed cost per step lets the skipped blocks weigh more
     assert.ok(summarizeSchedule(s).speedupTime! > summarizeSchedule(old).speedupTime!);
