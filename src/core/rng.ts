@@ -23,8 +23,9 @@ function splitmix32(state: number): [number, number] {
   return [s, z];
 }
 
+/** 32-bit rotate left, as a signed 32-bit integer (the same bits as the unsigned value). */
 function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
+  return (x << k) | (x >>> (32 - k));
 }
 
 /**
@@ -34,12 +35,19 @@ function rotl(x: number, k: number): number {
  * and the Gaussian draw; `uniform`, `normalArray`, `bernoulli` and `int` are shared.
  */
 export class Rng {
+  // The state words are kept as signed 32-bit integers (`| 0`), not as unsigned ones (`>>> 0`): V8
+  // stores small signed integers unboxed, while unsigned values ≥ 2^31 are heap numbers on every
+  // write. The bits, and so the stream, are the same; only `nextUint32`'s result is unsigned.
   private s0: number;
   private s1: number;
   private s2: number;
   private s3: number;
-  /** Second Box–Muller value, kept for the next `normal()` call (null when none is pending). */
-  protected spare: number | null = null;
+  /**
+   * Second Box–Muller value, kept for the next `normal()` call; NaN when none is pending (a
+   * Box–Muller value never is). NaN rather than null keeps the field a plain double, which V8
+   * updates in place instead of allocating a number per draw.
+   */
+  protected spare = NaN;
 
   /**
    * @param seed any integer; only its low 32 bits (and, for |seed| ≥ 2^32, a fold of the high bits)
@@ -56,23 +64,24 @@ export class Rng {
       st = ns;
       out.push(z);
     }
-    this.s0 = out[0]!;
-    this.s1 = out[1]!;
-    this.s2 = out[2]!;
-    this.s3 = out[3]!;
+    this.s0 = out[0]! | 0;
+    this.s1 = out[1]! | 0;
+    this.s2 = out[2]! | 0;
+    this.s3 = out[3]! | 0;
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
   /** Next uniformly distributed unsigned 32-bit integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (this.s1 << 9) >>> 0;
-    this.s2 = (this.s2 ^ this.s0) >>> 0;
-    this.s3 = (this.s3 ^ this.s1) >>> 0;
-    this.s1 = (this.s1 ^ this.s2) >>> 0;
-    this.s0 = (this.s0 ^ this.s3) >>> 0;
-    this.s2 = (this.s2 ^ t) >>> 0;
-    this.s3 = rotl(this.s3, 11);
+    const s1 = this.s1;
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    const s2 = this.s2 ^ this.s0;
+    const s3 = this.s3 ^ s1;
+    this.s1 = s1 ^ s2;
+    this.s0 = this.s0 ^ s3;
+    this.s2 = s2 ^ t;
+    this.s3 = rotl(s3, 11);
     return result;
   }
 
@@ -93,9 +102,9 @@ export class Rng {
 
   /** Standard normal N(0, 1) via Box–Muller (one value per call, the pair's twin is kept). */
   normal(): number {
-    if (this.spare !== null) {
+    if (!Number.isNaN(this.spare)) {
       const v = this.spare;
-      this.spare = null;
+      this.spare = NaN;
       return v;
     }
     const u1 = this.unit();
@@ -158,9 +167,9 @@ export class Mulberry32Rng extends Rng {
   }
 
   override normal(): number {
-    if (this.spare !== null) {
+    if (!Number.isNaN(this.spare)) {
       const s = this.spare;
-      this.spare = null;
+      this.spare = NaN;
       return s;
     }
     // 1 − u keeps the logarithm's argument in (0, 1].

@@ -211,7 +211,7 @@ export async function runProfile(request: ProfileRequest, hooks: ProfileHooks = 
     const chunk = await measureChunkStepCost(plan.policy, plan.scheduler, opened.provider, blocksTimeUs);
     const chunkSeconds = (performance.now() - chunkStarted) / 1000;
     log(
-      `chunk graph: step 0 only ${chunk.minimalMs.toFixed(1)} ms, full ≈ ${chunk.fullMs.toFixed(1)} ms per chunk → ${chunk.stepTimeUs === null ? 'no' : `${chunk.stepTimeUs.toFixed(1)} µs`} per-step fixed cost (${chunkSeconds.toFixed(1)} s)`,
+      `chunk graph (fitted on short graphs): step 0 only ≈ ${chunk.minimalMs.toFixed(1)} ms, full ≈ ${chunk.fullMs.toFixed(1)} ms per chunk → ${chunk.stepTimeUs === null ? 'no' : `${chunk.stepTimeUs.toFixed(1)} µs`} per-step fixed cost (${chunkSeconds.toFixed(1)} s)`,
     );
     log(`profiled ${sampled.done} samples in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const profile = assembleProfile(request, plan, sampled, times, chunk.stepTimeUs, opened.provider);

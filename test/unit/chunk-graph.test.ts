@@ -6,7 +6,7 @@ import { uniformSteps } from '../../src/core/baselines';
 import { parseSchedule } from '../../src/core/schedule-format';
 import type { Schedule } from '../../src/core/types';
 import { buildChunkModel, openChunkRunner } from '../../src/engine/chunk-runner';
-import { samplerStepNodes } from '../../src/engine/onnx/chunk-sampler';
+import { samplerIdentity, samplerStepNodes } from '../../src/engine/onnx/chunk-sampler';
 import { buildGatedModel } from '../../src/engine/onnx/gate';
 import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from '../../src/engine/onnx/io-names';
 import { decodeModel, DataType, encodeModel, makeGraph, tensorValueInfo } from '../../src/engine/onnx/proto';
@@ -121,53 +121,67 @@ const CONFIGS: SamplerConfig[] = [
   },
 ];
 
+/** Layouts the sampler nodes run in: [B, T, Da] with Muls, and 2-D [B·T, Da] with Gemms, at B = 2 and 1. */
+const SAMPLER_LAYOUTS: { shape: number[]; batch: number; gemms: boolean }[] = [
+  { shape: [2, 5, 4], batch: 2, gemms: false },
+  { shape: [10, 4], batch: 2, gemms: true },
+  { shape: [10, 4], batch: 1, gemms: true },
+];
+
 describe('chunk graph sampler nodes', () => {
   it('every step of every sampler equals the TypeScript executor of the same plan within the float32 bound', async () => {
     const ort = loadOrt();
-    const shape: [number, number, number] = [2, 5, 4];
     const n = 40;
-    for (const config of CONFIGS) {
-      const scheduler = new NoiseScheduler(config);
-      let previous: Float64Array | null = null;
-      for (let k = 0; k < scheduler.numInferenceSteps; k++) {
-        const plan = scheduler.stepPlan(k);
-        const rng = new Rng(100 + k);
-        const x = rng.normalArray(n).map((v) => v * 3);
-        const p = rng.normalArray(n);
-        const z = rng.normalArray(n);
-        const q = previous ?? new Float64Array(n);
-        const g = makeGraph('step');
-        const names = ['x', 'p', 'q', 'z'];
-        for (const name of names) g.input.push(tensorValueInfo(name, DataType.FLOAT, shape));
-        const emitted = samplerStepNodes(
-          plan,
-          { sample: 'x', prediction: 'p', previousX0: 'q', noise: 'z', nextSample: 'out', x0: 'x0' },
-          shape,
-          'k/',
-        );
-        g.node.push(...emitted.nodes);
-        g.initializer.push(...emitted.initializers);
-        g.output.push(tensorValueInfo('out', DataType.FLOAT, shape), tensorValueInfo('x0', DataType.FLOAT, shape));
-        const bytes = encodeModel({
-          irVersion: 8,
-          opsetImport: [{ domain: '', version: 17 }],
-          graph: g,
-          metadataProps: [],
-        });
-        const session = await ort.InferenceSession.create(bytes);
-        const tensor = (a: ArrayLike<number>) => new ort.Tensor('float32', Float32Array.from(a), shape);
-        const out = await session.run({ x: tensor(x), p: tensor(p), q: tensor(q), z: tensor(z) }, ['out']);
-        await session.release();
-        const ref = applyStepPlan(plan, p, x, plan.next.previousX0 !== 0 ? q : null, z, 2);
-        const got = out.out!.data as Float32Array;
-        for (let i = 0; i < n; i++) {
-          const bound = stepBound(plan, x[i]!, p[i]!, q[i]!, z[i]!, ref.x0[i]!);
-          assert.ok(
-            Math.abs(got[i]! - ref.sample[i]!) <= bound,
-            `${config.type} step ${k} element ${i}: ${got[i]} vs ${ref.sample[i]} (bound ${bound})`,
+    for (const { shape, batch, gemms } of SAMPLER_LAYOUTS) {
+      for (const config of CONFIGS) {
+        const scheduler = new NoiseScheduler(config);
+        let previous: Float64Array | null = null;
+        let usedGemms = false;
+        for (let k = 0; k < scheduler.numInferenceSteps; k++) {
+          const plan = scheduler.stepPlan(k);
+          const rng = new Rng(100 + k);
+          const x = rng.normalArray(n).map((v) => v * 3);
+          const p = rng.normalArray(n);
+          const z = rng.normalArray(n);
+          const q = previous ?? new Float64Array(n);
+          const g = makeGraph('step');
+          const names = ['x', 'p', 'q', 'z'];
+          for (const name of names) g.input.push(tensorValueInfo(name, DataType.FLOAT, shape));
+          const emitted = samplerStepNodes(
+            plan,
+            { sample: 'x', prediction: 'p', previousX0: 'q', noise: 'z', nextSample: 'out', x0: 'x0' },
+            shape,
+            'k/',
+            batch,
+            gemms ? 'identity' : undefined,
           );
+          usedGemms ||= emitted.nodes.some((node) => node.opType === 'Gemm');
+          g.node.push(...emitted.nodes);
+          g.initializer.push(...emitted.initializers);
+          if (gemms) g.initializer.push(samplerIdentity('identity', shape[1]!));
+          g.output.push(tensorValueInfo('out', DataType.FLOAT, shape), tensorValueInfo('x0', DataType.FLOAT, shape));
+          const bytes = encodeModel({
+            irVersion: 8,
+            opsetImport: [{ domain: '', version: 17 }],
+            graph: g,
+            metadataProps: [],
+          });
+          const session = await ort.InferenceSession.create(bytes);
+          const tensor = (a: ArrayLike<number>) => new ort.Tensor('float32', Float32Array.from(a), shape);
+          const out = await session.run({ x: tensor(x), p: tensor(p), q: tensor(q), z: tensor(z) }, ['out']);
+          await session.release();
+          const ref = applyStepPlan(plan, p, x, plan.next.previousX0 !== 0 ? q : null, z, batch);
+          const got = out.out!.data as Float32Array;
+          for (let i = 0; i < n; i++) {
+            const bound = stepBound(plan, x[i]!, p[i]!, q[i]!, z[i]!, ref.x0[i]!);
+            assert.ok(
+              Math.abs(got[i]! - ref.sample[i]!) <= bound,
+              `${config.type} [${shape}] B=${batch} step ${k} element ${i}: ${got[i]} vs ${ref.sample[i]} (bound ${bound})`,
+            );
+          }
+          previous = ref.x0;
         }
-        previous = ref.x0;
+        assert.equal(usedGemms, gemms, `${config.type} [${shape}]: Gemms exactly in the 2-D layout`);
       }
     }
   });
@@ -307,6 +321,26 @@ describe('chunk graph vs the cached runner', () => {
 });
 
 describe('chunk model', () => {
+  it('a step where every block reuses runs the input embedding, the final norm on a shared sum, the head and the sampler', async () => {
+    const policy = await loadPolicy(small);
+    const n = policy.info.blocks.length;
+    const K = 10;
+    const table = new Uint8Array(K * n).fill(1, 0, n);
+    for (const [type, samplerNodes] of [
+      ['ddpm', 4], // x0 Gemm, Clip, update Gemm, Sum with the noise term
+      ['ddim', 3],
+      ['dpmsolver++', 10], // thresholding: Reshape, Abs, TopK, MatMul, Clip, Div, Clip
+    ] as const) {
+      const { graph } = await buildChunkModel(policy, policyScheduler(policy, K, type), table);
+      for (let k = 2; k < K - 1; k++) {
+        const nodes = graph.model.graph!.node.filter((node) => node.name?.startsWith(`s${k}/`));
+        const denoiser = nodes.filter((node) => !node.name!.includes('/sampler/')).map((node) => node.opType);
+        assert.deepEqual(denoiser, ['Gemm', 'SkipLayerNormalization', 'Gemm'], `${type} step ${k}`);
+        assert.equal(nodes.length - denoiser.length, samplerNodes, `${type} step ${k}: sampler nodes`);
+      }
+    }
+  });
+
   it("shares the step's weights: its initializer bytes are within 2 % of the plain model's", async () => {
     const policy = await loadPolicy(demo);
     const scheduler = policyScheduler(policy, 10, 'dpmsolver++');

@@ -28,14 +28,21 @@
  *   {@link StepPlan}, the same description `NoiseScheduler.step` runs; the noise terms of all
  *   steps are scaled once per chunk.
  *
- * What every step still runs: the input embedding, one Sum of the residual stream (cached block
- * outputs included), the final LayerNorm and head, and the sampler update (≈ 13 nodes for DDPM).
+ * - The residual sums are one `Sum` per chain, and the cached terms the final norm reads are
+ *   summed once for all the steps that carry the same ones (`chunk-sums.ts`); where the norm sits
+ *   between the input embedding's and the head's Gemms it works in their 2-D layout
+ *   (`chunk-norm-layout.ts`).
+ *
+ * What a step where every block reuses still runs: the input embedding, the final norm (its skip
+ * the shared sum), the head, and the sampler update — 7 nodes for DDPM.
  */
 import { BacError } from '../../core/errors';
 import type { StepPlan } from '../sampler-steps';
 import { exclusiveSets, indexGraph, type GraphIndex } from './graph';
 import { tensorValues } from './shapes';
-import { samplerStepNodes, scaledNoiseNodes, withScaledNoise } from './chunk-sampler';
+import { normInGemmLayout } from './chunk-norm-layout';
+import { mergeAddChains, shareCarriedSums } from './chunk-sums';
+import { samplerIdentity, samplerStepNodes, scaledNoiseNodes, withScaledNoise } from './chunk-sampler';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './io-names';
 import type { TimestepValues } from './timestep-values';
 import {
@@ -182,6 +189,9 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
     nodes.push(...noise.nodes);
     inits.push(...noise.initializers);
   }
+  // the sampler's linear combinations as Gemms (chunk-sampler.ts) when samples travel as 2-D
+  const identity = layoutShape.length === 2 ? 'sampler/identity' : undefined;
+  if (identity) inits.push(samplerIdentity(identity, layoutShape[1]!));
   const stepValues: StepValueNames[] = [];
   const constantNames = new Set<string>();
   const lastFresh = new Int32Array(n);
@@ -234,6 +244,7 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
       layoutShape,
       at('sampler/', k),
       B,
+      identity,
     );
     nodes.push(...emitted.nodes);
     inits.push(...emitted.initializers);
@@ -249,7 +260,11 @@ export function buildChunkGraph(step: ModelProto, spec: ChunkSpec): ChunkGraph {
   for (const s of stepValues) for (const v of [s.sample, s.prediction, ...s.blocks]) exposed.add(v);
   exposed.delete(CHUNK_INITIAL_SAMPLE);
   const outputs = [CHUNK_OUTPUT, ...exposed];
-  const kept = mergeAddChains(liveNodes(nodes, outputs), new Set(outputs));
+  const outputSet = new Set(outputs);
+  const summed = shareCarriedSums(mergeAddChains(liveNodes(nodes, outputs), outputSet), outputSet);
+  const layout2d = normInGemmLayout(summed, new Map(inits.map((t) => [t.name ?? '', t])), outputSet);
+  const kept = layout2d.nodes;
+  inits.push(...layout2d.initializers);
   // step nodes are named `s<k>/…` (above); the rest are the shared ones
   const stepNodes = new Array<number>(K).fill(0);
   let sharedCount = 0;
@@ -334,41 +349,6 @@ function sampleLayout(index: GraphIndex, prediction: string, size: number): Samp
     sampleValue: reshape.output[0]!,
     predictionValue: last.input[0]!,
   };
-}
-
-/**
- * Chains of `Add` become one `Sum`: an Add or Sum whose result only one Add reads (and that is no
- * output) is folded into that Add, which becomes a Sum of all their inputs. Why: at a step where
- * blocks reuse, the residual stream is x + o_1 + o_2 + … of outputs computed earlier — one Add per
- * block, each a kernel dispatch that costs more than its arithmetic at these sizes; one Sum
- * dispatches once. Sum broadcasts like Add, so the value is the same up to float32 summation order.
- * O(nodes).
- */
-function mergeAddChains(nodes: readonly NodeProto[], outputs: ReadonlySet<string>): NodeProto[] {
-  const readers = new Map<string, number>();
-  for (const node of nodes) for (const x of node.input) if (x) readers.set(x, (readers.get(x) ?? 0) + 1);
-  const producer = new Map<string, NodeProto>();
-  for (const node of nodes) for (const o of node.output) if (o) producer.set(o, node);
-  const folded = new Set<NodeProto>();
-  const merged = new Map<NodeProto, NodeProto>();
-  const isSum = (n: NodeProto | undefined): n is NodeProto =>
-    n !== undefined && (n.opType === 'Add' || n.opType === 'Sum') && !n.domain && n.output.length === 1;
-  for (const node of nodes) {
-    if (node.opType !== 'Add' || node.domain) continue;
-    const inputs: string[] = [];
-    let grew = false;
-    for (const x of node.input) {
-      const p = producer.get(x);
-      const source = p && (merged.get(p) ?? p);
-      if (isSum(p) && isSum(source) && readers.get(x) === 1 && !outputs.has(x)) {
-        inputs.push(...source.input);
-        folded.add(p);
-        grew = true;
-      } else inputs.push(x);
-    }
-    if (grew) merged.set(node, { ...node, opType: 'Sum', input: inputs });
-  }
-  return nodes.filter((n) => !folded.has(n)).map((n) => merged.get(n) ?? n);
 }
 
 /** The nodes (in order) that some of `outputs` depends on. O(nodes + edges). */

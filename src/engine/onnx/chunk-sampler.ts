@@ -1,12 +1,28 @@
 /**
  * ONNX nodes for one sampler step: the float32 executor of a {@link StepPlan} (the other executor
- * is `applyStepPlan`, float64 TypeScript). Coefficients become scalar initializers; a zero
- * coefficient emits no node. Dynamic thresholding needs a quantile, which ONNX lacks: TopK of the
- * largest n − lo values of |x0| gives the lo-th and (lo+1)-th smallest, interpolated linearly as
- * torch.quantile does.
+ * is `applyStepPlan`, float64 TypeScript). A zero coefficient emits no node. Dynamic thresholding
+ * needs a quantile, which ONNX lacks: TopK of the largest n − lo values of |x0| gives the lo-th and
+ * (lo+1)-th smallest, interpolated linearly as torch.quantile does (one MatMul with the two
+ * interpolation weights).
+ *
+ * Fewest nodes, because in a chunk graph every node is a kernel dispatch per step that costs more
+ * than its arithmetic at these sizes: with samples in a 2-D layout and an identity matrix given
+ * ({@link samplerIdentity}), a linear combination c_1·x_1 + c_2·x_2 is one `Gemm`
+ * (alpha·x_2·I + beta·x_1: x·I is exact, each term is still one float32 product) instead of two
+ * `Mul`s and a `Sum`; terms with coefficient 1 are added by one `Sum`.
  */
 import { quantilePosition, type StepPlan } from '../sampler-steps';
-import { DataType, attrInt, int64Tensor, makeNode, makeTensor, type NodeProto, type TensorProto } from './proto';
+import {
+  AttrType,
+  DataType,
+  attrInt,
+  int64Tensor,
+  makeNode,
+  makeTensor,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from './proto';
 
 /** Value names one step reads and writes. */
 export interface StepValues {
@@ -33,12 +49,25 @@ function float32Scalar(name: string, v: number): TensorProto {
   return makeTensor(name, DataType.FLOAT, [], new Uint8Array(Float32Array.of(v).buffer));
 }
 
+function attrFloat(name: string, v: number): AttributeProto {
+  return { name, type: AttrType.FLOAT, f: v, floats: [], ints: [], strings: [], tensors: [], graphs: [] };
+}
+
+/** The n × n identity that {@link samplerStepNodes} reads (one per chunk graph, shared by its steps). */
+export function samplerIdentity(name: string, n: number): TensorProto {
+  const eye = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+  return makeTensor(name, DataType.FLOAT, [n, n], new Uint8Array(eye.buffer));
+}
+
 /**
  * Emits step `plan` as nodes named under `prefix` (unique per step).
  * @param shape the shape the sample values have (e.g. [B, T, Da], or [B·T, Da] when the chunk
  *   carries samples in the denoiser's own layout); batch-major, so thresholding can view it as
  *   [B, rest].
  * @param batch B (default `shape[0]`).
+ * @param identity name of a [shape[1], shape[1]] {@link samplerIdentity}, for 2-D shapes: linear
+ *   combinations become Gemms. Without it (or for other ranks) they are Muls and a Sum.
  */
 export function samplerStepNodes(
   plan: StepPlan,
@@ -46,6 +75,7 @@ export function samplerStepNodes(
   shape: readonly number[],
   prefix: string,
   batch = shape[0]!,
+  identity?: string,
 ): StepNodes {
   const nodes: NodeProto[] = [];
   const initializers: TensorProto[] = [];
@@ -60,15 +90,38 @@ export function samplerStepNodes(
     nodes.push(makeNode(op, inputs, [out], name(`${op}_node`), attrs));
     return out;
   };
-  /** Σ c_i·x_i over the nonzero coefficients, into `out` (a coefficient of 1 needs no Mul). */
+  const gemms = identity !== undefined && shape.length === 2;
+  /** c·x + beta·acc as one Gemm (x·I is x exactly). */
+  const gemm = (c: number, x: string, acc: string, beta: number, out?: string): string =>
+    node('Gemm', [x, identity!, acc], out, [attrFloat('alpha', c), attrFloat('beta', beta)]);
+  /**
+   * Σ c_i·x_i over the nonzero coefficients, into `out` (a coefficient of 1 needs no product).
+   * With Gemms: the scaled terms chained pairwise (the first one's product as the Gemm's beta·C),
+   * or a lone scaled term onto the first unit term; the remaining unit terms by one Sum.
+   */
   const combination = (terms: [number, string | null][], out: string): void => {
-    const parts = terms
+    const present = terms
       .filter(([c]) => c !== 0)
-      .map(([c, x]) => {
+      .map(([c, x]): [number, string] => {
         if (x === null) throw new Error(`${prefix}: the plan reads a value this step was not given`);
-        return c === 1 ? x : node('Mul', [x, scalar('coef', c)]);
+        return [c, x];
       });
-    if (parts.length === 0) throw new Error(`${prefix}: empty combination`);
+    if (present.length === 0) throw new Error(`${prefix}: empty combination`);
+    const scaled = present.filter(([c]) => c !== 1);
+    const units = present.filter(([c]) => c === 1).map(([, x]) => x);
+    if (gemms && (scaled.length >= 2 || (scaled.length === 1 && units.length >= 1))) {
+      const [[c0, x0], ...rest] = scaled as [[number, string], ...[number, string][]];
+      const fromUnit = rest.length === 0;
+      const chain = fromUnit ? scaled : rest;
+      let acc = fromUnit ? units.shift()! : x0;
+      chain.forEach(([c, x], i) => {
+        const last = i === chain.length - 1 && units.length === 0;
+        acc = gemm(c, x, acc, i === 0 && !fromUnit ? c0 : 1, last ? out : undefined);
+      });
+      if (units.length > 0) node('Sum', [acc, ...units], out);
+      return;
+    }
+    const parts = present.map(([c, x]) => (c === 1 ? x : node('Mul', [x, scalar('coef', c)])));
     if (parts.length === 1) node('Identity', parts, out);
     else node('Sum', parts, out);
   };
@@ -97,24 +150,34 @@ export function samplerStepNodes(
     const flatRaw = node('Reshape', [raw, ints('flat', [B, n])]);
     const flat = node('Abs', [flatRaw]);
     // the n − lo largest, descending: the last is the lo-th smallest, the one before it the (lo+1)-th
+    const k = n - lo;
     const top = name('top');
     nodes.push(
-      makeNode('TopK', [flat, ints('k', [n - lo])], [top, name('top_indices')], name('TopK_node'), [
+      makeNode('TopK', [flat, ints('k', [k])], [top, name('top_indices')], name('TopK_node'), [
         attrInt('axis', 1),
         attrInt('largest', 1),
         attrInt('sorted', 1),
       ]),
     );
-    const column = (i: number): string =>
-      node('Slice', [top, ints('start', [i]), ints('end', [i + 1]), ints('axes', [1])]);
-    const low = column(n - lo - 1);
-    const high = n - lo >= 2 ? column(n - lo - 2) : low;
-    const q = frac === 0 ? low : node('Add', [low, node('Mul', [node('Sub', [high, low]), scalar('frac', frac)])]);
+    let q: string;
+    if (frac === 0 || k < 2) q = node('Slice', [top, ints('start', [k - 1]), ints('end', [k]), ints('axes', [1])]);
+    else {
+      // low + frac·(high − low) as (1 − frac)·low + frac·high: one MatMul with the two weights
+      const weights = new Float32Array(k);
+      weights[k - 2] = frac;
+      weights[k - 1] = 1 - frac;
+      const w = name('quantile_weights');
+      initializers.push(makeTensor(w, DataType.FLOAT, [k, 1], new Uint8Array(weights.buffer)));
+      q = node('MatMul', [top, w]);
+    }
     const s = node('Clip', [q, scalar('one', 1), scalar('max_value', limit.maxValue)]);
     // clamp(x, −s, s)/s as clamp(x/s, −1, 1): the same float32 value (division by s > 0 is
-    // correctly rounded and monotone, and ±s/s is exactly ±1) in two nodes instead of four
-    const limited = node('Clip', [node('Div', [flatRaw, s]), scalar('minus_one', -1), scalar('one', 1)]);
-    node('Reshape', [limited, ints('shape', shape)], v.x0);
+    // correctly rounded and monotone, and ±s/s is exactly ±1) in two nodes instead of four.
+    // At batch 1, s [1, 1] broadcasts over the sample in its own shape: no Reshape back.
+    const scaledRaw = B === 1 ? raw : flatRaw;
+    const limitedOut = B === 1 ? v.x0 : undefined;
+    const limited = node('Clip', [node('Div', [scaledRaw, s]), scalar('minus_one', -1), scalar('one', 1)], limitedOut);
+    if (B !== 1) node('Reshape', [limited, ints('shape', shape)], v.x0);
   }
   const c = plan.next;
   combination(
