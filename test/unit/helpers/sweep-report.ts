@@ -10,7 +10,12 @@ export function sweepResult(config: SweepConfig, speedup: number, mse: number, u
     expectedSpeedupFlops: speedup,
     chunkMs: 100 / speedup,
     measuredSpeedup: speedup,
-    quality: { 'demo-mse': stat(mse), 'demo-mse-best-of-n': stat(mse / 2), 'reference-distance': null, 'full-model-error': null },
+    quality: {
+      'demo-mse': stat(mse),
+      'demo-mse-best-of-n': stat(mse / 2),
+      'reference-distance': null,
+      'full-model-error': null,
+    },
   };
 }
 
