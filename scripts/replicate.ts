@@ -112,6 +112,8 @@ interface RunsRecord {
     readonly measuredSpeedup: number;
     readonly windows: number;
     readonly draws: number;
+    /** Windows × draws of the reference-distance pass (absent when the measure needs none). */
+    readonly distanceSample?: { readonly windows: number; readonly draws: number };
     readonly measure: string;
     readonly tolerance: number;
     readonly schedule: string;
@@ -224,6 +226,7 @@ async function main(): Promise<void> {
       measuredSpeedup: result.measuredSpeedup,
       windows: swept.report.windows,
       draws: swept.report.draws,
+      ...(swept.report.distanceSample ? { distanceSample: swept.report.distanceSample } : {}),
       measure: swept.report.measure,
       tolerance: swept.report.tolerance,
       schedule: serializeSchedule(swept.schedule),
