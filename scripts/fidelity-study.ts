@@ -7,12 +7,17 @@
  * model on the same windows and noise (src/engine/offline-measures.ts) and (b) run in the demo
  * simulator's closed loop on several seed sets. The doc reports every row, success with its standard
  * error, and Spearman's ρ of each measure with success per level and pooled, with permutation
- * p-values. Writes docs/fidelity-study.md.
+ * p-values. Writes docs/fidelity-study.md. Besides the per-noise measures it scores every row by
+ * `reference-distance` (the sweep's distribution-level measure, src/engine/reference-distance.ts).
+ * Closed-loop outcomes are kept per row in a run record (--runs), written after every row, so an
+ * interrupted study resumes where it stopped and a rerun of the same schedules reuses them.
  *
  * Flags (defaults are the issue's full size): --regimes ddpm100,dpmpp10 --per-level 20
- * --episodes 200 (per seed set) --seed-sets 2 --windows 16 --draws 4 --threads 2 --out FILE.
+ * --episodes 200 (per seed set) --seed-sets 2 --windows 16 --draws 4 --threads 2 --out FILE
+ * --runs FILE.
  */
 import * as os from 'node:os';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +30,8 @@ import { spearman, spearmanPermutationP } from '../src/core/rank-correlation';
 import { Rng } from '../src/core/rng';
 import { parseProfile } from '../src/core/profile-format';
 import type { Profile, Schedule } from '../src/core/types';
+import { fullSchedule } from '../src/core/sweep';
+import { serializeSchedule } from '../src/core/schedule-format';
 import { closedLoop, type ClosedLoopResult } from '../src/engine/closed-loop';
 import { recordedActions } from '../src/engine/demonstrations';
 import { writeFileAtomic } from '../src/engine/fsutil';
@@ -33,6 +40,7 @@ import { loadPolicy, policyScheduler, type Policy } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows } from '../src/engine/profiler';
 import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
+import { measureReferenceDistances, REFERENCE_DISTANCE_DEFAULTS } from '../src/engine/reference-distance';
 import type { NoiseScheduler } from '../src/engine/samplers';
 import { fixedStep, randomFittingMove, scheduleFromTable, tableFits, tuneSchedule } from '../src/engine/tune';
 import { discordantPairs, mcnemarExactP } from '../src/core/trials';
@@ -51,6 +59,7 @@ const { values: flags } = parseArgs({
     threads: { type: 'string', default: '2' },
     'tune-iterations': { type: 'string', default: '40' },
     out: { type: 'string', default: 'docs/fidelity-study.md' },
+    runs: { type: 'string', default: 'fixtures/demo/results/fidelity-study.runs.json' },
   },
 });
 const perLevel = Number(flags['per-level']);
@@ -84,9 +93,38 @@ interface Row {
   readonly family: string;
   readonly schedule: Schedule | null;
   measures?: MeasureScores;
-  loops: ClosedLoopResult[];
+  /** `reference-distance` from the full model (the Full row's is 0). */
+  refDistance?: number;
+  loops: Pick<ClosedLoopResult, 'episodes' | 'success'>[];
   /** Per seed set, per episode: success. Paired across rows (same layouts and noise). */
   outcomes: boolean[][];
+}
+
+/**
+ * Closed-loop outcomes by run key ({@link runKey}), as strings of 1 (success) and 0 in layout
+ * order; tied to the policy's sha256 (another model starts a fresh record).
+ */
+interface RunsRecord {
+  readonly format: 'bac-fidelity-runs';
+  readonly version: 1;
+  readonly model: string;
+  readonly runs: Record<string, string>;
+}
+
+function readRuns(path: string, model: string): RunsRecord {
+  const empty: RunsRecord = { format: 'bac-fidelity-runs', version: 1, model, runs: {} };
+  if (!existsSync(path)) return empty;
+  const r = JSON.parse(readFileSync(path, 'utf8')) as RunsRecord;
+  return r.format === 'bac-fidelity-runs' && r.version === 1 && r.model === model ? r : empty;
+}
+
+/** What makes a closed-loop run reproducible: the schedule's bytes (or Full), sampler, episodes, seeds. */
+function runKey(regime: Regime, row: Row, s: number): string {
+  const sched = row.schedule
+    ? createHash('sha256').update(serializeSchedule(row.schedule)).digest('hex').slice(0, 16)
+    : 'full';
+  const { seed, noiseSeed } = seedSet(s);
+  return [regime.name, sched, episodes, seed, noiseSeed].join('|');
 }
 
 const successRate = (r: Row) =>
@@ -156,6 +194,8 @@ function levelSchedules(profile: Profile, level: number, o: MethodOptions, block
 
 async function runRegime(regime: Regime, dir: string): Promise<string[]> {
   const policy = await loadPolicy(join(root, 'fixtures/demo/policy.onnx'));
+  const runsPath = resolve(root, flags.runs!);
+  const record = readRuns(runsPath, policy.info.sha256);
   const scheduler: NoiseScheduler = policyScheduler(policy, regime.steps, regime.sampler);
   const profile = await profileFor(policy, regime, dir);
   const episodesPath = join(root, 'fixtures/demo/episodes/heldout.hdf5');
@@ -203,6 +243,15 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
     }
     rows.push(...atLevel);
   }
+  const distanceWindows = await loadWindows(policy, episodesPath, REFERENCE_DISTANCE_DEFAULTS.windows, 47);
+  const distances = await measureReferenceDistances(
+    policy,
+    distanceWindows,
+    rows.map((r, i) => ({ id: String(i), schedule: r.schedule ?? fullSchedule(profile, profile.sampler) })),
+    '0',
+    { draws: REFERENCE_DISTANCE_DEFAULTS.draws, seed: 5, ep: 'cpu', threads },
+  );
+  rows.forEach((r, i) => (r.refDistance = distances[String(i)]!.distance.value));
   const plain = await PlainRunner.open(policy, 'cpu', { threads });
   const cached = await CachedRunner.open(policy, 'cpu', { threads });
   const started = Date.now();
@@ -210,8 +259,10 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
     const table = row.schedule ? updateTable(row.schedule, cached.blockIds) : null;
     if (table) row.measures = await ref.score(table);
     for (let s = 0; s < seedSets; s++) {
-      const envs = new Map<number, Env>();
-      row.loops.push(
+      const key = runKey(regime, row, s);
+      let outcomes = record.runs[key];
+      if (outcomes === undefined) {
+        const envs = new Map<number, Env>();
         await closedLoop(
           policy,
           (cond, batch, initialSample, noise) =>
@@ -219,9 +270,16 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
               ? cached.runChunk(scheduler, table, { batch, cond, initialSample, noise })
               : plain.runChunk(scheduler, { batch, cond, initialSample, noise }),
           { episodes, ...seedSet(s), onStep: (i, env) => envs.set(i, env) },
-        ),
-      );
-      row.outcomes.push(Array.from({ length: episodes }, (_, i) => envs.get(i)!.outcome === 'success'));
+        );
+        outcomes = Array.from({ length: episodes }, (_, i) => (envs.get(i)!.outcome === 'success' ? '1' : '0')).join(
+          '',
+        );
+        record.runs[key] = outcomes;
+        await writeFileAtomic(runsPath, `${JSON.stringify(record, null, 1)}\n`);
+      }
+      const won = [...outcomes].map((c) => c === '1');
+      row.loops.push({ episodes, success: won.filter(Boolean).length });
+      row.outcomes.push(won);
     }
     console.log(
       `${regime.label} ${n + 1}/${rows.length} ${row.family} (level ${row.level}): ${pct(successRate(row))}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
@@ -243,20 +301,21 @@ function regimeSection(regime: Regime, profile: Profile, rows: Row[]): string[] 
     '',
   ];
   const scored = rows.filter((r) => r.schedule);
+  const columns = measureColumns();
   for (const level of regime.levels) {
     const at = scored.filter((r) => r.level === level);
     const X = scheduleSpeedup(at[0]!.schedule!, 'flops');
     lines.push(
       `### Level: the FLOPs of Uniform S = ${level} (expected speedup ≥ ${formatSpeedup(X)} by FLOPs, K = ${profile.sampler.steps})`,
       '',
-      `| schedule | updates | speedup (FLOPs, expected) | vs Uniform: b/c, McNemar p | success ${Array.from({ length: seedSets }, (_, s) => `set ${s + 1}`).join(' | ')} | success (pooled ± SE) | ${MEASURE_NAMES.join(' | ')} |`,
-      `| --- | --- | --- | --- | ${'--- | '.repeat(seedSets)}--- | ${MEASURE_NAMES.map(() => '---').join(' | ')} |`,
+      `| schedule | updates | speedup (FLOPs, expected) | vs Uniform: b/c, McNemar p | success ${Array.from({ length: seedSets }, (_, s) => `set ${s + 1}`).join(' | ')} | success (pooled ± SE) | ${columns.map((c) => c.name).join(' | ')} |`,
+      `| --- | --- | --- | --- | ${'--- | '.repeat(seedSets)}--- | ${columns.map(() => '---').join(' | ')} |`,
       ...at.map((r) => {
         const sum = summarizeSchedule(r.schedule!);
         const p = successRate(r);
         const { b, c } = discordantPairs(r.outcomes.flat(), at[0]!.outcomes.flat());
         const vs = r === at[0] ? '–' : `${b}/${c}, p = ${mcnemarExactP(b, c).toFixed(3)}`;
-        return `| ${r.family} | ${sum.updates} | ${formatSpeedup(sum.speedupFlops)} | ${vs} | ${r.loops.map((l) => `${l.success}/${l.episodes}`).join(' | ')} | ${pct(p)} ± ${pct(stdErr(p, n))} | ${MEASURE_NAMES.map((m) => r.measures![m].toExponential(2)).join(' | ')} |`;
+        return `| ${r.family} | ${sum.updates} | ${formatSpeedup(sum.speedupFlops)} | ${vs} | ${r.loops.map((l) => `${l.success}/${l.episodes}`).join(' | ')} | ${pct(p)} ± ${pct(stdErr(p, n))} | ${columns.map((c) => c.value(r).toExponential(2)).join(' | ')} |`;
       }),
       '',
     );
@@ -270,9 +329,9 @@ function regimeSection(regime: Regime, profile: Profile, rows: Row[]): string[] 
     `| --- | ${regime.levels.map(() => '---').join(' | ')} | --- |`,
   );
   const groups = [...regime.levels.map((l) => scored.filter((r) => r.level === l)), scored];
-  for (const m of MEASURE_NAMES) {
+  for (const column of columns) {
     const cells = groups.map((g, gi) => {
-      const xs = g.map((r) => r.measures![m]);
+      const xs = g.map(column.value);
       const ys = g.map(successRate);
       const rho = spearman(xs, ys);
       const p = spearmanPermutationP(
@@ -286,10 +345,23 @@ function regimeSection(regime: Regime, profile: Profile, rows: Row[]): string[] 
       );
       return Number.isFinite(rho) ? `${rho.toFixed(2)} (${p.toFixed(3)})` : 'n/a';
     });
-    lines.push(`| ${m}: ${MEASURE_LABELS[m]} | ${cells.join(' | ')} |`);
+    lines.push(`| ${column.name}: ${column.label} | ${cells.join(' | ')} |`);
   }
   lines.push('');
   return lines;
+}
+
+/** The table's measure columns: the per-noise measures, then the distribution-level one. */
+function measureColumns(): { name: string; label: string; value: (r: Row) => number }[] {
+  const { windows: w, draws: d } = REFERENCE_DISTANCE_DEFAULTS;
+  return [
+    ...MEASURE_NAMES.map((m) => ({ name: m, label: MEASURE_LABELS[m], value: (r: Row) => r.measures![m] })),
+    {
+      name: 'refDistance',
+      label: `reference-distance as \`bac sweep\` computes it: normalised energy distance of the executed actions from the full model's, ${d} draws on each of ${w} other held-out windows`,
+      value: (r: Row) => r.refDistance!,
+    },
+  ];
 }
 
 async function main(): Promise<void> {
@@ -325,7 +397,7 @@ async function main(): Promise<void> {
     '',
     '| measure | what it is |',
     '| --- | --- |',
-    ...MEASURE_NAMES.map((m) => `| ${m} | ${MEASURE_LABELS[m]} |`),
+    ...measureColumns().map((c) => `| ${c.name} | ${c.label} |`),
     '',
     ...sections,
   ];
