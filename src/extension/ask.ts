@@ -21,9 +21,10 @@ export async function askChoiceUnlessGiven<T>(
   question: { readonly title: string; readonly placeHolder: string },
 ): Promise<T | undefined> {
   if (given !== undefined) return given;
+  // One step of a command's questions: focus returning to a webview editor must not dismiss it.
   const pick = await vscode.window.showQuickPick(
     choices.map((c) => ({ ...c })),
-    question,
+    { ...question, ignoreFocusOut: true },
   );
   return pick?.value;
 }

@@ -219,6 +219,9 @@ async function pickModel(last: string | undefined): Promise<string | undefined> 
   const pick = await vscode.window.showQuickPick([...items, browse], {
     title: 'BAC: Profile Model (1/2) — model',
     placeHolder: 'The BAC-ready ONNX policy to profile',
+    // A step of a multi-step flow: a webview editor taking focus back while the previous step
+    // closes must not dismiss it (that would end the command silently).
+    ignoreFocusOut: true,
   });
   if (!pick) return undefined;
   return 'path' in pick && pick.path ? pick.path : browseFile('Profile this model', { 'ONNX model': ['onnx'] });
@@ -239,6 +242,7 @@ export async function pickEpisodes(last: string | undefined): Promise<string | u
   const pick = await vscode.window.showQuickPick(items, {
     title: 'BAC: Profile Model (2/2) — episodes',
     placeHolder: 'Recorded episodes to cut observation samples from',
+    ignoreFocusOut: true,
   });
   if (!pick) return undefined;
   if (pick.action === 'last') return last;

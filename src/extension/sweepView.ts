@@ -164,7 +164,8 @@ async function pickSchedule(): Promise<vscode.Uri | undefined> {
   const files = await vscode.workspace.findFiles('**/*.bacschedule', '**/node_modules/**', 200);
   const pick = await vscode.window.showQuickPick(
     files.map((f) => ({ label: vscode.workspace.asRelativePath(f), uri: f })),
-    { title: 'BAC: write the sweep configuration into which schedule?' },
+    // Asked from the Sweep panel: the webview keeping focus must not dismiss the question.
+    { title: 'BAC: write the sweep configuration into which schedule?', ignoreFocusOut: true },
   );
   return pick?.uri;
 }
