@@ -31,7 +31,7 @@ import { Rng } from '../src/core/rng';
 import { parseProfile } from '../src/core/profile-format';
 import type { Profile, Schedule } from '../src/core/types';
 import { fullSchedule } from '../src/core/sweep';
-import { serializeSchedule } from '../src/core/schedule-format';
+import { updateSteps } from '../src/core/blocks';
 import { closedLoop, type ClosedLoopResult } from '../src/engine/closed-loop';
 import { recordedActions } from '../src/engine/demonstrations';
 import { writeFileAtomic } from '../src/engine/fsutil';
@@ -118,11 +118,17 @@ function readRuns(path: string, model: string): RunsRecord {
   return r.format === 'bac-fidelity-runs' && r.version === 1 && r.model === model ? r : empty;
 }
 
-/** What makes a closed-loop run reproducible: the schedule's bytes (or Full), sampler, episodes, seeds. */
+/**
+ * What makes a closed-loop run reproducible: the steps each block updates (or Full), the sampler,
+ * episodes and seeds. Not the schedule's bytes: those carry the profile's measured times, which
+ * differ between two profiles of the same model while the run does not.
+ */
 function runKey(regime: Regime, row: Row, s: number): string {
-  const sched = row.schedule
-    ? createHash('sha256').update(serializeSchedule(row.schedule)).digest('hex').slice(0, 16)
-    : 'full';
+  const updates = row.schedule && {
+    sampler: row.schedule.sampler,
+    blocks: row.schedule.blocks.map((b) => [b.id, updateSteps(b)]),
+  };
+  const sched = updates ? createHash('sha256').update(JSON.stringify(updates)).digest('hex').slice(0, 16) : 'full';
   const { seed, noiseSeed } = seedSet(s);
   return [regime.name, sched, episodes, seed, noiseSeed].join('|');
 }
