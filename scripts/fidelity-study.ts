@@ -44,7 +44,14 @@ import { loadWindows } from '../src/engine/profiler';
 import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
 import { measureReferenceDistances, REFERENCE_DISTANCE_DEFAULTS } from '../src/engine/reference-distance';
 import type { NoiseScheduler } from '../src/engine/samplers';
-import { fixedStep, randomFittingMove, scheduleFromTable, tableFits, tuneSchedule } from '../src/engine/tune';
+import {
+  DEFAULT_TUNE_MEASURE,
+  fixedStep,
+  randomFittingMove,
+  scheduleFromTable,
+  tableFits,
+  tuneSchedule,
+} from '../src/engine/tune';
 import { discordantPairs, mcnemarExactP } from '../src/core/trials';
 import type { Env } from '../src/sim';
 import { readFile } from 'node:fs/promises';
@@ -408,7 +415,7 @@ async function main(): Promise<void> {
     '- Random perturbations: a family schedule after 3, 6, 9 or 12 seeded random moves (shift, move between blocks, add, drop) that keep the cost within the level.',
     `- Offline measures: ${nWindows} held-out windows × ${draws} noise draws, each schedule against the full model on the same noise; the closed loop uses other layouts: seed set s has layout seeds ${seedSet(0).seed} + 10000·s …, noise seed ${seedSet(0).noiseSeed} + s.`,
     `- Success: ${episodes} episodes per seed set; SE = √(p(1−p)/n) over the pooled ${episodes * seedSets} episodes. Every row runs the same layouts and noise seeds, so rows are paired: b = episodes only this schedule solved, c = only the level’s Uniform solved; exact two-sided McNemar p.`,
-    `- tuned: \`bac tune\`’s search (${tuneIterations} iterations, action error vs full on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
+    `- tuned: \`bac tune\`’s search (${tuneIterations} iterations, minimising ${DEFAULT_TUNE_MEASURE} on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
     '',
     '| measure | what it is |',
     '| --- | --- |',

@@ -8,7 +8,7 @@ import type { FileRef } from '../core/types';
 import { loadPolicy, policyScheduler } from '../engine/policy';
 import { loadWindows } from '../engine/profiler';
 import { MEASURE_LABELS, MEASURE_NAMES, type MeasureName } from '../engine/offline-measures';
-import { tuneAndWrite } from '../engine/tune';
+import { DEFAULT_TUNE_MEASURE, tuneAndWrite } from '../engine/tune';
 import { integerOption, UsageError, type CommandResult } from './args';
 import { relativePosix, resolveStored } from '../engine/paths';
 import { sha256Bytes, sha256File } from './fsutil';
@@ -37,7 +37,7 @@ observation windows of the episodes. Reports the error on other (held-out) windo
     windows: valueOption('W', `tuning windows, and as many held-out windows (default ${DEFAULT_TUNE_WINDOWS})`),
     measure: valueOption(
       'NAME',
-      'the offline measure minimised (default actionMean; docs/fidelity-study.md):',
+      `the offline measure minimised (default ${DEFAULT_TUNE_MEASURE}; docs/fidelity-study.md):`,
       MEASURE_NAMES.filter((m) => m !== 'demoError').join(', '),
     ),
     iterations: valueOption('N', `search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})`),
@@ -70,7 +70,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     values.iterations === undefined
       ? DEFAULT_TUNE_ITERATIONS
       : integerOption('tune', 'iterations', values.iterations, 0);
-  const measure = (values.measure ?? 'actionMean') as MeasureName;
+  const measure = (values.measure ?? DEFAULT_TUNE_MEASURE) as MeasureName;
   if (!MEASURE_NAMES.includes(measure) || measure === 'demoError')
     throw new UsageError(
       `--measure ${values.measure} is unknown, expected one of ${MEASURE_NAMES.filter((m) => m !== 'demoError').join(', ')}`,
