@@ -15,9 +15,10 @@ import type { NoiseScheduler } from './samplers';
 
 /**
  * The offline measure `bac tune` minimises unless told otherwise: the error of the first executed
- * action against the full model on the same noise, the measure that ranked closed-loop success best
- * in the full-size fidelity study (docs/fidelity-study.md: Spearman ρ −0.54 pooled over 40
- * DPM-Solver++-10 schedules, the only one with p < 0.05 at both cost levels).
+ * action against the full model on the same noise. In the full-size fidelity study
+ * (docs/fidelity-study.md) it ranked closed-loop success best of the measures tuning can optimise
+ * at DPM-Solver++-10, where users sample (Spearman ρ −0.55 and −0.59 at the two cost levels); at
+ * DDPM-100 only the reference distance ranks well, and it needs too many draws to be an objective.
  */
 export const DEFAULT_TUNE_MEASURE: MeasureName = 'firstAction';
 
