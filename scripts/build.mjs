@@ -11,6 +11,7 @@ const hostEntries = {
   cli: 'src/cli/main.ts',
   'profile-worker': 'src/engine/profile-worker.ts',
   'measure-worker': 'src/engine/measure-worker.ts',
+  'tune-worker': 'src/engine/tune-worker.ts',
 };
 
 /** @type {esbuild.BuildOptions[]} */

@@ -14,7 +14,10 @@
  *
  * Flags (defaults are the issue's full size): --regimes ddpm100,dpmpp10 --per-level 20
  * --episodes 200 (per seed set) --seed-sets 2 --windows 16 --draws 4 --threads 2 --out FILE
- * --runs FILE --tune-iterations 40; --levels L1,L2 (Uniform budgets, instead of the regime's) and
+ * --runs FILE --tune-iterations 40 (or per regime, ddpm100:20,dpmpp10:60); --tune-measure NAME
+ * (default: bac tune's; `success` tunes on closed-loop trials, --tune-trials N episodes per
+ * evaluation, also per regime); --levels L1,L2 (Uniform budgets instead of the regime's, or per
+ * regime: ddpm100:10,dpmpp10:4) and
  * --seed-base N (layouts N, N + 10000, …) confirm one finding on fresh layouts (--per-level 2:
  * Uniform and BAC only; --tune-iterations 0: no tuned row).
  */
@@ -45,12 +48,16 @@ import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
 import { measureReferenceDistances, REFERENCE_DISTANCE_DEFAULTS } from '../src/engine/reference-distance';
 import type { NoiseScheduler } from '../src/engine/samplers';
 import {
+  closedLoopObjective,
   DEFAULT_TUNE_MEASURE,
   fixedStep,
   randomFittingMove,
   scheduleFromTable,
   tableFits,
   tuneSchedule,
+  TUNE_TRIAL_LAYOUTS,
+  type TuneMeasure,
+  type TuneObjective,
 } from '../src/engine/tune';
 import { discordantPairs, mcnemarExactP } from '../src/core/trials';
 import type { Env } from '../src/sim';
@@ -67,6 +74,8 @@ const { values: flags } = parseArgs({
     draws: { type: 'string', default: '4' },
     threads: { type: 'string', default: '2' },
     'tune-iterations': { type: 'string', default: '40' },
+    'tune-measure': { type: 'string', default: DEFAULT_TUNE_MEASURE },
+    'tune-trials': { type: 'string', default: '200' },
     'seed-base': { type: 'string', default: '500000' },
     levels: { type: 'string' },
     out: { type: 'string', default: 'docs/fidelity-study.md' },
@@ -79,7 +88,21 @@ const seedSets = Number(flags['seed-sets']);
 const nWindows = Number(flags.windows);
 const draws = Number(flags.draws);
 const threads = Number(flags.threads);
-const tuneIterations = Number(flags['tune-iterations']);
+/**
+ * A flag that is one number for every regime (`40`) or per regime (`ddpm100:20,dpmpp10:60`; a regime
+ * it does not name gets `fallback`).
+ */
+function perRegime(text: string, regime: string, fallback: number): number {
+  const entries = text.split(',').map((e) => e.trim());
+  if (entries.length === 1 && !entries[0]!.includes(':')) return Number(entries[0]);
+  const mine = entries.find((e) => e.startsWith(`${regime}:`));
+  return mine === undefined ? fallback : Number(mine.split(':')[1]);
+}
+const tuneIterationsOf = (regime: string) => perRegime(flags['tune-iterations']!, regime, 40);
+const tuneTrialsOf = (regime: string) => perRegime(flags['tune-trials']!, regime, 200);
+const tuneMeasure = flags['tune-measure'] as TuneMeasure;
+if (tuneMeasure !== 'success' && !(MEASURE_NAMES as readonly string[]).includes(tuneMeasure))
+  throw new Error(`--tune-measure ${tuneMeasure}: expected success or one of ${MEASURE_NAMES.join(', ')}`);
 const DISCUSSION_MARKER =
   '<!-- discussion: written by hand, kept when npm run fidelity-study rewrites the numbers above -->';
 const FULL_SIZE = { perLevel: 20, episodesTotal: 400, seedSets: 2, regimes: 2 };
@@ -234,8 +257,14 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
   const heldoutWindows = await loadWindows(policy, episodesPath, nWindows, 43);
   for (const level of regime.levels) {
     const atLevel = levelSchedules(profile, level, o, ref.blockIds);
+    const tuneIterations = tuneIterationsOf(regime.name);
+    const tuneTrials = tuneTrialsOf(regime.name);
     if (tuneIterations > 0) {
       const target: CostTarget = { speedup: scheduleSpeedup(atLevel[0]!.schedule!, 'flops'), by: 'flops' };
+      const objective: TuneObjective =
+        tuneMeasure === 'success'
+          ? closedLoopObjective(tuneTrials, level)
+          : { kind: 'offline', measure: tuneMeasure, tuneWindows, heldoutWindows };
       const tuned = await tuneSchedule({
         policy,
         scheduler,
@@ -245,19 +274,21 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
         topN: 3,
         model: profile.model,
         profileRef: null,
-        tuneWindows,
-        heldoutWindows,
+        objective,
         iterations: tuneIterations,
         seed: level,
         threads,
       });
       console.log(
-        `level ${level}: tuned from ${tuned.start}, held-out ${tuned.heldout.start.toExponential(2)} → ${tuned.heldout.tuned.toExponential(2)}`,
+        `level ${level}: tuned from ${tuned.start}, held-out ${tuned.measure} score ${tuned.heldout.start.toExponential(2)} → ${tuned.heldout.tuned.toExponential(2)}`,
       );
       // The tuned schedule replaces the last perturbation, so the level keeps its size.
       atLevel.splice(Math.min(atLevel.length, Math.max(1, perLevel - 1)), atLevel.length, {
         level,
-        family: `tuned (from ${tuned.start}, ${tuneIterations} iterations)`,
+        family:
+          tuneMeasure === 'success'
+            ? `tuned for success (from ${tuned.start}, ${tuneIterations} iterations)`
+            : `tuned (from ${tuned.start}, ${tuneIterations} iterations)`,
         schedule: tuned.schedule,
         loops: [],
         outcomes: [],
@@ -386,13 +417,25 @@ function measureColumns(): { name: string; label: string; value: (r: Row) => num
   ];
 }
 
+/**
+ * The regime's cost levels: its own, or --levels' (`4,3` for every regime, or `ddpm100:10,dpmpp10:4`
+ * per regime; a regime --levels does not name keeps its own).
+ */
+function levelsOf(regime: Regime): readonly number[] {
+  if (!flags.levels) return regime.levels;
+  const entries = flags.levels.split(',').map((e) => e.trim());
+  if (entries.every((e) => !e.includes(':'))) return entries.map(Number);
+  const mine = entries.filter((e) => e.startsWith(`${regime.name}:`)).map((e) => Number(e.split(':')[1]));
+  return mine.length > 0 ? mine : regime.levels;
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date();
   const dir = mkdtempSync(join(os.tmpdir(), 'bac-fidelity-'));
   const regimes = flags.regimes!.split(',').map((r) => {
     const regime = REGIMES[r.trim()];
     if (!regime) throw new Error(`unknown regime ${r}, expected ${Object.keys(REGIMES).join(', ')}`);
-    return flags.levels ? { ...regime, levels: flags.levels.split(',').map(Number) } : regime;
+    return { ...regime, levels: levelsOf(regime) };
   });
   const reduced =
     perLevel < FULL_SIZE.perLevel ||
@@ -401,7 +444,7 @@ async function main(): Promise<void> {
     regimes.length < FULL_SIZE.regimes;
   const sections: string[] = [];
   for (const regime of regimes) sections.push(...(await runRegime(regime, dir)));
-  const cmd = `npm run fidelity-study -- --regimes ${regimes.map((r) => r.name).join(',')} --per-level ${perLevel} --episodes ${episodes} --seed-sets ${seedSets} --windows ${nWindows} --draws ${draws} --threads ${threads} --tune-iterations ${tuneIterations}${flags.levels ? ` --levels ${flags.levels}` : ''}${seedBase === 500_000 ? '' : ` --seed-base ${seedBase}`}`;
+  const cmd = `npm run fidelity-study -- --regimes ${regimes.map((r) => r.name).join(',')} --per-level ${perLevel} --episodes ${episodes} --seed-sets ${seedSets} --windows ${nWindows} --draws ${draws} --threads ${threads} --tune-iterations ${flags['tune-iterations']}${tuneMeasure === DEFAULT_TUNE_MEASURE ? '' : ` --tune-measure ${tuneMeasure}`}${tuneMeasure === 'success' ? ` --tune-trials ${flags['tune-trials']}` : ''}${flags.levels ? ` --levels ${flags.levels}` : ''}${seedBase === 500_000 ? '' : ` --seed-base ${seedBase}`}`;
   const doc = [
     '# Fidelity study: which offline measure predicts closed-loop success?',
     '',
@@ -415,7 +458,9 @@ async function main(): Promise<void> {
     '- Random perturbations: a family schedule after 3, 6, 9 or 12 seeded random moves (shift, move between blocks, add, drop) that keep the cost within the level.',
     `- Offline measures: ${nWindows} held-out windows × ${draws} noise draws, each schedule against the full model on the same noise; the closed loop uses other layouts: seed set s has layout seeds ${seedSet(0).seed} + 10000·s …, noise seed ${seedSet(0).noiseSeed} + s.`,
     `- Success: ${episodes} episodes per seed set; SE = √(p(1−p)/n) over the pooled ${episodes * seedSets} episodes. Every row runs the same layouts and noise seeds, so rows are paired: b = episodes only this schedule solved, c = only the level’s Uniform solved; exact two-sided McNemar p.`,
-    `- tuned: \`bac tune\`’s search (${tuneIterations} iterations, minimising ${DEFAULT_TUNE_MEASURE} on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
+    tuneMeasure === 'success'
+      ? `- tuned for success: \`bac tune --measure success\`’s search (${regimes.map((r) => `${r.label}: ${tuneIterationsOf(r.name)} iterations of ${tuneTrialsOf(r.name)} trial episodes`).join('; ')}; trial layouts from ${TUNE_TRIAL_LAYOUTS}, none of them this study’s), maximising closed-loop success at the level’s cost; it replaces the level’s last perturbation.`
+      : `- tuned: \`bac tune\`’s search (${regimes.map((r) => `${r.label}: ${tuneIterationsOf(r.name)} iterations`).join('; ')}, minimising ${tuneMeasure} on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
     '',
     '| measure | what it is |',
     '| --- | --- |',

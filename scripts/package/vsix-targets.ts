@@ -96,6 +96,7 @@ export const REQUIRED_FILES = [
   'dist/cli.js',
   'dist/profile-worker.js',
   'dist/measure-worker.js',
+  'dist/tune-worker.js',
   'dist/webview.js',
   'node_modules/onnxruntime-node/package.json',
   'node_modules/onnxruntime-node/dist/index.js',

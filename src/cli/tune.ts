@@ -1,25 +1,23 @@
 /**
  * `bac tune`: a schedule at a cost target, tuned with the model in the loop (see engine/tune.ts).
  */
-import { dirname, resolve } from 'node:path';
-import { BacError } from '../core/errors';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
-import type { FileRef } from '../core/types';
-import { loadPolicy, policyScheduler } from '../engine/policy';
-import { loadWindows } from '../engine/profiler';
-import { MEASURE_LABELS, MEASURE_NAMES, type MeasureName } from '../engine/offline-measures';
-import { DEFAULT_TUNE_MEASURE, tuneAndWrite } from '../engine/tune';
+import { MEASURE_LABELS, MEASURE_NAMES } from '../engine/offline-measures';
+import { DEFAULT_TUNE_MEASURE, tuneAndWrite, type TuneMeasure } from '../engine/tune';
+import {
+  DEFAULT_TUNE_ITERATIONS,
+  DEFAULT_TUNE_TRIALS,
+  DEFAULT_TUNE_WINDOWS,
+  prepareTune,
+  type TuneJob,
+} from '../engine/tune-job';
 import { integerOption, UsageError, type CommandResult } from './args';
-import { relativePosix, resolveStored } from '../engine/paths';
-import { sha256Bytes, sha256File } from './fsutil';
 import { loadProfile } from './load';
 import { flagOption, parseCommand, valueOption } from './options';
 import { targetOption } from './target';
 
-/** Search iterations when `--iterations` is not given. */
-export const DEFAULT_TUNE_ITERATIONS = 60;
-/** Tuning (and held-out) windows when `--windows` is not given. */
-export const DEFAULT_TUNE_WINDOWS = 16;
+/** Offline measures tune can minimise (demoError needs recorded actions per window, which tune has not). */
+const TUNE_MEASURES = MEASURE_NAMES.filter((m) => m !== 'demoError');
 
 /** `bac tune`'s usage and options (its `--help`). */
 export const TUNE_SPEC = {
@@ -29,7 +27,9 @@ export const TUNE_SPEC = {
   about: `Tunes a cache schedule with the model in the loop: starts from the best of uniform, grid and bac
 at the cost target, then moves, adds and drops block updates (never beyond the target) and keeps a
 change when the executed actions get closer to the full model's on the same noise, over
-observation windows of the episodes. Reports the error on other (held-out) windows.`,
+observation windows of the episodes. Reports the error on other (held-out) windows.
+With --measure success (a policy of the demo task only) it keeps a change when more closed-loop
+episodes succeed in the demo simulator on fixed trial layouts, and reports success on other layouts.`,
   options: {
     'target-speedup': valueOption('X', 'expected speedup over the full model the schedule must reach (≥ 1)'),
     by: valueOption('flops|time', "what X counts: FLOPs (default) or the profile's measured block times"),
@@ -38,7 +38,11 @@ observation windows of the episodes. Reports the error on other (held-out) windo
     measure: valueOption(
       'NAME',
       `the offline measure minimised (default ${DEFAULT_TUNE_MEASURE}; docs/fidelity-study.md):`,
-      MEASURE_NAMES.filter((m) => m !== 'demoError').join(', '),
+      [...TUNE_MEASURES, 'success (closed loop in the demo simulator)'].join(', '),
+    ),
+    trials: valueOption(
+      'N',
+      `closed-loop episodes per evaluation with --measure success (default ${DEFAULT_TUNE_TRIALS})`,
     ),
     iterations: valueOption('N', `search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})`),
     seed: valueOption('S', "seed of the windows' noise and of the search (default 0); same seed, same schedule"),
@@ -70,64 +74,55 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     values.iterations === undefined
       ? DEFAULT_TUNE_ITERATIONS
       : integerOption('tune', 'iterations', values.iterations, 0);
-  const measure = (values.measure ?? DEFAULT_TUNE_MEASURE) as MeasureName;
-  if (!MEASURE_NAMES.includes(measure) || measure === 'demoError')
+  const measure = (values.measure ?? DEFAULT_TUNE_MEASURE) as TuneMeasure;
+  if (measure !== 'success' && !(TUNE_MEASURES as readonly string[]).includes(measure))
     throw new UsageError(
-      `--measure ${values.measure} is unknown, expected one of ${MEASURE_NAMES.filter((m) => m !== 'demoError').join(', ')}`,
+      `--measure ${values.measure} is unknown, expected one of ${[...TUNE_MEASURES, 'success'].join(', ')}`,
       'tune',
     );
+  if (values.trials !== undefined && measure !== 'success')
+    throw new UsageError('--trials counts closed-loop episodes: it needs --measure success', 'tune');
+  const trials =
+    values.trials === undefined ? DEFAULT_TUNE_TRIALS : integerOption('tune', 'trials', values.trials, 1, 100_000);
   const seed = values.seed === undefined ? 0 : integerOption('tune', 'seed', values.seed, 0);
   const topN = values['top-n'] === undefined ? 3 : integerOption('tune', 'top-n', values['top-n'], 0);
   const threads = values.threads === undefined ? undefined : integerOption('tune', 'threads', values.threads, 1, 256);
 
-  const { profile, bytes } = await loadProfile(profilePath);
-  const profileDir = dirname(resolve(profilePath));
-  const modelPath = values.model ?? resolveStored(profileDir, profile.model.path);
-  const sha = await sha256File(modelPath).catch(() => {
-    throw new BacError(
-      `${modelPath}: cannot read the profiled model; pass --model FILE where it is now, expected the file profiled by ${profilePath}`,
-    );
-  });
-  if (sha !== profile.model.sha256)
-    throw new BacError(
-      `${modelPath}: sha256 ${sha.slice(0, 12)}… differs from the profiled model's ${profile.model.sha256.slice(0, 12)}…; re-profile if the model changed`,
-    );
-  const episodesPath = values.episodes ?? resolveStored(profileDir, profile.episodes);
-  const policy = await loadPolicy(modelPath);
-  const scheduler = policyScheduler(policy, profile.sampler.steps, profile.sampler.type);
-  const tuneWindows = await loadWindows(policy, episodesPath, windows, profile.seed);
-  const heldoutWindows = await loadWindows(policy, episodesPath, windows, profile.seed + 1_000_003);
-  const outDir = dirname(resolve(out));
-  const model: FileRef = { path: relativePosix(outDir, modelPath), sha256: sha };
-  const profileRef: FileRef = { path: relativePosix(outDir, profilePath), sha256: sha256Bytes(bytes) };
+  const loaded = await loadProfile(profilePath);
+  const job: TuneJob = {
+    profilePath,
+    modelPath: values.model,
+    episodesPath: values.episodes,
+    outPath: out,
+    target,
+    measure,
+    windows,
+    trials,
+    iterations,
+    seed,
+    topN,
+    forceLast: !values['no-force-last'],
+    threads,
+  };
+  const request = await prepareTune(job, loaded);
 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
   const quiet = values.json === true;
+  // Scores are lower-is-better; for success they are failure rates, shown as success.
+  const show = (v: number): string =>
+    measure === 'success' ? `success ${(100 * (1 - v)).toFixed(1)} % of ${trials}` : `error ${v.toExponential(3)}`;
+  const measureLabel = measure === 'success' ? 'closed-loop success in the demo simulator' : MEASURE_LABELS[measure];
+  const sets = measure === 'success' ? 'layouts' : 'windows';
   try {
     const r = await tuneAndWrite(
       {
-        policy,
-        scheduler,
-        profile,
-        target,
-        forceLast: !values['no-force-last'],
-        topN,
-        model,
-        profileRef,
-        tuneWindows,
-        heldoutWindows,
-        iterations,
-        measure,
-        seed,
-        threads,
+        ...request,
         signal: abort.signal,
         onProgress: (p) => {
           if (!quiet)
-            process.stderr.write(
-              `tune ${p.iteration}/${p.iterations}: error ${p.best.toExponential(3)}, ${p.accepted} accepted\n`,
-            );
+            process.stderr.write(`tune ${p.iteration}/${p.iterations}: ${show(p.best)}, ${p.accepted} accepted\n`);
         },
       },
       out,
@@ -138,6 +133,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
         command: 'tune',
         out,
         measure: r.measure,
+        ...(measure === 'success' ? { trials } : {}),
         start: r.start,
         startScores: r.startScores,
         tune: r.tune,
@@ -146,8 +142,8 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
         summary,
       },
       text:
-        `wrote ${out}: tuned from ${r.start} (${MEASURE_LABELS[r.measure]}), ${r.accepted} of ${iterations} moves accepted\n` +
-        `tuning windows: ${r.tune.start.toExponential(3)} → ${r.tune.tuned.toExponential(3)}; held-out windows: ${r.heldout.start.toExponential(3)} → ${r.heldout.tuned.toExponential(3)}\n` +
+        `wrote ${out}: tuned from ${r.start} (${measureLabel}), ${r.accepted} of ${iterations} moves accepted\n` +
+        `tuning ${sets}: ${show(r.tune.start)} → ${show(r.tune.tuned)}; held-out ${sets}: ${show(r.heldout.start)} → ${show(r.heldout.tuned)}\n` +
         `expected speedup ${formatSpeedup(summary.speedupFlops)} by FLOPs` +
         (summary.speedupTime === null ? '' : `, ${formatSpeedup(summary.speedupTime)} by time`),
     };

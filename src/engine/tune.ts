@@ -8,6 +8,7 @@ import { serializeSchedule } from '../core/schedule-format';
 import type { FileRef, Profile, Schedule } from '../core/types';
 import type { WindowSample } from './episodes';
 import { writeFileAtomic } from './fsutil';
+import { ClosedLoopCancelledError, ClosedLoopScorer, type ClosedLoopTrials } from './closed-loop-trials';
 import { OfflineReference, type MeasureName } from './offline-measures';
 import type { Policy } from './policy';
 import { updateTable } from './runner';
@@ -24,13 +25,51 @@ export const DEFAULT_TUNE_MEASURE: MeasureName = 'firstAction';
 
 /**
  * `bac tune`: model-in-the-loop local search over update tables. Starts from the best of Uniform,
- * grid and BAC at the cost target (by the measure on the tuning windows), then proposes moves —
+ * grid and BAC at the cost target (by the objective on the tuning set), then proposes moves —
  * shift one update of a block by a few steps, move an update from one block to another, add or drop
- * one — keeps only those within the cost target, and accepts a move when the measure on the tuning
- * windows strictly drops. Step 0 of every block (and step K−1 with forceLast) never moves.
- * Deterministic given the seed (the proposals come from one seeded Rng; the reference noise is
- * fixed), cancellable between evaluations.
+ * one — keeps only those within the cost target, and accepts a move when the objective on the
+ * tuning set strictly improves. Step 0 of every block (and step K−1 with forceLast) never moves.
+ * Deterministic given the seed (the proposals come from one seeded Rng; the reference noise and the
+ * trial layouts are fixed), cancellable between evaluations.
+ *
+ * Two objectives: an offline measure against the full model on observation windows (any policy),
+ * or closed-loop success in the demo simulator on fixed trial layouts (a policy of the demo task
+ * only). The second exists because no offline measure ranked success in both sampler regimes of the
+ * fidelity study; where a simulator exists, success itself is the objective that cannot mislead.
  */
+
+/** What a tune minimises: an offline measure, or `success` (the closed loop's failure rate). */
+export type TuneMeasure = MeasureName | 'success';
+
+/**
+ * The tuning set and the held-out set the reported numbers come from (never seen by the search):
+ * observation windows for an offline measure, trial layouts for closed-loop success.
+ */
+export type TuneObjective =
+  | {
+      readonly kind: 'offline';
+      readonly measure: MeasureName;
+      readonly tuneWindows: readonly WindowSample[];
+      readonly heldoutWindows: readonly WindowSample[];
+    }
+  | { readonly kind: 'closedLoop'; readonly trials: ClosedLoopTrials; readonly heldout: ClosedLoopTrials };
+
+/**
+ * First layout seed of closed-loop tuning trials; the held-out trials start 10 000 later. Layouts no
+ * other run of the demo uses (training 0…, held-out episodes 100 000…, replicate 300 000…, fidelity
+ * study 500 000…, its confirmations 600 000…), so a tuned schedule's closed-loop numbers elsewhere
+ * are on layouts the search never saw.
+ */
+export const TUNE_TRIAL_LAYOUTS = 700_000;
+
+/** The closed-loop objective of `bac tune --measure success`: `episodes` trials per evaluation. */
+export function closedLoopObjective(episodes: number, seed: number): TuneObjective {
+  return {
+    kind: 'closedLoop',
+    trials: { episodes, seed: TUNE_TRIAL_LAYOUTS, noiseSeed: seed },
+    heldout: { episodes, seed: TUNE_TRIAL_LAYOUTS + 10_000, noiseSeed: seed + 1 },
+  };
+}
 
 /** The methods the search may start from. */
 export const TUNE_STARTS: readonly ScheduleMethod[] = ['uniform', 'grid', 'bac'];
@@ -46,7 +85,7 @@ export class TuneCancelledError extends BacError {
 export interface TuneProgress {
   readonly iteration: number;
   readonly iterations: number;
-  /** Measure of the current schedule on the tuning windows. */
+  /** Objective of the current schedule on the tuning set (lower is better; see TuneResult). */
   readonly best: number;
   readonly accepted: number;
 }
@@ -61,12 +100,7 @@ export interface TuneRequest {
   readonly topN: number;
   readonly model: FileRef;
   readonly profileRef: FileRef | null;
-  /** Windows the search minimises the measure on. */
-  readonly tuneWindows: readonly WindowSample[];
-  /** Windows the reported numbers come from (not seen by the search). */
-  readonly heldoutWindows: readonly WindowSample[];
-  /** The measure minimised (default {@link DEFAULT_TUNE_MEASURE}). */
-  readonly measure?: MeasureName;
+  readonly objective: TuneObjective;
   readonly iterations: number;
   readonly seed: number;
   /** ORT intra-op threads. */
@@ -75,16 +109,19 @@ export interface TuneRequest {
   readonly onProgress?: (p: TuneProgress) => void;
 }
 
-/** The tuned schedule and how it compares with where it started. */
+/**
+ * The tuned schedule and how it compares with where it started. Every score is lower-is-better: the
+ * offline measure's value, or for `success` the failure rate (1 − successes / episodes).
+ */
 export interface TuneResult {
   readonly schedule: Schedule;
   readonly start: ScheduleMethod;
-  /** Measure per start candidate on the tuning windows. */
+  /** Score per start candidate on the tuning set. */
   readonly startScores: Readonly<Partial<Record<ScheduleMethod, number>>>;
   readonly tune: { readonly start: number; readonly tuned: number };
   readonly heldout: { readonly start: number; readonly tuned: number };
   readonly accepted: number;
-  readonly measure: MeasureName;
+  readonly measure: TuneMeasure;
 }
 
 /** Σ_i |C(i)|·c_i of a table (blocks in `costs` order), the cost the target bounds. */
@@ -191,9 +228,50 @@ function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new TuneCancelledError();
 }
 
+/** Scores update tables on one set (tuning or held-out), lower is better. */
+interface TableScorer {
+  readonly blockIds: readonly string[];
+  score(table: Uint8Array): Promise<number>;
+  release(): Promise<void>;
+}
+
+async function openScorer(req: TuneRequest, set: 'tuning' | 'heldout'): Promise<TableScorer> {
+  const runner = { threads: req.threads };
+  const o = req.objective;
+  if (o.kind === 'offline') {
+    const ref = await OfflineReference.open(
+      req.policy,
+      req.scheduler,
+      set === 'tuning' ? o.tuneWindows : o.heldoutWindows,
+      { seed: set === 'tuning' ? req.seed : req.seed + 7919, draws: 1, runner },
+    );
+    return {
+      blockIds: ref.blockIds,
+      score: async (t) => (await ref.score(t))[o.measure],
+      release: () => ref.release(),
+    };
+  }
+  const trials = set === 'tuning' ? o.trials : o.heldout;
+  const loop = await ClosedLoopScorer.open(req.policy, req.scheduler, runner);
+  return {
+    blockIds: loop.blockIds,
+    score: async (t) => {
+      try {
+        const won = await loop.outcomes(t, trials, req.signal);
+        return won.filter((w) => !w).length / trials.episodes;
+      } catch (e) {
+        if (e instanceof ClosedLoopCancelledError) throw new TuneCancelledError();
+        throw e;
+      }
+    },
+    release: () => loop.release(),
+  };
+}
+
 /**
- * Tunes a schedule at the cost target. O(iterations) batched sampler runs on the tuning windows,
- * plus the start candidates and two held-out runs.
+ * Tunes a schedule at the cost target. O(iterations) evaluations of the objective on the tuning
+ * set (a batched sampler run, or one closed-loop run of the trial episodes), plus the start
+ * candidates and two held-out evaluations.
  * @throws BacError for an unusable or unreachable target; TuneCancelledError when aborted.
  */
 export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
@@ -204,7 +282,7 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
       `the sampler runs K = ${scheduler.numInferenceSteps} steps but the profile has K = ${profile.sampler.steps}; tune with the profile's sampler`,
     );
   }
-  const measure = req.measure ?? DEFAULT_TUNE_MEASURE;
+  const measure: TuneMeasure = req.objective.kind === 'offline' ? req.objective.measure : 'success';
   const K = profile.sampler.steps;
   const options = { topN: req.topN, forceLast: req.forceLast, model: req.model, profileRef: req.profileRef };
   const candidates: { method: ScheduleMethod; schedule: Schedule }[] = [];
@@ -219,12 +297,7 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
   }
   if (candidates.length === 0) throw firstError as BacError;
   checkAbort(req.signal);
-  const runner = { threads: req.threads };
-  const tuning = await OfflineReference.open(req.policy, scheduler, req.tuneWindows, {
-    seed: req.seed,
-    draws: 1,
-    runner,
-  });
+  const tuning = await openScorer(req, 'tuning');
   let startMethod: ScheduleMethod;
   let startTable: Uint8Array;
   let table: Uint8Array;
@@ -238,7 +311,7 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
     let at = 0;
     for (let c = 0; c < candidates.length; c++) {
       checkAbort(req.signal);
-      startScores[candidates[c]!.method] = (await tuning.score(tables[c]!))[measure];
+      startScores[candidates[c]!.method] = await tuning.score(tables[c]!);
       if (startScores[candidates[c]!.method]! < startScores[candidates[at]!.method]!) at = c;
     }
     startMethod = candidates[at]!.method;
@@ -252,7 +325,7 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
       checkAbort(req.signal);
       const next = randomFittingMove(rng, table, K, n, fixed, fits);
       if (next) {
-        const score = (await tuning.score(next))[measure];
+        const score = await tuning.score(next);
         if (score < best) {
           best = score;
           table = next;
@@ -265,14 +338,10 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
     await tuning.release();
   }
   checkAbort(req.signal);
-  const held = await OfflineReference.open(req.policy, scheduler, req.heldoutWindows, {
-    seed: req.seed + 7919,
-    draws: 1,
-    runner,
-  });
+  const held = await openScorer(req, 'heldout');
   try {
-    const heldStart = (await held.score(startTable))[measure];
-    const heldTuned = (await held.score(table))[measure];
+    const heldStart = await held.score(startTable);
+    const heldTuned = await held.score(table);
     checkAbort(req.signal);
     const startSchedule = candidates.find((c) => c.method === startMethod)!.schedule;
     return {

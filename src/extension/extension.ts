@@ -12,6 +12,7 @@ import { profileModelCommand, type ProfileModelArgs, type ProfileModelResult } f
 import { ScheduleDocuments, type IntentOutcome } from './scheduleDocument';
 import { SCHEDULE_EDITOR_VIEW_TYPE, ScheduleEditorProvider } from './scheduleEditor';
 import { SweepViewProvider, SWEEP_VIEW_TYPE, type ApplySweepOutcome } from './sweepView';
+import { tuneScheduleCommand, type TuneScheduleArgs, type TuneScheduleResult } from './tuneCommand';
 
 /**
  * What `activate` returns: a small API for the integration tests (and other extensions), so a
@@ -45,6 +46,11 @@ export interface BacStudioApi {
   readonly codeLens: vscode.CodeLensProvider;
   /** Runs "BAC: Profile Model" (dialogs skipped for every argument given). */
   profileModel(args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined>;
+  /**
+   * Runs "BAC: Tune Schedule…" (dialogs skipped for every argument given): tunes in a child process
+   * and writes the schedule atomically only when the search finished.
+   */
+  tuneSchedule(args?: TuneScheduleArgs | vscode.Uri): Promise<TuneScheduleResult | undefined>;
   /** Runs "BAC: Compile Schedule to ONNX" (dialogs skipped for every argument given). */
   compileSchedule(args?: CompileScheduleArgs | vscode.Uri): Promise<CompileScheduleResult | undefined>;
   /** The Sweep panel (`.bacsweep` viewer): apply a configuration as its "Apply" button does. */
@@ -77,6 +83,11 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
   const profileModel = (args?: ProfileModelArgs | vscode.Uri): Promise<ProfileModelResult | undefined> =>
     profileModelCommand(context, log, profileArgs(args));
   const compileSchedule = compileScheduleCommand(log);
+  const tuneSchedule = (args?: TuneScheduleArgs | vscode.Uri): Promise<TuneScheduleResult | undefined> =>
+    tuneScheduleCommand(
+      log,
+      commandArgs(args, (uri) => ({ profile: uri.fsPath })),
+    );
   const measureSpeed = measureSpeedCommand(context, log, documents, links);
   const exportCheckpoint = (args?: ExportCheckpointArgs | vscode.Uri): Promise<ExportCheckpointResult | undefined> =>
     exportCheckpointCommand(
@@ -111,6 +122,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     vscode.commands.registerCommand('bac.profileModel', profileModel),
     vscode.commands.registerCommand('bac.compileSchedule', compileSchedule),
     vscode.commands.registerCommand('bac.measureSpeed', measureSpeed),
+    vscode.commands.registerCommand('bac.tuneSchedule', tuneSchedule),
     vscode.commands.registerCommand('bac.exportCheckpoint', exportCheckpoint),
     vscode.commands.registerCommand('bac.openScheduleAsText', (uri?: vscode.Uri) => reopen(uri, 'default')),
     vscode.commands.registerCommand('bac.openScheduleInEditor', (uri?: vscode.Uri) =>
@@ -131,6 +143,7 @@ export function activate(context: vscode.ExtensionContext): BacStudioApi {
     profileModel,
     compileSchedule,
     measureSpeed,
+    tuneSchedule,
     sweep: { viewType: SWEEP_VIEW_TYPE, apply: (uri, id, target) => sweep.apply(uri, id, target) },
     exportCheckpoint,
   };

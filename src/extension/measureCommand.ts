@@ -6,6 +6,7 @@ import type { MeasuredSpeed, Schedule } from '../core/types';
 import { measureInChildProcess, MeasureCancelledError } from '../engine/measure-process';
 import { DEFAULT_MEASURE_SAMPLES } from '../engine/measure-speed';
 import type { ExecutionProviderChoice } from '../engine/ort';
+import { withCancellableProgress } from './cancellableProgress';
 import { reportCommandFailure } from './commandFailure';
 import { scheduleCommand, type CommandSchedule, type ScheduleCommand } from './commandSchedule';
 import { resolveStored } from './files';
@@ -73,26 +74,16 @@ async function measureSpeed(
   log.info(`measure: ${uri.fsPath} on ${episodesPath}, ${samples} windows, provider ${ep}`);
   let measured: MeasuredSpeed;
   try {
-    measured = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `BAC: Measuring ${name}`, cancellable: true },
-      async (progress, token) => {
-        const abort = new AbortController();
-        const sub = token.onCancellationRequested(() => abort.abort());
-        progress.report({ message: 'building chunk graphs…' });
-        try {
-          return await measureInChildProcess(
-            { schedule, scheduleDir: dirname(uri.fsPath), episodesPath, samples, seed: 1, ep },
-            {
-              signal: abort.signal,
-              log: (line) => log.info(`measure: ${line}`),
-              onProgress: (done, total) =>
-                progress.report({ message: `${done}/${total} windows`, increment: total > 0 ? 100 / total : 0 }),
-            },
-          );
-        } finally {
-          sub.dispose();
-        }
-      },
+    measured = await withCancellableProgress(`BAC: Measuring ${name}`, 'building chunk graphs…', (signal, progress) =>
+      measureInChildProcess(
+        { schedule, scheduleDir: dirname(uri.fsPath), episodesPath, samples, seed: 1, ep },
+        {
+          signal,
+          log: (line) => log.info(`measure: ${line}`),
+          onProgress: (done, total) =>
+            progress.report({ message: `${done}/${total} windows`, increment: total > 0 ? 100 / total : 0 }),
+        },
+      ),
     );
   } catch (e) {
     reportCommandFailure(log, e, e instanceof MeasureCancelledError, {

@@ -9,6 +9,7 @@ import { sha256File } from '../engine/fsutil';
 import type { ExecutionProviderChoice } from '../engine/ort';
 import { ProfileCancelledError, profileInChildProcess } from '../engine/profile-process';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
+import { withCancellableProgress } from './cancellableProgress';
 import { reportCommandFailure } from './commandFailure';
 import { statFile } from './files';
 import { SCHEDULE_EDITOR_VIEW_TYPE } from './scheduleEditor';
@@ -104,35 +105,24 @@ async function run(
   log.info(
     `profile: ${modelPath} on ${episodesPath}, ${samples} samples, seed ${seed}, provider ${executionProvider}, sampler ${samplerType ?? "the model's"}${steps ? ` K = ${steps}` : ''} → ${profilePath}`,
   );
-  const outcome = await vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: `BAC: Profiling ${basename(modelPath)}`,
-      cancellable: true,
-    },
-    async (progress, token) => {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort());
-      progress.report({ message: 'starting ONNX Runtime…' });
-      let reported = 0;
-      try {
-        return await profileInChildProcess(
-          { modelPath, episodesPath, samples, seed, executionProvider, outPath: profilePath, samplerType, steps },
-          {
-            signal: abort.signal,
-            log: (line) => log.info(`profile: ${line}`),
-            onProgress: ({ done, total, etaMs }) => {
-              const pct = total > 0 ? (100 * done) / total : 0;
-              const eta = etaMs === null ? '' : ` · ETA ${formatEta(etaMs)}`;
-              progress.report({ message: `${done}/${total} samples${eta}`, increment: pct - reported });
-              reported = pct;
-            },
+  let reported = 0;
+  const outcome = await withCancellableProgress(
+    `BAC: Profiling ${basename(modelPath)}`,
+    'starting ONNX Runtime…',
+    (signal, progress) =>
+      profileInChildProcess(
+        { modelPath, episodesPath, samples, seed, executionProvider, outPath: profilePath, samplerType, steps },
+        {
+          signal,
+          log: (line) => log.info(`profile: ${line}`),
+          onProgress: ({ done, total, etaMs }) => {
+            const pct = total > 0 ? (100 * done) / total : 0;
+            const eta = etaMs === null ? '' : ` · ETA ${formatEta(etaMs)}`;
+            progress.report({ message: `${done}/${total} samples${eta}`, increment: pct - reported });
+            reported = pct;
           },
-        );
-      } finally {
-        sub.dispose();
-      }
-    },
+        },
+      ),
   );
   for (const note of outcome.notes) log.info(`profile: ${note}`);
 

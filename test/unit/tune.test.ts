@@ -37,8 +37,12 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
       topN: 3,
       model: profile.model,
       profileRef: null,
-      tuneWindows: windows.slice(0, 3),
-      heldoutWindows: windows.slice(3),
+      objective: {
+        kind: 'offline',
+        measure: 'firstAction',
+        tuneWindows: windows.slice(0, 3),
+        heldoutWindows: windows.slice(3),
+      },
       iterations: 8,
       seed: 5,
       threads: 1,
@@ -75,6 +79,51 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
     assert.deepEqual(readdirSync(dir), []);
     await tuneAndWrite({ ...request, iterations: 1 }, out);
     assert.deepEqual(readdirSync(dir), ['tuned.bacschedule']);
+  });
+
+  it('closed-loop success as the objective: paired trials, deterministic, within the cost target', async () => {
+    const closedLoop: TuneRequest = {
+      ...request,
+      iterations: 3,
+      objective: {
+        kind: 'closedLoop',
+        trials: { episodes: 6, seed: 700_000, noiseSeed: 5 },
+        heldout: { episodes: 6, seed: 710_000, noiseSeed: 6 },
+      },
+    };
+    const a = await tuneSchedule(closedLoop);
+    const b = await tuneSchedule(closedLoop);
+    assert.equal(a.measure, 'success');
+    assert.deepEqual(a.schedule.blocks.map(updateSteps), b.schedule.blocks.map(updateSteps));
+    assert.deepEqual([a.tune, a.heldout], [b.tune, b.heldout]);
+    assert.ok(scheduleSpeedup(a.schedule, 'flops') >= 2);
+    assert.ok(a.tune.tuned <= a.tune.start);
+    // Failure rates of 6 episodes.
+    for (const v of [a.tune.start, a.tune.tuned, a.heldout.start, a.heldout.tuned, ...Object.values(a.startScores)]) {
+      assert.ok(v! >= 0 && v! <= 1 && Number.isInteger(v! * 6), `failure rate ${v}`);
+    }
+  });
+
+  it('cancel during a closed-loop evaluation leaves no file', async () => {
+    const abort = new AbortController();
+    const out = join(dir, 'cancelled-loop.bacschedule');
+    setTimeout(() => abort.abort(), 50);
+    await assert.rejects(
+      tuneAndWrite(
+        {
+          ...request,
+          signal: abort.signal,
+          objective: {
+            kind: 'closedLoop',
+            trials: { episodes: 64, seed: 700_000, noiseSeed: 5 },
+            heldout: { episodes: 64, seed: 710_000, noiseSeed: 6 },
+          },
+        },
+        out,
+      ),
+      TuneCancelledError,
+    );
+    assert.ok(!readdirSync(dir).includes('cancelled-loop.bacschedule'));
   });
 
   it('an unreachable target is a user error before any model run', async () => {

@@ -1,0 +1,120 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { CostTarget } from '../core/cost-target';
+import { BacError } from '../core/errors';
+import { formatIssues } from '../core/json-validate';
+import { parseProfile } from '../core/profile-format';
+import type { FileRef, Profile } from '../core/types';
+import { sha256Bytes, sha256File } from './fsutil';
+import { relativePosix, resolveStored } from './paths';
+import { loadPolicy, policyScheduler } from './policy';
+import { loadWindows } from './profiler';
+import { closedLoopObjective, type TuneMeasure, type TuneObjective, type TuneRequest } from './tune';
+
+/** Search iterations unless told otherwise. */
+export const DEFAULT_TUNE_ITERATIONS = 60;
+/** Tuning (and held-out) windows of an offline measure unless told otherwise. */
+export const DEFAULT_TUNE_WINDOWS = 16;
+/** Closed-loop episodes per evaluation with `success` unless told otherwise. */
+export const DEFAULT_TUNE_TRIALS = 200;
+
+/**
+ * A tune as plain data (what `bac tune`'s flags and the editor's questions produce), and how it
+ * becomes a {@link TuneRequest}: the one place that resolves the profiled model and episodes,
+ * checks the model is the profiled one, and picks the tuning and held-out sets. Plain data so it
+ * can cross into the child process the editor tunes in.
+ */
+export interface TuneJob {
+  readonly profilePath: string;
+  /** The model, when it is no longer where the profile says (same sha256). */
+  readonly modelPath?: string;
+  /** Episodes to cut windows from (default: the profile's). */
+  readonly episodesPath?: string;
+  /** The schedule to be written: its references to the model and profile are relative to it. */
+  readonly outPath: string;
+  readonly target: CostTarget;
+  readonly measure: TuneMeasure;
+  /** Tuning (and as many held-out) windows of an offline measure. */
+  readonly windows: number;
+  /** Closed-loop episodes per evaluation with `success`. */
+  readonly trials: number;
+  readonly iterations: number;
+  readonly seed: number;
+  readonly topN: number;
+  readonly forceLast: boolean;
+  readonly threads?: number;
+}
+
+/** A `.bacprofile` read and validated, with its bytes (for the schedule's profile hash). */
+export interface LoadedProfile {
+  readonly profile: Profile;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Reads and validates the job's profile.
+ * @throws BacError naming the file and every issue.
+ */
+export async function readTuneProfile(path: string): Promise<LoadedProfile> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new BacError(
+      `${path}: cannot read the profile (${(e as NodeJS.ErrnoException).code ?? String(e)}); pick a .bacprofile written by BAC: Profile Model or \`bac profile\``,
+    );
+  }
+  const r = parseProfile(bytes);
+  if (!r.ok) throw new BacError(formatIssues(path, r.errors));
+  return { profile: r.profile, bytes };
+}
+
+/**
+ * The job's request (without signal and progress, which belong to the caller).
+ * @throws BacError when the model is missing or not the profiled one, or the episodes are unusable.
+ */
+export async function prepareTune(
+  job: TuneJob,
+  { profile, bytes }: LoadedProfile,
+): Promise<Omit<TuneRequest, 'signal' | 'onProgress'>> {
+  const profileDir = dirname(resolve(job.profilePath));
+  const modelPath = job.modelPath ?? resolveStored(profileDir, profile.model.path);
+  const sha = await sha256File(modelPath).catch(() => {
+    throw new BacError(
+      `${modelPath}: cannot read the profiled model; pass its new location (--model FILE), expected the file profiled by ${job.profilePath}`,
+    );
+  });
+  if (sha !== profile.model.sha256)
+    throw new BacError(
+      `${modelPath}: sha256 ${sha.slice(0, 12)}… differs from the profiled model's ${profile.model.sha256.slice(0, 12)}…; re-profile if the model changed`,
+    );
+  const policy = await loadPolicy(modelPath);
+  const scheduler = policyScheduler(policy, profile.sampler.steps, profile.sampler.type);
+  const episodesPath = job.episodesPath ?? resolveStored(profileDir, profile.episodes);
+  const objective: TuneObjective =
+    job.measure === 'success'
+      ? closedLoopObjective(job.trials, job.seed)
+      : {
+          kind: 'offline',
+          measure: job.measure,
+          tuneWindows: await loadWindows(policy, episodesPath, job.windows, profile.seed),
+          heldoutWindows: await loadWindows(policy, episodesPath, job.windows, profile.seed + 1_000_003),
+        };
+  const outDir = dirname(resolve(job.outPath));
+  const model: FileRef = { path: relativePosix(outDir, modelPath), sha256: sha };
+  const profileRef: FileRef = { path: relativePosix(outDir, job.profilePath), sha256: sha256Bytes(bytes) };
+  return {
+    policy,
+    scheduler,
+    profile,
+    target: job.target,
+    forceLast: job.forceLast,
+    topN: job.topN,
+    model,
+    profileRef,
+    objective,
+    iterations: job.iterations,
+    seed: job.seed,
+    threads: job.threads,
+  };
+}
