@@ -11,7 +11,8 @@
  * Environment: BAC_REPLICATE_EPISODES (per seed set, default 200), BAC_REPLICATE_THREADS (ORT
  * threads, default 2), BAC_REPLICATE_BUDGETS (default 5,7,10,20), BAC_REPLICATE_PROFILE_SAMPLES
  * (default 64), BAC_REPLICATE_SECOND_SET (close | all | none, default close),
- * BAC_REPLICATE_SWEEP_WINDOWS (the sweep's windows; default `bac sweep`'s), BAC_REPLICATE_MEASURE_WINDOWS
+ * BAC_REPLICATE_SWEEP_WINDOWS (the sweep's windows; default `bac sweep`'s), BAC_REPLICATE_SWEEP_MEASURE
+ * (what the sweep recommends by; default closed-loop-failure), BAC_REPLICATE_MEASURE_WINDOWS
  * (windows of the offline-measures pass, default 64).
  * BAC_REPLICATE_SAMPLER and BAC_REPLICATE_STEPS sample with another sampler and K than the model's
  * (the paper's RDT experiment uses DPM-Solver++): the result then goes to
@@ -32,7 +33,7 @@ import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
 import { solveAtBudget } from '../src/core/methods';
 import { formatSpeedup } from '../src/core/cost';
-import { TOLERANCE_KIND, type QualityMeasureId } from '../src/core/quality';
+import { describeTolerance, QUALITY_MEASURES, type QualityMeasureId } from '../src/core/quality';
 import { samplerLabel } from '../src/core/editor-view';
 import { chunkFlops, defaultSamplers, fullSchedule, isFullSchedule } from '../src/core/sweep';
 import { configId, configLabel, type SweepConfig } from '../src/core/sweep-format';
@@ -64,6 +65,12 @@ const secondSet = process.env.BAC_REPLICATE_SECOND_SET ?? 'close';
 const sweepWindows = process.env.BAC_REPLICATE_SWEEP_WINDOWS
   ? Number(process.env.BAC_REPLICATE_SWEEP_WINDOWS)
   : undefined;
+/**
+ * The measure the sweep recommends by: closed-loop-failure (success on the sweep's own trial
+ * layouts) unless BAC_REPLICATE_SWEEP_MEASURE names an offline one.
+ */
+const sweepMeasure = (process.env.BAC_REPLICATE_SWEEP_MEASURE ?? 'closed-loop-failure') as QualityMeasureId;
+if (!(sweepMeasure in QUALITY_MEASURES)) throw new Error(`BAC_REPLICATE_SWEEP_MEASURE ${sweepMeasure} is unknown`);
 const samplerType = process.env.BAC_REPLICATE_SAMPLER;
 const steps = process.env.BAC_REPLICATE_STEPS ? Number(process.env.BAC_REPLICATE_STEPS) : undefined;
 const topN = 3;
@@ -116,6 +123,8 @@ interface RunsRecord {
     readonly distanceSample?: { readonly windows: number; readonly draws: number };
     readonly measure: string;
     readonly tolerance: number;
+    /** The trial episodes of a closed-loop sweep (layouts, noise seed), when it used them. */
+    readonly closedLoop?: { readonly episodes: number; readonly seed: number; readonly noiseSeed: number };
     readonly schedule: string;
   };
 }
@@ -198,25 +207,31 @@ async function main(): Promise<void> {
     const sampler = { type: s.sampler, steps: s.steps };
     rows.push(row('Full', `${samplerLabel(s.sampler)}-${s.steps}`, null, fullSchedule(profile, sampler)));
   }
-  // What `bac sweep` recommends for this policy and reference (its default grid and tolerance).
+  // What `bac sweep` recommends for this policy and reference (its default grid and tolerance,
+  // by sweepMeasure: the demo has a simulator, so by default success on the sweep's own trials).
   const sweepKey = [
     refType,
     K,
     sweepWindows ?? 'default',
-    SWEEP_DEFAULTS.measure,
-    DEFAULT_TOLERANCE[SWEEP_DEFAULTS.measure],
+    sweepMeasure,
+    DEFAULT_TOLERANCE[sweepMeasure],
+    ...(sweepMeasure === 'closed-loop-failure' ? [SWEEP_DEFAULTS.trials] : []),
   ].join('|');
   if (record.sweep?.key !== sweepKey) {
-    console.log('sweeping (bac sweep defaults) for the recommended configuration…');
-    const swept = await runSweep({
-      modelPath,
-      episodesPath,
-      outPath: join(dir, 'demo.bacsweep'),
-      schedulePath: join(dir, 'demo.bacschedule'),
-      reference: { sampler: refType, steps: K },
-      windows: sweepWindows,
-      ep: 'cpu',
-    });
+    console.log(`sweeping (bac sweep defaults, --measure ${sweepMeasure}) for the recommended configuration…`);
+    const swept = await runSweep(
+      {
+        modelPath,
+        episodesPath,
+        outPath: join(dir, 'demo.bacsweep'),
+        schedulePath: join(dir, 'demo.bacschedule'),
+        reference: { sampler: refType, steps: K },
+        windows: sweepWindows,
+        measure: sweepMeasure,
+        ep: 'cpu',
+      },
+      { log: (line) => console.log(`sweep: ${line}`) },
+    );
     const id = swept.report.recommendation!;
     const result = swept.report.results.find((r) => configId(r.config) === id)!;
     record.sweep = {
@@ -229,6 +244,7 @@ async function main(): Promise<void> {
       ...(swept.report.distanceSample ? { distanceSample: swept.report.distanceSample } : {}),
       measure: swept.report.measure,
       tolerance: swept.report.tolerance,
+      ...(swept.report.closedLoop ? { closedLoop: swept.report.closedLoop } : {}),
       schedule: serializeSchedule(swept.schedule),
     };
     await saveRuns();
@@ -360,7 +376,7 @@ async function main(): Promise<void> {
     `- Command: \`BAC_REPLICATE_EPISODES=${episodes} BAC_REPLICATE_THREADS=${threads} BAC_REPLICATE_BUDGETS=${budgets.join(',')} BAC_REPLICATE_SECOND_SET=${secondSet}${samplerType ? ` BAC_REPLICATE_SAMPLER=${samplerType}` : ''}${steps ? ` BAC_REPLICATE_STEPS=${steps}` : ''} npm run replicate\``,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()}-${os.arch()}, Node ${process.version}, onnxruntime-node CPU, ${threads} intra-op threads; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end${Math.max(loadStart, loadEnd) > os.cpus().length * 0.75 ? ' — **the machine was shared with other work: measured speedups are under contention; rerun on a quiet machine before quoting them**' : ''}`,
     `- Policy: \`${modelPath.replace(root + '/', '')}\` (sha256 ${policy.info.sha256.slice(0, 12)}…), reference ${samplerName} (the policy was trained with ${samplerLabel(policy.info.metadata.sampler.type)}, K = ${policy.info.metadata.sampler.numInferenceSteps})`,
-    `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on. Fewer-step rows: the full model under the same training noise schedule with another sampler and K. Recommended: \`bac sweep\` defaults (${sweep.report.windows} windows × ${sweep.report.draws} noise draws${sweep.report.distanceSample ? `, distances on ${sweep.report.distanceSample.windows} × ${sweep.report.distanceSample.draws}` : ''}, ${TOLERANCE_KIND[sweep.report.measure as QualityMeasureId] === 'absolute' ? `${sweep.report.measure} ≤ ${sweep.report.tolerance}` : `${sweep.report.measure} within ${(sweep.report.tolerance * 100).toFixed(0)} % of the reference`}; its measured speedup there ${sweep.report.measuredSpeedup.toFixed(2)}×)`,
+    `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on. Fewer-step rows: the full model under the same training noise schedule with another sampler and K. Recommended: \`bac sweep\` defaults (${sweep.report.windows} windows × ${sweep.report.draws} noise draws${sweep.report.distanceSample ? `, distances on ${sweep.report.distanceSample.windows} × ${sweep.report.distanceSample.draws}` : ''}, ${describeTolerance(sweep.report.measure as QualityMeasureId, sweep.report.tolerance)}${sweep.report.closedLoop ? ` on ${sweep.report.closedLoop.episodes} closed-loop trial episodes per configuration, layouts ${sweep.report.closedLoop.seed}… (noise seed ${sweep.report.closedLoop.noiseSeed}), none of them the rows' below` : ''}; its measured speedup there ${sweep.report.measuredSpeedup.toFixed(2)}×)`,
     `- Closed loop: ${episodes} episodes per seed set; set 1 layouts ${SEED_SETS[0]!.seed}…${SEED_SETS[0]!.seed + episodes - 1} (noise seed ${SEED_SETS[0]!.noiseSeed}), set 2 layouts ${SEED_SETS[1]!.seed}… (noise seed ${SEED_SETS[1]!.noiseSeed}) for every row within ${CLOSE * 100} points of another (judged again on the pooled rates after each pass); all unseen in training and held-out data; standard error √(p(1−p)/n); sampled with the per-step runners at the loop's batch (the chunk graph computes the same chunks within float32 sampler arithmetic, test/unit/closed-loop.test.ts)`,
     `- Paired test: McNemar exact (two-sided) against Full ${samplerName} on the same layouts; "b/c" = episodes only Full / only the row succeeded`,
     "- Measured speedup: chunk graphs (one ONNX Runtime call per chunk) at batch 1 on 8 held-out windows, same process, interleaved: cache rows in one pass against the faster of the full model's per-step loop and its chunk graph; fewer-step rows and the recommendation in another against the full model's chunk graph",

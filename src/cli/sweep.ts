@@ -6,7 +6,7 @@
 import { relative, resolve } from 'node:path';
 import { formatSpeedup } from '../core/cost';
 import { BacError } from '../core/errors';
-import { QUALITY_MEASURES, TOLERANCE_KIND, type QualityMeasureId, type QualityStat } from '../core/quality';
+import { describeTolerance, type QualityMeasureId, type QualityStat } from '../core/quality';
 import { defaultBudgets, defaultSamplers, gridOf, type SamplerAtK } from '../core/sweep';
 import { configId, configLabel, type SweepResult } from '../core/sweep-format';
 import { formatQuality } from '../core/sweep-view';
@@ -17,6 +17,14 @@ import { executionProviderOption, integerOption, UsageError, type CommandResult 
 import { table } from './info';
 import { COMMON_OPTIONS, parseCommand, valueOption } from './options';
 
+/** Measures a sweep can recommend by (full-model-error is undefined for the full-model configurations). */
+const SWEEP_MEASURES: readonly QualityMeasureId[] = [
+  'reference-distance',
+  'demo-mse',
+  'demo-mse-best-of-n',
+  'closed-loop-failure',
+];
+
 /** `bac sweep`'s usage and options (its `--help`). */
 export const SWEEP_SPEC = {
   name: 'sweep',
@@ -25,7 +33,9 @@ export const SWEEP_SPEC = {
 at several budgets, all on the same observation windows and noise draws (batch 1), against the
 policy's own sampler (the reference). Writes the report R.bacsweep (JSON, docs/sweep.md) and the
 recommended schedule: the fastest configuration (measured) whose quality measure is within the
-tolerance of the reference's. Interrupted sweeps resume from R.bacsweep.resume.json when rerun.`,
+tolerance of the reference's. With --measure closed-loop-failure (a policy of the demo task) every
+configuration also runs --trials episodes in the demo simulator, and success decides.
+Interrupted sweeps resume from R.bacsweep.resume.json when rerun.`,
   options: {
     model: valueOption('M', 'BAC-ready ONNX policy'),
     episodes: valueOption('E', 'recorded episodes (robomimic HDF5, diffusion_policy zarr)'),
@@ -45,7 +55,11 @@ tolerance of the reference's. Interrupted sweeps resume from R.bacsweep.resume.j
       `windows per profile of a cached sampler (default ${SWEEP_DEFAULTS.profileSamples})`,
     ),
     seed: COMMON_OPTIONS.seed(SWEEP_DEFAULTS.seed),
-    measure: valueOption('Q', `${Object.keys(QUALITY_MEASURES).join(' | ')} (default ${SWEEP_DEFAULTS.measure})`),
+    measure: valueOption('Q', `${SWEEP_MEASURES.join(' | ')} (default ${SWEEP_DEFAULTS.measure})`),
+    trials: valueOption(
+      'N',
+      `closed-loop episodes per configuration with closed-loop-failure (default ${SWEEP_DEFAULTS.trials})`,
+    ),
     'distance-windows': valueOption(
       'N',
       `windows of the batched reference-distance pass (default ${SWEEP_DEFAULTS.distanceWindows})`,
@@ -53,15 +67,15 @@ tolerance of the reference's. Interrupted sweeps resume from R.bacsweep.resume.j
     'distance-draws': valueOption('N', `noise draws per window there (default ${SWEEP_DEFAULTS.distanceDraws})`),
     tolerance: valueOption(
       'T',
-      `reference-distance ≤ T (default ${DEFAULT_TOLERANCE['reference-distance']}); the demo-mse measures: within reference · (1 + T) (default ${DEFAULT_TOLERANCE['demo-mse']})`,
+      `reference-distance ≤ T (default ${DEFAULT_TOLERANCE['reference-distance']}); the demo-mse measures: within reference · (1 + T) (default ${DEFAULT_TOLERANCE['demo-mse']}); closed-loop-failure: at most T above the reference's (default ${DEFAULT_TOLERANCE['closed-loop-failure']})`,
     ),
     success: valueOption('P', "the reference's measured success rate (0–1): adds a robot-trials plan"),
     ep: COMMON_OPTIONS.ep,
   },
 };
 
-const stat = (q: QualityStat | null) => formatQuality(q, false);
-const distance = (q: QualityStat | null) => formatQuality(q, true);
+const stat = (q: QualityStat | null) => formatQuality(q, 'relative');
+const distance = (q: QualityStat | null) => formatQuality(q, 'absolute');
 
 /**
  * The comparison table of `bac sweep`, `bac eval` and `npm run demo`: every configuration at its
@@ -73,6 +87,8 @@ export function sweepTable(
   marks: { pareto?: readonly string[]; recommendation?: string | null } = {},
 ): string {
   const sorted = [...results].sort((a, b) => a.measuredSpeedup - b.measuredSpeedup);
+  // Closed-loop failures exist only in a closed-loop sweep: a column only then.
+  const loops = results.some((r) => r.quality['closed-loop-failure']);
   return table([
     [
       'configuration',
@@ -84,6 +100,7 @@ export function sweepTable(
       'best-of-n',
       'ref. distance ±SE',
       'vs own full',
+      ...(loops ? ['failures ±SE'] : []),
     ],
     ...sorted.map((r) => {
       const id = configId(r.config);
@@ -98,6 +115,7 @@ export function sweepTable(
         stat(r.quality['demo-mse-best-of-n']),
         distance(r.quality['reference-distance']),
         stat(r.quality['full-model-error']),
+        ...(loops ? [formatQuality(r.quality['closed-loop-failure'] ?? null, 'margin')] : []),
       ];
     }),
   ]);
@@ -129,6 +147,7 @@ function fractionOption(name: string, value: string, min: number, max: number): 
 const PHASE_WORDS: Readonly<Record<SweepProgress['phase'], string>> = {
   profile: 'profiling sampler configurations',
   measure: 'timing windows',
+  'closed-loop': 'closed-loop trials of configurations',
   distance: 'reference distance: configurations',
 };
 
@@ -149,12 +168,11 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
       throw new UsageError(`an output would overwrite the input ${input}`, 'sweep');
   }
   const measure = (values.measure ?? SWEEP_DEFAULTS.measure) as QualityMeasureId;
-  if (!(measure in QUALITY_MEASURES) || measure === 'full-model-error') {
-    throw new UsageError(
-      `--measure ${measure} is invalid, expected reference-distance, demo-mse or demo-mse-best-of-n`,
-      'sweep',
-    );
+  if (!SWEEP_MEASURES.includes(measure)) {
+    throw new UsageError(`--measure ${measure} is invalid, expected one of ${SWEEP_MEASURES.join(', ')}`, 'sweep');
   }
+  if (values.trials !== undefined && measure !== 'closed-loop-failure')
+    throw new UsageError('--trials counts closed-loop episodes: it needs --measure closed-loop-failure', 'sweep');
   const methods = (values.methods ?? 'uniform,bac').split(',').filter((m) => m !== 'none' && m !== '');
   for (const m of methods)
     if (m !== 'uniform' && m !== 'bac')
@@ -198,6 +216,7 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
         measure,
         tolerance: values.tolerance === undefined ? undefined : fractionOption('tolerance', values.tolerance, 0, 10),
         success: values.success === undefined ? undefined : fractionOption('success', values.success, 0.01, 1),
+        trials: values.trials === undefined ? undefined : integerOption('sweep', 'trials', values.trials, 1, 100_000),
         ep: executionProviderOption('sweep', values.ep),
       },
       {
@@ -215,7 +234,7 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
       sweepTable(report.results, report),
       '',
       `${report.windows} windows × ${report.draws} noise draws on ${report.provider} (${report.runner}); reference ${configLabel(report.reference)}; * Pareto front (measured speedup vs ${report.measure}), → recommended`,
-      `recommended: ${configLabel(rec.config)}: ${formatSpeedup(rec.measuredSpeedup)} measured, ${TOLERANCE_KIND[report.measure] === 'absolute' ? `${report.measure} ≤ ${report.tolerance}` : `${report.measure} within ${(report.tolerance * 100).toFixed(1)} % of the reference`}`,
+      `recommended: ${configLabel(rec.config)}: ${formatSpeedup(rec.measuredSpeedup)} measured, ${describeTolerance(report.measure, report.tolerance)}`,
       ...(report.trials ? [describePlan(report.trials.success, report.trials.drop, report.trials.plan)] : []),
       ...report.notes,
       `wrote ${values.out} and ${relative(process.cwd(), schedulePath) || schedulePath}`,

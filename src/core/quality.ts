@@ -9,7 +9,8 @@
  */
 
 /** Names of the measures; lower is better for every one. */
-export type QualityMeasureId = 'demo-mse' | 'demo-mse-best-of-n' | 'reference-distance' | 'full-model-error';
+export type QualityMeasureId =
+  'demo-mse' | 'demo-mse-best-of-n' | 'reference-distance' | 'full-model-error' | 'closed-loop-failure';
 
 /** What each measure measures, for reports and the editor. */
 export const QUALITY_MEASURES: Readonly<Record<QualityMeasureId, string>> = {
@@ -21,18 +22,35 @@ export const QUALITY_MEASURES: Readonly<Record<QualityMeasureId, string>> = {
     "normalised energy distance between the distribution of the executed actions and the reference configuration's, per window over the noise draws, averaged over windows: 0 when the two sample the same distribution (slightly negative values are sampling noise), 1 at most; scale-free, so it compares samplers.",
   'full-model-error':
     "mean absolute difference of the executed actions from the same sampler's full model on the same noise (raw units): only defined for cache schedules; measures what caching changes, not task quality.",
+  'closed-loop-failure':
+    "share of episodes that failed (1 − success rate) in the task's simulator on fixed trial layouts, the same layouts and noise for every configuration: success itself rather than a proxy, where a simulator exists (the demo task); its standard error is over episodes.",
 };
 
 /**
  * How `bac sweep`'s tolerance T applies to a measure: `relative`, value ≤ reference's · (1 + T);
- * `absolute`, value ≤ T — for a distance to the reference, which is 0 at the reference itself.
+ * `absolute`, value ≤ T — for a distance to the reference, which is 0 at the reference itself;
+ * `margin`, value ≤ reference's + T — for a rate, where T is a number of points (0.03: 3 points).
  */
-export const TOLERANCE_KIND: Readonly<Record<QualityMeasureId, 'relative' | 'absolute'>> = {
+export type ToleranceKind = 'relative' | 'absolute' | 'margin';
+export const TOLERANCE_KIND: Readonly<Record<QualityMeasureId, ToleranceKind>> = {
   'demo-mse': 'relative',
   'demo-mse-best-of-n': 'relative',
   'reference-distance': 'absolute',
   'full-model-error': 'relative',
+  'closed-loop-failure': 'margin',
 };
+
+/** The tolerance rule in words, e.g. `reference-distance ≤ 0.02`, for reports and the CLI. */
+export function describeTolerance(measure: QualityMeasureId, tolerance: number): string {
+  switch (TOLERANCE_KIND[measure]) {
+    case 'absolute':
+      return `${measure} ≤ ${tolerance}`;
+    case 'margin':
+      return `${measure} at most ${(tolerance * 100).toFixed(1)} points above the reference's`;
+    case 'relative':
+      return `${measure} within ${(tolerance * 100).toFixed(1)} % of the reference`;
+  }
+}
 
 /** Mean squared difference of two equal-length arrays. O(n). @throws RangeError on length mismatch. */
 export function meanSquaredError(a: ArrayLike<number>, b: ArrayLike<number>): number {

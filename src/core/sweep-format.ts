@@ -76,6 +76,11 @@ export interface SweepReport {
    */
   readonly distanceSample?: { readonly windows: number; readonly draws: number };
   /**
+   * The trial episodes of a closed-loop sweep (`closed-loop-failure`): how many per configuration,
+   * the first layout seed and the noise seed, the same for every configuration; absent otherwise.
+   */
+  readonly closedLoop?: { readonly episodes: number; readonly seed: number; readonly noiseSeed: number };
+  /**
    * Measure the recommendation uses, and the tolerance: value ≤ reference · (1 + tolerance) for a
    * relative measure, value ≤ tolerance for an absolute one (`TOLERANCE_KIND`).
    */
@@ -172,6 +177,11 @@ export function parseSweepReport(text: string, file = 'sweep report'): SweepRepo
     });
     if (!((root.measure as string) in QUALITY_MEASURES))
       throw new BacError(`measure ${String(root.measure)} is unknown`);
+    if (root.closedLoop !== undefined) {
+      if (!isObject(root.closedLoop)) throw new BacError('closedLoop must be an object {episodes, seed, noiseSeed}');
+      for (const k of ['episodes', 'seed', 'noiseSeed'])
+        if (!Number.isInteger(root.closedLoop[k])) throw new BacError(`closedLoop.${k} must be an integer`);
+    }
     if (root.recommendation !== null && !ids.has(root.recommendation as string)) {
       throw new BacError(`recommendation ${String(root.recommendation)} is not one of the results`);
     }

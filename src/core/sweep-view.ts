@@ -2,7 +2,7 @@ import { uniformSteps } from './baselines';
 import { BacError } from './errors';
 import type { SweepPanelState } from './protocol';
 import { composeBlock } from './solve';
-import { TOLERANCE_KIND, type QualityStat } from './quality';
+import { TOLERANCE_KIND, type QualityStat, type ToleranceKind } from './quality';
 import { fullSchedule, qualityLimit, qualityOf } from './sweep';
 import { configId, configLabel, type SweepReport } from './sweep-format';
 import { describePlan } from './trials';
@@ -20,25 +20,27 @@ function applicable(report: SweepReport, id: string): boolean {
 }
 
 /**
- * A measure's value as tables show it: a distance to the reference (absolute tolerance) in fixed
- * point with its standard error over windows, an error in exponent form with its spread over seeds.
+ * A measure's value as tables show it, by its tolerance kind: a distance to the reference in fixed
+ * point with its standard error over windows, a rate in percent with its standard error over
+ * episodes, an error in exponent form with its spread over seeds.
  */
-export function formatQuality(q: QualityStat | null, absolute: boolean): string {
+export function formatQuality(q: QualityStat | null, kind: ToleranceKind): string {
   if (!q) return '–';
-  if (absolute) return `${q.value.toFixed(3)} ±${q.windowSe.toFixed(3)}`;
+  if (kind === 'absolute') return `${q.value.toFixed(3)} ±${q.windowSe.toFixed(3)}`;
+  if (kind === 'margin') return `${(q.value * 100).toFixed(1)} % ±${(q.windowSe * 100).toFixed(1)}`;
   return q.seedStd === null ? q.value.toExponential(2) : `${q.value.toExponential(2)} ±${q.seedStd.toExponential(1)}`;
 }
 
 /** The panel state of a report. O(results). */
 export function sweepPanelState(report: SweepReport, fileName: string, target: string | null): SweepPanelState {
-  const absolute = TOLERANCE_KIND[report.measure] === 'absolute';
+  const kind = TOLERANCE_KIND[report.measure];
   const ref = report.results.find((r) => configId(r.config) === configId(report.reference));
   const limit = ref ? qualityLimit(ref, report.measure, report.tolerance) : null;
   return {
     fileName,
     measure: report.measure,
     measureText: report.measures[report.measure],
-    qualityScale: absolute ? 'linear' : 'log',
+    qualityScale: kind === 'relative' ? 'log' : 'linear',
     qualityLimit: limit !== null && Number.isFinite(limit) ? limit : null,
     reference: configLabel(report.reference),
     measuredOn: `${report.windows} windows × ${report.draws} noise draws on ${report.provider} (${report.runner})`,
@@ -50,7 +52,7 @@ export function sweepPanelState(report: SweepReport, fileName: string, target: s
         label: configLabel(r.config),
         speedup: r.measuredSpeedup,
         quality: Number.isFinite(q) ? q : null,
-        qualityText: formatQuality(r.quality[report.measure] ?? null, absolute),
+        qualityText: formatQuality(r.quality[report.measure] ?? null, kind),
         pareto: report.pareto.includes(id),
         recommended: id === report.recommendation,
         applicable: applicable(report, id),

@@ -94,10 +94,18 @@ export function paretoFront(results: readonly SweepResult[], measure: QualityMea
 
 /**
  * The largest `measure` value a recommendation may have: the reference's · (1 + tolerance) for a
- * relative measure, `tolerance` itself for an absolute one ({@link TOLERANCE_KIND}). O(1).
+ * relative measure, `tolerance` itself for an absolute one, the reference's + tolerance for a
+ * margin ({@link TOLERANCE_KIND}). O(1).
  */
 export function qualityLimit(reference: SweepResult, measure: QualityMeasureId, tolerance: number): number {
-  return TOLERANCE_KIND[measure] === 'absolute' ? tolerance : qualityOf(reference, measure) * (1 + tolerance);
+  switch (TOLERANCE_KIND[measure]) {
+    case 'absolute':
+      return tolerance;
+    case 'margin':
+      return qualityOf(reference, measure) + tolerance;
+    case 'relative':
+      return qualityOf(reference, measure) * (1 + tolerance);
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { BacError } from '../core/errors';
-import { closedLoop } from './closed-loop';
+import { assertDemoTaskPolicy, closedLoop } from './closed-loop';
 import type { Policy } from './policy';
 import { CachedRunner, type RunnerOptions } from './runner';
 import type { NoiseScheduler } from './samplers';
@@ -26,18 +26,19 @@ export class ClosedLoopCancelledError extends BacError {
 /**
  * Runs update tables in the demo simulator's closed loop on one gated runner (the per-step runner
  * takes any table without a rebuild, which a search over hundreds of tables needs).
- * Invariant: the policy must be trained on the demo task (closedLoop checks its observation keys and
- * rejects others with a user error).
+ * Invariant: the policy is trained on the demo task (`open` checks its observation keys and rejects
+ * others with a user error).
  */
 export class ClosedLoopScorer {
   private constructor(
     private readonly policy: Policy,
-    private readonly scheduler: NoiseScheduler,
     private readonly runner: CachedRunner,
   ) {}
 
-  static async open(policy: Policy, scheduler: NoiseScheduler, options: RunnerOptions = {}): Promise<ClosedLoopScorer> {
-    return new ClosedLoopScorer(policy, scheduler, await CachedRunner.open(policy, 'cpu', options));
+  /** @throws BacError when the policy is not of the demo task (before building anything). */
+  static async open(policy: Policy, options: RunnerOptions = {}): Promise<ClosedLoopScorer> {
+    assertDemoTaskPolicy(policy);
+    return new ClosedLoopScorer(policy, await CachedRunner.open(policy, 'cpu', options));
   }
 
   /** Block ids in the order of the tables' columns. */
@@ -45,14 +46,23 @@ export class ClosedLoopScorer {
     return this.runner.blockIds;
   }
 
-  /** Per episode of `trials`, in layout order: whether it succeeded. */
-  async outcomes(table: Uint8Array, trials: ClosedLoopTrials, signal?: AbortSignal): Promise<boolean[]> {
+  /**
+   * Per episode of `trials`, in layout order: whether it succeeded, sampling with `scheduler` (any
+   * sampler and K; `table` has K rows) — the full model is the all-ones table, which equals the plain
+   * model bit for bit (runner.test.ts).
+   */
+  async outcomes(
+    scheduler: NoiseScheduler,
+    table: Uint8Array,
+    trials: ClosedLoopTrials,
+    signal?: AbortSignal,
+  ): Promise<boolean[]> {
     const succeeded = new Array<boolean>(trials.episodes).fill(false);
     await closedLoop(
       this.policy,
       (cond, batch, initialSample, noise) => {
         if (signal?.aborted) throw new ClosedLoopCancelledError();
-        return this.runner.runChunk(this.scheduler, table, { batch, cond, initialSample, noise });
+        return this.runner.runChunk(scheduler, table, { batch, cond, initialSample, noise });
       },
       {
         ...trials,

@@ -43,6 +43,20 @@ export interface ClosedLoopResult {
 }
 
 /**
+ * Checks that the policy observes what the demo simulator observes (its keys and sizes), before any
+ * long work that ends in a closed loop.
+ * @throws BacError naming the policy's keys and the simulator's.
+ */
+export function assertDemoTaskPolicy(policy: Policy): void {
+  const keys = policy.info.metadata.obsKeys;
+  if (keys.join() !== OBS_KEYS.join() || policy.condDim !== OBS_DIM) {
+    throw new BacError(
+      `${policy.info.name}: bac.obs_keys ${keys.join(', ')} (${policy.condDim} values) are not the demo simulator's ${OBS_KEYS.join(', ')} (${OBS_DIM}); closed-loop evaluation needs a policy trained on the demo task`,
+    );
+  }
+}
+
+/**
  * Runs `episodes` seeded episodes (layout seed `seed + i`) with `sample` as the policy.
  * Deterministic given the seeds and a deterministic sampler.
  */
@@ -63,11 +77,7 @@ export async function closedLoop(
   const To = policy.obsSteps;
   const T = policy.horizon;
   const Da = policy.actionDim;
-  if (md.obsKeys.join() !== OBS_KEYS.join() || policy.condDim !== OBS_DIM) {
-    throw new BacError(
-      `${policy.info.name}: bac.obs_keys ${md.obsKeys.join(', ')} (${policy.condDim} values) are not the demo simulator's ${OBS_KEYS.join(', ')} (${OBS_DIM}); closed-loop evaluation needs a policy trained on the demo task`,
-    );
-  }
+  assertDemoTaskPolicy(policy);
   const { scale: os, offset: oo } = md.normalizer.obs;
   const { scale: as, offset: ao } = md.normalizer.action;
   const rng = new Rng(options.noiseSeed);

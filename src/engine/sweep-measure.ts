@@ -202,12 +202,13 @@ export function aggregateRecords(
       expectedSpeedupFlops: refFlops / chunkFlops(c.schedule),
       chunkMs: median(recs.flatMap((r) => r.ms)),
       measuredSpeedup: refTotal / total(recs),
-      // reference-distance needs a batched pass of its own (reference-distance.ts): the sweep adds it
+      // reference-distance and closed-loop-failure need passes of their own: the sweep adds them
       quality: {
         'demo-mse': demo.mean,
         'demo-mse-best-of-n': demo.bestOfN,
         'reference-distance': null,
         'full-model-error': full,
+        'closed-loop-failure': null,
       },
     };
   });

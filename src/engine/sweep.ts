@@ -4,14 +4,20 @@ import { performance } from 'node:perf_hooks';
 import { buildBaseline } from '../core/baselines';
 import { BacError } from '../core/errors';
 import { serializeProfile } from '../core/profile-format';
-import { QUALITY_MEASURES, TOLERANCE_KIND, type QualityMeasureId } from '../core/quality';
+import {
+  describeTolerance,
+  QUALITY_MEASURES,
+  TOLERANCE_KIND,
+  type QualityMeasureId,
+  type QualityStat,
+} from '../core/quality';
+import { formatQuality } from '../core/sweep-view';
 import { serializeSchedule } from '../core/schedule-format';
 import {
   defaultGrid,
   fullSchedule,
   paretoFront,
   qualityLimit,
-  qualityOf,
   recommend,
   type SamplerAtK,
 } from '../core/sweep';
@@ -25,10 +31,13 @@ import {
 } from '../core/sweep-format';
 import { planPairedTrials } from '../core/trials';
 import type { FileRef, Profile, Schedule } from '../core/types';
+import { assertDemoTaskPolicy } from './closed-loop';
+import { ClosedLoopScorer, type ClosedLoopTrials } from './closed-loop-trials';
 import { loadDemoWindows } from './demonstrations';
 import { sha256Bytes, writeFileAtomic } from './fsutil';
 import type { ExecutionProviderChoice } from './ort';
-import { loadPolicy } from './policy';
+import { loadPolicy, policyScheduler, type Policy } from './policy';
+import { updateTable } from './runner';
 import { storedPathFor } from './paths';
 import { loadWindows, runProfile } from './profiler';
 import { measureReferenceDistances, REFERENCE_DISTANCE_DEFAULTS, type DistanceResult } from './reference-distance';
@@ -59,18 +68,31 @@ export const SWEEP_DEFAULTS = {
   profileSamples: 16,
   measure: 'reference-distance' as QualityMeasureId,
   topN: 3,
+  /** Closed-loop episodes per configuration with `closed-loop-failure`. */
+  trials: 400,
 };
+
+/**
+ * First layout seed of a closed-loop sweep's trials: layouts no other run of the demo uses (training
+ * 0…, held-out episodes 100 000…, replicate 300 000…, fidelity study 500 000…, confirmations
+ * 600 000…, `bac tune`'s trials 700 000…), so a recommendation is confirmed elsewhere on layouts it
+ * was not chosen on.
+ */
+export const SWEEP_TRIAL_LAYOUTS = 720_000;
 
 /**
  * Default tolerance per measure. `reference-distance` 0.02: on the demo (docs/sweep.md, "Which
  * measure") every configuration at or below it kept the full model's closed-loop success within
- * noise and every one above 0.035 lost it; the relative ones allow 5 % above the reference.
+ * noise and every one above 0.035 lost it; the relative ones allow 5 % above the reference;
+ * `closed-loop-failure` 0.03: at most 3 points more failures than the reference on the trials,
+ * about one standard error of a paired difference at 400 episodes.
  */
 export const DEFAULT_TOLERANCE: Readonly<Record<QualityMeasureId, number>> = {
   'demo-mse': 0.05,
   'demo-mse-best-of-n': 0.05,
   'reference-distance': 0.02,
   'full-model-error': 0.05,
+  'closed-loop-failure': 0.03,
 };
 
 /** What to sweep. Paths are absolute. */
@@ -97,12 +119,14 @@ export interface SweepRequest {
   readonly ep: ExecutionProviderChoice;
   /** Success rate the user measured for the reference (for the trials plan); none: no plan. */
   readonly success?: number;
+  /** Closed-loop episodes per configuration with `closed-loop-failure` (default {@link SWEEP_DEFAULTS}). */
+  readonly trials?: number;
 }
 
 /** Progress of a sweep. */
 export interface SweepProgress {
   /** Profiling sampler configurations, timing windows, or the batched distance pass over configurations. */
-  readonly phase: 'profile' | 'measure' | 'distance';
+  readonly phase: 'profile' | 'measure' | 'distance' | 'closed-loop';
   readonly done: number;
   readonly total: number;
   /** Estimated ms left in this phase; null before the first step finished. */
@@ -125,6 +149,8 @@ interface ResumeState {
   readonly records: WindowRecord[];
   /** `reference-distance` of the configurations measured so far, by id. */
   readonly distances?: Record<string, DistanceResult>;
+  /** Closed-loop outcomes of the configurations run so far, by id: `1` success, `0` not, per trial. */
+  readonly loops?: Record<string, string>;
 }
 
 const cancelled = (): BacError =>
@@ -155,9 +181,14 @@ export async function runSweep(
     measure: request.measure ?? SWEEP_DEFAULTS.measure,
     tolerance: request.tolerance ?? DEFAULT_TOLERANCE[request.measure ?? SWEEP_DEFAULTS.measure],
     topN: SWEEP_DEFAULTS.topN,
+    trials: request.trials ?? SWEEP_DEFAULTS.trials,
   };
   if (!(o.measure in QUALITY_MEASURES)) throw new BacError(`measure ${o.measure} is unknown`);
   const policy = await loadPolicy(request.modelPath);
+  const closedLoopTrials: ClosedLoopTrials | null =
+    o.measure === 'closed-loop-failure' ? { episodes: o.trials, seed: SWEEP_TRIAL_LAYOUTS, noiseSeed: o.seed } : null;
+  // Before minutes of profiling and timing: a closed loop needs the demo task's observations.
+  if (closedLoopTrials) assertDemoTaskPolicy(policy);
   const sampler = policy.info.metadata.sampler;
   const reference: SweepConfig = {
     ...(request.reference ?? { sampler: sampler.type, steps: sampler.numInferenceSteps }),
@@ -225,18 +256,22 @@ export async function runSweep(
         o.distanceDraws,
         o.seed,
         runners.description,
+        closedLoopTrials,
       ]),
     )
     .digest('hex');
   const statePath = resumePath(request.outPath);
   const records: WindowRecord[] = [];
   let distances: Record<string, DistanceResult> = {};
-  const saveState = () => writeFileAtomic(statePath, JSON.stringify({ key, records, distances } satisfies ResumeState));
+  const loops: Record<string, string> = {};
+  const saveState = () =>
+    writeFileAtomic(statePath, JSON.stringify({ key, records, distances, loops } satisfies ResumeState));
   try {
     const previous = JSON.parse(await readFile(statePath, 'utf8')) as ResumeState;
     if (previous.key === key && Array.isArray(previous.records)) {
       records.push(...previous.records.slice(0, windows.length));
       distances = { ...previous.distances };
+      Object.assign(loops, previous.loops);
       log(`resuming: ${records.length}/${windows.length} windows already measured (${statePath})`);
     }
   } catch {
@@ -301,15 +336,23 @@ export async function runSweep(
     throw e;
   }
 
+  if (closedLoopTrials) await runClosedLoops(policy, configs, closedLoopTrials, loops, saveState, hooks);
+
   const results = aggregateRecords(records, configs, reference).map((r) => ({
     ...r,
-    quality: { ...r.quality, 'reference-distance': distances[configId(r.config)]?.distance ?? null },
+    quality: {
+      ...r.quality,
+      'reference-distance': distances[configId(r.config)]?.distance ?? null,
+      'closed-loop-failure': failureRate(loops[configId(r.config)]),
+    },
   }));
   const recommendation = recommend(results, reference, o.measure, o.tolerance);
   const chosen = configs.find((c) => configId(c.config) === recommendation)!;
   const notes = [
     'Speedups are measured in this run on this machine; on a machine shared with other work they are inflated or deflated by contention — rerun on a quiet machine before quoting them.',
-    'Quality measures are offline proxies (see "measures"); on the demo task reference-distance ranked closed-loop success best (docs/sweep.md), a finding on one task: confirm the recommendation with the trials plan.',
+    closedLoopTrials
+      ? `Recommended by closed-loop success in the demo simulator on ${closedLoopTrials.episodes} trial episodes per configuration (layouts ${closedLoopTrials.seed}…, the same for every configuration); the trials chose it, so confirm it on other layouts or the robot before quoting its success.`
+      : 'Quality measures are offline proxies (see "measures"); on the demo task reference-distance ranked closed-loop success best (docs/sweep.md), a finding on one task: confirm the recommendation with the trials plan.',
   ];
   let schedule = chosen.schedule;
   if (chosen.config.method === 'bac') {
@@ -340,6 +383,7 @@ export async function runSweep(
     seed: o.seed,
     reference,
     distanceSample: { windows: distanceWindows.length, draws: o.distanceDraws },
+    ...(closedLoopTrials ? { closedLoop: closedLoopTrials } : {}),
     measure: o.measure,
     tolerance: o.tolerance,
     measures: QUALITY_MEASURES,
@@ -353,13 +397,60 @@ export async function runSweep(
         : { success: request.success, drop: 0.1, plan: planPairedTrials({ success: request.success, drop: 0.1 }) },
     notes: [
       ...notes,
-      TOLERANCE_KIND[o.measure] === 'absolute'
-        ? `Recommended among the configurations with ${o.measure} ≤ ${o.tolerance} (the reference ${configId(reference)} has ${qualityOf(refResult, o.measure).toFixed(3)}).`
-        : `Reference ${configId(reference)}: ${o.measure} ${qualityOf(refResult, o.measure).toExponential(3)}; recommended within ${(o.tolerance * 100).toFixed(1)} % of it (≤ ${qualityLimit(refResult, o.measure, o.tolerance).toExponential(3)}).`,
+      `Recommended among the configurations with ${describeTolerance(o.measure, o.tolerance)} (the reference ${configId(reference)} has ${formatQuality(refResult.quality[o.measure] ?? null, TOLERANCE_KIND[o.measure])}; the limit is ${qualityLimit(refResult, o.measure, o.tolerance).toPrecision(3)}).`,
     ],
   };
   await writeFileAtomic(request.schedulePath, serializeSchedule(schedule));
   await writeFileAtomic(request.outPath, serializeSweepReport(report));
   await unlink(statePath).catch(() => undefined);
   return { report, schedule };
+}
+
+/** Failure rate of recorded outcomes (`1` success) with its standard error over episodes; null when not run. */
+function failureRate(outcomes: string | undefined): QualityStat | null {
+  if (!outcomes) return null;
+  const n = outcomes.length;
+  const p = [...outcomes].filter((c) => c !== '1').length / n;
+  return { value: p, seedStd: null, windowSe: Math.sqrt((p * (1 - p)) / n) };
+}
+
+/**
+ * The closed-loop pass: every configuration not yet in `loops` runs the trial episodes in the demo
+ * simulator (the same layouts and noise for all, so their outcomes are paired), on one gated runner;
+ * the state is saved after each configuration, so an interrupted sweep resumes here.
+ */
+async function runClosedLoops(
+  policy: Policy,
+  configs: readonly MeasuredConfig[],
+  trials: ClosedLoopTrials,
+  loops: Record<string, string>,
+  saveState: () => Promise<void>,
+  hooks: SweepHooks,
+): Promise<void> {
+  const pending = configs.filter((c) => loops[configId(c.config)] === undefined);
+  const total = configs.length;
+  hooks.onProgress?.({ phase: 'closed-loop', done: total - pending.length, total, etaMs: null });
+  const scorer = await ClosedLoopScorer.open(policy);
+  const t0 = performance.now();
+  try {
+    for (const [i, c] of pending.entries()) {
+      if (hooks.signal?.aborted) throw cancelled();
+      const scheduler = policyScheduler(policy, c.config.steps, c.config.sampler);
+      const won = await scorer.outcomes(scheduler, updateTable(c.schedule, scorer.blockIds), trials, hooks.signal);
+      loops[configId(c.config)] = won.map((w) => (w ? '1' : '0')).join('');
+      await saveState();
+      hooks.log?.(`closed loop ${configId(c.config)}: ${won.filter(Boolean).length}/${trials.episodes} succeeded`);
+      hooks.onProgress?.({
+        phase: 'closed-loop',
+        done: total - pending.length + i + 1,
+        total,
+        etaMs: ((performance.now() - t0) / (i + 1)) * (pending.length - i - 1),
+      });
+    }
+  } catch (e) {
+    if (hooks.signal?.aborted) throw cancelled();
+    throw e;
+  } finally {
+    await scorer.release();
+  }
 }

@@ -252,12 +252,12 @@ async function openScorer(req: TuneRequest, set: 'tuning' | 'heldout'): Promise<
     };
   }
   const trials = set === 'tuning' ? o.trials : o.heldout;
-  const loop = await ClosedLoopScorer.open(req.policy, req.scheduler, runner);
+  const loop = await ClosedLoopScorer.open(req.policy, runner);
   return {
     blockIds: loop.blockIds,
     score: async (t) => {
       try {
-        const won = await loop.outcomes(t, trials, req.signal);
+        const won = await loop.outcomes(req.scheduler, t, trials, req.signal);
         return won.filter((w) => !w).length / trials.episodes;
       } catch (e) {
         if (e instanceof ClosedLoopCancelledError) throw new TuneCancelledError();

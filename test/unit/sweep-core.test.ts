@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { describeTolerance } from '../../src/core/quality';
 import { defaultBudgets, defaultGrid, paretoFront, qualityLimit, recommend } from '../../src/core/sweep';
 import {
   configId,
@@ -82,6 +83,30 @@ describe('Pareto front and recommendation', () => {
     // a report without the measure (null) never qualifies, whatever the tolerance
     assert.equal(recommend(results, ref, 'reference-distance', 1), 'ddpm-100/full');
   });
+
+  it('bounds closed-loop failures by a margin of points above the reference', () => {
+    const withFailures = (r: SweepResult, f: number): SweepResult => ({
+      ...r,
+      quality: { ...r.quality, 'closed-loop-failure': { value: f, seedStd: null, windowSe: 0.02 } },
+    });
+    // reference 20 % failures; then 22 %, 24 % and 35 %, each faster than the one before
+    const rs = [
+      withFailures(results[0]!, 0.2),
+      withFailures(results[1]!, 0.22),
+      withFailures(results[2]!, 0.24),
+      withFailures(results[3]!, 0.35),
+    ];
+    assert.ok(Math.abs(qualityLimit(rs[0]!, 'closed-loop-failure', 0.03) - 0.23) < 1e-15);
+    assert.equal(recommend(rs, ref, 'closed-loop-failure', 0.03), 'ddim-10/full');
+    assert.equal(recommend(rs, ref, 'closed-loop-failure', 0.05), 'ddim-10/bac-3');
+    assert.equal(recommend(rs, ref, 'closed-loop-failure', 0), 'ddpm-100/full');
+    assert.equal(
+      describeTolerance('closed-loop-failure', 0.03),
+      "closed-loop-failure at most 3.0 points above the reference's",
+    );
+    assert.equal(describeTolerance('reference-distance', 0.02), 'reference-distance ≤ 0.02');
+    assert.equal(describeTolerance('demo-mse', 0.05), 'demo-mse within 5.0 % of the reference');
+  });
 });
 
 describe('.bacsweep format', () => {
@@ -100,6 +125,15 @@ describe('.bacsweep format', () => {
     for (const r of old.results) delete r.quality['reference-distance'];
     const read = parseSweepReport(JSON.stringify(old));
     assert.ok(read.results.every((r) => r.quality['reference-distance'] === null));
+  });
+
+  it('keeps the trial episodes of a closed-loop sweep, and rejects a malformed record of them', () => {
+    const loop = { ...report, closedLoop: { episodes: 400, seed: 720_000, noiseSeed: 1 } };
+    assert.deepEqual(parseSweepReport(serializeSweepReport(loop)), loop);
+    assert.throws(
+      () => parseSweepReport(JSON.stringify({ ...loop, closedLoop: { ...loop.closedLoop, episodes: 'many' } })),
+      /closedLoop\.episodes must be an integer/,
+    );
   });
 
   it('rejects broken reports with one actionable message', () => {

@@ -12,8 +12,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/main';
 import { configId, parseSweepReport } from '../../src/core/sweep-format';
-import { gridOf } from '../../src/core/sweep';
-import { resumePath, runSweep, type SweepRequest } from '../../src/engine/sweep';
+import { gridOf, recommend } from '../../src/core/sweep';
+import {
+  DEFAULT_TOLERANCE,
+  resumePath,
+  runSweep,
+  SWEEP_TRIAL_LAYOUTS,
+  type SweepRequest,
+} from '../../src/engine/sweep';
 
 const repo = join(__dirname, '..', '..');
 const model = join(repo, 'fixtures', 'demo', 'policy.onnx');
@@ -47,6 +53,10 @@ describe('bac sweep arguments', () => {
       [
         ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--measure', 'full-model-error'],
         /--measure full-model-error is invalid/,
+      ],
+      [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--trials', '100'],
+        /--trials counts closed-loop episodes: it needs --measure closed-loop-failure/,
       ],
       [
         [
@@ -241,5 +251,56 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
     assert.equal(Object.keys(lateState.distances).length, 1);
     const lateResumed = await runSweep(late);
     assert.deepEqual(quality(lateResumed), quality(fresh), 'resumed in the distance pass → same numbers');
+  });
+
+  it('closed-loop-failure: every configuration runs the same trials; success decides; a cancel there resumes', async () => {
+    const request: SweepRequest = {
+      modelPath: model,
+      episodesPath: episodes,
+      outPath: join(dir, 'loop.bacsweep'),
+      schedulePath: join(dir, 'loop.bacschedule'),
+      reference: { sampler: 'ddim', steps: 5 },
+      grid: () =>
+        gridOf(
+          [
+            { sampler: 'ddim', steps: 5 },
+            { sampler: 'ddpm', steps: 3 },
+            { sampler: 'dpmsolver++', steps: 3 },
+          ],
+          [],
+          () => [],
+        ),
+      windows: 2,
+      draws: 1,
+      distanceWindows: 2,
+      distanceDraws: 2,
+      measure: 'closed-loop-failure',
+      trials: 6,
+      ep: 'cpu',
+    };
+    const abort = new AbortController();
+    await assert.rejects(
+      runSweep(request, {
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (p.phase === 'closed-loop' && p.done === 1) abort.abort();
+        },
+      }),
+      /interrupted: the sweep was cancelled/,
+    );
+    assert.ok(!existsSync(request.outPath) && !existsSync(request.schedulePath));
+    const state = JSON.parse(readFileSync(resumePath(request.outPath), 'utf8')) as { loops: Record<string, string> };
+    assert.equal(Object.keys(state.loops).length, 1);
+    const { report } = await runSweep(request);
+    assert.deepEqual(report.closedLoop, { episodes: 6, seed: SWEEP_TRIAL_LAYOUTS, noiseSeed: 1 });
+    for (const r of report.results) {
+      const f = r.quality['closed-loop-failure']!;
+      assert.ok(Number.isInteger(f.value * 6) && f.value >= 0 && f.value <= 1, JSON.stringify(f));
+    }
+    assert.equal(
+      report.recommendation,
+      recommend(report.results, report.reference, 'closed-loop-failure', DEFAULT_TOLERANCE['closed-loop-failure']),
+    );
+    assert.ok(!existsSync(resumePath(request.outPath)));
   });
 });

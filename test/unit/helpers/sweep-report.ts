@@ -15,6 +15,7 @@ export function sweepResult(config: SweepConfig, speedup: number, mse: number, u
       'demo-mse-best-of-n': stat(mse / 2),
       'reference-distance': null,
       'full-model-error': null,
+      'closed-loop-failure': null,
     },
   };
 }
