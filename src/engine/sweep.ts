@@ -13,14 +13,7 @@ import {
 } from '../core/quality';
 import { formatQuality } from '../core/sweep-view';
 import { serializeSchedule } from '../core/schedule-format';
-import {
-  defaultGrid,
-  fullSchedule,
-  paretoFront,
-  qualityLimit,
-  recommend,
-  type SamplerAtK,
-} from '../core/sweep';
+import { defaultGrid, fullSchedule, paretoFront, qualityLimit, recommend, type SamplerAtK } from '../core/sweep';
 import {
   configId,
   serializeSweepReport,
