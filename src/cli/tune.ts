@@ -37,8 +37,8 @@ episodes succeed in the demo simulator on fixed trial layouts, and reports succe
     windows: valueOption('W', `tuning windows, and as many held-out windows (default ${DEFAULT_TUNE_WINDOWS})`),
     measure: valueOption(
       'NAME',
-      `the offline measure minimised (default ${DEFAULT_TUNE_MEASURE}; docs/fidelity-study.md):`,
-      [...TUNE_MEASURES, 'success (closed loop in the demo simulator)'].join(', '),
+      `what the search optimises (default ${DEFAULT_TUNE_MEASURE}; docs/fidelity-study.md): an offline measure`,
+      `(${TUNE_MEASURES.join(', ')}) or success (closed loop in the demo simulator)`,
     ),
     trials: valueOption(
       'N',
