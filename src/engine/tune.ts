@@ -35,7 +35,8 @@ export const DEFAULT_TUNE_MEASURE: MeasureName = 'firstAction';
  * Two objectives: an offline measure against the full model on observation windows (any policy),
  * or closed-loop success in the demo simulator on fixed trial layouts (a policy of the demo task
  * only). The second exists because no offline measure ranked success in both sampler regimes of the
- * fidelity study; where a simulator exists, success itself is the objective that cannot mislead.
+ * fidelity study. It is still a sample: a move is kept on one more successful trial episode, so the
+ * search partly fits its own trials (docs/tune-confirmation.md), and the held-out trials say how much.
  */
 
 /** What a tune minimises: an offline measure, or `success` (the closed loop's failure rate). */
