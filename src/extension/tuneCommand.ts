@@ -67,7 +67,7 @@ export async function tuneScheduleCommand(
         label: 'Closed-loop success in the demo simulator',
         description: 'success, demo task only',
         detail:
-          'Keeps a change when more simulated episodes succeed on fixed trial layouts (minutes per iteration at DDPM-100).',
+          'Keeps a change when more simulated episodes succeed on fixed trial layouts; every iteration runs all the trial episodes.',
         value: 'success',
       },
     ],
