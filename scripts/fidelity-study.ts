@@ -89,15 +89,18 @@ const nWindows = Number(flags.windows);
 const draws = Number(flags.draws);
 const threads = Number(flags.threads);
 /**
- * A flag that is one number for every regime (`40`) or per regime (`ddpm100:20,dpmpp10:60`; a regime
- * it does not name gets `fallback`).
+ * The values a per-regime flag gives `regime`: every entry when none is tagged (`4,3`), else the
+ * entries tagged with its name (`ddpm100:10,dpmpp10:4` → `['10']` for ddpm100); null when none is.
  */
-function perRegime(text: string, regime: string, fallback: number): number {
+function regimeEntries(text: string, regime: string): string[] | null {
   const entries = text.split(',').map((e) => e.trim());
-  if (entries.length === 1 && !entries[0]!.includes(':')) return Number(entries[0]);
-  const mine = entries.find((e) => e.startsWith(`${regime}:`));
-  return mine === undefined ? fallback : Number(mine.split(':')[1]);
+  if (entries.every((e) => !e.includes(':'))) return entries;
+  const mine = entries.filter((e) => e.startsWith(`${regime}:`)).map((e) => e.slice(regime.length + 1));
+  return mine.length > 0 ? mine : null;
 }
+/** A one-number flag, for every regime or per regime; `fallback` for a regime it does not name. */
+const perRegime = (text: string, regime: string, fallback: number): number =>
+  Number(regimeEntries(text, regime)?.[0] ?? fallback);
 const tuneIterationsOf = (regime: string) => perRegime(flags['tune-iterations']!, regime, 40);
 const tuneTrialsOf = (regime: string) => perRegime(flags['tune-trials']!, regime, 200);
 const tuneMeasure = flags['tune-measure'] as TuneMeasure;
@@ -422,11 +425,7 @@ function measureColumns(): { name: string; label: string; value: (r: Row) => num
  * per regime; a regime --levels does not name keeps its own).
  */
 function levelsOf(regime: Regime): readonly number[] {
-  if (!flags.levels) return regime.levels;
-  const entries = flags.levels.split(',').map((e) => e.trim());
-  if (entries.every((e) => !e.includes(':'))) return entries.map(Number);
-  const mine = entries.filter((e) => e.startsWith(`${regime.name}:`)).map((e) => Number(e.split(':')[1]));
-  return mine.length > 0 ? mine : regime.levels;
+  return (flags.levels && regimeEntries(flags.levels, regime.name)?.map(Number)) || regime.levels;
 }
 
 async function main(): Promise<void> {

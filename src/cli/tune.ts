@@ -3,7 +3,7 @@
  */
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { MEASURE_LABELS, MEASURE_NAMES } from '../engine/offline-measures';
-import { DEFAULT_TUNE_MEASURE, tuneAndWrite, type TuneMeasure } from '../engine/tune';
+import { DEFAULT_TUNE_MEASURE, formatTuneScore, tuneAndWrite, type TuneMeasure } from '../engine/tune';
 import {
   DEFAULT_TUNE_ITERATIONS,
   DEFAULT_TUNE_TRIALS,
@@ -110,9 +110,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
   const quiet = values.json === true;
-  // Scores are lower-is-better; for success they are failure rates, shown as success.
-  const show = (v: number): string =>
-    measure === 'success' ? `success ${(100 * (1 - v)).toFixed(1)} % of ${trials}` : `error ${v.toExponential(3)}`;
+  const show = (v: number): string => formatTuneScore(measure, v) + (measure === 'success' ? ` of ${trials}` : '');
   const measureLabel = measure === 'success' ? 'closed-loop success in the demo simulator' : MEASURE_LABELS[measure];
   const sets = measure === 'success' ? 'layouts' : 'windows';
   try {

@@ -43,6 +43,14 @@ export const DEFAULT_TUNE_MEASURE: MeasureName = 'firstAction';
 export type TuneMeasure = MeasureName | 'success';
 
 /**
+ * A tune score as users read it, e.g. `error 1.234e-3` or `success 82.4 %`: scores are
+ * lower-is-better, so `success` scores (failure rates) are shown as the success rate.
+ */
+export function formatTuneScore(measure: TuneMeasure, score: number): string {
+  return measure === 'success' ? `success ${(100 * (1 - score)).toFixed(1)} %` : `error ${score.toExponential(3)}`;
+}
+
+/**
  * The tuning set and the held-out set the reported numbers come from (never seen by the search):
  * observation windows for an offline measure, trial layouts for closed-loop success.
  */

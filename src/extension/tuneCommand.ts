@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { CostTarget } from '../core/cost-target';
 import { parseSchedule } from '../core/schedule-format';
 import { sameFile } from '../engine/fsutil';
-import { DEFAULT_TUNE_MEASURE, type TuneMeasure, type TuneProgress } from '../engine/tune';
+import { DEFAULT_TUNE_MEASURE, formatTuneScore, type TuneMeasure, type TuneProgress } from '../engine/tune';
 import { DEFAULT_TUNE_ITERATIONS, DEFAULT_TUNE_TRIALS, DEFAULT_TUNE_WINDOWS, type TuneJob } from '../engine/tune-job';
 import { tuneInChildProcess, TuneProcessCancelledError, type TuneOutcome } from '../engine/tune-process';
 import { askChoiceUnlessGiven } from './ask';
@@ -105,7 +105,7 @@ export async function tuneScheduleCommand(
         log: (line) => log.info(`tune: ${line}`),
         onProgress: (p: TuneProgress) =>
           progress.report({
-            message: `${p.iteration}/${p.iterations}: ${scoreText(measure, p.best)}, ${p.accepted} accepted`,
+            message: `${p.iteration}/${p.iterations}: ${formatTuneScore(measure, p.best)}, ${p.accepted} accepted`,
             increment: 100 / Math.max(1, p.iterations),
           }),
       }),
@@ -119,17 +119,12 @@ export async function tuneScheduleCommand(
     });
     return undefined;
   }
-  const words = `tuned from ${outcome.start}, ${outcome.accepted} of ${job.iterations} changes kept; held-out ${scoreText(measure, outcome.heldout.start)} → ${scoreText(measure, outcome.heldout.tuned)}`;
+  const words = `tuned from ${outcome.start}, ${outcome.accepted} of ${job.iterations} changes kept; held-out ${formatTuneScore(measure, outcome.heldout.start)} → ${formatTuneScore(measure, outcome.heldout.tuned)}`;
   log.info(`tune: wrote ${out}: ${words}`);
   void vscode.window.showInformationMessage(`BAC: wrote ${basename(out)}: ${words}.`, 'Open').then((pick) => {
     if (pick) void vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(out), SCHEDULE_EDITOR_VIEW_TYPE);
   });
   return { out, outcome };
-}
-
-/** A score as users read it: lower-is-better failure rates become success. */
-function scoreText(measure: TuneMeasure, v: number): string {
-  return measure === 'success' ? `success ${(100 * (1 - v)).toFixed(1)} %` : `error ${v.toExponential(2)}`;
 }
 
 /** The profile the active schedule links, when it parses and names one. */
