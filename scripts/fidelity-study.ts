@@ -17,7 +17,8 @@
  * --runs FILE --tune-iterations 40 (or per regime, ddpm100:20,dpmpp10:60); --tune-measure NAME
  * (default: bac tune's; `success` tunes on closed-loop trials, --tune-trials N episodes per
  * evaluation, also per regime); --levels L1,L2 (Uniform budgets instead of the regime's, or per
- * regime: ddpm100:10,dpmpp10:4) and
+ * regime: ddpm100:10,dpmpp10:4); --tune-search population (bac tune's population search instead of
+ * the local one: --tune-population N candidates, --tune-finalists F, both also per regime) and
  * --seed-base N (layouts N, N + 10000, …) confirm one finding on fresh layouts (--per-level 2:
  * Uniform and BAC only; --tune-iterations 0: no tuned row).
  */
@@ -50,15 +51,14 @@ import type { NoiseScheduler } from '../src/engine/samplers';
 import {
   closedLoopObjective,
   DEFAULT_TUNE_MEASURE,
-  fixedStep,
-  randomFittingMove,
-  scheduleFromTable,
-  tableFits,
   tuneSchedule,
   TUNE_TRIAL_LAYOUTS,
   type TuneMeasure,
   type TuneObjective,
+  type TuneSearch,
 } from '../src/engine/tune';
+import { fixedStep, perturbTable, scheduleFromTable, tableFits } from '../src/engine/tune-moves';
+import { DEFAULT_POPULATION_FINALISTS, DEFAULT_POPULATION_SIZE } from '../src/engine/tune-population';
 import { discordantPairs, mcnemarExactP } from '../src/core/trials';
 import type { Env } from '../src/sim';
 import { readFile } from 'node:fs/promises';
@@ -76,6 +76,9 @@ const { values: flags } = parseArgs({
     'tune-iterations': { type: 'string', default: '40' },
     'tune-measure': { type: 'string', default: DEFAULT_TUNE_MEASURE },
     'tune-trials': { type: 'string', default: '200' },
+    'tune-search': { type: 'string', default: 'local' },
+    'tune-population': { type: 'string', default: String(DEFAULT_POPULATION_SIZE) },
+    'tune-finalists': { type: 'string', default: String(DEFAULT_POPULATION_FINALISTS) },
     'seed-base': { type: 'string', default: '500000' },
     levels: { type: 'string' },
     out: { type: 'string', default: 'docs/fidelity-study.md' },
@@ -103,6 +106,27 @@ const perRegime = (text: string, regime: string, fallback: number): number =>
   Number(regimeEntries(text, regime)?.[0] ?? fallback);
 const tuneIterationsOf = (regime: string) => perRegime(flags['tune-iterations']!, regime, 40);
 const tuneTrialsOf = (regime: string) => perRegime(flags['tune-trials']!, regime, 200);
+const tuneSearchKind = flags['tune-search'];
+if (tuneSearchKind !== 'local' && tuneSearchKind !== 'population')
+  throw new Error(`--tune-search ${tuneSearchKind}: expected local or population`);
+/** The tuned row's search in `regime`; null when the study has no tuned row (local, 0 iterations). */
+function tuneSearchOf(regime: string): TuneSearch | null {
+  if (tuneSearchKind === 'local') {
+    const iterations = tuneIterationsOf(regime);
+    return iterations > 0 ? { kind: 'local', iterations } : null;
+  }
+  return {
+    kind: 'population',
+    size: perRegime(flags['tune-population']!, regime, DEFAULT_POPULATION_SIZE),
+    finalists: perRegime(flags['tune-finalists']!, regime, DEFAULT_POPULATION_FINALISTS),
+  };
+}
+/** How the tuned row of `regime` was searched, for its label and the doc. */
+function describeSearch(regime: string): string {
+  const s = tuneSearchOf(regime);
+  if (!s) return 'no tuned row';
+  return s.kind === 'local' ? `${s.iterations} iterations` : `population of ${s.size}, ${s.finalists} finalists`;
+}
 const tuneMeasure = flags['tune-measure'] as TuneMeasure;
 if (tuneMeasure !== 'success' && !(MEASURE_NAMES as readonly string[]).includes(tuneMeasure))
   throw new Error(`--tune-measure ${tuneMeasure}: expected success or one of ${MEASURE_NAMES.join(', ')}`);
@@ -225,10 +249,16 @@ function levelSchedules(profile: Profile, level: number, o: MethodOptions, block
   for (let i = 0; rows.length < perLevel; i++) {
     const base = bases[i % bases.length]!;
     const rng = new Rng(1000 * level + i);
-    let table = updateTable(base.schedule!, blockIds);
     const moves = 3 + (i % 4) * 3;
-    for (let m = 0; m < moves; m++)
-      table = randomFittingMove(rng, table, K, blockIds.length, fixedStep(K, true), fits) ?? table;
+    const table = perturbTable(
+      rng,
+      updateTable(base.schedule!, blockIds),
+      moves,
+      K,
+      blockIds.length,
+      fixedStep(K, true),
+      fits,
+    );
     rows.push({
       level,
       family: `${base.family} + ${moves} random moves`,
@@ -258,16 +288,17 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
   const rows: Row[] = [{ level: 0, family: 'Full', schedule: null, loops: [], outcomes: [] }];
   const tuneWindows = await loadWindows(policy, episodesPath, nWindows, 41);
   const heldoutWindows = await loadWindows(policy, episodesPath, nWindows, 43);
+  const selectionWindows = await loadWindows(policy, episodesPath, nWindows, 45);
   for (const level of regime.levels) {
     const atLevel = levelSchedules(profile, level, o, ref.blockIds);
-    const tuneIterations = tuneIterationsOf(regime.name);
+    const tuneSearch = tuneSearchOf(regime.name);
     const tuneTrials = tuneTrialsOf(regime.name);
-    if (tuneIterations > 0) {
+    if (tuneSearch) {
       const target: CostTarget = { speedup: scheduleSpeedup(atLevel[0]!.schedule!, 'flops'), by: 'flops' };
       const objective: TuneObjective =
         tuneMeasure === 'success'
           ? closedLoopObjective(tuneTrials, level)
-          : { kind: 'offline', measure: tuneMeasure, tuneWindows, heldoutWindows };
+          : { kind: 'offline', measure: tuneMeasure, tuneWindows, selectionWindows, heldoutWindows };
       const tuned = await tuneSchedule({
         policy,
         scheduler,
@@ -278,7 +309,7 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
         model: profile.model,
         profileRef: null,
         objective,
-        iterations: tuneIterations,
+        search: tuneSearch,
         seed: level,
         threads,
       });
@@ -290,8 +321,8 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
         level,
         family:
           tuneMeasure === 'success'
-            ? `tuned for success (from ${tuned.start}, ${tuneIterations} iterations)`
-            : `tuned (from ${tuned.start}, ${tuneIterations} iterations)`,
+            ? `tuned for success (${tuned.search.kind === 'population' ? tuned.search.chosen : `from ${tuned.start}`}, ${describeSearch(regime.name)})`
+            : `tuned (${tuned.search.kind === 'population' ? tuned.search.chosen : `from ${tuned.start}`}, ${describeSearch(regime.name)})`,
         schedule: tuned.schedule,
         loops: [],
         outcomes: [],
@@ -443,7 +474,7 @@ async function main(): Promise<void> {
     regimes.length < FULL_SIZE.regimes;
   const sections: string[] = [];
   for (const regime of regimes) sections.push(...(await runRegime(regime, dir)));
-  const cmd = `npm run fidelity-study -- --regimes ${regimes.map((r) => r.name).join(',')} --per-level ${perLevel} --episodes ${episodes} --seed-sets ${seedSets} --windows ${nWindows} --draws ${draws} --threads ${threads} --tune-iterations ${flags['tune-iterations']}${tuneMeasure === DEFAULT_TUNE_MEASURE ? '' : ` --tune-measure ${tuneMeasure}`}${tuneMeasure === 'success' ? ` --tune-trials ${flags['tune-trials']}` : ''}${flags.levels ? ` --levels ${flags.levels}` : ''}${seedBase === 500_000 ? '' : ` --seed-base ${seedBase}`}`;
+  const cmd = `npm run fidelity-study -- --regimes ${regimes.map((r) => r.name).join(',')} --per-level ${perLevel} --episodes ${episodes} --seed-sets ${seedSets} --windows ${nWindows} --draws ${draws} --threads ${threads} --tune-iterations ${flags['tune-iterations']}${tuneSearchKind === 'population' ? ` --tune-search population --tune-population ${flags['tune-population']} --tune-finalists ${flags['tune-finalists']}` : ''}${tuneMeasure === DEFAULT_TUNE_MEASURE ? '' : ` --tune-measure ${tuneMeasure}`}${tuneMeasure === 'success' ? ` --tune-trials ${flags['tune-trials']}` : ''}${flags.levels ? ` --levels ${flags.levels}` : ''}${seedBase === 500_000 ? '' : ` --seed-base ${seedBase}`}`;
   const doc = [
     '# Fidelity study: which offline measure predicts closed-loop success?',
     '',
@@ -458,8 +489,8 @@ async function main(): Promise<void> {
     `- Offline measures: ${nWindows} held-out windows × ${draws} noise draws, each schedule against the full model on the same noise; the closed loop uses other layouts: seed set s has layout seeds ${seedSet(0).seed} + 10000·s …, noise seed ${seedSet(0).noiseSeed} + s.`,
     `- Success: ${episodes} episodes per seed set; SE = √(p(1−p)/n) over the pooled ${episodes * seedSets} episodes. Every row runs the same layouts and noise seeds, so rows are paired: b = episodes only this schedule solved, c = only the level’s Uniform solved; exact two-sided McNemar p.`,
     tuneMeasure === 'success'
-      ? `- tuned for success: \`bac tune --measure success\`’s search (${regimes.map((r) => `${r.label}: ${tuneIterationsOf(r.name)} iterations of ${tuneTrialsOf(r.name)} trial episodes`).join('; ')}; trial layouts from ${TUNE_TRIAL_LAYOUTS}, none of them this study’s), maximising closed-loop success at the level’s cost; it replaces the level’s last perturbation.`
-      : `- tuned: \`bac tune\`’s search (${regimes.map((r) => `${r.label}: ${tuneIterationsOf(r.name)} iterations`).join('; ')}, minimising ${tuneMeasure} on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
+      ? `- tuned for success: \`bac tune --measure success\`’s ${tuneSearchKind} search (${regimes.map((r) => `${r.label}: ${describeSearch(r.name)}, ${tuneTrialsOf(r.name)} trial episodes per evaluation`).join('; ')}; trial layouts from ${TUNE_TRIAL_LAYOUTS}, none of them this study’s), maximising closed-loop success at the level’s cost; it replaces the level’s last perturbation.`
+      : `- tuned: \`bac tune\`’s ${tuneSearchKind} search (${regimes.map((r) => `${r.label}: ${describeSearch(r.name)}`).join('; ')}, minimising ${tuneMeasure} on ${nWindows} tuning windows other than the measure windows) at the level’s cost; it replaces the level’s last perturbation.`,
     '',
     '| measure | what it is |',
     '| --- | --- |',

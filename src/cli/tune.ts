@@ -3,7 +3,15 @@
  */
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { MEASURE_LABELS, MEASURE_NAMES } from '../engine/offline-measures';
-import { DEFAULT_TUNE_MEASURE, formatTuneScore, tuneAndWrite, type TuneMeasure } from '../engine/tune';
+import {
+  DEFAULT_TUNE_MEASURE,
+  describeTuneSearch,
+  formatTuneScore,
+  tuneAndWrite,
+  type TuneMeasure,
+  type TuneSearch,
+} from '../engine/tune';
+import { DEFAULT_POPULATION_FINALISTS, DEFAULT_POPULATION_SIZE } from '../engine/tune-population';
 import {
   DEFAULT_TUNE_ITERATIONS,
   DEFAULT_TUNE_TRIALS,
@@ -29,7 +37,9 @@ at the cost target, then moves, adds and drops block updates (never beyond the t
 change when the executed actions get closer to the full model's on the same noise, over
 observation windows of the episodes. Reports the error on other (held-out) windows.
 With --measure success (a policy of the demo task only) it keeps a change when more closed-loop
-episodes succeed in the demo simulator on fixed trial layouts, and reports success on other layouts.`,
+episodes succeed in the demo simulator on fixed trial layouts, and reports success on other layouts.
+With --search population it scores every schedule family at the target and random perturbations
+of them once, re-scores the best few on a separate selection set and keeps the best there.`,
   options: {
     'target-speedup': valueOption('X', 'expected speedup over the full model the schedule must reach (≥ 1)'),
     by: valueOption('flops|time', "what X counts: FLOPs (default) or the profile's measured block times"),
@@ -44,7 +54,16 @@ episodes succeed in the demo simulator on fixed trial layouts, and reports succe
       'N',
       `closed-loop episodes per evaluation with --measure success (default ${DEFAULT_TUNE_TRIALS})`,
     ),
-    iterations: valueOption('N', `search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})`),
+    search: valueOption('local|population', 'how to search (default local; see above)'),
+    iterations: valueOption(
+      'N',
+      `local search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})`,
+    ),
+    population: valueOption('N', `candidates of --search population (default ${DEFAULT_POPULATION_SIZE})`),
+    finalists: valueOption(
+      'F',
+      `candidates of --search population re-scored on the selection set (default ${DEFAULT_POPULATION_FINALISTS})`,
+    ),
     seed: valueOption('S', "seed of the windows' noise and of the search (default 0); same seed, same schedule"),
     'top-n': valueOption('n', 'BUA top-n of the bac start (default 3)'),
     'no-force-last': flagOption('let the search drop the last step'),
@@ -70,10 +89,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     );
   const windows =
     values.windows === undefined ? DEFAULT_TUNE_WINDOWS : integerOption('tune', 'windows', values.windows, 1, 4096);
-  const iterations =
-    values.iterations === undefined
-      ? DEFAULT_TUNE_ITERATIONS
-      : integerOption('tune', 'iterations', values.iterations, 0);
+  const search = searchOption(values);
   const measure = (values.measure ?? DEFAULT_TUNE_MEASURE) as TuneMeasure;
   if (measure !== 'success' && !(TUNE_MEASURES as readonly string[]).includes(measure))
     throw new UsageError(
@@ -98,7 +114,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     measure,
     windows,
     trials,
-    iterations,
+    search,
     seed,
     topN,
     forceLast: !values['no-force-last'],
@@ -119,8 +135,7 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
         ...request,
         signal: abort.signal,
         onProgress: (p) => {
-          if (!quiet)
-            process.stderr.write(`tune ${p.iteration}/${p.iterations}: ${show(p.best)}, ${p.accepted} accepted\n`);
+          if (!quiet) process.stderr.write(`tune ${p.iteration}/${p.iterations}: ${show(p.best)}, ${p.note}\n`);
         },
       },
       out,
@@ -136,11 +151,11 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
         startScores: r.startScores,
         tune: r.tune,
         heldout: r.heldout,
-        accepted: r.accepted,
+        search: r.search,
         summary,
       },
       text:
-        `wrote ${out}: tuned from ${r.start} (${measureLabel}), ${r.accepted} of ${iterations} moves accepted\n` +
+        `wrote ${out}: tuned from ${r.start} (${measureLabel}), ${describeTuneSearch(r.search)}\n` +
         `tuning ${sets}: ${show(r.tune.start)} → ${show(r.tune.tuned)}; held-out ${sets}: ${show(r.heldout.start)} → ${show(r.heldout.tuned)}\n` +
         `expected speedup ${formatSpeedup(summary.speedupFlops)} by FLOPs` +
         (summary.speedupTime === null ? '' : `, ${formatSpeedup(summary.speedupTime)} by time`),
@@ -148,4 +163,35 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
+}
+
+/** The search the flags ask for; `--iterations` belongs to the local search, the others to the population. */
+function searchOption(values: Record<string, string | boolean | undefined>): TuneSearch {
+  const kind = values.search ?? 'local';
+  if (kind !== 'local' && kind !== 'population')
+    throw new UsageError(`--search ${String(kind)} is unknown, expected local or population`, 'tune');
+  const text = (name: string): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  if (kind === 'local') {
+    for (const name of ['population', 'finalists'])
+      if (text(name) !== undefined) throw new UsageError(`--${name} needs --search population`, 'tune');
+    const iterations = text('iterations');
+    return {
+      kind,
+      iterations:
+        iterations === undefined ? DEFAULT_TUNE_ITERATIONS : integerOption('tune', 'iterations', iterations, 0),
+    };
+  }
+  if (text('iterations') !== undefined)
+    throw new UsageError('--iterations counts local search steps: it needs --search local', 'tune');
+  const size = text('population');
+  const finalists = text('finalists');
+  return {
+    kind,
+    size: size === undefined ? DEFAULT_POPULATION_SIZE : integerOption('tune', 'population', size, 1, 10_000),
+    finalists:
+      finalists === undefined ? DEFAULT_POPULATION_FINALISTS : integerOption('tune', 'finalists', finalists, 1, 10_000),
+  };
 }

@@ -9,11 +9,11 @@ import { sha256Bytes, sha256File } from './fsutil';
 import { relativePosix, resolveStored } from './paths';
 import { loadPolicy, policyScheduler } from './policy';
 import { loadWindows } from './profiler';
-import { closedLoopObjective, type TuneMeasure, type TuneObjective, type TuneRequest } from './tune';
+import { closedLoopObjective, type TuneMeasure, type TuneObjective, type TuneRequest, type TuneSearch } from './tune';
 
-/** Search iterations unless told otherwise. */
+/** Local-search iterations unless told otherwise. */
 export const DEFAULT_TUNE_ITERATIONS = 60;
-/** Tuning (and held-out) windows of an offline measure unless told otherwise. */
+/** Tuning (and as many selection and held-out) windows of an offline measure unless told otherwise. */
 export const DEFAULT_TUNE_WINDOWS = 16;
 /** Closed-loop episodes per evaluation with `success` unless told otherwise. */
 export const DEFAULT_TUNE_TRIALS = 200;
@@ -34,11 +34,11 @@ export interface TuneJob {
   readonly outPath: string;
   readonly target: CostTarget;
   readonly measure: TuneMeasure;
-  /** Tuning (and as many held-out) windows of an offline measure. */
+  /** Tuning (and as many selection and held-out) windows of an offline measure. */
   readonly windows: number;
   /** Closed-loop episodes per evaluation with `success`. */
   readonly trials: number;
-  readonly iterations: number;
+  readonly search: TuneSearch;
   readonly seed: number;
   readonly topN: number;
   readonly forceLast: boolean;
@@ -99,6 +99,10 @@ export async function prepareTune(
           measure: job.measure,
           tuneWindows: await loadWindows(policy, episodesPath, job.windows, profile.seed),
           heldoutWindows: await loadWindows(policy, episodesPath, job.windows, profile.seed + 1_000_003),
+          selectionWindows:
+            job.search.kind === 'population'
+              ? await loadWindows(policy, episodesPath, job.windows, profile.seed + 2_000_006)
+              : [],
         };
   const outDir = dirname(resolve(job.outPath));
   const model: FileRef = { path: relativePosix(outDir, modelPath), sha256: sha };
@@ -113,7 +117,7 @@ export async function prepareTune(
     model,
     profileRef,
     objective,
-    iterations: job.iterations,
+    search: job.search,
     seed: job.seed,
     threads: job.threads,
   };

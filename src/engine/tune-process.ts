@@ -1,7 +1,7 @@
 import type { ScheduleMethod } from '../core/solver-params';
 import { runChildTask } from './child-task';
 import { writeFileAtomic } from './fsutil';
-import type { TuneMeasure, TuneProgress } from './tune';
+import type { TuneMeasure, TuneProgress, TuneSearchReport } from './tune';
 import type { TuneJob } from './tune-job';
 
 /**
@@ -17,7 +17,7 @@ export interface TuneOutcome {
   readonly start: ScheduleMethod;
   readonly tune: { readonly start: number; readonly tuned: number };
   readonly heldout: { readonly start: number; readonly tuned: number };
-  readonly accepted: number;
+  readonly search: TuneSearchReport;
   readonly measure: TuneMeasure;
 }
 

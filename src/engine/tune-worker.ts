@@ -17,7 +17,7 @@ serveChildTask<TuneJob, TuneProgress, TuneOutcome>(async (job, hooks) => {
     start: r.start,
     tune: r.tune,
     heldout: r.heldout,
-    accepted: r.accepted,
+    search: r.search,
     measure: r.measure,
   };
 });

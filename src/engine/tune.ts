@@ -1,6 +1,5 @@
 import { BacError } from '../core/errors';
-import { assertUsableTarget, costOf, type CostTarget } from '../core/cost-target';
-import { scheduleBaseCost } from '../core/cost';
+import { assertUsableTarget, type CostTarget } from '../core/cost-target';
 import { solveForTarget } from '../core/methods';
 import type { ScheduleMethod } from '../core/solver-params';
 import { Rng } from '../core/rng';
@@ -13,6 +12,8 @@ import { OfflineReference, type MeasureName } from './offline-measures';
 import type { Policy } from './policy';
 import { updateTable } from './runner';
 import type { NoiseScheduler } from './samplers';
+import { fixedStep, randomFittingMove, scheduleFromTable, tableFits } from './tune-moves';
+import { finalistIndices, tunePopulation } from './tune-population';
 
 /**
  * The offline measure `bac tune` minimises unless told otherwise: the error of the first executed
@@ -24,19 +25,18 @@ import type { NoiseScheduler } from './samplers';
 export const DEFAULT_TUNE_MEASURE: MeasureName = 'firstAction';
 
 /**
- * `bac tune`: model-in-the-loop local search over update tables. Starts from the best of Uniform,
- * grid and BAC at the cost target (by the objective on the tuning set), then proposes moves —
- * shift one update of a block by a few steps, move an update from one block to another, add or drop
- * one — keeps only those within the cost target, and accepts a move when the objective on the
- * tuning set strictly improves. Step 0 of every block (and step K−1 with forceLast) never moves.
- * Deterministic given the seed (the proposals come from one seeded Rng; the reference noise and the
- * trial layouts are fixed), cancellable between evaluations.
+ * `bac tune`: a model-in-the-loop search over update tables at a cost target, by one of two
+ * searches (see {@link TuneSearch}). Step 0 of every block (and step K−1 with forceLast) never
+ * changes and no table exceeds the target. Deterministic given the seed (proposals and
+ * perturbations come from seeded Rngs; the reference noise and the trial layouts are fixed),
+ * cancellable between evaluations.
  *
  * Two objectives: an offline measure against the full model on observation windows (any policy),
  * or closed-loop success in the demo simulator on fixed trial layouts (a policy of the demo task
  * only). The second exists because no offline measure ranked success in both sampler regimes of the
- * fidelity study. It is still a sample: a move is kept on one more successful trial episode, so the
- * search partly fits its own trials (docs/tune-confirmation.md), and the held-out trials say how much.
+ * fidelity study. It is still a sample: the local search keeps a move on one more successful trial
+ * episode, so it partly fits its own trials (docs/tune-confirmation.md); the held-out set, which no
+ * search sees, says how much.
  */
 
 /** What a tune minimises: an offline measure, or `success` (the closed loop's failure rate). */
@@ -51,23 +51,64 @@ export function formatTuneScore(measure: TuneMeasure, score: number): string {
 }
 
 /**
- * The tuning set and the held-out set the reported numbers come from (never seen by the search):
- * observation windows for an offline measure, trial layouts for closed-loop success.
+ * How the search runs:
+ * - `local`: start from the best of Uniform, grid and BAC on the tuning set, then `iterations`
+ *   proposals — shift one update of a block by a few steps, move an update from one block to
+ *   another, add or drop one — within the target, each kept when the tuning score strictly improves.
+ * - `population`: score `size` candidates on the tuning set — every family at the target and seeded
+ *   random perturbations of them (tune-population.ts) — then re-score the best `finalists` (and
+ *   the best start) on a separate selection set and keep the best there. The choice is made on
+ *   episodes that did not rank the candidates, so one lucky tuning score cannot decide it.
+ */
+export type TuneSearch =
+  | { readonly kind: 'local'; readonly iterations: number }
+  | { readonly kind: 'population'; readonly size: number; readonly finalists: number };
+
+/** What the search did, for the report. */
+export type TuneSearchReport =
+  | { readonly kind: 'local'; readonly iterations: number; readonly accepted: number }
+  | {
+      readonly kind: 'population';
+      readonly size: number;
+      /** The candidate kept, e.g. `bac (top-n 3) + 6 random moves`. */
+      readonly chosen: string;
+      /** Every finalist's scores on the tuning and the selection set, in tuning order. */
+      readonly finalists: readonly { readonly label: string; readonly tuning: number; readonly selection: number }[];
+    };
+
+/** One line for users: what the search did, e.g. `4 of 60 moves accepted`. */
+export function describeTuneSearch(r: TuneSearchReport): string {
+  return r.kind === 'local'
+    ? `${r.accepted} of ${r.iterations} moves accepted`
+    : `${r.chosen} chosen of ${r.size} candidates (${r.finalists.length} finalists re-scored on the selection set)`;
+}
+
+/**
+ * The sets a search scores on: tuning (what the search ranks by), selection (the population search's
+ * finalists only) and held-out (the reported numbers; never seen by the search) — observation
+ * windows for an offline measure, trial layouts for closed-loop success.
  */
 export type TuneObjective =
   | {
       readonly kind: 'offline';
       readonly measure: MeasureName;
       readonly tuneWindows: readonly WindowSample[];
+      readonly selectionWindows: readonly WindowSample[];
       readonly heldoutWindows: readonly WindowSample[];
     }
-  | { readonly kind: 'closedLoop'; readonly trials: ClosedLoopTrials; readonly heldout: ClosedLoopTrials };
+  | {
+      readonly kind: 'closedLoop';
+      readonly trials: ClosedLoopTrials;
+      readonly selection: ClosedLoopTrials;
+      readonly heldout: ClosedLoopTrials;
+    };
 
 /**
- * First layout seed of closed-loop tuning trials; the held-out trials start 10 000 later. Layouts no
- * other run of the demo uses (training 0…, held-out episodes 100 000…, replicate 300 000…, fidelity
- * study 500 000…, its confirmations 600 000…), so a tuned schedule's closed-loop numbers elsewhere
- * are on layouts the search never saw.
+ * First layout seed of closed-loop tuning trials; the held-out trials start 10 000 later and the
+ * selection trials 30 000 later (the sweep's trials use 720 000…). Layouts no other run of the demo
+ * uses (training 0…, held-out episodes 100 000…, replicate 300 000…, fidelity study 500 000…, its
+ * confirmations 600 000…), so a tuned schedule's closed-loop numbers elsewhere are on layouts the
+ * search never saw.
  */
 export const TUNE_TRIAL_LAYOUTS = 700_000;
 
@@ -77,10 +118,11 @@ export function closedLoopObjective(episodes: number, seed: number): TuneObjecti
     kind: 'closedLoop',
     trials: { episodes, seed: TUNE_TRIAL_LAYOUTS, noiseSeed: seed },
     heldout: { episodes, seed: TUNE_TRIAL_LAYOUTS + 10_000, noiseSeed: seed + 1 },
+    selection: { episodes, seed: TUNE_TRIAL_LAYOUTS + 30_000, noiseSeed: seed + 2 },
   };
 }
 
-/** The methods the search may start from. */
+/** The methods the local search may start from. */
 export const TUNE_STARTS: readonly ScheduleMethod[] = ['uniform', 'grid', 'bac'];
 
 /** Thrown when the signal aborts a tune; nothing has been written. */
@@ -90,13 +132,14 @@ export class TuneCancelledError extends BacError {
   }
 }
 
-/** Progress after each evaluation. */
+/** Progress after each evaluation of the search (the start or population candidates, then moves or finalists). */
 export interface TuneProgress {
   readonly iteration: number;
   readonly iterations: number;
-  /** Objective of the current schedule on the tuning set (lower is better; see TuneResult). */
+  /** Best score so far on the set being scored (lower is better; see TuneResult). */
   readonly best: number;
-  readonly accepted: number;
+  /** What is being scored, e.g. `3 accepted` or `finalists on the selection set`. */
+  readonly note: string;
 }
 
 /** What {@link tuneSchedule} needs. */
@@ -110,7 +153,7 @@ export interface TuneRequest {
   readonly model: FileRef;
   readonly profileRef: FileRef | null;
   readonly objective: TuneObjective;
-  readonly iterations: number;
+  readonly search: TuneSearch;
   readonly seed: number;
   /** ORT intra-op threads. */
   readonly threads?: number;
@@ -124,143 +167,43 @@ export interface TuneRequest {
  */
 export interface TuneResult {
   readonly schedule: Schedule;
+  /** The best of {@link TUNE_STARTS} on the tuning set: what the held-out numbers compare with. */
   readonly start: ScheduleMethod;
   /** Score per start candidate on the tuning set. */
   readonly startScores: Readonly<Partial<Record<ScheduleMethod, number>>>;
   readonly tune: { readonly start: number; readonly tuned: number };
   readonly heldout: { readonly start: number; readonly tuned: number };
-  readonly accepted: number;
+  readonly search: TuneSearchReport;
   readonly measure: TuneMeasure;
-}
-
-/** Σ_i |C(i)|·c_i of a table (blocks in `costs` order), the cost the target bounds. */
-function tableCost(table: Uint8Array, costs: readonly number[]): number {
-  const n = costs.length;
-  let s = 0;
-  for (let i = 0; i < table.length; i++) if (table[i]) s += costs[i % n]!;
-  return s;
-}
-
-/** A table's schedule: every block's updates as solver steps (origins of the start are not kept). */
-export function scheduleFromTable(base: Schedule, table: Uint8Array, K: number): Schedule {
-  const n = base.blocks.length;
-  const blocks = base.blocks.map((b, i) => {
-    const steps: number[] = [];
-    for (let k = 0; k < K; k++) if (table[k * n + i]) steps.push(k);
-    return { ...b, acs: steps, bua: [], manual: [], manualOff: [] };
-  });
-  const most = Math.max(...blocks.map((b) => b.acs.length));
-  return { ...base, solver: { ...base.solver, budget: most, topN: 0 }, blocks };
-}
-
-/** One proposal: toggles of (step, block) cells; null when the move does not apply. */
-function propose(rng: Rng, table: Uint8Array, K: number, n: number, fixed: (k: number) => boolean): number[] | null {
-  const cell = (k: number, i: number) => k * n + i;
-  const updatesOf = (i: number) => {
-    const s: number[] = [];
-    for (let k = 0; k < K; k++) if (table[cell(k, i)] && !fixed(k)) s.push(k);
-    return s;
-  };
-  const freeOf = (i: number) => {
-    const s: number[] = [];
-    for (let k = 0; k < K; k++) if (!table[cell(k, i)] && !fixed(k)) s.push(k);
-    return s;
-  };
-  const i = rng.int(n);
-  const kind = rng.int(4);
-  if (kind === 0) {
-    // shift one update by ±1…3 steps
-    const ups = updatesOf(i);
-    if (ups.length === 0) return null;
-    const k = ups[rng.int(ups.length)]!;
-    const to = k + (rng.int(2) ? 1 : -1) * (1 + rng.int(3));
-    if (to <= 0 || to >= K || fixed(to) || table[cell(to, i)]) return null;
-    return [cell(k, i), cell(to, i)];
-  }
-  if (kind === 1) {
-    // move an update of block i to another block j at a step j does not update
-    const j = rng.int(n);
-    const ups = updatesOf(i);
-    const free = freeOf(j);
-    if (j === i || ups.length === 0 || free.length === 0) return null;
-    return [cell(ups[rng.int(ups.length)]!, i), cell(free[rng.int(free.length)]!, j)];
-  }
-  const pool = kind === 2 ? freeOf(i) : updatesOf(i);
-  if (pool.length === 0) return null;
-  return [cell(pool[rng.int(pool.length)]!, i)];
-}
-
-/**
- * `table` after one random move (see {@link tuneSchedule}) that keeps `fits` true; null when 200
- * draws found none (bounded, so a table with no room cannot spin forever). `fixed` steps never
- * change.
- */
-export function randomFittingMove(
-  rng: Rng,
-  table: Uint8Array,
-  K: number,
-  n: number,
-  fixed: (k: number) => boolean,
-  fits: (t: Uint8Array) => boolean,
-): Uint8Array | null {
-  for (let tries = 0; tries < 200; tries++) {
-    const p = propose(rng, table, K, n, fixed);
-    if (!p) continue;
-    const next = table.slice();
-    for (const c of p) next[c] = next[c] ? 0 : 1;
-    if (fits(next)) return next;
-  }
-  return null;
-}
-
-/** Whether a table's block cost keeps the expected speedup ≥ X (blocks in `costs` order). */
-export function tableFits(
-  profile: Profile,
-  target: CostTarget,
-  blockIds: readonly string[],
-): (t: Uint8Array) => boolean {
-  const K = profile.sampler.steps;
-  const byId = new Map(profile.blocks.map((b) => [b.id, b]));
-  const cost = costOf(target.by);
-  const costs = blockIds.map((id) => cost(byId.get(id)!.cost));
-  const base = cost(scheduleBaseCost(profile));
-  const full = K * (base + costs.reduce((a, b) => a + b, 0));
-  return (t) => full / (K * base + tableCost(t, costs)) >= target.speedup;
-}
-
-/** Steps a search never changes: step 0, and step K−1 with forceLast. */
-export function fixedStep(K: number, forceLast: boolean): (k: number) => boolean {
-  return (k) => k === 0 || (forceLast && k === K - 1);
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new TuneCancelledError();
 }
 
-/** Scores update tables on one set (tuning or held-out), lower is better. */
+/** Scores update tables on one set, lower is better. */
 interface TableScorer {
   readonly blockIds: readonly string[];
   score(table: Uint8Array): Promise<number>;
   release(): Promise<void>;
 }
 
-async function openScorer(req: TuneRequest, set: 'tuning' | 'heldout'): Promise<TableScorer> {
+type ScoreSet = 'tuning' | 'selection' | 'heldout';
+
+async function openScorer(req: TuneRequest, set: ScoreSet): Promise<TableScorer> {
   const runner = { threads: req.threads };
   const o = req.objective;
   if (o.kind === 'offline') {
-    const ref = await OfflineReference.open(
-      req.policy,
-      req.scheduler,
-      set === 'tuning' ? o.tuneWindows : o.heldoutWindows,
-      { seed: set === 'tuning' ? req.seed : req.seed + 7919, draws: 1, runner },
-    );
+    const windows = { tuning: o.tuneWindows, selection: o.selectionWindows, heldout: o.heldoutWindows }[set];
+    const seed = req.seed + { tuning: 0, selection: 2 * 7919, heldout: 7919 }[set];
+    const ref = await OfflineReference.open(req.policy, req.scheduler, windows, { seed, draws: 1, runner });
     return {
       blockIds: ref.blockIds,
       score: async (t) => (await ref.score(t))[o.measure],
       release: () => ref.release(),
     };
   }
-  const trials = set === 'tuning' ? o.trials : o.heldout;
+  const trials = { tuning: o.trials, selection: o.selection, heldout: o.heldout }[set];
   const loop = await ClosedLoopScorer.open(req.policy, runner);
   return {
     blockIds: loop.blockIds,
@@ -277,10 +220,33 @@ async function openScorer(req: TuneRequest, set: 'tuning' | 'heldout'): Promise<
   };
 }
 
+/** Opens a scorer, runs `use`, and releases the scorer on every path. */
+async function withScorer<T>(req: TuneRequest, set: ScoreSet, use: (s: TableScorer) => Promise<T>): Promise<T> {
+  checkAbort(req.signal);
+  const scorer = await openScorer(req, set);
+  try {
+    return await use(scorer);
+  } finally {
+    await scorer.release();
+  }
+}
+
+/** What a search found: the table, the schedule it belongs to, and the scores to report. */
+interface SearchOutcome {
+  readonly start: ScheduleMethod;
+  readonly startScores: Partial<Record<ScheduleMethod, number>>;
+  readonly startTable: Uint8Array;
+  readonly base: Schedule;
+  readonly table: Uint8Array;
+  readonly tune: { readonly start: number; readonly tuned: number };
+  readonly report: TuneSearchReport;
+}
+
 /**
- * Tunes a schedule at the cost target. O(iterations) evaluations of the objective on the tuning
- * set (a batched sampler run, or one closed-loop run of the trial episodes), plus the start
- * candidates and two held-out evaluations.
+ * Tunes a schedule at the cost target. The local search makes O(iterations) evaluations on the
+ * tuning set (a batched sampler run, or one closed-loop run of the trial episodes) after the starts;
+ * the population search `size` on the tuning set and up to `finalists + 1` on the selection set;
+ * both then two on the held-out set.
  * @throws BacError for an unusable or unreachable target; TuneCancelledError when aborted.
  */
 export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
@@ -292,45 +258,61 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
     );
   }
   const measure: TuneMeasure = req.objective.kind === 'offline' ? req.objective.measure : 'success';
+  const found =
+    req.search.kind === 'local' ? await localSearch(req, req.search) : await populationSearch(req, req.search);
   const K = profile.sampler.steps;
-  const options = { topN: req.topN, forceLast: req.forceLast, model: req.model, profileRef: req.profileRef };
+  return withScorer(req, 'heldout', async (held) => {
+    const heldStart = await held.score(found.startTable);
+    const heldTuned = await held.score(found.table);
+    checkAbort(req.signal);
+    return {
+      schedule: scheduleFromTable(found.base, found.table, K),
+      start: found.start,
+      startScores: found.startScores,
+      tune: found.tune,
+      heldout: { start: heldStart, tuned: heldTuned },
+      search: found.report,
+      measure,
+    };
+  });
+}
+
+function methodOptions(req: TuneRequest) {
+  return { topN: req.topN, forceLast: req.forceLast, model: req.model, profileRef: req.profileRef };
+}
+
+async function localSearch(req: TuneRequest, search: Extract<TuneSearch, { kind: 'local' }>): Promise<SearchOutcome> {
+  const { profile, target } = req;
+  const K = profile.sampler.steps;
   const candidates: { method: ScheduleMethod; schedule: Schedule }[] = [];
   let firstError: unknown;
   for (const method of TUNE_STARTS) {
     try {
-      candidates.push({ method, schedule: solveForTarget(method, profile, target, options).schedule });
+      candidates.push({ method, schedule: solveForTarget(method, profile, target, methodOptions(req)).schedule });
     } catch (e) {
       if (!(e instanceof BacError)) throw e;
       firstError ??= e;
     }
   }
   if (candidates.length === 0) throw firstError as BacError;
-  checkAbort(req.signal);
-  const tuning = await openScorer(req, 'tuning');
-  let startMethod: ScheduleMethod;
-  let startTable: Uint8Array;
-  let table: Uint8Array;
-  let best: number;
-  let startBest: number;
-  let accepted = 0;
-  const startScores: Partial<Record<ScheduleMethod, number>> = {};
-  try {
+  return withScorer(req, 'tuning', async (tuning) => {
     const n = tuning.blockIds.length;
     const tables = candidates.map((c) => updateTable(c.schedule, tuning.blockIds));
+    const startScores: Partial<Record<ScheduleMethod, number>> = {};
     let at = 0;
     for (let c = 0; c < candidates.length; c++) {
       checkAbort(req.signal);
       startScores[candidates[c]!.method] = await tuning.score(tables[c]!);
       if (startScores[candidates[c]!.method]! < startScores[candidates[at]!.method]!) at = c;
     }
-    startMethod = candidates[at]!.method;
-    startTable = tables[at]!;
-    table = startTable.slice();
-    best = startBest = startScores[startMethod]!;
+    const start = candidates[at]!;
+    let table = tables[at]!;
+    let best = startScores[start.method]!;
+    let accepted = 0;
     const fits = tableFits(profile, target, tuning.blockIds);
     const fixed = fixedStep(K, req.forceLast);
     const rng = new Rng(req.seed);
-    for (let it = 1; it <= req.iterations; it++) {
+    for (let it = 1; it <= search.iterations; it++) {
       checkAbort(req.signal);
       const next = randomFittingMove(rng, table, K, n, fixed, fits);
       if (next) {
@@ -341,30 +323,97 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
           accepted++;
         }
       }
-      req.onProgress?.({ iteration: it, iterations: req.iterations, best, accepted });
+      req.onProgress?.({ iteration: it, iterations: search.iterations, best, note: `${accepted} accepted` });
     }
-  } finally {
-    await tuning.release();
-  }
-  checkAbort(req.signal);
-  const held = await openScorer(req, 'heldout');
-  try {
-    const heldStart = await held.score(startTable);
-    const heldTuned = await held.score(table);
-    checkAbort(req.signal);
-    const startSchedule = candidates.find((c) => c.method === startMethod)!.schedule;
     return {
-      schedule: scheduleFromTable(startSchedule, table, K),
-      start: startMethod,
+      start: start.method,
       startScores,
-      tune: { start: startBest, tuned: best },
-      heldout: { start: heldStart, tuned: heldTuned },
-      accepted,
-      measure,
+      startTable: tables[at]!,
+      base: start.schedule,
+      table,
+      tune: { start: startScores[start.method]!, tuned: best },
+      report: { kind: 'local', iterations: search.iterations, accepted },
     };
-  } finally {
-    await held.release();
+  });
+}
+
+async function populationSearch(
+  req: TuneRequest,
+  search: Extract<TuneSearch, { kind: 'population' }>,
+): Promise<SearchOutcome> {
+  let done = 0;
+  let total = 0;
+  const { population, tuningScores } = await withScorer(req, 'tuning', async (tuning) => {
+    const candidates = tunePopulation(
+      req.profile,
+      req.target,
+      methodOptions(req),
+      tuning.blockIds,
+      search.size,
+      req.seed,
+    );
+    total = candidates.length + Math.min(search.finalists, candidates.length);
+    const scores: number[] = [];
+    for (const c of candidates) {
+      checkAbort(req.signal);
+      scores.push(await tuning.score(c.table));
+      req.onProgress?.({ iteration: ++done, iterations: total, best: Math.min(...scores), note: 'population' });
+    }
+    return { population: candidates, tuningScores: scores };
+  });
+  const startScores: Partial<Record<ScheduleMethod, number>> = {};
+  let startAt = -1;
+  population.forEach((c, i) => {
+    if (!c.isStart) return;
+    startScores[c.method] = tuningScores[i]!;
+    if (startAt < 0 || tuningScores[i]! < tuningScores[startAt]!) startAt = i;
+  });
+  if (startAt < 0) {
+    // No start solved at the target: the first family that did stands in.
+    startAt = 0;
+    startScores[population[0]!.method] = tuningScores[0]!;
   }
+  const finalists = finalistIndices(tuningScores, search.finalists, startAt);
+  total = population.length + finalists.length;
+  const selectionScores = await withScorer(req, 'selection', async (selection) => {
+    const scores: number[] = [];
+    for (const i of finalists) {
+      checkAbort(req.signal);
+      scores.push(await selection.score(population[i]!.table));
+      req.onProgress?.({
+        iteration: ++done,
+        iterations: total,
+        best: Math.min(...scores),
+        note: 'finalists on the selection set',
+      });
+    }
+    return scores;
+  });
+  // Best on the selection set; ties go to the better tuning score (finalists are in tuning order).
+  let chosenAt = 0;
+  selectionScores.forEach((s, j) => {
+    if (s < selectionScores[chosenAt]!) chosenAt = j;
+  });
+  const chosen = population[finalists[chosenAt]!]!;
+  const start = population[startAt]!;
+  return {
+    start: start.method,
+    startScores,
+    startTable: start.table,
+    base: chosen.base,
+    table: chosen.table,
+    tune: { start: tuningScores[startAt]!, tuned: tuningScores[finalists[chosenAt]!]! },
+    report: {
+      kind: 'population',
+      size: population.length,
+      chosen: chosen.label,
+      finalists: finalists.map((i, j) => ({
+        label: population[i]!.label,
+        tuning: tuningScores[i]!,
+        selection: selectionScores[j]!,
+      })),
+    },
+  };
 }
 
 /**

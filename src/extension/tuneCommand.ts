@@ -3,7 +3,15 @@ import * as vscode from 'vscode';
 import type { CostTarget } from '../core/cost-target';
 import { parseSchedule } from '../core/schedule-format';
 import { sameFile } from '../engine/fsutil';
-import { DEFAULT_TUNE_MEASURE, formatTuneScore, type TuneMeasure, type TuneProgress } from '../engine/tune';
+import {
+  DEFAULT_TUNE_MEASURE,
+  describeTuneSearch,
+  formatTuneScore,
+  type TuneMeasure,
+  type TuneProgress,
+  type TuneSearch,
+} from '../engine/tune';
+import { DEFAULT_POPULATION_FINALISTS, DEFAULT_POPULATION_SIZE } from '../engine/tune-population';
 import { DEFAULT_TUNE_ITERATIONS, DEFAULT_TUNE_TRIALS, DEFAULT_TUNE_WINDOWS, type TuneJob } from '../engine/tune-job';
 import { tuneInChildProcess, TuneProcessCancelledError, type TuneOutcome } from '../engine/tune-process';
 import { askChoiceUnlessGiven } from './ask';
@@ -15,8 +23,8 @@ import { SCHEDULE_EDITOR_VIEW_TYPE } from './scheduleEditor';
 
 /**
  * "BAC: Tune Schedule…": `bac tune` from the editor. Takes a `.bacprofile` (Explorer menu, or the
- * active schedule's linked profile, or a file dialog), asks for the target speedup and the
- * objective, and tunes in a child process (progress, cancel) that leaves no file unless it finished;
+ * active schedule's linked profile, or a file dialog), asks for the target speedup, the objective
+ * and the search, and tunes in a child process (progress, cancel) that leaves no file unless it finished;
  * the tuned schedule opens in the schedule editor. Thin: the search and its request are the
  * engine's (engine/tune.ts, engine/tune-job.ts).
  */
@@ -30,9 +38,15 @@ export interface TuneScheduleArgs {
   readonly by?: CostTarget['by'];
   /** What the search optimises; asked for when absent. */
   readonly measure?: TuneMeasure;
+  /** How to search; asked for when absent. */
+  readonly search?: TuneSearch['kind'];
   /** Where the schedule goes; asked for when absent. */
   readonly out?: string;
+  /** Local search steps. */
   readonly iterations?: number;
+  /** Population search: candidates, and how many of them are re-scored on the selection set. */
+  readonly population?: number;
+  readonly finalists?: number;
   readonly windows?: number;
   readonly trials?: number;
   readonly seed?: number;
@@ -74,6 +88,33 @@ export async function tuneScheduleCommand(
     { title, placeHolder: 'What the search optimises' },
   );
   if (measure === undefined) return undefined;
+  const searchKind = await askChoiceUnlessGiven<TuneSearch['kind']>(
+    args.search,
+    [
+      {
+        label: 'Local search',
+        description: `${args.iterations ?? DEFAULT_TUNE_ITERATIONS} iterations`,
+        detail: 'Starts from the best of Uniform, grid and BAC and keeps each change that scores better.',
+        value: 'local',
+      },
+      {
+        label: 'Population search',
+        description: `${args.population ?? DEFAULT_POPULATION_SIZE} candidates`,
+        detail: `Scores every schedule family and random variants of them once, re-scores the best ${args.finalists ?? DEFAULT_POPULATION_FINALISTS} on other ${measure === 'success' ? 'layouts' : 'windows'} and keeps the best there.`,
+        value: 'population',
+      },
+    ],
+    { title, placeHolder: 'How to search' },
+  );
+  if (searchKind === undefined) return undefined;
+  const search: TuneSearch =
+    searchKind === 'local'
+      ? { kind: 'local', iterations: args.iterations ?? DEFAULT_TUNE_ITERATIONS }
+      : {
+          kind: 'population',
+          size: args.population ?? DEFAULT_POPULATION_SIZE,
+          finalists: args.finalists ?? DEFAULT_POPULATION_FINALISTS,
+        };
   const out = args.out ?? (await askOut(title, profile));
   if (out === undefined) return undefined;
   if (await sameFile(out, profile)) {
@@ -89,26 +130,27 @@ export async function tuneScheduleCommand(
     measure,
     windows: args.windows ?? DEFAULT_TUNE_WINDOWS,
     trials: args.trials ?? DEFAULT_TUNE_TRIALS,
-    iterations: args.iterations ?? DEFAULT_TUNE_ITERATIONS,
+    search,
     seed: args.seed ?? 0,
     topN: 3,
     forceLast: true,
   };
-  log.info(
-    `tune: ${profile} → ${out}, target ${speedup}× by ${job.target.by}, ${measure}, ${job.iterations} iterations`,
-  );
+  log.info(`tune: ${profile} → ${out}, target ${speedup}× by ${job.target.by}, ${measure}, ${searchKind} search`);
   let outcome: TuneOutcome;
   try {
-    outcome = await withCancellableProgress(title, 'scoring the start schedules…', (signal, progress) =>
-      tuneInChildProcess(job, {
-        signal,
-        log: (line) => log.info(`tune: ${line}`),
-        onProgress: (p: TuneProgress) =>
-          progress.report({
-            message: `${p.iteration}/${p.iterations}: ${formatTuneScore(measure, p.best)}, ${p.accepted} accepted`,
-            increment: 100 / Math.max(1, p.iterations),
-          }),
-      }),
+    outcome = await withCancellableProgress(
+      title,
+      searchKind === 'local' ? 'scoring the start schedules…' : 'scoring the population…',
+      (signal, progress) =>
+        tuneInChildProcess(job, {
+          signal,
+          log: (line) => log.info(`tune: ${line}`),
+          onProgress: (p: TuneProgress) =>
+            progress.report({
+              message: `${p.iteration}/${p.iterations}: ${formatTuneScore(measure, p.best)}, ${p.note}`,
+              increment: 100 / Math.max(1, p.iterations),
+            }),
+        }),
     );
   } catch (e) {
     reportCommandFailure(log, e, e instanceof TuneProcessCancelledError, {
@@ -119,7 +161,7 @@ export async function tuneScheduleCommand(
     });
     return undefined;
   }
-  const words = `tuned from ${outcome.start}, ${outcome.accepted} of ${job.iterations} changes kept; held-out ${formatTuneScore(measure, outcome.heldout.start)} → ${formatTuneScore(measure, outcome.heldout.tuned)}`;
+  const words = `tuned from ${outcome.start}, ${describeTuneSearch(outcome.search)}; held-out ${formatTuneScore(measure, outcome.heldout.start)} → ${formatTuneScore(measure, outcome.heldout.tuned)}`;
   log.info(`tune: wrote ${out}: ${words}`);
   void vscode.window.showInformationMessage(`BAC: wrote ${basename(out)}: ${words}.`, 'Open').then((pick) => {
     if (pick) void vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(out), SCHEDULE_EDITOR_VIEW_TYPE);

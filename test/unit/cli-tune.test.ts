@@ -66,7 +66,51 @@ describe('bac tune (CLI)', () => {
     assert.match(r.stdout, /held-out windows: error /);
   });
 
+  it('--search population reports the chosen candidate and its finalists', async () => {
+    const r = await tune(
+      dir,
+      '--windows',
+      '2',
+      '--search',
+      'population',
+      '--population',
+      '7',
+      '--finalists',
+      '1',
+      '--out',
+      'p.bacschedule',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as {
+      search: { kind: string; size: number; chosen: string; finalists: { label: string }[] };
+    };
+    assert.equal(json.search.kind, 'population');
+    assert.equal(json.search.size, 7);
+    assert.ok(json.search.finalists.some((f) => f.label === json.search.chosen));
+    const text = await tune(
+      dir,
+      '--windows',
+      '2',
+      '--search',
+      'population',
+      '--population',
+      '6',
+      '--out',
+      'q.bacschedule',
+    );
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /chosen of 6 candidates \(\d finalists re-scored on the selection set\)/);
+  });
+
   for (const [argv, message] of [
+    [['--search', 'greedy'], /--search greedy is unknown, expected local or population/],
+    [['--finalists', '2'], /--finalists needs --search population/],
+    [
+      ['--search', 'population', '--iterations', '3'],
+      /--iterations counts local search steps: it needs --search local/,
+    ],
+    [['--search', 'population', '--population', '0'], /--population/],
     [['--measure', 'nope'], /--measure nope is unknown, expected one of .*success/],
     [['--trials', '5'], /--trials counts closed-loop episodes: it needs --measure success/],
     [['--measure', 'success', '--trials', '0'], /--trials/],

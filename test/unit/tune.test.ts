@@ -26,7 +26,7 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
   before(async () => {
     policy = await loadPolicy(join(root, 'fixtures/demo/policy.onnx'));
     const episodes = join(root, 'fixtures/demo/episodes/heldout.hdf5');
-    const windows: WindowSample[] = await loadWindows(policy, episodes, 6, 3);
+    const windows: WindowSample[] = await loadWindows(policy, episodes, 9, 3);
     const profile: Profile = syntheticProfile({ layers: 8, steps: 10, seed: 2 });
     request = {
       policy,
@@ -41,9 +41,10 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
         kind: 'offline',
         measure: 'firstAction',
         tuneWindows: windows.slice(0, 3),
-        heldoutWindows: windows.slice(3),
+        heldoutWindows: windows.slice(3, 6),
+        selectionWindows: windows.slice(6),
       },
-      iterations: 8,
+      search: { kind: 'local', iterations: 8 },
       seed: 5,
       threads: 1,
     };
@@ -77,18 +78,19 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
       TuneCancelledError,
     );
     assert.deepEqual(readdirSync(dir), []);
-    await tuneAndWrite({ ...request, iterations: 1 }, out);
+    await tuneAndWrite({ ...request, search: { kind: 'local', iterations: 1 } }, out);
     assert.deepEqual(readdirSync(dir), ['tuned.bacschedule']);
   });
 
   it('closed-loop success as the objective: paired trials, deterministic, within the cost target', async () => {
     const closedLoop: TuneRequest = {
       ...request,
-      iterations: 3,
+      search: { kind: 'local', iterations: 3 },
       objective: {
         kind: 'closedLoop',
         trials: { episodes: 6, seed: 700_000, noiseSeed: 5 },
         heldout: { episodes: 6, seed: 710_000, noiseSeed: 6 },
+        selection: { episodes: 6, seed: 730_000, noiseSeed: 7 },
       },
     };
     const a = await tuneSchedule(closedLoop);
@@ -117,6 +119,7 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
             kind: 'closedLoop',
             trials: { episodes: 64, seed: 700_000, noiseSeed: 5 },
             heldout: { episodes: 64, seed: 710_000, noiseSeed: 6 },
+            selection: { episodes: 64, seed: 730_000, noiseSeed: 7 },
           },
         },
         out,
@@ -124,6 +127,52 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
       TuneCancelledError,
     );
     assert.ok(!readdirSync(dir).includes('cancelled-loop.bacschedule'));
+  });
+
+  it('population search: deterministic, within the target, never worse than its start on the selection set', async () => {
+    const population: TuneRequest = { ...request, search: { kind: 'population', size: 9, finalists: 2 } };
+    const a = await tuneSchedule(population);
+    const b = await tuneSchedule(population);
+    assert.deepEqual(a.schedule.blocks.map(updateSteps), b.schedule.blocks.map(updateSteps));
+    assert.deepEqual(a.search, b.search);
+    assert.ok(scheduleSpeedup(a.schedule, 'flops') >= 2, `speedup ${scheduleSpeedup(a.schedule, 'flops')}`);
+    const search = a.search;
+    assert.equal(search.kind, 'population');
+    if (search.kind !== 'population') return;
+    assert.equal(search.size, 9);
+    const finalists = search.finalists;
+    assert.ok(finalists.length >= 2 && finalists.length <= 3, `${finalists.length} finalists`);
+    const chosen = finalists.find((f) => f.label === search.chosen);
+    assert.ok(chosen, 'the chosen candidate is a finalist');
+    const start = finalists.find((f) => f.label === a.start || f.label === `${a.start} (top-n 3)`);
+    assert.ok(start, `the start (${a.start}) is always a finalist: ${finalists.map((f) => f.label).join(', ')}`);
+    assert.ok(
+      finalists.every((f) => chosen.selection <= f.selection),
+      'the best on the selection set is kept',
+    );
+    assert.equal(a.tune.tuned, chosen.tuning);
+    for (const blk of a.schedule.blocks) {
+      assert.equal(updateSteps(blk)[0], 0);
+      assert.equal(updateSteps(blk).at(-1), 9, 'forceLast keeps the last step');
+    }
+  });
+
+  it('population search: cancel leaves no file', async () => {
+    const abort = new AbortController();
+    const out = join(dir, 'population.bacschedule');
+    await assert.rejects(
+      tuneAndWrite(
+        {
+          ...request,
+          search: { kind: 'population', size: 9, finalists: 2 },
+          signal: abort.signal,
+          onProgress: (p) => p.iteration === 3 && abort.abort(),
+        },
+        out,
+      ),
+      TuneCancelledError,
+    );
+    assert.ok(!readdirSync(dir).includes('population.bacschedule'));
   });
 
   it('an unreachable target is a user error before any model run', async () => {

@@ -4,7 +4,7 @@
  * an output that is the profile itself is refused and the profile left as it is.
  */
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { scheduleSpeedup } from '../../../src/core/cost-target';
 import { parseSchedule } from '../../../src/core/schedule-format';
@@ -26,6 +26,7 @@ async function tuneWorkspaceProfile(out: string, iterations: number, windows: nu
     profile: wsUri(WS.profile).fsPath,
     targetSpeedup: 4,
     measure: 'firstAction',
+    search: 'local',
     out,
     iterations,
     windows,
@@ -53,6 +54,36 @@ describe('BAC: Tune Schedule…', () => {
       [],
       'no temporary file is left',
     );
+  });
+
+  it('the population search runs in the tuning process and reports its choice', async function () {
+    this.timeout(300_000);
+    workerOrSkip(this);
+    const profile = wsUri(WS.profile).fsPath;
+    const out = join(dirname(profile), 'population.bacschedule');
+    try {
+      const result = await (
+        await api()
+      ).tuneSchedule({
+        profile,
+        targetSpeedup: 4,
+        measure: 'firstAction',
+        search: 'population',
+        population: 6,
+        finalists: 1,
+        windows: 1,
+        out,
+      });
+      assert.ok(result, 'the command returned its result (undefined: it failed; see the BAC log)');
+      const search = result.outcome.search;
+      assert.equal(search.kind, 'population');
+      if (search.kind === 'population') assert.ok(search.finalists.some((f) => f.label === search.chosen));
+      const parsed = parseSchedule(readFileSync(out, 'utf8'));
+      assert.ok(parsed.ok, 'the written file is a valid schedule');
+      assert.ok(scheduleSpeedup(parsed.schedule, 'flops') >= 4, 'the schedule meets the target');
+    } finally {
+      rmSync(out, { force: true });
+    }
   });
 
   it('refuses to write over the profile it tunes from', async function () {

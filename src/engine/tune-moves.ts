@@ -1,0 +1,129 @@
+import { costOf, type CostTarget } from '../core/cost-target';
+import { scheduleBaseCost } from '../core/cost';
+import type { Rng } from '../core/rng';
+import type { Profile, Schedule } from '../core/types';
+
+/**
+ * The moves a schedule search makes on update tables (row k, column i: block i recomputes at step
+ * k), and the checks that keep a table valid: within the cost target, step 0 (and the last step with
+ * forceLast) never changed. Shared by `bac tune`'s local and population searches and the fidelity
+ * study's random perturbations, so "a random move within the cost" means one thing everywhere.
+ */
+
+/** Σ_i |C(i)|·c_i of a table (blocks in `costs` order), the cost the target bounds. */
+function tableCost(table: Uint8Array, costs: readonly number[]): number {
+  const n = costs.length;
+  let s = 0;
+  for (let i = 0; i < table.length; i++) if (table[i]) s += costs[i % n]!;
+  return s;
+}
+
+/** A table's schedule: every block's updates as solver steps (origins of the start are not kept). */
+export function scheduleFromTable(base: Schedule, table: Uint8Array, K: number): Schedule {
+  const n = base.blocks.length;
+  const blocks = base.blocks.map((b, i) => {
+    const steps: number[] = [];
+    for (let k = 0; k < K; k++) if (table[k * n + i]) steps.push(k);
+    return { ...b, acs: steps, bua: [], manual: [], manualOff: [] };
+  });
+  const most = Math.max(...blocks.map((b) => b.acs.length));
+  return { ...base, solver: { ...base.solver, budget: most, topN: 0 }, blocks };
+}
+
+/** One proposal: toggles of (step, block) cells; null when the move does not apply. */
+function propose(rng: Rng, table: Uint8Array, K: number, n: number, fixed: (k: number) => boolean): number[] | null {
+  const cell = (k: number, i: number) => k * n + i;
+  const updatesOf = (i: number) => {
+    const s: number[] = [];
+    for (let k = 0; k < K; k++) if (table[cell(k, i)] && !fixed(k)) s.push(k);
+    return s;
+  };
+  const freeOf = (i: number) => {
+    const s: number[] = [];
+    for (let k = 0; k < K; k++) if (!table[cell(k, i)] && !fixed(k)) s.push(k);
+    return s;
+  };
+  const i = rng.int(n);
+  const kind = rng.int(4);
+  if (kind === 0) {
+    // shift one update by ±1…3 steps
+    const ups = updatesOf(i);
+    if (ups.length === 0) return null;
+    const k = ups[rng.int(ups.length)]!;
+    const to = k + (rng.int(2) ? 1 : -1) * (1 + rng.int(3));
+    if (to <= 0 || to >= K || fixed(to) || table[cell(to, i)]) return null;
+    return [cell(k, i), cell(to, i)];
+  }
+  if (kind === 1) {
+    // move an update of block i to another block j at a step j does not update
+    const j = rng.int(n);
+    const ups = updatesOf(i);
+    const free = freeOf(j);
+    if (j === i || ups.length === 0 || free.length === 0) return null;
+    return [cell(ups[rng.int(ups.length)]!, i), cell(free[rng.int(free.length)]!, j)];
+  }
+  const pool = kind === 2 ? freeOf(i) : updatesOf(i);
+  if (pool.length === 0) return null;
+  return [cell(pool[rng.int(pool.length)]!, i)];
+}
+
+/**
+ * `table` after one random move (see {@link tuneSchedule}) that keeps `fits` true; null when 200
+ * draws found none (bounded, so a table with no room cannot spin forever). `fixed` steps never
+ * change.
+ */
+export function randomFittingMove(
+  rng: Rng,
+  table: Uint8Array,
+  K: number,
+  n: number,
+  fixed: (k: number) => boolean,
+  fits: (t: Uint8Array) => boolean,
+): Uint8Array | null {
+  for (let tries = 0; tries < 200; tries++) {
+    const p = propose(rng, table, K, n, fixed);
+    if (!p) continue;
+    const next = table.slice();
+    for (const c of p) next[c] = next[c] ? 0 : 1;
+    if (fits(next)) return next;
+  }
+  return null;
+}
+
+/** Whether a table's block cost keeps the expected speedup ≥ X (blocks in `costs` order). */
+export function tableFits(
+  profile: Profile,
+  target: CostTarget,
+  blockIds: readonly string[],
+): (t: Uint8Array) => boolean {
+  const K = profile.sampler.steps;
+  const byId = new Map(profile.blocks.map((b) => [b.id, b]));
+  const cost = costOf(target.by);
+  const costs = blockIds.map((id) => cost(byId.get(id)!.cost));
+  const base = cost(scheduleBaseCost(profile));
+  const full = K * (base + costs.reduce((a, b) => a + b, 0));
+  return (t) => full / (K * base + tableCost(t, costs)) >= target.speedup;
+}
+
+/** Steps a search never changes: step 0, and step K−1 with forceLast. */
+export function fixedStep(K: number, forceLast: boolean): (k: number) => boolean {
+  return (k) => k === 0 || (forceLast && k === K - 1);
+}
+
+/**
+ * `table` after `moves` random fitting moves drawn from `rng` (a move that finds no room is
+ * skipped, so the result may have fewer).
+ */
+export function perturbTable(
+  rng: Rng,
+  table: Uint8Array,
+  moves: number,
+  K: number,
+  n: number,
+  fixed: (k: number) => boolean,
+  fits: (t: Uint8Array) => boolean,
+): Uint8Array {
+  let t = table;
+  for (let m = 0; m < moves; m++) t = randomFittingMove(rng, t, K, n, fixed, fits) ?? t;
+  return t;
+}

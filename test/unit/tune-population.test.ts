@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { scheduleSpeedup } from '../../src/core/cost-target';
+import { updateTable } from '../../src/engine/runner';
+import { scheduleFromTable } from '../../src/engine/tune-moves';
+import { finalistIndices, tunePopulation } from '../../src/engine/tune-population';
+import { syntheticProfile } from './helpers/synthetic-profile';
+
+describe('tune population', () => {
+  const profile = syntheticProfile({ layers: 6, steps: 10, seed: 4 });
+  const blockIds = profile.blocks.map((b) => b.id);
+  const target = { speedup: 2, by: 'flops' as const };
+  const o = { topN: 3, forceLast: true, model: profile.model, profileRef: null };
+  const K = profile.sampler.steps;
+
+  it('the families first (the local search starts among them), then perturbations up to the size', () => {
+    const p = tunePopulation(profile, target, o, blockIds, 14, 1);
+    assert.equal(p.length, 14);
+    const families = p.filter((c) => c.moves === 0);
+    assert.deepEqual(
+      families.map((c) => c.label),
+      ['uniform', 'grid', 'bac (top-n 3)', 'acs', 'unified', 'bac (top-n 6)'],
+    );
+    assert.deepEqual(
+      p.filter((c) => c.isStart).map((c) => c.method),
+      ['uniform', 'grid', 'bac'],
+    );
+    assert.deepEqual(
+      p.slice(6).map((c) => c.moves),
+      [3, 6, 9, 12, 3, 6, 9, 12],
+    );
+    assert.ok(p.slice(6).every((c) => c.label.endsWith(`+ ${c.moves} random moves`)));
+  });
+
+  it('every candidate is within the target and keeps step 0 and the forced last step', () => {
+    for (const c of tunePopulation(profile, target, o, blockIds, 30, 2)) {
+      const schedule = scheduleFromTable(c.base, c.table, K);
+      assert.ok(scheduleSpeedup(schedule, 'flops') >= 2 - 1e-9, `${c.label}: ${scheduleSpeedup(schedule, 'flops')}`);
+      for (let i = 0; i < blockIds.length; i++) {
+        assert.equal(c.table[i], 1, `${c.label}: block ${i} computes at step 0`);
+        assert.equal(c.table[(K - 1) * blockIds.length + i], 1, `${c.label}: block ${i} computes at the last step`);
+      }
+    }
+  });
+
+  it('same seed → same population; another seed → other perturbations; families unchanged', () => {
+    const a = tunePopulation(profile, target, o, blockIds, 12, 5);
+    const b = tunePopulation(profile, target, o, blockIds, 12, 5);
+    const c = tunePopulation(profile, target, o, blockIds, 12, 6);
+    assert.deepEqual(
+      a.map((x) => [...x.table]),
+      b.map((x) => [...x.table]),
+    );
+    assert.deepEqual(
+      a.slice(0, 6).map((x) => [...x.table]),
+      c.slice(0, 6).map((x) => [...x.table]),
+    );
+    assert.notDeepEqual(
+      a.slice(6).map((x) => [...x.table]),
+      c.slice(6).map((x) => [...x.table]),
+    );
+    // A perturbation differs from its family.
+    assert.ok(a.slice(6).some((x) => [...x.table].join() !== [...updateTable(x.base, blockIds)].join()));
+  });
+
+  it('a size below the families keeps every family', () => {
+    assert.equal(tunePopulation(profile, target, o, blockIds, 1, 0).length, 6);
+  });
+
+  it('top-n 6 asked for: no duplicate bac (top-n 6) family', () => {
+    const p = tunePopulation(profile, target, { ...o, topN: 6 }, blockIds, 1, 0);
+    assert.deepEqual(
+      p.map((c) => c.label),
+      ['uniform', 'grid', 'bac (top-n 6)', 'acs', 'unified'],
+    );
+  });
+
+  it('finalists: the lowest scores in order (ties: the earlier), and the start always among them', () => {
+    assert.deepEqual(finalistIndices([0.3, 0.1, 0.2, 0.1], 2, 1), [1, 3]);
+    assert.deepEqual(finalistIndices([0.3, 0.1, 0.2, 0.1], 2, 0), [1, 3, 0]);
+    assert.deepEqual(finalistIndices([0.3, 0.1], 5, 0), [1, 0]);
+  });
+});
