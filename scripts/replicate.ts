@@ -1,7 +1,8 @@
 /**
  * `npm run replicate`: the paper's experiment on our demo task, with the baselines every user has.
- * Closed-loop success and measured speedup for Full, Uniform, Unified ACS, ACS w/o BUA, BAC and Grid
- * (at Uniform's FLOPs) at budgets 5, 7, 10 and 20 of the policy's sampler (DDPM-100), the full
+ * Closed-loop success and measured speedup for Full, Uniform, Unified ACS, ACS w/o BUA, BAC, Grid and
+ * Tuned (both at Uniform's FLOPs; Tuned is `bac tune --measure success --search population` on the
+ * tune's own trial layouts) at budgets 5, 7, 10 and 20 of the policy's sampler (DDPM-100), the full
  * model at fewer steps (DDPM strided, DDIM, DPM-Solver++ at 10 and 5) and the configuration
  * `bac sweep` recommends, written to
  * docs/replication.md with the exact command, the machine and the date. Rows within 5 points of
@@ -13,13 +14,15 @@
  * (default 64), BAC_REPLICATE_SECOND_SET (close | all | none, default close),
  * BAC_REPLICATE_SWEEP_WINDOWS (the sweep's windows; default `bac sweep`'s), BAC_REPLICATE_SWEEP_MEASURE
  * (what the sweep recommends by; default closed-loop-failure), BAC_REPLICATE_MEASURE_WINDOWS
- * (windows of the offline-measures pass, default 64).
+ * (windows of the offline-measures pass, default 64), BAC_REPLICATE_TUNE_TRIALS (closed-loop episodes
+ * per candidate of the Tuned rows' search, default 400; 0: no Tuned rows), BAC_REPLICATE_TUNE_POPULATION
+ * (its candidates, default `bac tune`'s).
  * BAC_REPLICATE_SAMPLER and BAC_REPLICATE_STEPS sample with another sampler and K than the model's
  * (the paper's RDT experiment uses DPM-Solver++): the result then goes to
  * docs/replication-<sampler>-<K>.md, and docs/replication.md stays the DDPM-100 experiment.
  *
  * Resumable: every finished closed-loop run (one row on one seed set) and the sweep's recommendation
- * are recorded in fixtures/demo/results/<doc>.runs.json (committed: the per-episode outcomes behind
+ * and the Tuned rows' schedules are recorded in fixtures/demo/results/<doc>.runs.json (committed: the per-episode outcomes behind
  * the document). A run whose row, update table, episode count and seeds match a record is not run
  * again, so an interrupted replication continues where it stopped — also in another session.
  * BAC_REPLICATE_FRESH=1 ignores the record. BAC_REPLICATE_CLOSED_LOOP_ONLY=1 stops after the closed
@@ -32,6 +35,7 @@ import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildBaseline, BASELINE_LABELS, type BaselineKind } from '../src/core/baselines';
 import { solveAtBudget } from '../src/core/methods';
+import { scheduleSpeedup } from '../src/core/cost-target';
 import { formatSpeedup } from '../src/core/cost';
 import { describeTolerance, QUALITY_MEASURES, type QualityMeasureId } from '../src/core/quality';
 import { samplerLabel } from '../src/core/editor-view';
@@ -52,6 +56,8 @@ import { loadDemoWindows } from '../src/engine/demonstrations';
 import { measureReferenceDistances, type DistanceResult } from '../src/engine/reference-distance';
 import { spearman, spearmanPermutationP } from '../src/core/rank-correlation';
 import { Rng } from '../src/core/rng';
+import { closedLoopObjective, tuneSchedule, TUNE_TRIAL_LAYOUTS } from '../src/engine/tune';
+import { DEFAULT_POPULATION_FINALISTS, DEFAULT_POPULATION_SIZE } from '../src/engine/tune-population';
 import { describePytorchEager, measurePytorchEager } from './pytorch-eager';
 
 const root = resolve(__dirname, '..');
@@ -83,6 +89,8 @@ const SEED_SETS = [
 const CLOSE = 0.05;
 /** Windows, draws and seed of the offline-measures pass (docs/sweep.md's default distance pass is 64 × 8). */
 const measureWindows = Number(process.env.BAC_REPLICATE_MEASURE_WINDOWS ?? 64);
+const tuneTrials = Number(process.env.BAC_REPLICATE_TUNE_TRIALS ?? 400);
+const tunePopulation = Number(process.env.BAC_REPLICATE_TUNE_POPULATION ?? DEFAULT_POPULATION_SIZE);
 const MEASURE_DRAWS = 8;
 const MEASURE_SEED = 5;
 const DISCUSSION_MARKER =
@@ -127,6 +135,8 @@ interface RunsRecord {
     readonly closedLoop?: { readonly episodes: number; readonly seed: number; readonly noiseSeed: number };
     readonly schedule: string;
   };
+  /** The Tuned rows' schedules by tune key (see tunedAt): a tune takes minutes, a rerun reuses it. */
+  tuned?: Record<string, string>;
 }
 
 function readRuns(path: string, model: string): RunsRecord {
@@ -193,6 +203,45 @@ async function main(): Promise<void> {
     collisions: 0,
     timeouts: 0,
   });
+  /**
+   * `bac tune --measure success --search population` at Uniform(M)'s FLOPs, on the tune's own trial
+   * layouts (700000…, none of the rows'); recorded, since a tune runs thousands of episodes.
+   */
+  const tunedAt = async (M: number): Promise<Schedule> => {
+    const key = [refType, K, M, profileSamples, tuneTrials, tunePopulation, DEFAULT_POPULATION_FINALISTS].join('|');
+    const text = record.tuned?.[key];
+    const parsed = text === undefined ? null : parseSchedule(text);
+    if (parsed?.ok) return parsed.schedule;
+    const uniform = solveAtBudget('uniform', profile, M, {
+      topN,
+      forceLast: true,
+      model: profile.model,
+      profileRef: null,
+    });
+    console.log(
+      `tuning at Uniform S = ${M}'s FLOPs (population ${tunePopulation}, ${tuneTrials} trials per candidate)…`,
+    );
+    const tuned = await tuneSchedule({
+      policy,
+      scheduler,
+      profile,
+      target: { speedup: scheduleSpeedup(uniform, 'flops'), by: 'flops' },
+      forceLast: true,
+      topN,
+      model: profile.model,
+      profileRef: null,
+      objective: closedLoopObjective(tuneTrials, M),
+      search: { kind: 'population', size: tunePopulation, finalists: DEFAULT_POPULATION_FINALISTS },
+      seed: M,
+      threads,
+    });
+    console.log(
+      `tuned at S = ${M}: ${tuned.search.kind === 'population' ? tuned.search.chosen : tuned.start}, held-out success ${pct(1 - tuned.heldout.start)} (${tuned.start}) → ${pct(1 - tuned.heldout.tuned)}`,
+    );
+    record.tuned = { ...record.tuned, [key]: serializeSchedule(tuned.schedule) };
+    await saveRuns();
+    return tuned.schedule;
+  };
   const rows: Row[] = [row('Full', samplerName, null, buildBaseline('full', profile, profile.model, K, 0, false))];
   const kinds: BaselineKind[] = ['uniform', 'unified-acs', 'acs-no-bua', 'bac'];
   for (const M of budgets) {
@@ -201,6 +250,7 @@ async function main(): Promise<void> {
     // grid (issue: beat Uniform at equal cost): aligned per-block intervals at Uniform(M)'s FLOPs
     const gridOptions = { topN, forceLast: true, model: profile.model, profileRef: null };
     rows.push(row('Grid', samplerName, M, solveAtBudget('grid', profile, M, gridOptions)));
+    if (tuneTrials > 0) rows.push(row('Tuned', samplerName, M, await tunedAt(M)));
   }
   // The full model at fewer steps: what every user can do without any tool.
   for (const s of defaultSamplers({ sampler: refType, steps: K }).slice(1)) {
@@ -373,10 +423,15 @@ async function main(): Promise<void> {
     '',
     `Generated by \`npm run replicate\` on ${started.toISOString().slice(0, 10)} (${started.toISOString()}).`,
     '',
-    `- Command: \`BAC_REPLICATE_EPISODES=${episodes} BAC_REPLICATE_THREADS=${threads} BAC_REPLICATE_BUDGETS=${budgets.join(',')} BAC_REPLICATE_SECOND_SET=${secondSet}${samplerType ? ` BAC_REPLICATE_SAMPLER=${samplerType}` : ''}${steps ? ` BAC_REPLICATE_STEPS=${steps}` : ''} npm run replicate\``,
+    `- Command: \`BAC_REPLICATE_EPISODES=${episodes} BAC_REPLICATE_THREADS=${threads} BAC_REPLICATE_BUDGETS=${budgets.join(',')} BAC_REPLICATE_SECOND_SET=${secondSet}${samplerType ? ` BAC_REPLICATE_SAMPLER=${samplerType}` : ''}${steps ? ` BAC_REPLICATE_STEPS=${steps}` : ''}${tuneTrials === 400 ? '' : ` BAC_REPLICATE_TUNE_TRIALS=${tuneTrials}`}${tunePopulation === DEFAULT_POPULATION_SIZE ? '' : ` BAC_REPLICATE_TUNE_POPULATION=${tunePopulation}`} npm run replicate\``,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()}-${os.arch()}, Node ${process.version}, onnxruntime-node CPU, ${threads} intra-op threads; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end${Math.max(loadStart, loadEnd) > os.cpus().length * 0.75 ? ' — **the machine was shared with other work: measured speedups are under contention; rerun on a quiet machine before quoting them**' : ''}`,
     `- Policy: \`${modelPath.replace(root + '/', '')}\` (sha256 ${policy.info.sha256.slice(0, 12)}…), reference ${samplerName} (the policy was trained with ${samplerLabel(policy.info.metadata.sampler.type)}, K = ${policy.info.metadata.sampler.numInferenceSteps})`,
     `- Schedules: solved from a ${profileSamples}-sample profile of the held-out episodes (seed 0); BAC top-n = ${topN}, forceLast on. Fewer-step rows: the full model under the same training noise schedule with another sampler and K. Recommended: \`bac sweep\` defaults (${sweep.report.windows} windows × ${sweep.report.draws} noise draws${sweep.report.distanceSample ? `, distances on ${sweep.report.distanceSample.windows} × ${sweep.report.distanceSample.draws}` : ''}, ${describeTolerance(sweep.report.measure as QualityMeasureId, sweep.report.tolerance)}${sweep.report.closedLoop ? ` on ${sweep.report.closedLoop.episodes} closed-loop trial episodes per configuration, layouts ${sweep.report.closedLoop.seed}… (noise seed ${sweep.report.closedLoop.noiseSeed}), none of them the rows' below` : ''}; its measured speedup there ${sweep.report.measuredSpeedup.toFixed(2)}×)`,
+    ...(tuneTrials > 0
+      ? [
+          `- Tuned: \`bac tune --measure success --search population\` at Uniform(S)'s FLOPs from the same profile: ${tunePopulation} candidates (every family at that cost and seeded random perturbations of them) scored on ${tuneTrials} trial episodes each (layouts ${TUNE_TRIAL_LAYOUTS}…), the best ${DEFAULT_POPULATION_FINALISTS} and the best start re-scored on ${tuneTrials} more (layouts ${TUNE_TRIAL_LAYOUTS + 30_000}…); none of those layouts is a row's below.`,
+        ]
+      : []),
     `- Closed loop: ${episodes} episodes per seed set; set 1 layouts ${SEED_SETS[0]!.seed}…${SEED_SETS[0]!.seed + episodes - 1} (noise seed ${SEED_SETS[0]!.noiseSeed}), set 2 layouts ${SEED_SETS[1]!.seed}… (noise seed ${SEED_SETS[1]!.noiseSeed}) for every row within ${CLOSE * 100} points of another (judged again on the pooled rates after each pass); all unseen in training and held-out data; standard error √(p(1−p)/n); sampled with the per-step runners at the loop's batch (the chunk graph computes the same chunks within float32 sampler arithmetic, test/unit/closed-loop.test.ts)`,
     `- Paired test: McNemar exact (two-sided) against Full ${samplerName} on the same layouts; "b/c" = episodes only Full / only the row succeeded`,
     "- Measured speedup: chunk graphs (one ONNX Runtime call per chunk) at batch 1 on 8 held-out windows, same process, interleaved: cache rows in one pass against the faster of the full model's per-step loop and its chunk graph; fewer-step rows and the recommendation in another against the full model's chunk graph",
@@ -398,7 +453,12 @@ async function main(): Promise<void> {
       const order = ['Uniform', 'Unified ACS', 'ACS w/o BUA', 'BAC'].map((m) => `${m} ${pct(rate(at(m)))}`).join(', ');
       const bac = at('BAC');
       const t = pairedP(full, bac);
-      return `- S = ${M}: ${order}; BAC is ${Math.abs((rate(bac) - rate(full)) * 100).toFixed(1)} points ${rate(bac) >= rate(full) ? 'above' : 'below'} Full (${pct(rate(full))}), ${t.p < 0.05 ? 'significant' : 'not significant'} (p ${pText(t.p)}); the paper expects BAC ≈ Full ≥ Unified ACS ≥ Uniform and ACS w/o BUA below Unified ACS.`;
+      const tuned = rows.find((r) => r.method === 'Tuned' && r.budget === M);
+      const u = pairedP(tuned ?? bac, at('Uniform'));
+      const tunedText = tuned
+        ? ` At Uniform's FLOPs, Tuned ${pct(rate(tuned))} against Uniform's ${pct(rate(at('Uniform')))} (paired, n ${u.n}: ${u.b}/${u.c}, McNemar p ${pText(u.p)}).`
+        : '';
+      return `- S = ${M}: ${order}; BAC is ${Math.abs((rate(bac) - rate(full)) * 100).toFixed(1)} points ${rate(bac) >= rate(full) ? 'above' : 'below'} Full (${pct(rate(full))}), ${t.p < 0.05 ? 'significant' : 'not significant'} (p ${pText(t.p)}); the paper expects BAC ≈ Full ≥ Unified ACS ≥ Uniform and ACS w/o BUA below Unified ACS.${tunedText}`;
     }),
     ...fewerStepText(rows, full, recRow),
     '',
