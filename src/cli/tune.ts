@@ -156,7 +156,11 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
       },
       text:
         `wrote ${out}: tuned from ${r.start} (${measureLabel}), ${describeTuneSearch(r.search)}\n` +
-        `tuning ${sets}: ${show(r.tune.start)} → ${show(r.tune.tuned)}; held-out ${sets}: ${show(r.heldout.start)} → ${show(r.heldout.tuned)}\n` +
+        `tuning ${sets}: ${show(r.tune.start)} → ${show(r.tune.tuned)}` +
+        (r.search.kind === 'population'
+          ? `; selection ${sets}: ${show(r.search.selection.start)} → ${show(r.search.selection.tuned)}`
+          : '') +
+        `; held-out ${sets}: ${show(r.heldout.start)} → ${show(r.heldout.tuned)}\n` +
         `expected speedup ${formatSpeedup(summary.speedupFlops)} by FLOPs` +
         (summary.speedupTime === null ? '' : `, ${formatSpeedup(summary.speedupTime)} by time`),
     };

@@ -72,6 +72,8 @@ export type TuneSearchReport =
       readonly size: number;
       /** The candidate kept, e.g. `bac (top-n 3) + 6 random moves`. */
       readonly chosen: string;
+      /** Scores on the selection set of the start and of the chosen candidate. */
+      readonly selection: { readonly start: number; readonly tuned: number };
       /** Every finalist's scores on the tuning and the selection set, in tuning order. */
       readonly finalists: readonly { readonly label: string; readonly tuning: number; readonly selection: number }[];
     };
@@ -407,6 +409,7 @@ async function populationSearch(
       kind: 'population',
       size: population.length,
       chosen: chosen.label,
+      selection: { start: selectionScores[finalists.indexOf(startAt)]!, tuned: selectionScores[chosenAt]! },
       finalists: finalists.map((i, j) => ({
         label: population[i]!.label,
         tuning: tuningScores[i]!,

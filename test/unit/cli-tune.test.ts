@@ -101,6 +101,7 @@ describe('bac tune (CLI)', () => {
     );
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /chosen of 6 candidates \(\d finalists re-scored on the selection set\)/);
+    assert.match(text.stdout, /selection windows: error [^;]+ → error [^;]+; held-out windows: error /);
   });
 
   for (const [argv, message] of [

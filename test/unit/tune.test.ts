@@ -151,6 +151,9 @@ describe('bac tune (demo policy, DDIM-10, 3 windows)', () => {
       'the best on the selection set is kept',
     );
     assert.equal(a.tune.tuned, chosen.tuning);
+    assert.equal(search.selection.tuned, chosen.selection);
+    assert.equal(search.selection.start, start.selection);
+    assert.ok(search.selection.tuned <= search.selection.start);
     for (const blk of a.schedule.blocks) {
       assert.equal(updateSteps(blk)[0], 0);
       assert.equal(updateSteps(blk).at(-1), 9, 'forceLast keeps the last step');
