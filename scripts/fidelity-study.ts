@@ -474,7 +474,7 @@ async function main(): Promise<void> {
     regimes.length < FULL_SIZE.regimes;
   const sections: string[] = [];
   for (const regime of regimes) sections.push(...(await runRegime(regime, dir)));
-  const cmd = `npm run fidelity-study -- --regimes ${regimes.map((r) => r.name).join(',')} --per-level ${perLevel} --episodes ${episodes} --seed-sets ${seedSets} --windows ${nWindows} --draws ${draws} --threads ${threads} --tune-iterations ${flags['tune-iterations']}${tuneSearchKind === 'population' ? ` --tune-search population --tune-population ${flags['tune-population']} --tune-finalists ${flags['tune-finalists']}` : ''}${tuneMeasure === DEFAULT_TUNE_MEASURE ? '' : ` --tune-measure ${tuneMeasure}`}${tuneMeasure === 'success' ? ` --tune-trials ${flags['tune-trials']}` : ''}${flags.levels ? ` --levels ${flags.levels}` : ''}${seedBase === 500_000 ? '' : ` --seed-base ${seedBase}`}`;
+  const cmd = `npm run fidelity-study -- --regimes ${regimes.map((r) => r.name).join(',')} --per-level ${perLevel} --episodes ${episodes} --seed-sets ${seedSets} --windows ${nWindows} --draws ${draws} --threads ${threads}${tuneSearchKind === 'population' ? ` --tune-search population --tune-population ${flags['tune-population']} --tune-finalists ${flags['tune-finalists']}` : ` --tune-iterations ${flags['tune-iterations']}`}${tuneMeasure === DEFAULT_TUNE_MEASURE ? '' : ` --tune-measure ${tuneMeasure}`}${tuneMeasure === 'success' ? ` --tune-trials ${flags['tune-trials']}` : ''}${flags.levels ? ` --levels ${flags.levels}` : ''}${seedBase === 500_000 ? '' : ` --seed-base ${seedBase}`}`;
   const doc = [
     '# Fidelity study: which offline measure predicts closed-loop success?',
     '',

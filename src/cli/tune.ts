@@ -54,7 +54,10 @@ of them once, re-scores the best few on a separate selection set and keeps the b
       'N',
       `closed-loop episodes per evaluation with --measure success (default ${DEFAULT_TUNE_TRIALS})`,
     ),
-    search: valueOption('local|population', 'how to search (default local; see above)'),
+    search: valueOption(
+      'local|population',
+      'how to search (default: population with --measure success, else local; see above)',
+    ),
     iterations: valueOption(
       'N',
       `local search steps, one batched sampler run each (default ${DEFAULT_TUNE_ITERATIONS})`,
@@ -89,13 +92,13 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
     );
   const windows =
     values.windows === undefined ? DEFAULT_TUNE_WINDOWS : integerOption('tune', 'windows', values.windows, 1, 4096);
-  const search = searchOption(values);
   const measure = (values.measure ?? DEFAULT_TUNE_MEASURE) as TuneMeasure;
   if (measure !== 'success' && !(TUNE_MEASURES as readonly string[]).includes(measure))
     throw new UsageError(
       `--measure ${values.measure} is unknown, expected one of ${[...TUNE_MEASURES, 'success'].join(', ')}`,
       'tune',
     );
+  const search = searchOption(values, measure);
   if (values.trials !== undefined && measure !== 'success')
     throw new UsageError('--trials counts closed-loop episodes: it needs --measure success', 'tune');
   const trials =
@@ -169,9 +172,13 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
   }
 }
 
-/** The search the flags ask for; `--iterations` belongs to the local search, the others to the population. */
-function searchOption(values: Record<string, string | boolean | undefined>): TuneSearch {
-  const kind = values.search ?? 'local';
+/**
+ * The search the flags ask for; `--iterations` belongs to the local search, the others to the
+ * population. Closed-loop success defaults to the population search: on fresh layouts its schedule
+ * beat Uniform where the local search's did not (docs/tune-population-confirmation.md).
+ */
+function searchOption(values: Record<string, string | boolean | undefined>, measure: TuneMeasure): TuneSearch {
+  const kind = values.search ?? (measure === 'success' ? 'population' : 'local');
   if (kind !== 'local' && kind !== 'population')
     throw new UsageError(`--search ${String(kind)} is unknown, expected local or population`, 'tune');
   const text = (name: string): string | undefined => {

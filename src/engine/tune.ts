@@ -35,8 +35,9 @@ export const DEFAULT_TUNE_MEASURE: MeasureName = 'firstAction';
  * or closed-loop success in the demo simulator on fixed trial layouts (a policy of the demo task
  * only). The second exists because no offline measure ranked success in both sampler regimes of the
  * fidelity study. It is still a sample: the local search keeps a move on one more successful trial
- * episode, so it partly fits its own trials (docs/tune-confirmation.md); the held-out set, which no
- * search sees, says how much.
+ * episode, so it mostly fits its own trials (docs/tune-confirmation.md), while the population
+ * search's choice held up on fresh layouts (docs/tune-population-confirmation.md); the held-out
+ * set, which no search sees, says which happened.
  */
 
 /** What a tune minimises: an offline measure, or `success` (the closed loop's failure rate). */

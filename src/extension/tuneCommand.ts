@@ -14,7 +14,7 @@ import {
 import { DEFAULT_POPULATION_FINALISTS, DEFAULT_POPULATION_SIZE } from '../engine/tune-population';
 import { DEFAULT_TUNE_ITERATIONS, DEFAULT_TUNE_TRIALS, DEFAULT_TUNE_WINDOWS, type TuneJob } from '../engine/tune-job';
 import { tuneInChildProcess, TuneProcessCancelledError, type TuneOutcome } from '../engine/tune-process';
-import { askChoiceUnlessGiven } from './ask';
+import { askChoiceUnlessGiven, type Choice } from './ask';
 import { activeScheduleUri } from './commandSchedule';
 import { withCancellableProgress } from './cancellableProgress';
 import { reportCommandFailure } from './commandFailure';
@@ -88,22 +88,25 @@ export async function tuneScheduleCommand(
     { title, placeHolder: 'What the search optimises' },
   );
   if (measure === undefined) return undefined;
+  // Population first for closed-loop success: the search whose schedule held up on fresh layouts
+  // (docs/tune-population-confirmation.md); the quick pick's first item is the one Enter takes.
+  const searchChoices: Choice<TuneSearch['kind']>[] = [
+    {
+      label: 'Local search',
+      description: `${args.iterations ?? DEFAULT_TUNE_ITERATIONS} iterations`,
+      detail: 'Starts from the best of Uniform, grid and BAC and keeps each change that scores better.',
+      value: 'local',
+    },
+    {
+      label: 'Population search',
+      description: `${args.population ?? DEFAULT_POPULATION_SIZE} candidates`,
+      detail: `Scores every schedule family and random variants of them once, re-scores the best ${args.finalists ?? DEFAULT_POPULATION_FINALISTS} on other ${measure === 'success' ? 'layouts' : 'windows'} and keeps the best there.`,
+      value: 'population',
+    },
+  ];
   const searchKind = await askChoiceUnlessGiven<TuneSearch['kind']>(
     args.search,
-    [
-      {
-        label: 'Local search',
-        description: `${args.iterations ?? DEFAULT_TUNE_ITERATIONS} iterations`,
-        detail: 'Starts from the best of Uniform, grid and BAC and keeps each change that scores better.',
-        value: 'local',
-      },
-      {
-        label: 'Population search',
-        description: `${args.population ?? DEFAULT_POPULATION_SIZE} candidates`,
-        detail: `Scores every schedule family and random variants of them once, re-scores the best ${args.finalists ?? DEFAULT_POPULATION_FINALISTS} on other ${measure === 'success' ? 'layouts' : 'windows'} and keeps the best there.`,
-        value: 'population',
-      },
-    ],
+    measure === 'success' ? searchChoices.reverse() : searchChoices,
     { title, placeHolder: 'How to search' },
   );
   if (searchKind === undefined) return undefined;

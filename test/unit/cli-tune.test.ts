@@ -43,6 +43,8 @@ describe('bac tune (CLI)', () => {
       'success',
       '--trials',
       '4',
+      '--search',
+      'local',
       '--iterations',
       '1',
       '--out',
@@ -107,6 +109,7 @@ describe('bac tune (CLI)', () => {
   for (const [argv, message] of [
     [['--search', 'greedy'], /--search greedy is unknown, expected local or population/],
     [['--finalists', '2'], /--finalists needs --search population/],
+    [['--measure', 'success', '--iterations', '2'], /--iterations counts local search steps: it needs --search local/],
     [
       ['--search', 'population', '--iterations', '3'],
       /--iterations counts local search steps: it needs --search local/,
