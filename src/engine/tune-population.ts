@@ -18,7 +18,7 @@ import { fixedStep, perturbTable, tableFits } from './tune-moves';
 
 /** One candidate: an update table at the cost target, and the schedule it was made from. */
 export interface TuneCandidate {
-  /** e.g. `bac (top-n 3)` or `grid + 6 random moves`. */
+  /** e.g. `bac (top-n 3)` or `grid + 6 random moves (draw 2)`: unique within a population. */
   readonly label: string;
   /** The family's solver method. */
   readonly method: ScheduleMethod;
@@ -86,7 +86,7 @@ export function tunePopulation(
     const rng = new Rng(seed * 7919 + i + 1);
     population.push({
       ...family,
-      label: `${family.label} + ${moves} random moves`,
+      label: `${family.label} + ${moves} random moves (draw ${i + 1})`,
       moves,
       isStart: false,
       table: perturbTable(rng, family.table, moves, K, blockIds.length, fixed, fits),

@@ -71,7 +71,7 @@ export type TuneSearchReport =
   | {
       readonly kind: 'population';
       readonly size: number;
-      /** The candidate kept, e.g. `bac (top-n 3) + 6 random moves`. */
+      /** The candidate kept, e.g. `bac (top-n 3) + 6 random moves (draw 2)`. */
       readonly chosen: string;
       /** Scores on the selection set of the start and of the chosen candidate. */
       readonly selection: { readonly start: number; readonly tuned: number };

@@ -29,7 +29,8 @@ describe('tune population', () => {
       p.slice(6).map((c) => c.moves),
       [3, 6, 9, 12, 3, 6, 9, 12],
     );
-    assert.ok(p.slice(6).every((c) => c.label.endsWith(`+ ${c.moves} random moves`)));
+    assert.ok(p.slice(6).every((c, i) => c.label.endsWith(`+ ${c.moves} random moves (draw ${i + 1})`)));
+    assert.equal(new Set(p.map((c) => c.label)).size, p.length, 'labels are unique');
   });
 
   it('every candidate is within the target and keeps step 0 and the forced last step', () => {
