@@ -8,6 +8,7 @@ import {
   describeTuneSearch,
   formatTuneScore,
   tuneAndWrite,
+  TUNE_MAX_TRIALS,
   type TuneMeasure,
   type TuneSearch,
 } from '../engine/tune';
@@ -102,7 +103,9 @@ export async function tuneCommand(argv: readonly string[]): Promise<CommandResul
   if (values.trials !== undefined && measure !== 'success')
     throw new UsageError('--trials counts closed-loop episodes: it needs --measure success', 'tune');
   const trials =
-    values.trials === undefined ? DEFAULT_TUNE_TRIALS : integerOption('tune', 'trials', values.trials, 1, 100_000);
+    values.trials === undefined
+      ? DEFAULT_TUNE_TRIALS
+      : integerOption('tune', 'trials', values.trials, 1, TUNE_MAX_TRIALS);
   const seed = values.seed === undefined ? 0 : integerOption('tune', 'seed', values.seed, 0);
   const topN = values['top-n'] === undefined ? 3 : integerOption('tune', 'top-n', values['top-n'], 0);
   const threads = values.threads === undefined ? undefined : integerOption('tune', 'threads', values.threads, 1, 256);

@@ -115,8 +115,16 @@ export type TuneObjective =
  */
 export const TUNE_TRIAL_LAYOUTS = 700_000;
 
-/** The closed-loop objective of `bac tune --measure success`: `episodes` trials per evaluation. */
+/** Most trial episodes per evaluation: more would run the tuning layouts into the held-out ones. */
+export const TUNE_MAX_TRIALS = 10_000;
+
+/**
+ * The closed-loop objective of `bac tune --measure success`: `episodes` trials per evaluation.
+ * @throws BacError when `episodes` is not in 1…{@link TUNE_MAX_TRIALS}.
+ */
 export function closedLoopObjective(episodes: number, seed: number): TuneObjective {
+  if (!Number.isInteger(episodes) || episodes < 1 || episodes > TUNE_MAX_TRIALS)
+    throw new BacError(`${episodes} trial episodes per evaluation: expected an integer in 1…${TUNE_MAX_TRIALS}`);
   return {
     kind: 'closedLoop',
     trials: { episodes, seed: TUNE_TRIAL_LAYOUTS, noiseSeed: seed },

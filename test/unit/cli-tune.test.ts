@@ -118,6 +118,7 @@ describe('bac tune (CLI)', () => {
     [['--measure', 'nope'], /--measure nope is unknown, expected one of .*success/],
     [['--trials', '5'], /--trials counts closed-loop episodes: it needs --measure success/],
     [['--measure', 'success', '--trials', '0'], /--trials/],
+    [['--measure', 'success', '--trials', '10001'], /--trials/],
   ] as const) {
     it(`refuses ${argv.join(' ')} with one message and writes nothing`, async () => {
       const before = readdirSync(dir);
