@@ -68,9 +68,9 @@ function propose(rng: Rng, table: Uint8Array, K: number, n: number, fixed: (k: n
 }
 
 /**
- * `table` after one random move (see {@link tuneSchedule}) that keeps `fits` true; null when 200
- * draws found none (bounded, so a table with no room cannot spin forever). `fixed` steps never
- * change.
+ * `table` after one random move (shift an update, move it to another block, add or drop one) that
+ * keeps `fits` true; null when 200 draws found none (bounded, so a table with no room cannot spin
+ * forever). `fixed` steps never change.
  */
 export function randomFittingMove(
   rng: Rng,
