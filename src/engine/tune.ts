@@ -96,6 +96,7 @@ export type TuneObjective =
       readonly kind: 'offline';
       readonly measure: MeasureName;
       readonly tuneWindows: readonly WindowSample[];
+      /** Scored only by the population search; may be empty for the local search. */
       readonly selectionWindows: readonly WindowSample[];
       readonly heldoutWindows: readonly WindowSample[];
     }
