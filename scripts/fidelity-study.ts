@@ -319,10 +319,7 @@ async function runRegime(regime: Regime, dir: string): Promise<string[]> {
       // The tuned schedule replaces the last perturbation, so the level keeps its size.
       atLevel.splice(Math.min(atLevel.length, Math.max(1, perLevel - 1)), atLevel.length, {
         level,
-        family:
-          tuneMeasure === 'success'
-            ? `tuned for success (${tuned.search.kind === 'population' ? tuned.search.chosen : `from ${tuned.start}`}, ${describeSearch(regime.name)})`
-            : `tuned (${tuned.search.kind === 'population' ? tuned.search.chosen : `from ${tuned.start}`}, ${describeSearch(regime.name)})`,
+        family: `${tuneMeasure === 'success' ? 'tuned for success' : 'tuned'} (${tuned.search.kind === 'population' ? tuned.search.chosen : `from ${tuned.start}`}, ${describeSearch(regime.name)})`,
         schedule: tuned.schedule,
         loops: [],
         outcomes: [],

@@ -16,18 +16,25 @@ import { fixedStep, perturbTable, tableFits } from './tune-moves';
  * hill-climbing path whose every step can be noise.
  */
 
-/** One candidate: an update table at the cost target, and the schedule it was made from. */
-export interface TuneCandidate {
-  /** e.g. `bac (top-n 3)` or `grid + 6 random moves (draw 2)`: unique within a population. */
+/** A schedule family solved at the cost target. */
+export interface TuneFamily {
+  /** e.g. `uniform` or `bac (top-n 3)`. */
   readonly label: string;
   /** The family's solver method. */
   readonly method: ScheduleMethod;
+  /** Whether the local search starts from it (uniform, grid, bac at the request's top-n). */
+  readonly isStart: boolean;
+  /** The family's schedule (blocks, sampler, references). */
+  readonly base: Schedule;
+}
+
+/** One candidate: an update table at the cost target, and the family it was made from. */
+export interface TuneCandidate extends TuneFamily {
+  /** e.g. `bac (top-n 3)` or `grid + 6 random moves (draw 2)`: unique within a population. */
+  readonly label: string;
   /** Random moves applied to the family's schedule (0 for the family itself). */
   readonly moves: number;
-  /** Whether this is one of the local search's starts (uniform, grid, bac at the request's top-n). */
-  readonly isStart: boolean;
-  /** The family's schedule (blocks, sampler, references) that {@link TuneCandidate.table} updates. */
-  readonly base: Schedule;
+  /** The update table, which {@link TuneFamily.base} carries into a schedule. */
   readonly table: Uint8Array;
 }
 
@@ -40,20 +47,17 @@ export const DEFAULT_POPULATION_FINALISTS = 4;
 const movesOf = (i: number): number => 3 + (i % 4) * 3;
 
 /**
- * The population: the families that solve at the target (uniform, grid and bac at `o.topN` — the
- * local search's starts — then acs, unified, and bac at top-n 6 unless that is `o.topN`), followed
- * by perturbations of them in turn until there are `size` candidates (never fewer than the
- * families). Deterministic given `seed`.
+ * The families that solve at the target, in this order: uniform, grid and bac at `o.topN` (the
+ * local search's starts, all that `startsOnly` keeps), then acs, unified, and bac at top-n 6 unless
+ * that is `o.topN`. Pure solving, no model: an unreachable target fails before any model loads.
  * @throws BacError when no family solves at the target (the first family's message).
  */
-export function tunePopulation(
+export function solveTuneFamilies(
   profile: Profile,
   target: CostTarget,
   o: MethodOptions,
-  blockIds: readonly string[],
-  size: number,
-  seed: number,
-): TuneCandidate[] {
+  startsOnly = false,
+): TuneFamily[] {
   const families: { label: string; method: ScheduleMethod; isStart: boolean; options: MethodOptions }[] = [
     { label: 'uniform', method: 'uniform', isStart: true, options: o },
     { label: 'grid', method: 'grid', isStart: true, options: o },
@@ -64,21 +68,37 @@ export function tunePopulation(
       ? []
       : [{ label: 'bac (top-n 6)', method: 'bac' as const, isStart: false, options: { ...o, topN: 6 } }]),
   ];
-  const solved: TuneCandidate[] = [];
+  const solved: TuneFamily[] = [];
   let firstError: unknown;
-  for (const f of families) {
+  for (const { label, method, isStart, options } of startsOnly ? families.filter((f) => f.isStart) : families) {
     try {
-      const base = solveForTarget(f.method, profile, target, f.options).schedule;
-      solved.push({ ...f, moves: 0, base, table: updateTable(base, blockIds) });
+      solved.push({ label, method, isStart, base: solveForTarget(method, profile, target, options).schedule });
     } catch (e) {
       if (!(e instanceof BacError)) throw e;
       firstError ??= e;
     }
   }
   if (solved.length === 0) throw firstError as BacError;
+  return solved;
+}
+
+/**
+ * The population: the families (as solved), followed by perturbations of them in turn until there
+ * are `size` candidates (never fewer than the families). Deterministic given `seed`.
+ */
+export function tunePopulation(
+  families: readonly TuneFamily[],
+  profile: Profile,
+  target: CostTarget,
+  forceLast: boolean,
+  blockIds: readonly string[],
+  size: number,
+  seed: number,
+): TuneCandidate[] {
+  const solved: TuneCandidate[] = families.map((f) => ({ ...f, moves: 0, table: updateTable(f.base, blockIds) }));
   const K = profile.sampler.steps;
   const fits = tableFits(profile, target, blockIds);
-  const fixed = fixedStep(K, o.forceLast);
+  const fixed = fixedStep(K, forceLast);
   const population = solved.slice();
   for (let i = 0; population.length < size; i++) {
     const family = solved[i % solved.length]!;

@@ -1,6 +1,5 @@
 import { BacError } from '../core/errors';
 import { assertUsableTarget, type CostTarget } from '../core/cost-target';
-import { solveForTarget } from '../core/methods';
 import type { ScheduleMethod } from '../core/solver-params';
 import { Rng } from '../core/rng';
 import { serializeSchedule } from '../core/schedule-format';
@@ -13,7 +12,7 @@ import type { Policy } from './policy';
 import { updateTable } from './runner';
 import type { NoiseScheduler } from './samplers';
 import { fixedStep, randomFittingMove, scheduleFromTable, tableFits } from './tune-moves';
-import { finalistIndices, tunePopulation } from './tune-population';
+import { finalistIndices, solveTuneFamilies, tunePopulation } from './tune-population';
 
 /**
  * The offline measure `bac tune` minimises unless told otherwise: the error of the first executed
@@ -134,9 +133,6 @@ export function closedLoopObjective(episodes: number, seed: number): TuneObjecti
   };
 }
 
-/** The methods the local search may start from. */
-export const TUNE_STARTS: readonly ScheduleMethod[] = ['uniform', 'grid', 'bac'];
-
 /** Thrown when the signal aborts a tune; nothing has been written. */
 export class TuneCancelledError extends BacError {
   constructor() {
@@ -179,7 +175,7 @@ export interface TuneRequest {
  */
 export interface TuneResult {
   readonly schedule: Schedule;
-  /** The best of {@link TUNE_STARTS} on the tuning set: what the held-out numbers compare with. */
+  /** The best start (uniform, grid or bac; tune-population.ts) on the tuning set: what the held-out numbers compare with. */
   readonly start: ScheduleMethod;
   /** Score per start candidate on the tuning set. */
   readonly startScores: Readonly<Partial<Record<ScheduleMethod, number>>>;
@@ -296,20 +292,10 @@ function methodOptions(req: TuneRequest) {
 async function localSearch(req: TuneRequest, search: Extract<TuneSearch, { kind: 'local' }>): Promise<SearchOutcome> {
   const { profile, target } = req;
   const K = profile.sampler.steps;
-  const candidates: { method: ScheduleMethod; schedule: Schedule }[] = [];
-  let firstError: unknown;
-  for (const method of TUNE_STARTS) {
-    try {
-      candidates.push({ method, schedule: solveForTarget(method, profile, target, methodOptions(req)).schedule });
-    } catch (e) {
-      if (!(e instanceof BacError)) throw e;
-      firstError ??= e;
-    }
-  }
-  if (candidates.length === 0) throw firstError as BacError;
+  const candidates = solveTuneFamilies(profile, target, methodOptions(req), true);
   return withScorer(req, 'tuning', async (tuning) => {
     const n = tuning.blockIds.length;
-    const tables = candidates.map((c) => updateTable(c.schedule, tuning.blockIds));
+    const tables = candidates.map((c) => updateTable(c.base, tuning.blockIds));
     const startScores: Partial<Record<ScheduleMethod, number>> = {};
     let at = 0;
     for (let c = 0; c < candidates.length; c++) {
@@ -341,7 +327,7 @@ async function localSearch(req: TuneRequest, search: Extract<TuneSearch, { kind:
       start: start.method,
       startScores,
       startTable: tables[at]!,
-      base: start.schedule,
+      base: start.base,
       table,
       tune: { start: startScores[start.method]!, tuned: best },
       report: { kind: 'local', iterations: search.iterations, accepted },
@@ -353,13 +339,15 @@ async function populationSearch(
   req: TuneRequest,
   search: Extract<TuneSearch, { kind: 'population' }>,
 ): Promise<SearchOutcome> {
+  const families = solveTuneFamilies(req.profile, req.target, methodOptions(req));
   let done = 0;
   let total = 0;
   const { population, tuningScores } = await withScorer(req, 'tuning', async (tuning) => {
     const candidates = tunePopulation(
+      families,
       req.profile,
       req.target,
-      methodOptions(req),
+      req.forceLast,
       tuning.blockIds,
       search.size,
       req.seed,

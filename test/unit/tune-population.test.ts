@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { scheduleSpeedup } from '../../src/core/cost-target';
 import { updateTable } from '../../src/engine/runner';
 import { scheduleFromTable } from '../../src/engine/tune-moves';
-import { finalistIndices, tunePopulation } from '../../src/engine/tune-population';
+import { finalistIndices, solveTuneFamilies, tunePopulation } from '../../src/engine/tune-population';
 import { syntheticProfile } from './helpers/synthetic-profile';
 
 describe('tune population', () => {
@@ -12,9 +12,11 @@ describe('tune population', () => {
   const target = { speedup: 2, by: 'flops' as const };
   const o = { topN: 3, forceLast: true, model: profile.model, profileRef: null };
   const K = profile.sampler.steps;
+  const populationOf = (opts: typeof o, size: number, seed: number) =>
+    tunePopulation(solveTuneFamilies(profile, target, opts), profile, target, opts.forceLast, blockIds, size, seed);
 
   it('the families first (the local search starts among them), then perturbations up to the size', () => {
-    const p = tunePopulation(profile, target, o, blockIds, 14, 1);
+    const p = populationOf(o, 14, 1);
     assert.equal(p.length, 14);
     const families = p.filter((c) => c.moves === 0);
     assert.deepEqual(
@@ -34,7 +36,7 @@ describe('tune population', () => {
   });
 
   it('every candidate is within the target and keeps step 0 and the forced last step', () => {
-    for (const c of tunePopulation(profile, target, o, blockIds, 30, 2)) {
+    for (const c of populationOf(o, 30, 2)) {
       const schedule = scheduleFromTable(c.base, c.table, K);
       assert.ok(scheduleSpeedup(schedule, 'flops') >= 2 - 1e-9, `${c.label}: ${scheduleSpeedup(schedule, 'flops')}`);
       for (let i = 0; i < blockIds.length; i++) {
@@ -45,9 +47,9 @@ describe('tune population', () => {
   });
 
   it('same seed → same population; another seed → other perturbations; families unchanged', () => {
-    const a = tunePopulation(profile, target, o, blockIds, 12, 5);
-    const b = tunePopulation(profile, target, o, blockIds, 12, 5);
-    const c = tunePopulation(profile, target, o, blockIds, 12, 6);
+    const a = populationOf(o, 12, 5);
+    const b = populationOf(o, 12, 5);
+    const c = populationOf(o, 12, 6);
     assert.deepEqual(
       a.map((x) => [...x.table]),
       b.map((x) => [...x.table]),
@@ -64,12 +66,19 @@ describe('tune population', () => {
     assert.ok(a.slice(6).some((x) => [...x.table].join() !== [...updateTable(x.base, blockIds)].join()));
   });
 
+  it('the local search solves its starts only', () => {
+    assert.deepEqual(
+      solveTuneFamilies(profile, target, o, true).map((f) => f.label),
+      ['uniform', 'grid', 'bac (top-n 3)'],
+    );
+  });
+
   it('a size below the families keeps every family', () => {
-    assert.equal(tunePopulation(profile, target, o, blockIds, 1, 0).length, 6);
+    assert.equal(populationOf(o, 1, 0).length, 6);
   });
 
   it('top-n 6 asked for: no duplicate bac (top-n 6) family', () => {
-    const p = tunePopulation(profile, target, { ...o, topN: 6 }, blockIds, 1, 0);
+    const p = populationOf({ ...o, topN: 6 }, 1, 0);
     assert.deepEqual(
       p.map((c) => c.label),
       ['uniform', 'grid', 'bac (top-n 6)', 'acs', 'unified'],
