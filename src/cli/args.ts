@@ -4,8 +4,6 @@
  */
 import { BacError } from '../core/errors';
 import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../engine/ort';
-import type { FormatIssue } from '../core/json-validate';
-import { formatIssues } from '../core/schedule-format';
 
 /** A command-line mistake; the CLI adds a pointer to the command's `--help`. Exit code 1. */
 export class UsageError extends BacError {
@@ -16,17 +14,6 @@ export class UsageError extends BacError {
   ) {
     super(message);
     this.name = 'UsageError';
-  }
-}
-
-/** An input file that failed validation: every issue, each naming the field. Exit code 1. */
-export class FileIssuesError extends BacError {
-  constructor(
-    readonly file: string,
-    readonly issues: readonly FormatIssue[],
-  ) {
-    super(formatIssues(file, issues));
-    this.name = 'FileIssuesError';
   }
 }
 

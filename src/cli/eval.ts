@@ -16,11 +16,12 @@ import { writeFileAtomic } from './fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
 import { ModelRejectedError } from '../engine/ort';
 import { loadPolicy, policyScheduler } from '../engine/policy';
+import { loadProfile } from '../engine/profile-file';
 import { compareWithFewerSteps } from '../engine/sweep-measure';
 import { loadWindows } from '../engine/profiler';
 import { UsageError, windowSamplingOptions, type CommandResult } from './args';
 import { table } from './info';
-import { loadProfile, loadSchedule } from './load';
+import { loadSchedule } from './load';
 import { COMMON_OPTIONS, flagOption, parseCommand, valueOption } from './options';
 import { sweepTable } from './sweep';
 

@@ -1,11 +1,11 @@
 /**
- * Node file helpers of the CLI: the engine's hashing and atomic writes, plus reading inputs, with
- * file-system failures the user can fix turned into user errors (exit 1) naming the file.
+ * Node file helpers of the CLI: the engine's hashing and atomic writes, and the check of an output
+ * path, with file-system failures the user can fix turned into user errors (exit 1) naming the file.
  */
-import { readFile } from 'node:fs/promises';
 import { BacError } from '../core/errors';
 import {
   checkWritable,
+  fsUserError,
   sameFile,
   sha256File as engineSha256File,
   writeFileAtomic as engineWriteFileAtomic,
@@ -13,41 +13,6 @@ import {
 } from '../engine/fsutil';
 
 export { sha256Bytes } from '../engine/fsutil';
-
-/** File-system error codes caused by the user's input (missing file, permissions), not by a bug. */
-const USER_FS_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a parent is not a directory',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  ENAMETOOLONG: 'the name is too long',
-  ENOTEMPTY: 'a non-empty directory is in the way',
-};
-
-/**
- * Turns a user-caused file-system error into a {@link BacError} naming the file and a fix; other
- * errors are returned unchanged (they are internal errors).
- */
-export function fsUserError(e: unknown, file: string, action: string, fix: string): unknown {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const what = code ? USER_FS_ERRORS[code] : undefined;
-  return what ? new BacError(`${file}: cannot ${action}: ${what} (${code}), ${fix}`) : e;
-}
-
-/**
- * Reads a whole input file.
- * @throws BacError when it is missing or unreadable.
- */
-export async function readInput(file: string, expected: string): Promise<Uint8Array> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    throw fsUserError(e, file, 'read it', `expected ${expected}`);
-  }
-}
 
 /**
  * Lower-case hex sha256 of a file's bytes, streamed (models can be large). O(file size), O(1) memory.

@@ -6,10 +6,10 @@ import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { methodOf } from '../core/methods';
 import type { Profile, Schedule } from '../core/types';
 import { parseCommand } from './options';
-import { readInput } from './fsutil';
+import { readInput } from '../engine/fsutil';
 import { looksLikeProfile, scheduleFromBytes } from './load';
 import { parseProfile } from '../core/profile-format';
-import { FileIssuesError } from './args';
+import { FileIssuesError } from '../core/json-validate';
 import type { CommandResult } from './args';
 
 /** `bac info`'s usage and options (its `--help`). */

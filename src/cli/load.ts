@@ -1,27 +1,17 @@
 /**
- * Reading BAC files from disk into validated values, with user errors naming the file and field.
+ * Reading `.bacschedule` files from disk into validated values, with user errors naming the file
+ * and field, and telling a profile's bytes from a schedule's (profiles are read by the engine's
+ * profile-file.ts).
  */
-import { parseProfile } from '../core/profile-format';
+import { FileIssuesError } from '../core/json-validate';
 import { parseSchedule } from '../core/schedule-format';
-import type { Profile, Schedule } from '../core/types';
-import { FileIssuesError } from './args';
-import { readInput } from './fsutil';
+import type { Schedule } from '../core/types';
+import { readInput } from '../engine/fsutil';
 
 /** Whether bytes start like a `.bacprofile` (its 8-byte magic), so `bac info` can take either file. */
 export function looksLikeProfile(bytes: Uint8Array): boolean {
   const magic = 'BACPROF\0';
   return bytes.length >= 8 && [...magic].every((ch, i) => bytes[i] === ch.charCodeAt(0));
-}
-
-/**
- * Reads and validates a `.bacprofile`. Returns the profile and its bytes (for hashing).
- * @throws BacError / FileIssuesError naming the file and every issue.
- */
-export async function loadProfile(file: string): Promise<{ profile: Profile; bytes: Uint8Array }> {
-  const bytes = await readInput(file, 'a .bacprofile written by `bac profile` or BAC Studio');
-  const r = parseProfile(bytes);
-  if (!r.ok) throw new FileIssuesError(file, r.errors);
-  return { profile: r.profile, bytes };
 }
 
 /** Decodes UTF-8 strictly; a non-UTF-8 file is reported as one issue. */

@@ -3,8 +3,9 @@
  * 0 success, 1 user error (the message names the file, the field and the fix), 2 internal error.
  */
 import { isBacError } from '../core/errors';
+import { FileIssuesError } from '../core/json-validate';
 import { VERBOSE_ENV } from '../engine/ort';
-import { FileIssuesError, UsageError, type CommandResult } from './args';
+import { UsageError, type CommandResult } from './args';
 import { boundList, boundMessage, MAX_MESSAGE_BYTES, shortenQuotes } from './bounded-text';
 import { INFO_SPEC, infoCommand } from './info';
 import { COMPILE_SPEC, compileCommand } from './compile';

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { BacError } from '../core/errors';
-import { WriteInterruptedError } from '../engine/fsutil';
+import { fsUserError, WriteInterruptedError } from '../engine/fsutil';
 import { profileInChildProcess, ProfileCancelledError } from '../engine/profile-process';
 import { DEFAULT_L1_ELEMENTS } from '../engine/profile-protocol';
 import { SAMPLER_TYPES } from '../engine/samplers';
@@ -16,7 +16,7 @@ import {
   windowSamplingOptions,
   type CommandResult,
 } from './args';
-import { checkOutput, fsUserError } from './fsutil';
+import { checkOutput } from './fsutil';
 import { parseCommand, valueOption } from './options';
 
 /** Signals that cancel a profile (Ctrl-C, a terminating supervisor). */

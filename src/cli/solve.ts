@@ -9,10 +9,12 @@ import { checkSolverParams, MIN_BUDGET, MIN_TOP_N, SOLVER_DEFAULTS } from '../co
 import type { CostTarget } from '../core/cost-target';
 import { isScheduleMethod, SCHEDULE_METHODS, type ScheduleMethod } from '../core/solver-params';
 import type { FileRef, Schedule } from '../core/types';
+import { FileIssuesError } from '../core/json-validate';
+import { loadProfile } from '../engine/profile-file';
 import { describeCarriedEdits, solveAndWriteSchedule } from '../engine/schedule-service';
-import { FileIssuesError, optionalIntegerOption, UsageError, type CommandResult } from './args';
+import { optionalIntegerOption, UsageError, type CommandResult } from './args';
 import { sha256Bytes, sha256File, writeFileAtomic } from './fsutil';
-import { loadProfile, loadSchedule } from './load';
+import { loadSchedule } from './load';
 import { flagOption, parseCommand, valueOption } from './options';
 import { targetOption } from './target';
 

@@ -12,6 +12,7 @@ import {
   type TuneMeasure,
   type TuneSearch,
 } from '../engine/tune';
+import { loadProfile } from '../engine/profile-file';
 import { DEFAULT_POPULATION_FINALISTS, DEFAULT_POPULATION_SIZE } from '../engine/tune-population';
 import {
   DEFAULT_TUNE_ITERATIONS,
@@ -21,7 +22,6 @@ import {
   type TuneJob,
 } from '../engine/tune-job';
 import { integerOption, UsageError, type CommandResult } from './args';
-import { loadProfile } from './load';
 import { flagOption, parseCommand, valueOption } from './options';
 import { targetOption } from './target';
 

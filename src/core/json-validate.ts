@@ -10,6 +10,8 @@
  * per-value bookkeeping.
  */
 
+import { BacError } from './errors';
+
 /** Paths are `a.b[3].c` (`a["odd key"]` for keys that are not identifiers), the root is `''`. */
 export type JsonPath = string;
 
@@ -380,6 +382,20 @@ export interface FormatIssue {
  */
 export function formatIssues(file: string, issues: readonly FormatIssue[]): string {
   return issues.map((i) => (i.path ? `${file}: ${i.path}: ${i.message}` : `${file}: ${i.message}`)).join('\n');
+}
+
+/**
+ * A file that failed validation: a user error whose message is {@link formatIssues}, keeping the
+ * file and every issue so a caller can add issues of its own (e.g. `bac solve` on a written file).
+ */
+export class FileIssuesError extends BacError {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly FormatIssue[],
+  ) {
+    super(formatIssues(file, issues));
+    this.name = 'FileIssuesError';
+  }
 }
 
 /** `a.b`, with an empty parent giving `b`. */

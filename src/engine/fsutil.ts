@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, unlinkSync } from 'node:fs';
-import { open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { BacError } from '../core/errors';
 
 /**
  * Atomic writes and their temporary files. A write goes to a temp file in the target's directory
@@ -200,4 +201,40 @@ export function sha256File(path: string): Promise<string> {
 /** Lower-case hex sha256 of bytes in memory. */
 export function sha256Bytes(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** File-system error codes caused by the user's input (missing file, permissions), not by a bug. */
+const USER_FS_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a parent is not a directory',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  ENAMETOOLONG: 'the name is too long',
+  ENOTEMPTY: 'a non-empty directory is in the way',
+};
+
+/**
+ * Turns a user-caused file-system error into a {@link BacError} naming the file and a fix; other
+ * errors are returned unchanged (they are internal errors).
+ */
+export function fsUserError(e: unknown, file: string, action: string, fix: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const what = code ? USER_FS_ERRORS[code] : undefined;
+  return what ? new BacError(`${file}: cannot ${action}: ${what} (${code}), ${fix}`) : e;
+}
+
+/**
+ * Reads a whole input file; `expected` says what it should be (e.g. "a .bacschedule"), for the
+ * message when it cannot be read.
+ * @throws BacError when it is missing or unreadable for a reason the user can fix.
+ */
+export async function readInput(file: string, expected: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    throw fsUserError(e, file, 'read it', `expected ${expected}`);
+  }
 }

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { BacError } from '../core/errors';
+import { readInput } from './fsutil';
 import { inspectModel, type ModelInfo } from './onnx/inspect';
 import { loadOrt } from './ort';
 import { NoiseScheduler, type SamplerConfig } from './samplers';
@@ -39,17 +39,11 @@ function fixedDim(info: ModelInfo, input: string, axis: number, fallback: number
 
 /**
  * Reads and checks a policy file.
- * @throws BacError when the file is unreadable or breaks the model contract.
+ * @throws BacError when the file cannot be read for a reason the user can fix (missing, not
+ *   permitted…) or breaks the model contract.
  */
 export async function loadPolicy(path: string): Promise<Policy> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new BacError(
-      `${basename(path)}: cannot read the model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`,
-    );
-  }
+  const bytes = await readInput(path, 'a BAC-ready ONNX policy');
   const info = inspectModel(bytes, { name: basename(path) });
   const md = info.metadata;
   return {

@@ -1,13 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { CostTarget } from '../core/cost-target';
 import { BacError } from '../core/errors';
-import { formatIssues } from '../core/json-validate';
-import { parseProfile } from '../core/profile-format';
-import type { FileRef, Profile } from '../core/types';
+import type { FileRef } from '../core/types';
 import { sha256Bytes, sha256File } from './fsutil';
 import { relativePosix, resolveStored } from './paths';
 import { loadPolicy, policyScheduler } from './policy';
+import type { LoadedProfile } from './profile-file';
 import { loadWindows } from './profiler';
 import { closedLoopObjective, type TuneMeasure, type TuneObjective, type TuneRequest, type TuneSearch } from './tune';
 
@@ -43,30 +41,6 @@ export interface TuneJob {
   readonly topN: number;
   readonly forceLast: boolean;
   readonly threads?: number;
-}
-
-/** A `.bacprofile` read and validated, with its bytes (for the schedule's profile hash). */
-export interface LoadedProfile {
-  readonly profile: Profile;
-  readonly bytes: Uint8Array;
-}
-
-/**
- * Reads and validates the job's profile.
- * @throws BacError naming the file and every issue.
- */
-export async function readTuneProfile(path: string): Promise<LoadedProfile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new BacError(
-      `${path}: cannot read the profile (${(e as NodeJS.ErrnoException).code ?? String(e)}); pick a .bacprofile written by BAC: Profile Model or \`bac profile\``,
-    );
-  }
-  const r = parseProfile(bytes);
-  if (!r.ok) throw new BacError(formatIssues(path, r.errors));
-  return { profile: r.profile, bytes };
 }
 
 /**

@@ -6,11 +6,12 @@ import { serializeSchedule } from '../core/schedule-format';
 import { serveChildTask } from './child-task';
 import type { TuneProgress } from './tune';
 import { tuneSchedule } from './tune';
-import { prepareTune, readTuneProfile, type TuneJob } from './tune-job';
+import { loadProfile } from './profile-file';
+import { prepareTune, type TuneJob } from './tune-job';
 import type { TuneOutcome } from './tune-process';
 
 serveChildTask<TuneJob, TuneProgress, TuneOutcome>(async (job, hooks) => {
-  const request = await prepareTune(job, await readTuneProfile(job.profilePath));
+  const request = await prepareTune(job, await loadProfile(job.profilePath));
   const r = await tuneSchedule({ ...request, onProgress: (p) => hooks.progress(p) });
   return {
     scheduleText: serializeSchedule(r.schedule),

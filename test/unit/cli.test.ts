@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { FileIssuesError } from '../../src/cli/args';
 import { writeFileAtomic } from '../../src/cli/fsutil';
 import { runCli, type Command } from '../../src/cli/main';
+import { FileIssuesError } from '../../src/core/json-validate';
 import { serializeProfile } from '../../src/core/profile-format';
 import { syntheticProfile } from './helpers/synthetic-profile';
 

@@ -68,7 +68,7 @@ describe('bac sweep arguments', () => {
           '--out',
           join(tmpdir(), 'r.bacsweep'),
         ],
-        /cannot read the model/,
+        /no-such-model\.onnx: cannot read it: no such file or directory \(ENOENT\), expected a BAC-ready ONNX policy/,
       ],
     ];
     for (const [args, re] of cases) {
