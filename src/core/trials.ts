@@ -187,3 +187,11 @@ export function discordantPairs(first: readonly boolean[], second: readonly bool
   }
   return { b, c };
 }
+
+/**
+ * Fraction of episodes that failed, from per-episode outcomes (`true`: the episode succeeded): the
+ * closed-loop score both the tuner minimises and the sweep reports. NaN for no episodes.
+ */
+export function failureRate(succeeded: readonly boolean[]): number {
+  return succeeded.filter((s) => !s).length / succeeded.length;
+}

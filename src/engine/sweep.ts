@@ -22,7 +22,7 @@ import {
   type SweepConfig,
   type SweepReport,
 } from '../core/sweep-format';
-import { planPairedTrials } from '../core/trials';
+import { failureRate, planPairedTrials } from '../core/trials';
 import type { FileRef, Profile, Schedule } from '../core/types';
 import { assertDemoTaskPolicy } from './closed-loop';
 import { ClosedLoopScorer, type ClosedLoopTrials } from './closed-loop-trials';
@@ -336,7 +336,7 @@ export async function runSweep(
     quality: {
       ...r.quality,
       'reference-distance': distances[configId(r.config)]?.distance ?? null,
-      'closed-loop-failure': failureRate(loops[configId(r.config)]),
+      'closed-loop-failure': closedLoopFailure(loops[configId(r.config)]),
     },
   }));
   const recommendation = recommend(results, reference, o.measure, o.tolerance);
@@ -400,10 +400,10 @@ export async function runSweep(
 }
 
 /** Failure rate of recorded outcomes (`1` success) with its standard error over episodes; null when not run. */
-function failureRate(outcomes: string | undefined): QualityStat | null {
+function closedLoopFailure(outcomes: string | undefined): QualityStat | null {
   if (!outcomes) return null;
   const n = outcomes.length;
-  const p = [...outcomes].filter((c) => c !== '1').length / n;
+  const p = failureRate([...outcomes].map((c) => c === '1'));
   return { value: p, seedStd: null, windowSe: Math.sqrt((p * (1 - p)) / n) };
 }
 

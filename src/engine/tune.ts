@@ -3,6 +3,7 @@ import { assertUsableTarget, type CostTarget } from '../core/cost-target';
 import type { ScheduleMethod } from '../core/solver-params';
 import { Rng } from '../core/rng';
 import { serializeSchedule } from '../core/schedule-format';
+import { failureRate } from '../core/trials';
 import type { FileRef, Profile, Schedule } from '../core/types';
 import type { WindowSample } from './episodes';
 import { writeFileAtomic } from './fsutil';
@@ -217,8 +218,7 @@ async function openScorer(req: TuneRequest, set: ScoreSet): Promise<TableScorer>
     blockIds: loop.blockIds,
     score: async (t) => {
       try {
-        const won = await loop.outcomes(req.scheduler, t, trials, req.signal);
-        return won.filter((w) => !w).length / trials.episodes;
+        return failureRate(await loop.outcomes(req.scheduler, t, trials, req.signal));
       } catch (e) {
         if (e instanceof ClosedLoopCancelledError) throw new TuneCancelledError();
         throw e;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   discordantPairs,
+  failureRate,
   independentDiscordance,
   mcnemarExactP,
   mcnemarExactPower,
@@ -65,6 +66,12 @@ describe('paired outcomes', () => {
       c: 1,
     });
     assert.throws(() => discordantPairs([true], []), RangeError);
+  });
+
+  it('gives the failure rate as the fraction of episodes that did not succeed', () => {
+    assert.equal(failureRate([true, false, true, true, false]), 0.4);
+    assert.equal(failureRate([true, true]), 0);
+    assert.ok(Number.isNaN(failureRate([])));
   });
 });
 
