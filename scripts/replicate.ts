@@ -28,6 +28,7 @@
  * BAC_REPLICATE_FRESH=1 ignores the record. BAC_REPLICATE_CLOSED_LOOP_ONLY=1 stops after the closed
  * loop (no timing, no document): for a busy machine, the timing pass then runs on a quiet one.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { updateTableHash } from '../src/core/measured-speed';
 import { parseSchedule, serializeSchedule } from '../src/core/schedule-format';
@@ -39,7 +40,7 @@ import { scheduleSpeedup } from '../src/core/cost-target';
 import { formatSpeedup } from '../src/core/cost';
 import { describeTolerance, QUALITY_MEASURES, type QualityMeasureId } from '../src/core/quality';
 import { samplerLabel } from '../src/core/editor-view';
-import { chunkFlops, defaultSamplers, fullSchedule, isFullSchedule } from '../src/core/sweep';
+import { chunkFlops, defaultGrid, defaultSamplers, fullSchedule, isFullSchedule } from '../src/core/sweep';
 import { configId, configLabel, type SweepConfig } from '../src/core/sweep-format';
 import { discordantPairs, mcnemarExactP, planPairedTrials, describePlan } from '../src/core/trials';
 import type { Schedule } from '../src/core/types';
@@ -262,6 +263,11 @@ async function main(): Promise<void> {
   const sweepKey = [
     refType,
     K,
+    // the grid itself, so a record swept over another default grid is swept again
+    createHash('sha256')
+      .update(defaultGrid({ sampler: refType, steps: K }).map(configId).join())
+      .digest('hex')
+      .slice(0, 12),
     sweepWindows ?? 'default',
     sweepMeasure,
     DEFAULT_TOLERANCE[sweepMeasure],

@@ -7,7 +7,7 @@ import { relative, resolve } from 'node:path';
 import { formatSpeedup } from '../core/cost';
 import { BacError } from '../core/errors';
 import { describeTolerance, type QualityMeasureId, type QualityStat } from '../core/quality';
-import { defaultBudgets, defaultSamplers, gridOf, type SamplerAtK } from '../core/sweep';
+import { defaultBudgets, defaultSamplers, FEWER_STEPS, gridOf, type SamplerAtK } from '../core/sweep';
 import { configId, configLabel, type SweepResult } from '../core/sweep-format';
 import { formatQuality } from '../core/sweep-view';
 import { describePlan } from '../core/trials';
@@ -44,7 +44,7 @@ Interrupted sweeps resume from R.bacsweep.resume.json when rerun.`,
     samplers: valueOption(
       'LIST',
       "sampler-K list, e.g. ddpm-100,ddim-10,dpmsolver++-5 (default: the policy's",
-      'sampler, it at 10 and 5 steps, DDIM and DPM-Solver++ at 10 and 5)',
+      `sampler, it, DDPM, DDIM and DPM-Solver++ at ${FEWER_STEPS.join(', ')} steps)`,
     ),
     reference: valueOption('SK', "the reference sampler-K (default: the policy's own sampler and K)"),
     methods: valueOption('LIST', 'cache methods besides the full model: uniform,bac (default), or none'),

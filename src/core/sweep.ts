@@ -18,17 +18,28 @@ export interface SamplerAtK {
   readonly steps: number;
 }
 
-/** Cache budgets tried at K steps: none below 10 steps, ~⅓ and ½ up to 49, 10 and 20 beyond. */
+/**
+ * Cache budgets tried at K steps: none below 6 (step 0 and the last always update, so a shorter
+ * schedule has little left to skip), half the steps from 6 to 9, ~⅓ and ½ up to 49, 10 and 20 beyond.
+ */
 export function defaultBudgets(K: number): number[] {
-  if (K < 10) return [];
+  if (K < 6) return [];
+  if (K < 10) return [Math.floor(K / 2)];
   if (K < 50) return [Math.max(2, Math.round(K / 3)), Math.round(K / 2)];
   return [10, 20];
 }
 
 /**
+ * The step counts every sampler is tried at. 6 sits between 10 and 5 so that caching has a few-step
+ * sampler to add to (6 steps with 3 updates per block can be faster than 5 full steps at the same
+ * success); 4 is the fewest steps a user would still try.
+ */
+export const FEWER_STEPS: readonly number[] = [10, 6, 5, 4];
+
+/**
  * The samplers a default sweep tries for a policy shipped with `reference` (e.g. DDPM-100): the
- * reference, then its own sampler, DDPM (strided), DDIM and DPM-Solver++ at 10 and 5 steps; never
- * more steps than the reference.
+ * reference, then its own sampler, DDPM (strided), DDIM and DPM-Solver++ at {@link FEWER_STEPS};
+ * never more steps than the reference.
  */
 export function defaultSamplers(reference: SamplerAtK): SamplerAtK[] {
   const samplers: SamplerAtK[] = [reference];
@@ -37,13 +48,13 @@ export function defaultSamplers(reference: SamplerAtK): SamplerAtK[] {
       samplers.push(s);
   };
   for (const sampler of [reference.sampler, 'ddpm', 'ddim', 'dpmsolver++'])
-    for (const K of [10, 5]) add({ sampler, steps: K });
+    for (const K of FEWER_STEPS) add({ sampler, steps: K });
   return samplers;
 }
 
 /**
  * The default grid: {@link defaultSamplers} as the full model, and Uniform and BAC schedules at
- * {@link defaultBudgets} for every K ≥ 10. Sized so that the demo sweeps in minutes on a 2-core
+ * {@link defaultBudgets} for every K ≥ 6. Sized so that the demo sweeps in minutes on a 2-core
  * CPU (the reference and its cached variants dominate).
  */
 export function defaultGrid(reference: SamplerAtK): SweepConfig[] {

@@ -19,14 +19,23 @@ const d10bac: SweepConfig = { sampler: 'ddim', steps: 10, method: 'bac', budget:
 const d5: SweepConfig = { sampler: 'ddim', steps: 5, method: 'full', budget: null };
 
 describe('sweep grid', () => {
-  it('tries fewer-step samplers and caches at K ≥ 10 only', () => {
+  it('tries fewer-step samplers and caches at K ≥ 6 only', () => {
     assert.deepEqual(defaultBudgets(5), []);
+    assert.deepEqual(defaultBudgets(6), [3]);
     assert.deepEqual(defaultBudgets(10), [3, 5]);
     assert.deepEqual(defaultBudgets(100), [10, 20]);
     const grid = defaultGrid({ sampler: 'ddpm', steps: 100 });
     const ids = grid.map(configId);
     assert.equal(ids[0], 'ddpm-100/full');
-    for (const id of ['ddpm-10/full', 'ddpm-5/full', 'ddim-5/full', 'dpmsolver++-10/bac-3', 'ddpm-100/uniform-20'])
+    for (const id of [
+      'ddpm-10/full',
+      'ddpm-5/full',
+      'ddim-5/full',
+      'dpmsolver++-4/full',
+      'dpmsolver++-10/bac-3',
+      'dpmsolver++-6/bac-3',
+      'ddpm-100/uniform-20',
+    ])
       assert.ok(ids.includes(id), id);
     assert.ok(!ids.some((id) => id.startsWith('ddim-5/bac')), 'no caching at K = 5');
     assert.equal(new Set(ids).size, ids.length, 'no duplicates');
