@@ -57,7 +57,7 @@ import {
   type TuneObjective,
   type TuneSearch,
 } from '../src/engine/tune';
-import { fixedStep, perturbTable, scheduleFromTable, tableFits } from '../src/engine/tune-moves';
+import { moveSpace, perturbTable, scheduleFromTable } from '../src/engine/tune-moves';
 import { DEFAULT_POPULATION_FINALISTS, DEFAULT_POPULATION_SIZE } from '../src/engine/tune-population';
 import { discordantPairs, mcnemarExactP } from '../src/core/trials';
 import type { Env } from '../src/sim';
@@ -245,20 +245,12 @@ function levelSchedules(profile: Profile, level: number, o: MethodOptions, block
   }
   const bases = rows.slice();
   const K = profile.sampler.steps;
-  const fits = tableFits(profile, target, blockIds);
+  const space = moveSpace(profile, target, blockIds, true);
   for (let i = 0; rows.length < perLevel; i++) {
     const base = bases[i % bases.length]!;
     const rng = new Rng(1000 * level + i);
     const moves = 3 + (i % 4) * 3;
-    const table = perturbTable(
-      rng,
-      updateTable(base.schedule!, blockIds),
-      moves,
-      K,
-      blockIds.length,
-      fixedStep(K, true),
-      fits,
-    );
+    const table = perturbTable(rng, updateTable(base.schedule!, blockIds), moves, space);
     rows.push({
       level,
       family: `${base.family} + ${moves} random moves`,

@@ -68,62 +68,63 @@ function propose(rng: Rng, table: Uint8Array, K: number, n: number, fixed: (k: n
 }
 
 /**
- * `table` after one random move (shift an update, move it to another block, add or drop one) that
- * keeps `fits` true; null when 200 draws found none (bounded, so a table with no room cannot spin
- * forever). `fixed` steps never change.
+ * Where a search may move: tables of K rows × n blocks (model order), `fixed` steps never change,
+ * and a table is admissible while `fits` holds (its cost within the target). Built once per search
+ * by {@link moveSpace}, so every move checks the same rules.
  */
-export function randomFittingMove(
-  rng: Rng,
-  table: Uint8Array,
-  K: number,
-  n: number,
-  fixed: (k: number) => boolean,
-  fits: (t: Uint8Array) => boolean,
-): Uint8Array | null {
-  for (let tries = 0; tries < 200; tries++) {
-    const p = propose(rng, table, K, n, fixed);
-    if (!p) continue;
-    const next = table.slice();
-    for (const c of p) next[c] = next[c] ? 0 : 1;
-    if (fits(next)) return next;
-  }
-  return null;
+export interface MoveSpace {
+  readonly K: number;
+  readonly n: number;
+  readonly fixed: (k: number) => boolean;
+  readonly fits: (t: Uint8Array) => boolean;
 }
 
-/** Whether a table's block cost keeps the expected speedup ≥ X (blocks in `costs` order). */
-export function tableFits(
+/**
+ * The move space of tables over `blockIds` at `target`: step 0 (and step K−1 with forceLast)
+ * fixed, the block cost keeping the expected speedup ≥ X. O(blocks).
+ */
+export function moveSpace(
   profile: Profile,
   target: CostTarget,
   blockIds: readonly string[],
-): (t: Uint8Array) => boolean {
+  forceLast: boolean,
+): MoveSpace {
   const K = profile.sampler.steps;
   const byId = new Map(profile.blocks.map((b) => [b.id, b]));
   const cost = costOf(target.by);
   const costs = blockIds.map((id) => cost(byId.get(id)!.cost));
   const base = cost(scheduleBaseCost(profile));
   const full = K * (base + costs.reduce((a, b) => a + b, 0));
-  return (t) => full / (K * base + tableCost(t, costs)) >= target.speedup;
+  return {
+    K,
+    n: blockIds.length,
+    fixed: (k) => k === 0 || (forceLast && k === K - 1),
+    fits: (t) => full / (K * base + tableCost(t, costs)) >= target.speedup,
+  };
 }
 
-/** Steps a search never changes: step 0, and step K−1 with forceLast. */
-export function fixedStep(K: number, forceLast: boolean): (k: number) => boolean {
-  return (k) => k === 0 || (forceLast && k === K - 1);
+/**
+ * `table` after one random move (shift an update, move it to another block, add or drop one) that
+ * stays in `space`; null when 200 draws found none (bounded, so a table with no room cannot spin
+ * forever).
+ */
+export function randomFittingMove(rng: Rng, table: Uint8Array, space: MoveSpace): Uint8Array | null {
+  for (let tries = 0; tries < 200; tries++) {
+    const p = propose(rng, table, space.K, space.n, space.fixed);
+    if (!p) continue;
+    const next = table.slice();
+    for (const c of p) next[c] = next[c] ? 0 : 1;
+    if (space.fits(next)) return next;
+  }
+  return null;
 }
 
 /**
  * `table` after `moves` random fitting moves drawn from `rng` (a move that finds no room is
  * skipped, so the result may have fewer).
  */
-export function perturbTable(
-  rng: Rng,
-  table: Uint8Array,
-  moves: number,
-  K: number,
-  n: number,
-  fixed: (k: number) => boolean,
-  fits: (t: Uint8Array) => boolean,
-): Uint8Array {
+export function perturbTable(rng: Rng, table: Uint8Array, moves: number, space: MoveSpace): Uint8Array {
   let t = table;
-  for (let m = 0; m < moves; m++) t = randomFittingMove(rng, t, K, n, fixed, fits) ?? t;
+  for (let m = 0; m < moves; m++) t = randomFittingMove(rng, t, space) ?? t;
   return t;
 }

@@ -5,7 +5,7 @@ import { Rng } from '../core/rng';
 import type { ScheduleMethod } from '../core/solver-params';
 import type { Profile, Schedule } from '../core/types';
 import { updateTable } from './runner';
-import { fixedStep, perturbTable, tableFits } from './tune-moves';
+import { moveSpace, perturbTable } from './tune-moves';
 
 /**
  * The candidates of `bac tune --search population`: every schedule family at the cost target, then
@@ -96,9 +96,7 @@ export function tunePopulation(
   seed: number,
 ): TuneCandidate[] {
   const solved: TuneCandidate[] = families.map((f) => ({ ...f, moves: 0, table: updateTable(f.base, blockIds) }));
-  const K = profile.sampler.steps;
-  const fits = tableFits(profile, target, blockIds);
-  const fixed = fixedStep(K, forceLast);
+  const space = moveSpace(profile, target, blockIds, forceLast);
   const population = solved.slice();
   for (let i = 0; population.length < size; i++) {
     const family = solved[i % solved.length]!;
@@ -109,7 +107,7 @@ export function tunePopulation(
       label: `${family.label} + ${moves} random moves (draw ${i + 1})`,
       moves,
       isStart: false,
-      table: perturbTable(rng, family.table, moves, K, blockIds.length, fixed, fits),
+      table: perturbTable(rng, family.table, moves, space),
     });
   }
   return population;

@@ -12,7 +12,7 @@ import { OfflineReference, type MeasureName } from './offline-measures';
 import type { Policy } from './policy';
 import { updateTable } from './runner';
 import type { NoiseScheduler } from './samplers';
-import { fixedStep, randomFittingMove, scheduleFromTable, tableFits } from './tune-moves';
+import { moveSpace, randomFittingMove, scheduleFromTable } from './tune-moves';
 import { finalistIndices, solveTuneFamilies, tunePopulation } from './tune-population';
 
 /**
@@ -291,10 +291,8 @@ function methodOptions(req: TuneRequest) {
 
 async function localSearch(req: TuneRequest, search: Extract<TuneSearch, { kind: 'local' }>): Promise<SearchOutcome> {
   const { profile, target } = req;
-  const K = profile.sampler.steps;
   const candidates = solveTuneFamilies(profile, target, methodOptions(req), true);
   return withScorer(req, 'tuning', async (tuning) => {
-    const n = tuning.blockIds.length;
     const tables = candidates.map((c) => updateTable(c.base, tuning.blockIds));
     const startScores: Partial<Record<ScheduleMethod, number>> = {};
     let at = 0;
@@ -307,12 +305,11 @@ async function localSearch(req: TuneRequest, search: Extract<TuneSearch, { kind:
     let table = tables[at]!;
     let best = startScores[start.method]!;
     let accepted = 0;
-    const fits = tableFits(profile, target, tuning.blockIds);
-    const fixed = fixedStep(K, req.forceLast);
+    const space = moveSpace(profile, target, tuning.blockIds, req.forceLast);
     const rng = new Rng(req.seed);
     for (let it = 1; it <= search.iterations; it++) {
       checkAbort(req.signal);
-      const next = randomFittingMove(rng, table, K, n, fixed, fits);
+      const next = randomFittingMove(rng, table, space);
       if (next) {
         const score = await tuning.score(next);
         if (score < best) {
