@@ -16,7 +16,8 @@
  * (what the sweep recommends by; default closed-loop-failure), BAC_REPLICATE_MEASURE_WINDOWS
  * (windows of the offline-measures pass, default 64), BAC_REPLICATE_TUNE_TRIALS (closed-loop episodes
  * per candidate of the Tuned rows' search, default 400; 0: no Tuned rows), BAC_REPLICATE_TUNE_POPULATION
- * (its candidates, default `bac tune`'s).
+ * (its candidates, default `bac tune`'s), BAC_REPLICATE_TIMING_WINDOWS (held-out windows of the
+ * timing passes, default 32: with fewer, the speedups of one run move by ±15 % between runs).
  * BAC_REPLICATE_SAMPLER and BAC_REPLICATE_STEPS sample with another sampler and K than the model's
  * (the paper's RDT experiment uses DPM-Solver++): the result then goes to
  * docs/replication-<sampler>-<K>.md, and docs/replication.md stays the DDPM-100 experiment.
@@ -90,6 +91,7 @@ const SEED_SETS = [
 const CLOSE = 0.05;
 /** Windows, draws and seed of the offline-measures pass (docs/sweep.md's default distance pass is 64 × 8). */
 const measureWindows = Number(process.env.BAC_REPLICATE_MEASURE_WINDOWS ?? 64);
+const timingWindows = Number(process.env.BAC_REPLICATE_TIMING_WINDOWS ?? 32);
 const tuneTrials = Number(process.env.BAC_REPLICATE_TUNE_TRIALS ?? 400);
 const tunePopulation = Number(process.env.BAC_REPLICATE_TUNE_POPULATION ?? DEFAULT_POPULATION_SIZE);
 const MEASURE_DRAWS = 8;
@@ -391,7 +393,7 @@ async function main(): Promise<void> {
 
   // Measured speedup at batch 1 (the robot's case): cache rows in one interleaved pass against the
   // full model, fewer-step rows and the recommendation in another (each pass against the full model).
-  const windows = await loadWindows(policy, episodesPath, 8, 3);
+  const windows = await loadWindows(policy, episodesPath, timingWindows, 3);
   const cacheRows = rows.filter((r) => r.budget !== null && r.sampler === samplerName && !r.recommended);
   const ev = await evaluate(
     policy,
@@ -407,7 +409,14 @@ async function main(): Promise<void> {
     policy,
     episodesPath,
     isFullSchedule(recRow.schedule) ? [] : [{ config: configOf(recRow)!, schedule: recRow.schedule }],
-    { samples: 8, draws: 1, seed: 3, ep: 'cpu', reference: { sampler: refType, steps: K }, template: full.schedule },
+    {
+      samples: timingWindows,
+      draws: 1,
+      seed: 3,
+      ep: 'cpu',
+      reference: { sampler: refType, steps: K },
+      template: full.schedule,
+    },
   );
   for (const r of rows) {
     const c = configOf(r);
@@ -440,7 +449,7 @@ async function main(): Promise<void> {
       : []),
     `- Closed loop: ${episodes} episodes per seed set; set 1 layouts ${SEED_SETS[0]!.seed}…${SEED_SETS[0]!.seed + episodes - 1} (noise seed ${SEED_SETS[0]!.noiseSeed}), set 2 layouts ${SEED_SETS[1]!.seed}… (noise seed ${SEED_SETS[1]!.noiseSeed}) for every row within ${CLOSE * 100} points of another (judged again on the pooled rates after each pass); all unseen in training and held-out data; standard error √(p(1−p)/n); sampled with the per-step runners at the loop's batch (the chunk graph computes the same chunks within float32 sampler arithmetic, test/unit/closed-loop.test.ts)`,
     `- Paired test: McNemar exact (two-sided) against Full ${samplerName} on the same layouts; "b/c" = episodes only Full / only the row succeeded`,
-    "- Measured speedup: chunk graphs (one ONNX Runtime call per chunk) at batch 1 on 8 held-out windows, same process, interleaved: cache rows in one pass against the faster of the full model's per-step loop and its chunk graph; fewer-step rows and the recommendation in another against the full model's chunk graph",
+    `- Measured speedup: chunk graphs (one ONNX Runtime call per chunk) at batch 1 on ${timingWindows} held-out windows, same process, interleaved: cache rows in one pass against the faster of the full model's per-step loop and its chunk graph; fewer-step rows and the recommendation in another against the full model's chunk graph`,
     `- ${describePytorchEager(eager, fullMs, { label: samplerName, steps: K })}`,
     '',
     '| method | sampler | budget S | success (set 1) | success (all) ± SE | collisions | timeouts | expected speedup (FLOPs) | measured speedup | p vs Full |',
