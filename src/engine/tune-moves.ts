@@ -1,6 +1,7 @@
 import { costOf, type CostTarget } from '../core/cost-target';
 import { scheduleBaseCost } from '../core/cost';
 import type { Rng } from '../core/rng';
+import { composeBlock } from '../core/solve';
 import type { Profile, Schedule } from '../core/types';
 
 /**
@@ -18,16 +19,26 @@ function tableCost(table: Uint8Array, costs: readonly number[]): number {
   return s;
 }
 
-/** A table's schedule: every block's updates as solver steps (origins of the start are not kept). */
+/**
+ * A table's schedule, written as its start plus edits: the start's solver parameters and sets, the
+ * steps the search added as `manual` and those it removed as `manualOff`. So the file says which
+ * family the search started from and what it changed, and re-solving it with the same controls
+ * (the editor, `bac solve --out` over it) gives the same table instead of the start's. O(K · blocks).
+ */
 export function scheduleFromTable(base: Schedule, table: Uint8Array, K: number): Schedule {
   const n = base.blocks.length;
   const blocks = base.blocks.map((b, i) => {
-    const steps: number[] = [];
-    for (let k = 0; k < K; k++) if (table[k * n + i]) steps.push(k);
-    return { ...b, acs: steps, bua: [], manual: [], manualOff: [] };
+    const solved = new Set([...b.acs, ...b.bua]);
+    const manual: number[] = [];
+    const manualOff: number[] = [];
+    for (let k = 0; k < K; k++) {
+      const on = table[k * n + i] === 1;
+      if (on && !solved.has(k)) manual.push(k);
+      if (!on && solved.has(k)) manualOff.push(k);
+    }
+    return composeBlock(b.id, b.cost, b.acs, b.bua, { manual, manualOff });
   });
-  const most = Math.max(...blocks.map((b) => b.acs.length));
-  return { ...base, solver: { ...base.solver, budget: most, topN: 0 }, blocks };
+  return { ...base, blocks };
 }
 
 /** One proposal: toggles of (step, block) cells; null when the move does not apply. */

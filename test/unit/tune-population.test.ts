@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scheduleSpeedup } from '../../src/core/cost-target';
+import { methodOf, solveAtBudget } from '../../src/core/methods';
+import { manualEditsOf } from '../../src/core/solve';
 import { updateTable } from '../../src/engine/runner';
 import { scheduleFromTable } from '../../src/engine/tune-moves';
 import { finalistIndices, solveTuneFamilies, tunePopulation } from '../../src/engine/tune-population';
@@ -89,5 +91,23 @@ describe('tune population', () => {
     assert.deepEqual(finalistIndices([0.3, 0.1, 0.2, 0.1], 2, 1), [1, 3]);
     assert.deepEqual(finalistIndices([0.3, 0.1, 0.2, 0.1], 2, 0), [1, 3, 0]);
     assert.deepEqual(finalistIndices([0.3, 0.1], 5, 0), [1, 0]);
+  });
+
+  it('a tuned table is written as its start plus edits, and re-solving it keeps the table', () => {
+    for (const c of populationOf(o, 24, 3).filter((x) => x.moves > 0 && x.method !== 'grid')) {
+      const schedule = scheduleFromTable(c.base, c.table, K);
+      assert.deepEqual(updateTable(schedule, blockIds), c.table, c.label);
+      assert.deepEqual(schedule.solver, c.base.solver, 'the start family and its parameters');
+      const changed = schedule.blocks.reduce((a, b) => a + b.manual.length + b.manualOff.length, 0);
+      const start = updateTable(c.base, blockIds);
+      const differs = c.table.reduce((a, v, i) => a + (v !== start[i] ? 1 : 0), 0);
+      assert.equal(changed, differs, 'every changed cell is one edit');
+      const resolved = solveAtBudget(methodOf(schedule), profile, schedule.solver.budget, {
+        ...o,
+        topN: schedule.solver.topN,
+        edits: manualEditsOf(schedule),
+      });
+      assert.deepEqual(updateTable(resolved, blockIds), c.table, `${c.label}: re-solved with its own controls`);
+    }
   });
 });

@@ -106,9 +106,9 @@ export interface ScheduleFileBlock {
   readonly acs: Steps;
   /** Update steps added by the Bubbling Union Algorithm (error correction). */
   readonly bua: Steps;
-  /** Update steps added by hand. */
+  /** Update steps added by hand, or by bac tune on top of its start. */
   readonly manual: Steps;
-  /** Steps removed by hand (never 0); re-solving honours the removal. */
+  /** Steps removed by hand or by bac tune (never 0); re-solving honours the removal. */
   readonly manualOff: Steps;
   /**
    * FLOPs of one call of the block.
