@@ -244,7 +244,6 @@ function levelSchedules(profile: Profile, level: number, o: MethodOptions, block
     }
   }
   const bases = rows.slice();
-  const K = profile.sampler.steps;
   const space = moveSpace(profile, target, blockIds, true);
   for (let i = 0; rows.length < perLevel; i++) {
     const base = bases[i % bases.length]!;
@@ -254,7 +253,7 @@ function levelSchedules(profile: Profile, level: number, o: MethodOptions, block
     rows.push({
       level,
       family: `${base.family} + ${moves} random moves`,
-      schedule: scheduleFromTable(base.schedule!, table, K),
+      schedule: scheduleFromTable(base.schedule!, table),
       loops: [],
       outcomes: [],
     });

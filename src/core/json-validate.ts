@@ -1,6 +1,7 @@
 /**
- * Reading untrusted JSON files: a strict parser that sees numbers as written, and the issue
- * collector every file validator reports into.
+ * Reading untrusted JSON files, one idea in three parts: a strict parser that sees numbers as
+ * written, the issue collector every file validator reports into, and the error that carries a
+ * file's issues to the user ({@link FileIssuesError}).
  *
  * `JSON.parse` is not enough for files people edit: it rounds `99.99999999999999999` to 100 and
  * `1e-400` to 0 (both would pass as integers), silently keeps the last of two equal keys, and gives

@@ -23,9 +23,11 @@ function tableCost(table: Uint8Array, costs: readonly number[]): number {
  * A table's schedule, written as its start plus edits: the start's solver parameters and sets, the
  * steps the search added as `manual` and those it removed as `manualOff`. So the file says which
  * family the search started from and what it changed, and re-solving it with the same controls
- * (the editor, `bac solve --out` over it) gives the same table instead of the start's. O(K · blocks).
+ * (the editor, `bac solve --out` over it) gives the same table instead of the start's. `table` has
+ * the start's K rows and block columns. O(K · blocks).
  */
-export function scheduleFromTable(base: Schedule, table: Uint8Array, K: number): Schedule {
+export function scheduleFromTable(base: Schedule, table: Uint8Array): Schedule {
+  const K = base.sampler.steps;
   const n = base.blocks.length;
   const blocks = base.blocks.map((b, i) => {
     const solved = new Set([...b.acs, ...b.bua]);

@@ -268,13 +268,12 @@ export async function tuneSchedule(req: TuneRequest): Promise<TuneResult> {
   const measure: TuneMeasure = req.objective.kind === 'offline' ? req.objective.measure : 'success';
   const found =
     req.search.kind === 'local' ? await localSearch(req, req.search) : await populationSearch(req, req.search);
-  const K = profile.sampler.steps;
   return withScorer(req, 'heldout', async (held) => {
     const heldStart = await held.score(found.startTable);
     const heldTuned = await held.score(found.table);
     checkAbort(req.signal);
     return {
-      schedule: scheduleFromTable(found.base, found.table, K),
+      schedule: scheduleFromTable(found.base, found.table),
       start: found.start,
       startScores: found.startScores,
       tune: found.tune,

@@ -39,7 +39,7 @@ describe('tune population', () => {
 
   it('every candidate is within the target and keeps step 0 and the forced last step', () => {
     for (const c of populationOf(o, 30, 2)) {
-      const schedule = scheduleFromTable(c.base, c.table, K);
+      const schedule = scheduleFromTable(c.base, c.table);
       assert.ok(scheduleSpeedup(schedule, 'flops') >= 2 - 1e-9, `${c.label}: ${scheduleSpeedup(schedule, 'flops')}`);
       for (let i = 0; i < blockIds.length; i++) {
         assert.equal(c.table[i], 1, `${c.label}: block ${i} computes at step 0`);
@@ -95,7 +95,7 @@ describe('tune population', () => {
 
   it('a tuned table is written as its start plus edits, and re-solving it keeps the table', () => {
     for (const c of populationOf(o, 24, 3).filter((x) => x.moves > 0 && x.method !== 'grid')) {
-      const schedule = scheduleFromTable(c.base, c.table, K);
+      const schedule = scheduleFromTable(c.base, c.table);
       assert.deepEqual(updateTable(schedule, blockIds), c.table, c.label);
       assert.deepEqual(schedule.solver, c.base.solver, 'the start family and its parameters');
       const changed = schedule.blocks.reduce((a, b) => a + b.manual.length + b.manualOff.length, 0);
