@@ -6,7 +6,8 @@ import type { FileRef } from './types';
 
 /**
  * The `.bacsweep` report (JSON) of `bac sweep`: every configuration of sampler × K × cache method ×
- * budget measured on the same observation windows and noise draws, its measured cost against the
+ * budget, and any schedules included beside that grid, measured on the same observation windows and
+ * noise draws, its measured cost against the
  * reference configuration, its offline quality measures, the Pareto front and the recommendation.
  * Documented field by field in docs/sweep.md; this module is its one definition (types, writer,
  * reader).
@@ -19,7 +20,8 @@ export const SWEEP_VERSION = 1;
 
 /**
  * How a configuration caches: the full model, a schedule built by one method at budget S, or a
- * given schedule (`bac eval`'s input, whatever made it; its budget is the schedule's).
+ * given schedule (`bac eval`'s input or `bac sweep --include`, whatever made it; its budget is the
+ * schedule's).
  */
 export type SweepMethod = 'full' | 'uniform' | 'bac' | 'schedule';
 
@@ -32,6 +34,13 @@ export interface SweepConfig {
   readonly method: SweepMethod;
   /** S: the cache method's budget (updates per block); null for `full`. */
   readonly budget: number | null;
+  /**
+   * An included schedule (`bac sweep --include`, method `schedule` only): its path relative to the
+   * report, POSIX. Part of the configuration's identity, since two included schedules may share
+   * sampler, K and budget. Absent for every other configuration (and in reports written before
+   * `--include`), so those serialise as before.
+   */
+  readonly file?: string;
 }
 
 /** What was measured for one configuration. */
@@ -101,14 +110,18 @@ export interface SweepReport {
   readonly notes: readonly string[];
 }
 
-/** Stable id of a configuration, e.g. `ddim-10/bac-3`, `ddpm-100/full`. */
+/**
+ * Stable id of a configuration, e.g. `ddim-10/bac-3`, `ddpm-100/full`, and for an included schedule
+ * `dpmsolver++-6/schedule-3@tuned.bacschedule`. Unique within a report as long as `file` is.
+ */
 export function configId(c: SweepConfig): string {
-  return `${c.sampler}-${c.steps}/${c.method}${c.budget === null ? '' : `-${c.budget}`}`;
+  const file = c.file === undefined ? '' : `@${c.file}`;
+  return `${c.sampler}-${c.steps}/${c.method}${c.budget === null ? '' : `-${c.budget}`}${file}`;
 }
 
-/** Label for tables and charts, e.g. `DDIM-10 · BAC S=3`. */
+/** Label for tables and charts, e.g. `DDIM-10 · BAC S=3`, `DPM-Solver++-6 · tuned.bacschedule S=3`. */
 export function configLabel(c: SweepConfig): string {
-  const names = { bac: 'BAC', uniform: 'Uniform', schedule: 'this schedule' };
+  const names = { bac: 'BAC', uniform: 'Uniform', schedule: c.file ?? 'this schedule' };
   const method = c.method === 'full' ? 'full' : `${names[c.method]} S=${c.budget}`;
   return `${samplerLabel(c.sampler)}-${c.steps} · ${method}`;
 }
@@ -124,14 +137,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function checkConfig(v: unknown, where: string): SweepConfig {
   if (!isObject(v)) throw new BacError(`${where} must be an object {sampler, steps, method, budget}`);
-  const { sampler, steps, method, budget } = v;
+  const { sampler, steps, method, budget, file } = v;
   if (typeof sampler !== 'string') throw new BacError(`${where}.sampler must be a sampler name`);
   if (!Number.isInteger(steps) || (steps as number) < 1) throw new BacError(`${where}.steps must be an integer ≥ 1`);
   if (method !== 'full' && method !== 'uniform' && method !== 'bac' && method !== 'schedule')
     throw new BacError(`${where}.method must be full, uniform, bac or schedule`);
   if (method === 'full' ? budget !== null : !Number.isInteger(budget))
     throw new BacError(`${where}.budget must be ${method === 'full' ? 'null for full' : 'an integer'}`);
-  return { sampler, steps: steps as number, method, budget: budget as number | null };
+  if (file !== undefined && (method !== 'schedule' || typeof file !== 'string' || file === ''))
+    throw new BacError(`${where}.file must be a schedule's path, and only with method schedule`);
+  const config: SweepConfig = { sampler, steps: steps as number, method, budget: budget as number | null };
+  return file === undefined ? config : { ...config, file };
 }
 
 function checkFinite(v: unknown, where: string): void {
@@ -164,7 +180,9 @@ export function parseSweepReport(text: string, file = 'sweep report'): SweepRepo
     root.results.forEach((r: unknown, i: number) => {
       const where = `results[${i}]`;
       if (!isObject(r)) throw new BacError(`${where} must be an object`);
-      ids.add(configId(checkConfig(r.config, `${where}.config`)));
+      const id = configId(checkConfig(r.config, `${where}.config`));
+      if (ids.has(id)) throw new BacError(`${where} repeats configuration ${id}`);
+      ids.add(id);
       for (const k of ['updates', 'expectedSpeedupFlops', 'chunkMs', 'measuredSpeedup'])
         checkFinite(r[k], `${where}.${k}`);
       if (!isObject(r.quality)) throw new BacError(`${where}.quality must be an object`);

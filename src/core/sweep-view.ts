@@ -13,10 +13,20 @@ import type { Schedule } from './types';
  * when applied to a schedule file. Pure.
  */
 
-/** Whether a point can be written into a schedule without its profile: full, Uniform, the recommendation. */
+/**
+ * The schedule file (path relative to the report) that point `id` runs when it is not built from
+ * the report alone: the recommendation's written schedule, else an included schedule's own file;
+ * null for the other points. The host reads it before {@link scheduleForSweepPoint}. O(results).
+ */
+export function pointScheduleFile(report: SweepReport, id: string): string | null {
+  if (id === report.recommendation && report.recommendedSchedule) return report.recommendedSchedule;
+  return report.results.find((x) => configId(x.config) === id)?.config.file ?? null;
+}
+
+/** Whether a point can be written into a schedule: full, Uniform, or one with a schedule file. */
 function applicable(report: SweepReport, id: string): boolean {
   const r = report.results.find((x) => configId(x.config) === id);
-  return !!r && (r.config.method === 'full' || r.config.method === 'uniform' || id === report.recommendation);
+  return !!r && (r.config.method === 'full' || r.config.method === 'uniform' || pointScheduleFile(report, id) !== null);
 }
 
 /**
@@ -66,15 +76,17 @@ export function sweepPanelState(report: SweepReport, fileName: string, target: s
 
 /**
  * The schedule point `id` of `report` becomes in `target` (its model and block costs kept): the full
- * model or Uniform(S) under the point's sampler and K, or, for the recommendation, `recommended`
- * (the schedule `bac sweep` wrote) with the target's model reference.
- * @throws BacError when the point is unknown, not applicable, or belongs to another model.
+ * model or Uniform(S) under the point's sampler and K, or, for a point with a schedule file
+ * ({@link pointScheduleFile}: the recommendation, an included schedule), `stored` — that file's
+ * schedule as the host read it, its profile path already relative to the target — with the target's
+ * model reference.
+ * @throws BacError when the point is unknown, not applicable, its file unreadable, or belongs to another model.
  */
 export function scheduleForSweepPoint(
   report: SweepReport,
   id: string,
   target: Schedule,
-  recommended: Schedule | null,
+  stored: Schedule | null,
 ): Schedule {
   const r = report.results.find((x) => configId(x.config) === id);
   if (!r) throw new BacError(`${id} is not in the sweep report`);
@@ -95,10 +107,12 @@ export function scheduleForSweepPoint(
       blocks: target.blocks.map((b) => composeBlock(b.id, b.cost, steps, [])),
     };
   }
-  if (id !== report.recommendation || !recommended) {
+  const file = pointScheduleFile(report, id);
+  if (file === null) {
     throw new BacError(
       `${configLabel(r.config)} needs its profile; only the recommendation's schedule was written by bac sweep`,
     );
   }
-  return { ...recommended, model: target.model };
+  if (!stored) throw new BacError(`${file} (beside the sweep report) is missing or not a valid schedule`);
+  return { ...stored, model: target.model };
 }

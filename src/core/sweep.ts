@@ -30,6 +30,19 @@ export function defaultBudgets(K: number): number[] {
 }
 
 /**
+ * Budgets a user chose (`bac sweep --budgets`) as the per-K function {@link gridOf} takes: at each K
+ * the given budgets below K, ascending, without repeats (S = K updates every step: that is the full
+ * model, already in the grid). A K where none remain gets no cache configurations.
+ * @throws BacError for an empty list or a budget that is not an integer ≥ 1.
+ */
+export function budgetsBelowK(budgets: readonly number[]): (K: number) => number[] {
+  if (budgets.length === 0 || budgets.some((S) => !Number.isInteger(S) || S < 1))
+    throw new BacError(`budgets must be integers ≥ 1, got ${JSON.stringify(budgets)}`);
+  const sorted = [...new Set(budgets)].sort((a, b) => a - b);
+  return (K) => sorted.filter((S) => S < K);
+}
+
+/**
  * The step counts every sampler is tried at. 6 sits between 10 and 5 so that caching has a few-step
  * sampler to add to (6 steps with 3 updates per block can be faster than 5 full steps at the same
  * success); 4 is the fewest steps a user would still try.

@@ -5,7 +5,7 @@ import { minimalLineEdits } from '../core/edits';
 import { isSweepWebviewMessage, type SweepHostMessage } from '../core/protocol';
 import { parseSchedule, serializeSchedule } from '../core/schedule-format';
 import { parseSweepReport, type SweepReport } from '../core/sweep-format';
-import { scheduleForSweepPoint, sweepPanelState } from '../core/sweep-view';
+import { pointScheduleFile, scheduleForSweepPoint, sweepPanelState } from '../core/sweep-view';
 import type { Schedule } from '../core/types';
 import { Disposable } from './dispose';
 import { dirname, relativePosix, resolveStored } from './files';
@@ -131,21 +131,23 @@ export class SweepViewProvider extends Disposable implements vscode.CustomReadon
     const parsed = parseSchedule(document.getText());
     if (!parsed.ok)
       return { applied: false, target: uri, message: `${basename(uri.fsPath)} is not a valid schedule; fix it first.` };
-    let recommended: Schedule | null = null;
-    if (report.recommendedSchedule && id === report.recommendation) {
-      const path = resolveStored(dirname(sweepUri.fsPath), report.recommendedSchedule);
-      recommended = await readSchedule(path);
-      const profile = recommended?.solver.profile;
-      if (recommended && profile) {
-        // The profile path is relative to the recommended schedule; the target may live elsewhere.
+    // The recommendation and included schedules run a schedule file beside the report.
+    const file = pointScheduleFile(report, id);
+    let stored: Schedule | null = null;
+    if (file !== null) {
+      const path = resolveStored(dirname(sweepUri.fsPath), file);
+      stored = await readSchedule(path);
+      const profile = stored?.solver.profile;
+      if (stored && profile) {
+        // The profile path is relative to the stored schedule; the target may live elsewhere.
         const abs = resolveStored(dirname(path), profile.path);
-        recommended = {
-          ...recommended,
-          solver: { ...recommended.solver, profile: { ...profile, path: relativePosix(dirname(uri.fsPath), abs) } },
+        stored = {
+          ...stored,
+          solver: { ...stored.solver, profile: { ...profile, path: relativePosix(dirname(uri.fsPath), abs) } },
         };
       }
     }
-    const next = scheduleForSweepPoint(report, id, parsed.schedule, recommended);
+    const next = scheduleForSweepPoint(report, id, parsed.schedule, stored);
     const edits = minimalLineEdits(document.getText(), serializeSchedule(next));
     if (edits.length === 0)
       return { applied: false, target: uri, message: 'The schedule already runs this configuration.' };

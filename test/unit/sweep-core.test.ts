@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeTolerance } from '../../src/core/quality';
-import { defaultBudgets, defaultGrid, paretoFront, qualityLimit, recommend } from '../../src/core/sweep';
+import {
+  budgetsBelowK,
+  defaultBudgets,
+  defaultGrid,
+  gridOf,
+  paretoFront,
+  qualityLimit,
+  recommend,
+} from '../../src/core/sweep';
 import {
   configId,
   configLabel,
@@ -17,6 +27,15 @@ const ref: SweepConfig = { sampler: 'ddpm', steps: 100, method: 'full', budget: 
 const d10: SweepConfig = { sampler: 'ddim', steps: 10, method: 'full', budget: null };
 const d10bac: SweepConfig = { sampler: 'ddim', steps: 10, method: 'bac', budget: 3 };
 const d5: SweepConfig = { sampler: 'ddim', steps: 5, method: 'full', budget: null };
+/** Two included schedules at the same sampler, K and budget: only their files tell them apart. */
+const tuned: SweepConfig = {
+  sampler: 'dpmsolver++',
+  steps: 6,
+  method: 'schedule',
+  budget: 3,
+  file: 'tuned.bacschedule',
+};
+const hand: SweepConfig = { ...tuned, file: 'runs/hand.bacschedule' };
 
 describe('sweep grid', () => {
   it('tries fewer-step samplers and caches at K ≥ 6 only', () => {
@@ -50,6 +69,38 @@ describe('sweep grid', () => {
   it('labels configurations as people write them', () => {
     assert.equal(configLabel(d10bac), 'DDIM-10 · BAC S=3');
     assert.equal(configLabel({ ...ref, sampler: 'dpmsolver++', steps: 10 }), 'DPM-Solver++-10 · full');
+    assert.equal(configLabel({ ...tuned, file: undefined }), 'DPM-Solver++-6 · this schedule S=3');
+  });
+
+  it('tries given budgets below K at every K; a K with none left gets no cache rows', () => {
+    const at = budgetsBelowK([3, 2, 3]);
+    assert.deepEqual(at(10), [2, 3], 'ascending, without repeats');
+    assert.deepEqual(at(3), [2], 'S = K is the full model');
+    assert.deepEqual(at(2), []);
+    const ids = gridOf(
+      [
+        { sampler: 'ddim', steps: 10 },
+        { sampler: 'ddpm', steps: 2 },
+      ],
+      ['uniform', 'bac'],
+      at,
+    ).map(configId);
+    assert.deepEqual(ids, [
+      'ddim-10/full',
+      'ddim-10/uniform-2',
+      'ddim-10/uniform-3',
+      'ddim-10/bac-2',
+      'ddim-10/bac-3',
+      'ddpm-2/full',
+    ]);
+    for (const bad of [[], [0], [2, 1.5], [-1]]) assert.throws(() => budgetsBelowK(bad), /integers ≥ 1/);
+  });
+
+  it('tells included schedules apart by their files, in ids and labels', () => {
+    assert.equal(configId(tuned), 'dpmsolver++-6/schedule-3@tuned.bacschedule');
+    assert.notEqual(configId(tuned), configId(hand));
+    assert.equal(configLabel(tuned), 'DPM-Solver++-6 · tuned.bacschedule S=3');
+    assert.equal(configLabel(hand), 'DPM-Solver++-6 · runs/hand.bacschedule S=3');
   });
 });
 
@@ -63,6 +114,12 @@ describe('Pareto front and recommendation', () => {
 
   it('keeps the undominated points, by speedup', () => {
     assert.deepEqual(paretoFront(results, 'demo-mse'), ['ddpm-100/full', 'ddim-10/bac-3', 'ddim-5/full']);
+  });
+
+  it('recommends an included schedule when it is the fastest within tolerance', () => {
+    const withIncluded = [...results, result(tuned, 16, 0.0102, 60), result(hand, 17, 0.02, 50)];
+    assert.equal(recommend(withIncluded, ref, 'demo-mse', 0.05), 'dpmsolver++-6/schedule-3@tuned.bacschedule');
+    assert.equal(recommend(withIncluded, ref, 'demo-mse', 1.5), 'dpmsolver++-6/schedule-3@runs/hand.bacschedule');
   });
 
   it('recommends the fastest within tolerance, the reference when nothing else qualifies', () => {
@@ -143,6 +200,33 @@ describe('.bacsweep format', () => {
       () => parseSweepReport(JSON.stringify({ ...loop, closedLoop: { ...loop.closedLoop, episodes: 'many' } })),
       /closedLoop\.episodes must be an integer/,
     );
+  });
+
+  it("keeps an included schedule's file, and writes reports without one as before", () => {
+    const withFile = sweepReport(ref, [result(ref, 1, 0.01), result(tuned, 9, 0.011), result(hand, 9, 0.011)], {
+      recommendation: configId(hand),
+    });
+    const read = parseSweepReport(serializeSweepReport(withFile));
+    assert.deepEqual(read, withFile);
+    assert.equal(read.results[2]!.config.file, 'runs/hand.bacschedule');
+    assert.ok(!serializeSweepReport(report).includes('"file"'));
+    const broken = (config: object) => JSON.stringify({ ...report, results: [{ ...report.results[0], config }] });
+    assert.throws(
+      () => parseSweepReport(broken({ ...ref, file: 'x.bacschedule' })),
+      /config\.file .*only with method schedule/,
+    );
+    assert.throws(() => parseSweepReport(broken({ ...tuned, file: 3 })), /config\.file must be a schedule's path/);
+    const twice = sweepReport(ref, [result(ref, 1, 0.01), result(tuned, 9, 0.011), result(tuned, 9, 0.011)]);
+    assert.throws(() => parseSweepReport(serializeSweepReport(twice)), /results\[2\] repeats configuration/);
+  });
+
+  it('reads the demo report written before included schedules, and writes it back the same', () => {
+    const text = readFileSync(join(__dirname, '..', '..', 'fixtures', 'demo', 'sweep', 'demo.bacsweep'), 'utf8');
+    const read = parseSweepReport(text);
+    assert.ok(read.results.every((r) => r.config.file === undefined));
+    assert.ok(read.results.some((r) => configId(r.config) === read.recommendation));
+    // the reader fills in the measure the demo report predates; everything else is byte for byte
+    assert.equal(serializeSweepReport(read).replace(/,\n\s*"closed-loop-failure": null/g, ''), text);
   });
 
   it('rejects broken reports with one actionable message', () => {

@@ -4,7 +4,7 @@ import { isSweepHostMessage, isSweepWebviewMessage } from '../../src/core/protoc
 import { solveSchedule } from '../../src/core/solve';
 import { isFullSchedule, scheduleUpdates } from '../../src/core/sweep';
 import type { SweepConfig } from '../../src/core/sweep-format';
-import { scheduleForSweepPoint, sweepPanelState } from '../../src/core/sweep-view';
+import { pointScheduleFile, scheduleForSweepPoint, sweepPanelState } from '../../src/core/sweep-view';
 import { sweepReport, sweepResult } from './helpers/sweep-report';
 import { syntheticProfile } from './helpers/synthetic-profile';
 
@@ -83,6 +83,35 @@ describe('Sweep panel state and apply', () => {
     assert.throws(() => scheduleForSweepPoint(report, 'nope', target, null), /not in the sweep report/);
     const other = { ...target, model: { ...target.model, sha256: 'f'.repeat(64) } };
     assert.throws(() => scheduleForSweepPoint(report, 'ddim-5/full', other, null), /another model/);
+  });
+
+  it('labels included schedules by file and applies one as its own schedule file', () => {
+    const tuned: SweepConfig = { sampler: 'ddpm', steps: 20, method: 'schedule', budget: 5, file: 'tuned.bacschedule' };
+    const hand: SweepConfig = { ...tuned, file: 'hand.bacschedule' };
+    const withIncluded = { ...report, results: [...report.results, res(tuned, 3.2, 1.3), res(hand, 3.1, 1.4)] };
+    const s = sweepPanelState(withIncluded, 'demo.bacsweep', 'policy.bacschedule');
+    const points = s.points.filter((p) => p.id.includes('/schedule-'));
+    assert.deepEqual(
+      points.map((p) => [p.label, p.applicable]),
+      [
+        ['DDPM-20 · tuned.bacschedule S=5', true],
+        ['DDPM-20 · hand.bacschedule S=5', true],
+      ],
+    );
+    assert.equal(pointScheduleFile(withIncluded, points[1]!.id), 'hand.bacschedule');
+    assert.equal(pointScheduleFile(withIncluded, 'ddim-5/full'), 'r.bacschedule', 'the recommendation');
+    assert.equal(pointScheduleFile(withIncluded, 'ddpm-20/bac-5'), null);
+    const stored = {
+      ...target,
+      sampler: { type: 'ddpm', steps: 20 },
+      model: { ...target.model, path: 'elsewhere.onnx' },
+    };
+    const applied = scheduleForSweepPoint(withIncluded, points[1]!.id, target, stored);
+    assert.deepEqual(applied, { ...stored, model: target.model });
+    assert.throws(
+      () => scheduleForSweepPoint(withIncluded, points[0]!.id, target, null),
+      /tuned\.bacschedule .*missing or not a valid schedule/,
+    );
   });
 
   it('guards the panel messages', () => {
