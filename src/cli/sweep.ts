@@ -7,14 +7,16 @@ import { relative, resolve } from 'node:path';
 import { formatSpeedup } from '../core/cost';
 import { BacError } from '../core/errors';
 import { describeTolerance, type QualityMeasureId, type QualityStat } from '../core/quality';
-import { defaultBudgets, defaultSamplers, FEWER_STEPS, gridOf, type SamplerAtK } from '../core/sweep';
+import { budgetsBelowK, defaultBudgets, defaultSamplers, FEWER_STEPS, gridOf, type SamplerAtK } from '../core/sweep';
 import { configId, configLabel, type SweepResult } from '../core/sweep-format';
 import { formatQuality } from '../core/sweep-view';
 import { describePlan } from '../core/trials';
 import { SAMPLER_TYPES } from '../engine/samplers';
 import { DEFAULT_TOLERANCE, runSweep, SWEEP_DEFAULTS, type SweepProgress } from '../engine/sweep';
+import type { IncludedSchedule } from '../engine/sweep-include';
 import { executionProviderOption, integerOption, UsageError, type CommandResult } from './args';
 import { table } from './info';
+import { loadSchedule } from './load';
 import { COMMON_OPTIONS, parseCommand, valueOption } from './options';
 
 /** Measures a sweep can recommend by (full-model-error is undefined for the full-model configurations). */
@@ -35,6 +37,7 @@ policy's own sampler (the reference). Writes the report R.bacsweep (JSON, docs/s
 recommended schedule: the fastest configuration (measured) whose quality measure is within the
 tolerance of the reference's. With --measure closed-loop-failure (a policy of the demo task) every
 configuration also runs --trials episodes in the demo simulator, and success decides.
+--include adds given schedules (from bac tune, or edited by hand) as configurations of their own.
 Interrupted sweeps resume from R.bacsweep.resume.json when rerun.`,
   options: {
     model: valueOption('M', 'BAC-ready ONNX policy'),
@@ -48,6 +51,16 @@ Interrupted sweeps resume from R.bacsweep.resume.json when rerun.`,
     ),
     reference: valueOption('SK', "the reference sampler-K (default: the policy's own sampler and K)"),
     methods: valueOption('LIST', 'cache methods besides the full model: uniform,bac (default), or none'),
+    budgets: valueOption(
+      'LIST',
+      'cache budgets S tried at every K, e.g. 2,3; at each K only S < K is kept',
+      '(default: one or two per K ≥ 6, see docs/sweep.md)',
+    ),
+    include: valueOption(
+      'LIST',
+      'schedules of this model measured beside the grid, as they are (comma list,',
+      'e.g. tuned.bacschedule,hand.bacschedule; each under its own sampler and K)',
+    ),
     windows: valueOption('N', `observation windows (default ${SWEEP_DEFAULTS.windows})`),
     draws: valueOption('N', `noise draws per window (default ${SWEEP_DEFAULTS.draws})`),
     'profile-samples': valueOption(
@@ -135,6 +148,41 @@ function samplersOption(value: string): SamplerAtK[] {
   });
 }
 
+/** Parses `2,3`: integers ≥ 1. @throws UsageError. */
+function budgetsOption(value: string): number[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.every((s) => s === '')) {
+    throw new UsageError('--budgets is empty, expected integers ≥ 1 separated by commas, e.g. --budgets 2,3', 'sweep');
+  }
+  return items.map((item) => {
+    if (!/^[0-9]+$/.test(item) || Number(item) < 1 || !Number.isSafeInteger(Number(item))) {
+      throw new UsageError(
+        `--budgets item ${JSON.stringify(item)} is invalid, expected integers ≥ 1 separated by commas, e.g. --budgets 2,3`,
+        'sweep',
+      );
+    }
+    return Number(item);
+  });
+}
+
+/**
+ * `--include`'s files (a comma list) as given, before anything is read.
+ * @throws UsageError when the option is repeated (only its last value would count), empty, or names
+ *   a file twice.
+ */
+function includeOption(argv: readonly string[], value: string | undefined): string[] {
+  if (argv.filter((a) => a === '--include' || a.startsWith('--include=')).length > 1) {
+    throw new UsageError('--include is given more than once; list the schedules once, separated by commas', 'sweep');
+  }
+  if (value === undefined) return [];
+  const files = value.split(',').filter((f) => f.trim() !== '');
+  if (files.length === 0)
+    throw new UsageError('--include is empty, expected .bacschedule files separated by commas', 'sweep');
+  const twice = files.find((f, i) => files.findIndex((g) => resolve(g) === resolve(f)) !== i);
+  if (twice !== undefined) throw new UsageError(`--include names ${twice} twice`, 'sweep');
+  return files;
+}
+
 function fractionOption(name: string, value: string, min: number, max: number): number {
   const x = Number(value);
   if (value.trim() === '' || !Number.isFinite(x) || x < min || x > max) {
@@ -163,9 +211,10 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
   const schedulePath = resolve(values.schedule ?? out.replace(/\.bacsweep$/, '.bacschedule'));
   if (!schedulePath.endsWith('.bacschedule'))
     throw new UsageError(`--schedule ${values.schedule} must end with .bacschedule`, 'sweep');
-  for (const input of [values.model!, values.episodes!]) {
+  const includeFiles = includeOption(argv, values.include);
+  for (const input of [values.model!, values.episodes!, ...includeFiles]) {
     if ([out, schedulePath].includes(resolve(input)))
-      throw new UsageError(`an output would overwrite the input ${input}`, 'sweep');
+      throw new UsageError(`an output would overwrite the input ${input}; choose another --out or --schedule`, 'sweep');
   }
   const measure = (values.measure ?? SWEEP_DEFAULTS.measure) as QualityMeasureId;
   if (!SWEEP_MEASURES.includes(measure)) {
@@ -178,9 +227,15 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
     if (m !== 'uniform' && m !== 'bac')
       throw new UsageError(`--methods item ${JSON.stringify(m)} is invalid, expected uniform, bac or none`, 'sweep');
   const samplers = values.samplers === undefined ? undefined : samplersOption(values.samplers);
+  const budgets = values.budgets === undefined ? defaultBudgets : budgetsBelowK(budgetsOption(values.budgets));
+  if (values.budgets !== undefined && methods.length === 0)
+    throw new UsageError('--budgets sets the cache budgets: it needs --methods uniform, bac or both', 'sweep');
+  // Read as every command reads a schedule: a missing or invalid file is named with its issues.
+  const include: IncludedSchedule[] = [];
+  for (const f of includeFiles) include.push({ path: resolve(f), schedule: await loadSchedule(f) });
   const grid = (reference: SamplerAtK) => {
     try {
-      return gridOf(samplers ?? defaultSamplers(reference), methods as ('uniform' | 'bac')[], defaultBudgets);
+      return gridOf(samplers ?? defaultSamplers(reference), methods as ('uniform' | 'bac')[], budgets);
     } catch (e) {
       throw e instanceof BacError ? new UsageError(e.message, 'sweep') : e;
     }
@@ -197,6 +252,7 @@ export async function sweepCommand(argv: readonly string[]): Promise<CommandResu
         outPath: out,
         schedulePath,
         grid,
+        include,
         reference: values.reference === undefined ? undefined : samplersOption(values.reference)[0],
         windows: values.windows === undefined ? undefined : integerOption('sweep', 'windows', values.windows, 1),
         draws: values.draws === undefined ? undefined : integerOption('sweep', 'draws', values.draws, 1),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, unlink } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildBaseline } from '../core/baselines';
 import { BacError } from '../core/errors';
@@ -32,6 +33,7 @@ import type { ExecutionProviderChoice } from './ort';
 import { loadPolicy, policyScheduler, type Policy } from './policy';
 import { updateTable } from './runner';
 import { storedPathFor } from './paths';
+import { includedConfigs, includedKey, rebasedSchedule, withFullModels, type IncludedSchedule } from './sweep-include';
 import { loadWindows, runProfile } from './profiler';
 import { measureReferenceDistances, REFERENCE_DISTANCE_DEFAULTS, type DistanceResult } from './reference-distance';
 import {
@@ -100,6 +102,11 @@ export interface SweepRequest {
   readonly reference?: SamplerAtK;
   /** The grid, given the policy's own sampler (the reference); default {@link defaultGrid}. */
   readonly grid?: (reference: SamplerAtK) => readonly SweepConfig[];
+  /**
+   * Schedules of this model measured beside the grid, each as it is (method `schedule`); their
+   * samplers' full models join the grid when it lacks them.
+   */
+  readonly include?: readonly IncludedSchedule[];
   readonly windows?: number;
   readonly draws?: number;
   /** Windows and draws of the batched `reference-distance` pass. */
@@ -135,6 +142,37 @@ export interface SweepHooks {
 /** Where a sweep's resume file lives. */
 export function resumePath(outPath: string): string {
   return `${outPath}.resume.json`;
+}
+
+/**
+ * Identity of a sweep's measurements: a resume file is reused only when the rerun measures the same
+ * configurations (grid ids, budgets included; the included schedules' ids and update tables) on the
+ * same model, episodes, sizes, seed, runner and closed-loop trials.
+ */
+export function sweepResumeKey(parts: {
+  readonly modelSha256: string;
+  readonly episodesPath: string;
+  readonly grid: readonly SweepConfig[];
+  readonly included: readonly MeasuredConfig[];
+  /** Windows, draws, distance windows, distance draws, seed. */
+  readonly options: readonly number[];
+  readonly runner: string;
+  readonly closedLoop: ClosedLoopTrials | null;
+}): string {
+  const { modelSha256, episodesPath, grid, included, options, runner, closedLoop } = parts;
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        modelSha256,
+        episodesPath,
+        grid.map(configId),
+        ...options,
+        runner,
+        closedLoop,
+        includedKey(included),
+      ]),
+    )
+    .digest('hex');
 }
 
 interface ResumeState {
@@ -188,7 +226,14 @@ export async function runSweep(
     method: 'full',
     budget: null,
   };
-  const grid = (request.grid ?? defaultGrid)({ sampler: reference.sampler, steps: reference.steps });
+  const included = includedConfigs(request.include ?? [], request.outPath, policy.info.sha256);
+  // Inputs are never overwritten by outputs: the recommendation could be written over its own file.
+  const overwritten = included.find((c) => resolve(c.path) === resolve(request.schedulePath));
+  if (overwritten) throw new BacError(`the recommended schedule would overwrite the input ${overwritten.path}`);
+  const grid = withFullModels(
+    (request.grid ?? defaultGrid)({ sampler: reference.sampler, steps: reference.steps }),
+    included,
+  );
   if (!grid.some((c) => configId(c) === configId(reference))) {
     throw new BacError(`the grid lacks the reference ${configId(reference)}; add it to the samplers`);
   }
@@ -226,7 +271,7 @@ export async function runSweep(
     profiles.set(key, run.profile);
   }
   const refProfile = profiles.get(`${reference.sampler}-${reference.steps}`)!;
-  const configs: MeasuredConfig[] = grid.map((config) => {
+  const built: MeasuredConfig[] = grid.map((config) => {
     const samplerInfo = { type: config.sampler, steps: config.steps };
     if (config.method === 'full')
       return { config, schedule: fullSchedule({ ...refProfile, model: modelRef }, samplerInfo) };
@@ -234,25 +279,19 @@ export async function runSweep(
     const profile = profiles.get(`${config.sampler}-${config.steps}`)!;
     return { config, schedule: buildBaseline(config.method, profile, modelRef, config.budget!, o.topN, true) };
   });
+  const configs = [...built, ...included];
 
   const windows = await loadDemoWindows(policy, request.episodesPath, o.windows, o.seed);
   const runners = await openChunkGraphRunners(policy, request.ep);
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify([
-        policy.info.sha256,
-        request.episodesPath,
-        grid.map(configId),
-        o.windows,
-        o.draws,
-        o.distanceWindows,
-        o.distanceDraws,
-        o.seed,
-        runners.description,
-        closedLoopTrials,
-      ]),
-    )
-    .digest('hex');
+  const key = sweepResumeKey({
+    modelSha256: policy.info.sha256,
+    episodesPath: request.episodesPath,
+    grid,
+    included,
+    options: [o.windows, o.draws, o.distanceWindows, o.distanceDraws, o.seed],
+    runner: runners.description,
+    closedLoop: closedLoopTrials,
+  });
   const statePath = resumePath(request.outPath);
   const records: WindowRecord[] = [];
   let distances: Record<string, DistanceResult> = {};
@@ -348,7 +387,9 @@ export async function runSweep(
       : 'Quality measures are offline proxies (see "measures"); on the demo task reference-distance ranked closed-loop success best (docs/sweep.md), a finding on one task: confirm the recommendation with the trials plan.',
   ];
   let schedule = chosen.schedule;
-  if (chosen.config.method === 'bac') {
+  const chosenFile = included.find((c) => configId(c.config) === recommendation);
+  if (chosenFile) schedule = rebasedSchedule(schedule, chosenFile.path, request.schedulePath, modelRef);
+  else if (chosen.config.method === 'bac') {
     // The BAC schedule names its profile so `bac eval` can build its baselines and the editor re-solve.
     const profilePath = profilePathFor(request.schedulePath);
     const profile = { ...profiles.get(`${chosen.config.sampler}-${chosen.config.steps}`)!, model: modelRef };

@@ -6,20 +6,27 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/main';
+import { uniformSteps } from '../../src/core/baselines';
+import { parseSchedule, serializeSchedule } from '../../src/core/schedule-format';
+import { composeBlock, solveSchedule } from '../../src/core/solve';
 import { configId, parseSweepReport } from '../../src/core/sweep-format';
-import { gridOf, recommend } from '../../src/core/sweep';
+import { budgetsBelowK, gridOf, recommend } from '../../src/core/sweep';
+import type { Schedule } from '../../src/core/types';
 import {
   DEFAULT_TOLERANCE,
   resumePath,
   runSweep,
+  sweepResumeKey,
   SWEEP_TRIAL_LAYOUTS,
   type SweepRequest,
 } from '../../src/engine/sweep';
+import { includedConfigs, rebasedSchedule, withFullModels } from '../../src/engine/sweep-include';
+import { syntheticProfile } from './helpers/synthetic-profile';
 
 const repo = join(__dirname, '..', '..');
 const model = join(repo, 'fixtures', 'demo', 'policy.onnx');
@@ -58,6 +65,78 @@ describe('bac sweep arguments', () => {
         ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--trials', '100'],
         /--trials counts closed-loop episodes: it needs --measure closed-loop-failure/,
       ],
+      ...[['2,x'], ['0'], ['2.5'], ['2,-1']].map(([b]): [string[], RegExp] => [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--budgets', b!],
+        /--budgets item ".*" is invalid, expected integers ≥ 1 separated by commas, e\.g\. --budgets 2,3/,
+      ]),
+      [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--budgets', ','],
+        /--budgets is empty, expected integers ≥ 1 separated by commas/,
+      ],
+      [
+        [
+          'sweep',
+          '--model',
+          'm.onnx',
+          '--episodes',
+          'e.hdf5',
+          '--out',
+          'r.bacsweep',
+          '--budgets',
+          '2',
+          '--methods',
+          'none',
+        ],
+        /--budgets sets the cache budgets: it needs --methods/,
+      ],
+      [
+        [
+          'sweep',
+          '--model',
+          'm.onnx',
+          '--episodes',
+          'e.hdf5',
+          '--out',
+          'r.bacsweep',
+          '--include',
+          'a.bacschedule',
+          '--include',
+          'b.bacschedule',
+        ],
+        /--include is given more than once; list the schedules once, separated by commas/,
+      ],
+      [
+        [
+          'sweep',
+          '--model',
+          'm.onnx',
+          '--episodes',
+          'e.hdf5',
+          '--out',
+          'r.bacsweep',
+          '--include',
+          'a.bacschedule,./a.bacschedule',
+        ],
+        /--include names \.\/a\.bacschedule twice/,
+      ],
+      [
+        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--include', 'r.bacschedule'],
+        /an output would overwrite the input r\.bacschedule; choose another --out or --schedule/,
+      ],
+      [
+        [
+          'sweep',
+          '--model',
+          'm.onnx',
+          '--episodes',
+          'e.hdf5',
+          '--out',
+          'r.bacsweep',
+          '--include',
+          join(tmpdir(), 'no-such.bacschedule'),
+        ],
+        /no-such\.bacschedule: cannot read it: no such file or directory \(ENOENT\), expected a \.bacschedule/,
+      ],
       [
         [
           'sweep',
@@ -76,6 +155,70 @@ describe('bac sweep arguments', () => {
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, re, args.join(' '));
     }
+  });
+});
+
+describe('sweep resume key and included schedules', () => {
+  const profile = syntheticProfile({ layers: 2, steps: 10, seed: 5 });
+  const solved = solveSchedule(profile, { budget: 3, topN: 1, forceLast: true, profile: null }, profile.model);
+  const edited: Schedule = { ...solved, blocks: solved.blocks.map((b, i) => (i ? b : { ...b, manual: [7] })) };
+  const dir = join(tmpdir(), 'bac-sweep-key');
+  const include = (schedule: Schedule) =>
+    includedConfigs([{ path: join(dir, 'tuned.bacschedule'), schedule }], join(dir, 'r.bacsweep'), solved.model.sha256);
+  const samplers = [
+    { sampler: 'ddim', steps: 10 },
+    { sampler: 'ddim', steps: 4 },
+  ];
+  const key = (budgets: number[], included = include(solved)) =>
+    sweepResumeKey({
+      modelSha256: solved.model.sha256,
+      episodesPath: '/e.hdf5',
+      grid: gridOf(samplers, ['bac'], budgetsBelowK(budgets)),
+      included,
+      options: [24, 4, 64, 8, 1],
+      runner: 'chunk graphs',
+      closedLoop: null,
+    });
+
+  it("changes with the budgets measured and with an included schedule's update table", () => {
+    assert.equal(key([2, 3]), key([3, 2]));
+    assert.notEqual(key([2, 3]), key([2]));
+    assert.notEqual(key([2, 3]), key([2, 4]), 'S = 4 is measured at K = 10');
+    assert.equal(key([2, 3]), key([2, 3, 10]), 'S = 10 is measured at no K of this grid');
+    assert.notEqual(key([2, 3]), key([2, 3], include(edited)), 'an edited schedule is measured again');
+    assert.notEqual(key([2, 3]), key([2, 3], []));
+  });
+
+  it('identifies included schedules by file, refuses another model, adds their full models', () => {
+    const [c] = include(solved);
+    assert.equal(configId(c!.config), `ddpm-10/schedule-3@tuned.bacschedule`);
+    assert.throws(
+      () => includedConfigs([{ path: '/x/other.bacschedule', schedule: solved }], '/x/r.bacsweep', 'f'.repeat(64)),
+      /\/x\/other\.bacschedule: model\.sha256 .* is not the swept model's .*include schedules solved for this model/,
+    );
+    const twice = [
+      { path: '/x/a.bacschedule', schedule: solved },
+      { path: '/x/a.bacschedule', schedule: edited },
+    ];
+    assert.throws(() => includedConfigs(twice, '/x/r.bacsweep', solved.model.sha256), /included twice/);
+    const grid = withFullModels(
+      gridOf(samplers, [], () => []),
+      include(solved),
+    ).map(configId);
+    assert.deepEqual(grid, ['ddim-10/full', 'ddim-4/full', 'ddpm-10/full']);
+  });
+
+  it("rebases an included schedule's model and profile paths to where the recommendation is written", () => {
+    const withProfile: Schedule = {
+      ...solved,
+      model: { ...solved.model, path: '../policy.onnx' },
+      solver: { ...solved.solver, profile: { path: 'p.bacprofile', sha256: 'b'.repeat(64) } },
+    };
+    const model = { path: 'models/policy.onnx', sha256: solved.model.sha256 };
+    const out = rebasedSchedule(withProfile, '/w/runs/tuned.bacschedule', '/w/rec.bacschedule', model);
+    assert.deepEqual(out.model, model);
+    assert.equal(out.solver.profile!.path, 'runs/p.bacprofile');
+    assert.deepEqual(out.blocks, solved.blocks);
   });
 });
 
@@ -251,6 +394,91 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
     assert.equal(Object.keys(lateState.distances).length, 1);
     const lateResumed = await runSweep(late);
     assert.deepEqual(quality(lateResumed), quality(fresh), 'resumed in the distance pass → same numbers');
+  });
+
+  it('--include measures given schedules beside the grid; a schedule of another model is refused', async () => {
+    // Two DPM-Solver++-6 schedules at S = 3 that differ in one block's table: same sampler, K, budget.
+    const demo = parseSchedule(readFileSync(join(repo, 'fixtures', 'demo', 'policy.bacschedule'), 'utf8'));
+    assert.ok(demo.ok);
+    const steps = uniformSteps(6, 3);
+    const at6 = (manual: number[]): Schedule => ({
+      ...demo.schedule,
+      model: { ...demo.schedule.model, path: relative(dir, model) },
+      sampler: { type: 'dpmsolver++', steps: 6 },
+      solver: { budget: 3, topN: 0, forceLast: false, profile: null },
+      blocks: demo.schedule.blocks.map((b, i) =>
+        composeBlock(b.id, b.cost, steps, [], { manual: i ? [] : manual, manualOff: [] }),
+      ),
+    });
+    const files = {
+      a: join(dir, 'inc-a.bacschedule'),
+      b: join(dir, 'inc-b.bacschedule'),
+      other: join(dir, 'other.bacschedule'),
+    };
+    writeFileSync(files.a, serializeSchedule(at6([])));
+    writeFileSync(files.b, serializeSchedule(at6([5])));
+    const other = at6([]);
+    writeFileSync(files.other, serializeSchedule({ ...other, model: { ...other.model, sha256: 'f'.repeat(64) } }));
+    const sweep = (include: string, ...extra: string[]) =>
+      bac(
+        'sweep',
+        '--model',
+        model,
+        '--episodes',
+        episodes,
+        '--out',
+        join(dir, 'inc.bacsweep'),
+        '--reference',
+        'dpmsolver++-6',
+        '--samplers',
+        'dpmsolver++-6',
+        '--methods',
+        'none',
+        '--windows',
+        '2',
+        '--draws',
+        '1',
+        '--distance-windows',
+        '2',
+        '--distance-draws',
+        '2',
+        '--include',
+        include,
+        '--ep',
+        'cpu',
+        '--json',
+        ...extra,
+      );
+    const refused = await sweep(`${files.a},${files.other}`);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /other\.bacschedule: model\.sha256 ffffffffffff… is not the swept model's/);
+
+    // a generous tolerance, so the recommendation is whichever measured fastest
+    const r = await sweep(`${files.a},${files.b}`, '--tolerance', '10');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const report = parseSweepReport(readFileSync(join(dir, 'inc.bacsweep'), 'utf8'));
+    assert.deepEqual(
+      report.results.map((x) => configId(x.config)),
+      [
+        'dpmsolver++-6/full',
+        'dpmsolver++-6/schedule-3@inc-a.bacschedule',
+        'dpmsolver++-6/schedule-3@inc-b.bacschedule',
+      ],
+    );
+    for (const x of report.results.slice(1)) {
+      assert.ok(x.measuredSpeedup > 0 && Number.isFinite(x.measuredSpeedup), JSON.stringify(x));
+      assert.ok(x.quality['full-model-error']!.value > 0 && x.quality['reference-distance'] !== null);
+    }
+    assert.equal(report.results[2]!.updates, report.results[1]!.updates + 1, 'each runs its own table');
+    const rec = report.results.find((x) => configId(x.config) === report.recommendation)!;
+    const written = parseSchedule(readFileSync(join(dir, 'inc.bacschedule'), 'utf8'));
+    assert.ok(written.ok);
+    assert.deepEqual(written.schedule.sampler, { type: 'dpmsolver++', steps: 6 });
+    if (rec.config.file) {
+      const chosen = at6(rec.config.file === 'inc-a.bacschedule' ? [] : [5]);
+      assert.deepEqual(written.schedule.blocks, chosen.blocks, 'the recommended included schedule is written as it is');
+      assert.equal(written.schedule.model.path, relative(dir, model));
+    }
   });
 
   it('closed-loop-failure: every configuration runs the same trials; success decides; a cancel there resumes', async () => {
