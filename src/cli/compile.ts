@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { BacError } from '../core/errors';
+import { checkModelPin } from '../core/model-pin';
 import type { Schedule } from '../core/types';
 import { compileChunk } from '../engine/chunk-compile';
 import { checkCompiledModelLoads, compileScheduleDetailed } from '../engine/compile';
@@ -91,11 +92,7 @@ async function chunkCompile(
   batch: number,
 ): Promise<CommandResult> {
   const policy = await loadPolicy(modelPath);
-  if (policy.info.sha256 !== schedule.model.sha256) {
-    throw new BacError(
-      `${schedulePath}: model.sha256 ${schedule.model.sha256.slice(0, 12)}… does not match ${schedule.model.path} (${policy.info.sha256.slice(0, 12)}…): the schedule belongs to another model or the model changed; re-profile and re-solve`,
-    );
-  }
+  checkModelPin(schedule.model, policy.info.sha256, schedulePath);
   const compiled = await compileChunk(policy, schedule, batch);
   await writeFileAtomic(out, compiled.bytes);
   return {

@@ -8,6 +8,7 @@ import { buildBaseline, BASELINE_LABELS, uniformSteps, type BaselineKind } from 
 import { composeBlock } from '../core/solve';
 import { formatSpeedup, summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
+import { checkModelPin } from '../core/model-pin';
 import { serializeSchedule } from '../core/schedule-format';
 import type { Profile, Schedule } from '../core/types';
 import { evaluate, type Evaluation, type NamedSchedule } from '../engine/evaluate';
@@ -128,11 +129,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
       `${schedulePath}: model.path ${schedule.model.path} does not exist (resolved to ${modelPath}); move the model back or re-solve`,
     );
   });
-  if (sha !== schedule.model.sha256) {
-    throw new BacError(
-      `${schedulePath}: model.sha256 ${schedule.model.sha256.slice(0, 12)}… does not match ${schedule.model.path} (${sha.slice(0, 12)}…): the schedule belongs to another model or the model changed; re-profile and re-solve`,
-    );
-  }
+  checkModelPin(schedule.model, sha, schedulePath);
   const policy = await loadPolicy(modelPath);
   // the sampler the schedule was profiled with (it may differ from the model's metadata)
   const scheduler = policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);

@@ -7,8 +7,8 @@ import type { FileRef } from './types';
 /**
  * The `.bacsweep` report (JSON) of `bac sweep`: every configuration of sampler × K × cache method ×
  * budget, and any schedules included beside that grid, measured on the same observation windows and
- * noise draws, its measured cost against the
- * reference configuration, its offline quality measures, the Pareto front and the recommendation.
+ * noise draws: its measured cost against the reference configuration, its offline quality measures,
+ * the Pareto front and the recommendation.
  * Documented field by field in docs/sweep.md; this module is its one definition (types, writer,
  * reader).
  */

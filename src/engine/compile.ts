@@ -9,6 +9,7 @@
 import { updateSteps } from '../core/blocks';
 import { summarizeSchedule } from '../core/cost';
 import { BacError } from '../core/errors';
+import { checkModelPin } from '../core/model-pin';
 import type { BlockId, Schedule } from '../core/types';
 import { gateDescribedModel, type GateInfo } from './onnx/gate';
 import { CACHE_INPUT, CACHE_OUTPUT, UPDATE_INPUT } from './onnx/io-names';
@@ -105,13 +106,7 @@ export function compileScheduleDetailed(
   const scheduleName = options.scheduleName ?? 'schedule';
   const decoded = decodeOrThrow(modelBytes, modelName);
   const info = describeModel(decoded, modelBytes, modelName);
-  if (schedule.model.sha256 !== info.sha256) {
-    throw new BacError(
-      `${scheduleName}: model.sha256 is ${schedule.model.sha256}, but ${modelName} has sha256 ${info.sha256}: ` +
-        'the schedule was solved for a different model (or the model changed since); compile with the model the schedule names, ' +
-        'or profile and solve again for this one',
-    );
-  }
+  checkModelPin(schedule.model, info.sha256, scheduleName);
   const modelIds = info.blocks.map((b) => b.id);
   const schedIds = schedule.blocks.map((b) => b.id);
   if (modelIds.join(',') !== schedIds.join(',')) {

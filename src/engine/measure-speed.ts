@@ -3,7 +3,7 @@
  * no evaluation of their own ("BAC: Measure Speed" through `measure-process.ts`): its chunk graph
  * against the faster full-model runner, batch 1, on observation windows of the given episodes.
  */
-import { BacError } from '../core/errors';
+import { checkModelPin } from '../core/model-pin';
 import { measuredSpeedRecord } from '../core/measured-speed';
 import type { MeasuredSpeed, Schedule } from '../core/types';
 import { deviceName, evaluate, type Evaluation } from './evaluate';
@@ -45,11 +45,7 @@ export async function measureScheduleSpeed(
   const { schedule } = request;
   const modelPath = resolveStored(request.scheduleDir, schedule.model.path);
   const policy = await loadPolicy(modelPath);
-  if (policy.info.sha256 !== schedule.model.sha256) {
-    throw new BacError(
-      `model.sha256 ${schedule.model.sha256.slice(0, 12)}… does not match ${schedule.model.path}: the schedule belongs to another model or the model changed; re-profile and re-solve`,
-    );
-  }
+  checkModelPin(schedule.model, policy.info.sha256, 'the schedule');
   const scheduler = policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);
   const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
   const ev = await evaluate(policy, scheduler, windows, [{ name: 'Schedule', schedule }], {

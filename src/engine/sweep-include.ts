@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { BacError } from '../core/errors';
-import { updateTableHash } from '../core/measured-speed';
+import { checkModelPin } from '../core/model-pin';
 import { configId, type SweepConfig } from '../core/sweep-format';
 import type { FileRef, Schedule } from '../core/types';
 import { resolveStored, storedPathFor } from './paths';
@@ -32,11 +32,7 @@ export function includedConfigs(
 ): (MeasuredConfig & { readonly path: string })[] {
   const seen = new Set<string>();
   return included.map(({ path, schedule }) => {
-    if (schedule.model.sha256 !== modelSha256) {
-      throw new BacError(
-        `${path}: model.sha256 ${schedule.model.sha256.slice(0, 12)}… is not the swept model's (${modelSha256.slice(0, 12)}…): the schedule belongs to another model or the model changed; include schedules solved for this model`,
-      );
-    }
+    checkModelPin(schedule.model, modelSha256, path);
     const config: SweepConfig = {
       sampler: schedule.sampler.type,
       steps: schedule.sampler.steps,
@@ -61,14 +57,6 @@ export function withFullModels(grid: readonly SweepConfig[], included: readonly 
     if (!out.some((c) => configId(c) === configId(full))) out.push(full);
   }
   return out;
-}
-
-/**
- * What identifies the included schedules' measurements in a resume key: each id with its update
- * table's hash, so an edited schedule is measured again. Empty when none are included.
- */
-export function includedKey(included: readonly MeasuredConfig[]): string[] {
-  return included.map((c) => `${configId(c.config)}#${updateTableHash(c.schedule)}`);
 }
 
 /**

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildBaseline } from '../core/baselines';
 import { BacError } from '../core/errors';
+import { updateTableHash } from '../core/measured-speed';
 import { serializeProfile } from '../core/profile-format';
 import {
   describeTolerance,
@@ -33,7 +34,7 @@ import type { ExecutionProviderChoice } from './ort';
 import { loadPolicy, policyScheduler, type Policy } from './policy';
 import { updateTable } from './runner';
 import { storedPathFor } from './paths';
-import { includedConfigs, includedKey, rebasedSchedule, withFullModels, type IncludedSchedule } from './sweep-include';
+import { includedConfigs, rebasedSchedule, withFullModels, type IncludedSchedule } from './sweep-include';
 import { loadWindows, runProfile } from './profiler';
 import { measureReferenceDistances, REFERENCE_DISTANCE_DEFAULTS, type DistanceResult } from './reference-distance';
 import {
@@ -146,32 +147,25 @@ export function resumePath(outPath: string): string {
 
 /**
  * Identity of a sweep's measurements: a resume file is reused only when the rerun measures the same
- * configurations (grid ids, budgets included; the included schedules' ids and update tables) on the
- * same model, episodes, sizes, seed, runner and closed-loop trials.
+ * configurations — each by its id and its update table, so other budgets, an edited included
+ * schedule or a cache schedule solved from another profile (`--profile-samples`, another solver) are
+ * measured again — on the same model, episodes, sizes, seed, runner and closed-loop trials.
+ * O(configs · K · blocks).
  */
 export function sweepResumeKey(parts: {
   readonly modelSha256: string;
   readonly episodesPath: string;
-  readonly grid: readonly SweepConfig[];
-  readonly included: readonly MeasuredConfig[];
+  /** Every configuration measured: the grid's and the included ones. */
+  readonly configs: readonly MeasuredConfig[];
   /** Windows, draws, distance windows, distance draws, seed. */
   readonly options: readonly number[];
   readonly runner: string;
   readonly closedLoop: ClosedLoopTrials | null;
 }): string {
-  const { modelSha256, episodesPath, grid, included, options, runner, closedLoop } = parts;
+  const { modelSha256, episodesPath, configs, options, runner, closedLoop } = parts;
+  const measured = configs.map((c) => `${configId(c.config)}#${updateTableHash(c.schedule)}`);
   return createHash('sha256')
-    .update(
-      JSON.stringify([
-        modelSha256,
-        episodesPath,
-        grid.map(configId),
-        ...options,
-        runner,
-        closedLoop,
-        includedKey(included),
-      ]),
-    )
+    .update(JSON.stringify([modelSha256, episodesPath, measured, ...options, runner, closedLoop]))
     .digest('hex');
 }
 
@@ -286,8 +280,7 @@ export async function runSweep(
   const key = sweepResumeKey({
     modelSha256: policy.info.sha256,
     episodesPath: request.episodesPath,
-    grid,
-    included,
+    configs,
     options: [o.windows, o.draws, o.distanceWindows, o.distanceDraws, o.seed],
     runner: runners.description,
     closedLoop: closedLoopTrials,

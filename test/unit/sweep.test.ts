@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/main';
-import { uniformSteps } from '../../src/core/baselines';
+import { buildBaseline, uniformSteps } from '../../src/core/baselines';
 import { parseSchedule, serializeSchedule } from '../../src/core/schedule-format';
 import { composeBlock, solveSchedule } from '../../src/core/solve';
 import { configId, parseSweepReport } from '../../src/core/sweep-format';
-import { budgetsBelowK, gridOf, recommend } from '../../src/core/sweep';
+import { budgetsBelowK, fullSchedule, gridOf, recommend } from '../../src/core/sweep';
 import type { Schedule } from '../../src/core/types';
 import {
   DEFAULT_TOLERANCE,
@@ -26,6 +26,7 @@ import {
   type SweepRequest,
 } from '../../src/engine/sweep';
 import { includedConfigs, rebasedSchedule, withFullModels } from '../../src/engine/sweep-include';
+import type { MeasuredConfig } from '../../src/engine/sweep-measure';
 import { syntheticProfile } from './helpers/synthetic-profile';
 
 const repo = join(__dirname, '..', '..');
@@ -169,12 +170,21 @@ describe('sweep resume key and included schedules', () => {
     { sampler: 'ddim', steps: 10 },
     { sampler: 'ddim', steps: 4 },
   ];
-  const key = (budgets: number[], included = include(solved)) =>
+  /** The grid's configurations with their schedules, BAC solved from a synthetic profile per K. */
+  const measuredGrid = (budgets: number[], profileSeed: number): MeasuredConfig[] =>
+    gridOf(samplers, ['bac'], budgetsBelowK(budgets)).map((config) => {
+      const p = syntheticProfile({ layers: 2, steps: config.steps, seed: profileSeed });
+      const schedule =
+        config.method === 'full'
+          ? fullSchedule(p, { type: config.sampler, steps: config.steps })
+          : buildBaseline('bac', p, p.model, config.budget!, 1, true);
+      return { config, schedule };
+    });
+  const key = (budgets: number[], included = include(solved), profileSeed = 5) =>
     sweepResumeKey({
       modelSha256: solved.model.sha256,
       episodesPath: '/e.hdf5',
-      grid: gridOf(samplers, ['bac'], budgetsBelowK(budgets)),
-      included,
+      configs: [...measuredGrid(budgets, profileSeed), ...included],
       options: [24, 4, 64, 8, 1],
       runner: 'chunk graphs',
       closedLoop: null,
@@ -187,6 +197,11 @@ describe('sweep resume key and included schedules', () => {
     assert.equal(key([2, 3]), key([2, 3, 10]), 'S = 10 is measured at no K of this grid');
     assert.notEqual(key([2, 3]), key([2, 3], include(edited)), 'an edited schedule is measured again');
     assert.notEqual(key([2, 3]), key([2, 3], []));
+    assert.notEqual(
+      key([2, 3]),
+      key([2, 3], include(solved), 6),
+      'a cache schedule solved from another profile (e.g. --profile-samples) is measured again',
+    );
   });
 
   it('identifies included schedules by file, refuses another model, adds their full models', () => {
@@ -194,7 +209,7 @@ describe('sweep resume key and included schedules', () => {
     assert.equal(configId(c!.config), `ddpm-10/schedule-3@tuned.bacschedule`);
     assert.throws(
       () => includedConfigs([{ path: '/x/other.bacschedule', schedule: solved }], '/x/r.bacsweep', 'f'.repeat(64)),
-      /\/x\/other\.bacschedule: model\.sha256 .* is not the swept model's .*include schedules solved for this model/,
+      /^BacError: \/x\/other\.bacschedule: model\.sha256 .* does not match the model .*solved for another model/,
     );
     const twice = [
       { path: '/x/a.bacschedule', schedule: solved },
@@ -451,7 +466,7 @@ describe('bac sweep on the demo policy', { skip: !existsSync(model) && 'fixtures
       );
     const refused = await sweep(`${files.a},${files.other}`);
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /other\.bacschedule: model\.sha256 ffffffffffff… is not the swept model's/);
+    assert.match(refused.stderr, /other\.bacschedule: model\.sha256 ffffffffffff… does not match the model/);
 
     // a generous tolerance, so the recommendation is whichever measured fastest
     const r = await sweep(`${files.a},${files.b}`, '--tolerance', '10');
