@@ -48,7 +48,7 @@ import type { Schedule } from '../src/core/types';
 import { closedLoop } from '../src/engine/closed-loop';
 import { evaluate } from '../src/engine/evaluate';
 import { writeFileAtomic } from '../src/engine/fsutil';
-import { loadPolicy, policyScheduler } from '../src/engine/policy';
+import { loadPolicy, policyScheduler, scheduleScheduler } from '../src/engine/policy';
 import { profileInChildProcess } from '../src/engine/profile-process';
 import { loadWindows } from '../src/engine/profiler';
 import { CachedRunner, PlainRunner, updateTable } from '../src/engine/runner';
@@ -337,7 +337,7 @@ async function main(): Promise<void> {
       r.timeouts += done.timeouts;
       return;
     }
-    const sch = policyScheduler(policy, r.schedule.sampler.steps, r.schedule.sampler.type);
+    const sch = scheduleScheduler(policy, r.schedule);
     const table = isFullSchedule(r.schedule) ? null : updateTable(r.schedule, cached.blockIds);
     const outcome: string[] = [];
     const loop = await closedLoop(

@@ -93,7 +93,7 @@ async function chunkCompile(
 ): Promise<CommandResult> {
   const policy = await loadPolicy(modelPath);
   checkModelPin(schedule.model, policy.info.sha256, schedulePath);
-  const compiled = await compileChunk(policy, schedule, batch);
+  const compiled = await compileChunk(policy, schedule, batch, schedulePath);
   await writeFileAtomic(out, compiled.bytes);
   return {
     json: {

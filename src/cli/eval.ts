@@ -16,7 +16,7 @@ import { evaluationRecord } from '../engine/measure-speed';
 import { writeFileAtomic } from './fsutil';
 import { sha256Bytes, sha256File } from '../engine/fsutil';
 import { ModelRejectedError } from '../engine/ort';
-import { loadPolicy, policyScheduler } from '../engine/policy';
+import { loadPolicy, scheduleScheduler } from '../engine/policy';
 import { loadProfile } from '../engine/profile-file';
 import { compareWithFewerSteps } from '../engine/sweep-measure';
 import { loadWindows } from '../engine/profiler';
@@ -132,7 +132,7 @@ export async function evalCommand(argv: readonly string[]): Promise<CommandResul
   checkModelPin(schedule.model, sha, schedulePath);
   const policy = await loadPolicy(modelPath);
   // the sampler the schedule was profiled with (it may differ from the model's metadata)
-  const scheduler = policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);
+  const scheduler = scheduleScheduler(policy, schedule, schedulePath);
   const windows = await loadWindows(policy, resolve(values.episodes), samples, seed);
 
   const budget = schedule.solver.budget;

@@ -9,7 +9,7 @@ import { buildChunkModel, type ChunkModel } from './chunk-runner';
 import { CHUNK_COND, CHUNK_INITIAL_SAMPLE, CHUNK_OUTPUT, CHUNK_STEP_NOISE } from './onnx/io-names';
 import { ortOptimized } from './onnx/chunk-step';
 import { decodeModel, encodeModel } from './onnx/proto';
-import { policyScheduler, type Policy } from './policy';
+import { scheduleScheduler, type Policy } from './policy';
 import { updateTable } from './runner';
 
 /** Version of the `bac.chunk` metadata written here. */
@@ -29,13 +29,20 @@ export interface CompiledChunk {
 /**
  * Compiles `schedule` (for `policy`, already checked to be its model) into a chunk model of fixed
  * batch `batch`. The sampler is the one the schedule was profiled with (`bac.sampler` records it).
- * @throws BacError when the schedule's blocks are not the model's or the model cannot be unrolled.
+ * @throws BacError naming `scheduleName` when the schedule's blocks are not the model's or its sampler
+ *   is not one the engine runs; BacError when the model cannot be unrolled.
  */
-export async function compileChunk(policy: Policy, schedule: Schedule, batch = 1): Promise<CompiledChunk> {
-  const scheduler = policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);
+export async function compileChunk(
+  policy: Policy,
+  schedule: Schedule,
+  batch = 1,
+  scheduleName = 'the schedule',
+): Promise<CompiledChunk> {
+  const scheduler = scheduleScheduler(policy, schedule, scheduleName);
   const table = updateTable(
     schedule,
     policy.info.blocks.map((b) => b.id),
+    scheduleName,
   );
   const chunk = await buildChunkModel(policy, scheduler, table, { batch });
   const K = scheduler.numInferenceSteps;

@@ -9,7 +9,7 @@ import type { MeasuredSpeed, Schedule } from '../core/types';
 import { deviceName, evaluate, type Evaluation } from './evaluate';
 import { ModelRejectedError, type ExecutionProviderChoice } from './ort';
 import { resolveStored } from './paths';
-import { loadPolicy, policyScheduler } from './policy';
+import { loadPolicy, scheduleScheduler } from './policy';
 import { loadWindows } from './profiler';
 
 /** Observation windows measured so far, of all. */
@@ -46,7 +46,7 @@ export async function measureScheduleSpeed(
   const modelPath = resolveStored(request.scheduleDir, schedule.model.path);
   const policy = await loadPolicy(modelPath);
   checkModelPin(schedule.model, policy.info.sha256, 'the schedule');
-  const scheduler = policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);
+  const scheduler = scheduleScheduler(policy, schedule);
   const windows = await loadWindows(policy, request.episodesPath, request.samples, request.seed);
   const ev = await evaluate(policy, scheduler, windows, [{ name: 'Schedule', schedule }], {
     ep: request.ep,

@@ -4,7 +4,8 @@ import { BacError } from '../core/errors';
 import { readInput } from './fsutil';
 import { inspectModel, type ModelInfo } from './onnx/inspect';
 import { loadOrt } from './ort';
-import { NoiseScheduler, type SamplerConfig } from './samplers';
+import type { Schedule } from '../core/types';
+import { NoiseScheduler, SAMPLER_TYPES, type SamplerConfig } from './samplers';
 
 /**
  * A BAC-ready policy file as the engine uses it: its bytes, its checked description, its
@@ -72,6 +73,34 @@ export function policyScheduler(policy: Policy, numInferenceSteps?: number, type
     return new NoiseScheduler(config);
   } catch (e) {
     throw new BacError(`${policy.info.name}: metadata bac.sampler: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The scheduler a schedule runs on `policy`: the policy's training noise schedule under the
+ * schedule's sampler type and K. A schedule may name any sampler (the format is diffusers' naming),
+ * so the one check that this engine runs it belongs here, naming the schedule rather than the model.
+ * @throws BacError naming `scheduleName` for a sampler type the engine does not implement.
+ */
+export function scheduleScheduler(
+  policy: Policy,
+  schedule: Pick<Schedule, 'sampler'>,
+  scheduleName = 'the schedule',
+): NoiseScheduler {
+  checkSamplerType(schedule, scheduleName);
+  return policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);
+}
+
+/**
+ * Checks that this engine implements a schedule's sampler type, before any work is done. O(1).
+ * @throws BacError naming `scheduleName`, the type and the supported ones.
+ */
+export function checkSamplerType(schedule: Pick<Schedule, 'sampler'>, scheduleName: string): void {
+  const { type } = schedule.sampler;
+  if (!(SAMPLER_TYPES as readonly string[]).includes(type)) {
+    throw new BacError(
+      `${scheduleName}: sampler.type "${type}" is not one BAC Studio runs (${SAMPLER_TYPES.join(', ')}); solve the schedule for one of them`,
+    );
   }
 }
 

@@ -12,7 +12,7 @@ import type { DemoWindow } from './demonstrations';
 import type { WindowSample } from './episodes';
 import { executedActions } from './evaluate';
 import type { ExecutionProviderChoice } from './ort';
-import { policyScheduler, type Policy } from './policy';
+import { scheduleScheduler, type Policy } from './policy';
 import { CachedRunner, updateTable } from './runner';
 
 /**
@@ -85,7 +85,7 @@ export async function measureReferenceDistances(
   const out: Record<string, DistanceResult> = { ...options.done };
   try {
     const actionsOf = async (s: Schedule): Promise<Float32Array[]> => {
-      const scheduler = policyScheduler(policy, s.sampler.steps, s.sampler.type);
+      const scheduler = scheduleScheduler(policy, s);
       const chunk = await runner.runChunk(scheduler, updateTable(s, runner.blockIds), {
         batch: W * D,
         cond,

@@ -15,12 +15,19 @@ import { runSampler, type NoiseScheduler, type NoiseSource } from './samplers';
  * their work. Caches live in one packed tensor [nBlocks, B, T, d] and reset per chunk.
  */
 
-/** Update table of a schedule: `table[k * nBlocks + i]` = 1 when block i recomputes at step k. */
-export function updateTable(schedule: Schedule, blockIds: readonly string[]): Uint8Array {
+/**
+ * Update table of a schedule: `table[k * nBlocks + i]` = 1 when block i recomputes at step k.
+ * @throws BacError naming `scheduleName` when the schedule's blocks are not `blockIds`, in order.
+ */
+export function updateTable(
+  schedule: Schedule,
+  blockIds: readonly string[],
+  scheduleName = 'the schedule',
+): Uint8Array {
   const ids = schedule.blocks.map((b) => b.id);
   if (ids.length !== blockIds.length || ids.some((id, i) => id !== blockIds[i])) {
     throw new BacError(
-      `the schedule's blocks (${ids.length}: ${ids.slice(0, 3).join(', ')}…) do not match the model's (${blockIds.length}: ${blockIds
+      `${scheduleName}: its blocks (${ids.length}: ${ids.slice(0, 3).join(', ')}…) do not match the model's (${blockIds.length}: ${blockIds
         .slice(0, 3)
         .join(', ')}…); it was solved for another model — re-profile and re-solve`,
     );

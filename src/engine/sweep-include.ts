@@ -4,6 +4,8 @@ import { checkModelPin } from '../core/model-pin';
 import { configId, type SweepConfig } from '../core/sweep-format';
 import type { FileRef, Schedule } from '../core/types';
 import { resolveStored, storedPathFor } from './paths';
+import { checkSamplerType } from './policy';
+import { updateTable } from './runner';
 import type { MeasuredConfig } from './sweep-measure';
 
 /**
@@ -21,18 +23,21 @@ export interface IncludedSchedule {
 /**
  * The configurations of `included` for a report at `reportPath`: method `schedule`, the schedule's
  * sampler, K and budget, and its path relative to the report as `file` (so ids stay unique and the
- * Sweep panel can read it back). O(included · K · blocks).
- * @throws BacError naming the file when a schedule is for another model than `modelSha256`, or when
- *   one file is given twice.
+ * Sweep panel can read it back). Checked before any work: every schedule must run on the swept
+ * model. O(included · K · blocks).
+ * @throws BacError naming the file when a schedule is for another model than `model` (sha256 or
+ *   blocks), names a sampler the engine does not run, or when one file is given twice.
  */
 export function includedConfigs(
   included: readonly IncludedSchedule[],
   reportPath: string,
-  modelSha256: string,
+  model: { readonly sha256: string; readonly blockIds: readonly string[] },
 ): (MeasuredConfig & { readonly path: string })[] {
   const seen = new Set<string>();
   return included.map(({ path, schedule }) => {
-    checkModelPin(schedule.model, modelSha256, path);
+    checkModelPin(schedule.model, model.sha256, path);
+    checkSamplerType(schedule, path);
+    updateTable(schedule, model.blockIds, path);
     const config: SweepConfig = {
       sampler: schedule.sampler.type,
       steps: schedule.sampler.steps,

@@ -14,7 +14,7 @@ import type { Schedule } from '../core/types';
 import { loadDemoWindows, type DemoWindow } from './demonstrations';
 import { executedActions } from './evaluate';
 import type { ExecutionProvider, ExecutionProviderChoice } from './ort';
-import { policyScheduler, type Policy } from './policy';
+import { scheduleScheduler, type Policy } from './policy';
 import { Rng } from '../core/rng';
 import { updateTable, type ChunkInputs } from './runner';
 import { openChunkRunner, type ChunkRunner } from './chunk-runner';
@@ -131,7 +131,7 @@ export async function measureWindows(
     if (c.config.method !== 'full' && !fullOf.has(samplerKey(c.config))) {
       throw new BacError(`${configId(c.config)} needs ${samplerKey(c.config)}/full in the grid to compare with`);
     }
-    const scheduler = policyScheduler(policy, c.schedule.sampler.steps, c.schedule.sampler.type);
+    const scheduler = scheduleScheduler(policy, c.schedule, configId(c.config));
     prepared.push({ c, run: await runners.open(scheduler, c.schedule) });
   }
   const size = policy.horizon * policy.actionDim;

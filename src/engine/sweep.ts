@@ -220,7 +220,10 @@ export async function runSweep(
     method: 'full',
     budget: null,
   };
-  const included = includedConfigs(request.include ?? [], request.outPath, policy.info.sha256);
+  const included = includedConfigs(request.include ?? [], request.outPath, {
+    sha256: policy.info.sha256,
+    blockIds: policy.info.blocks.map((b) => b.id),
+  });
   // Inputs are never overwritten by outputs: the recommendation could be written over its own file.
   const overwritten = included.find((c) => resolve(c.path) === resolve(request.schedulePath));
   if (overwritten) throw new BacError(`the recommended schedule would overwrite the input ${overwritten.path}`);

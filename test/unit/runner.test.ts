@@ -179,4 +179,23 @@ describe('bac eval and bac compile refuse a schedule for a different model', () 
     assert.ok(!readdirSync(dir).includes('out.onnx'), 'compile wrote nothing');
     assert.ok(readFileSync(join(dir, 's.bacschedule'), 'utf8').includes('ffffffff'), 'the schedule is untouched');
   });
+
+  it('bac eval names the schedule, not the model, when the schedule names a sampler the engine does not run', async () => {
+    const { dir, profile } = await setup();
+    copyFileSync(model, join(dir, 'model.onnx'));
+    const schedule = buildBaseline('bac', profile, { path: 'model.onnx', sha256: profile.model.sha256 }, 4, 2, true);
+    const euler = { ...schedule, sampler: { ...schedule.sampler, type: 'euler' } };
+    writeFileSync(join(dir, 'euler.bacschedule'), serializeSchedule(euler));
+    const cli = ['--import', 'tsx', join(root, 'src/cli/main.ts')];
+    const args = ['eval', join(dir, 'euler.bacschedule'), '--episodes', episodes, '--samples', '1', '--ep', 'cpu'];
+    const r = await promisify(execFile)(process.execPath, [...cli, ...args], { cwd: root }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /euler\.bacschedule: sampler\.type "euler" is not one BAC Studio runs \(ddpm, ddim, dpmsolver\+\+\)/,
+    );
+  });
 });

@@ -164,8 +164,9 @@ describe('sweep resume key and included schedules', () => {
   const solved = solveSchedule(profile, { budget: 3, topN: 1, forceLast: true, profile: null }, profile.model);
   const edited: Schedule = { ...solved, blocks: solved.blocks.map((b, i) => (i ? b : { ...b, manual: [7] })) };
   const dir = join(tmpdir(), 'bac-sweep-key');
+  const swept = { sha256: solved.model.sha256, blockIds: solved.blocks.map((b) => b.id) };
   const include = (schedule: Schedule) =>
-    includedConfigs([{ path: join(dir, 'tuned.bacschedule'), schedule }], join(dir, 'r.bacsweep'), solved.model.sha256);
+    includedConfigs([{ path: join(dir, 'tuned.bacschedule'), schedule }], join(dir, 'r.bacsweep'), swept);
   const samplers = [
     { sampler: 'ddim', steps: 10 },
     { sampler: 'ddim', steps: 4 },
@@ -208,14 +209,28 @@ describe('sweep resume key and included schedules', () => {
     const [c] = include(solved);
     assert.equal(configId(c!.config), `ddpm-10/schedule-3@tuned.bacschedule`);
     assert.throws(
-      () => includedConfigs([{ path: '/x/other.bacschedule', schedule: solved }], '/x/r.bacsweep', 'f'.repeat(64)),
+      () =>
+        includedConfigs([{ path: '/x/other.bacschedule', schedule: solved }], '/x/r.bacsweep', {
+          ...swept,
+          sha256: 'f'.repeat(64),
+        }),
       /^BacError: \/x\/other\.bacschedule: model\.sha256 .* does not match the model .*solved for another model/,
     );
     const twice = [
       { path: '/x/a.bacschedule', schedule: solved },
       { path: '/x/a.bacschedule', schedule: edited },
     ];
-    assert.throws(() => includedConfigs(twice, '/x/r.bacsweep', solved.model.sha256), /included twice/);
+    assert.throws(() => includedConfigs(twice, '/x/r.bacsweep', swept), /included twice/);
+    const euler: Schedule = { ...solved, sampler: { ...solved.sampler, type: 'euler' } };
+    assert.throws(
+      () => includedConfigs([{ path: '/x/euler.bacschedule', schedule: euler }], '/x/r.bacsweep', swept),
+      /^BacError: \/x\/euler\.bacschedule: sampler\.type "euler" is not one BAC Studio runs \(ddpm, ddim, dpmsolver\+\+\)/,
+    );
+    const fewer: Schedule = { ...solved, blocks: solved.blocks.slice(1) };
+    assert.throws(
+      () => includedConfigs([{ path: '/x/fewer.bacschedule', schedule: fewer }], '/x/r.bacsweep', swept),
+      /^BacError: \/x\/fewer\.bacschedule: its blocks \(5: /,
+    );
     const grid = withFullModels(
       gridOf(samplers, [], () => []),
       include(solved),
