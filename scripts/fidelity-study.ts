@@ -23,7 +23,6 @@
  * Uniform and BAC only; --tune-iterations 0: no tuned row).
  */
 import * as os from 'node:os';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,7 +36,7 @@ import { Rng } from '../src/core/rng';
 import { parseProfile } from '../src/core/profile-format';
 import type { Profile, Schedule } from '../src/core/types';
 import { fullSchedule } from '../src/core/sweep';
-import { updateSteps } from '../src/core/blocks';
+import { updateTableHash } from '../src/core/measured-speed';
 import { closedLoop, type ClosedLoopResult } from '../src/engine/closed-loop';
 import { recordedActions } from '../src/engine/demonstrations';
 import { writeFileAtomic } from '../src/engine/fsutil';
@@ -166,35 +165,45 @@ interface Row {
   outcomes: boolean[][];
 }
 
+/** The run-key scheme of {@link runKey}; a record keyed otherwise is refused, not silently missed. */
+const RUNS_VERSION = 2;
+
 /**
  * Closed-loop outcomes by run key ({@link runKey}), as strings of 1 (success) and 0 in layout
  * order; tied to the policy's sha256 (another model starts a fresh record).
  */
 interface RunsRecord {
   readonly format: 'bac-fidelity-runs';
-  readonly version: 1;
+  readonly version: typeof RUNS_VERSION;
   readonly model: string;
   readonly runs: Record<string, string>;
 }
 
+/**
+ * The record at `path`, or an empty one when there is none or it belongs to another model.
+ * @throws Error when it is keyed by another version's run keys: the study would not find its runs,
+ * would rerun them and overwrite the record.
+ */
 function readRuns(path: string, model: string): RunsRecord {
-  const empty: RunsRecord = { format: 'bac-fidelity-runs', version: 1, model, runs: {} };
+  const empty: RunsRecord = { format: 'bac-fidelity-runs', version: RUNS_VERSION, model, runs: {} };
   if (!existsSync(path)) return empty;
-  const r = JSON.parse(readFileSync(path, 'utf8')) as RunsRecord;
-  return r.format === 'bac-fidelity-runs' && r.version === 1 && r.model === model ? r : empty;
+  const r = JSON.parse(readFileSync(path, 'utf8')) as { format?: unknown; version?: unknown; model?: unknown };
+  if (r.format !== 'bac-fidelity-runs' || r.model !== model) return empty;
+  if (r.version !== RUNS_VERSION)
+    throw new Error(
+      `${path}: run record version ${String(r.version)}, expected ${RUNS_VERSION} (runs keyed by updateTableHash): its runs are keyed otherwise, so the study would not find them, would rerun them and overwrite the record. Migrate its keys, or move it aside to start a fresh record.`,
+    );
+  return r as RunsRecord;
 }
 
 /**
- * What makes a closed-loop run reproducible: the steps each block updates (or Full), the sampler,
+ * What makes a closed-loop run reproducible: the update table (updateTableHash: sampler type and
+ * steps, block ids and the steps each block updates; `full` for the full model), the regime,
  * episodes and seeds. Not the schedule's bytes: those carry the profile's measured times, which
  * differ between two profiles of the same model while the run does not.
  */
 function runKey(regime: Regime, row: Row, s: number): string {
-  const updates = row.schedule && {
-    sampler: row.schedule.sampler,
-    blocks: row.schedule.blocks.map((b) => [b.id, updateSteps(b)]),
-  };
-  const sched = updates ? createHash('sha256').update(JSON.stringify(updates)).digest('hex').slice(0, 16) : 'full';
+  const sched = row.schedule ? updateTableHash(row.schedule) : 'full';
   const { seed, noiseSeed } = seedSet(s);
   return [regime.name, sched, episodes, seed, noiseSeed].join('|');
 }
