@@ -61,26 +61,19 @@ export async function loadPolicy(path: string): Promise<Policy> {
 /**
  * The model's sampler (`bac.sampler`), optionally with another number of inference steps K and
  * another sampler type on the same training schedule (e.g. `dpmsolver++` for a DDPM-trained policy).
- * @throws BacError for a sampler the engine does not implement.
+ * @throws BacError for a sampler the engine does not implement, blaming the model's metadata.
  */
 export function policyScheduler(policy: Policy, numInferenceSteps?: number, type?: string): NoiseScheduler {
-  const config = samplerConfigFor(
-    policy.info.metadata.sampler.raw as unknown as SamplerConfig,
-    numInferenceSteps,
-    type,
-  );
-  try {
-    return new NoiseScheduler(config);
-  } catch (e) {
-    throw new BacError(`${policy.info.name}: metadata bac.sampler: ${(e as Error).message}`);
-  }
+  return schedulerOn(policy, numInferenceSteps, type, `${policy.info.name}: metadata bac.sampler`);
 }
 
 /**
  * The scheduler a schedule runs on `policy`: the policy's training noise schedule under the
- * schedule's sampler type and K. A schedule may name any sampler (the format is diffusers' naming),
- * so the one check that this engine runs it belongs here, naming the schedule rather than the model.
- * @throws BacError naming `scheduleName` for a sampler type the engine does not implement.
+ * schedule's sampler type and K. A schedule may name any sampler and K (the format is diffusers'
+ * naming), so whether this engine runs them on this policy is checked here, naming the schedule
+ * rather than the model's metadata.
+ * @throws BacError naming `scheduleName` for a sampler type the engine does not implement or a K the
+ *   policy's training schedule cannot give.
  */
 export function scheduleScheduler(
   policy: Policy,
@@ -88,7 +81,18 @@ export function scheduleScheduler(
   scheduleName = 'the schedule',
 ): NoiseScheduler {
   checkSamplerType(schedule, scheduleName);
-  return policyScheduler(policy, schedule.sampler.steps, schedule.sampler.type);
+  const { type, steps } = schedule.sampler;
+  return schedulerOn(policy, steps, type, `${scheduleName}: ${type} at K = ${steps} on ${policy.info.name}`);
+}
+
+/** `bac.sampler` with K and type overridden; failures become BacErrors prefixed with `blame`. */
+function schedulerOn(policy: Policy, K: number | undefined, type: string | undefined, blame: string): NoiseScheduler {
+  const config = samplerConfigFor(policy.info.metadata.sampler.raw as unknown as SamplerConfig, K, type);
+  try {
+    return new NoiseScheduler(config);
+  } catch (e) {
+    throw new BacError(`${blame}: ${(e as Error).message}`);
+  }
 }
 
 /**

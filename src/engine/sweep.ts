@@ -31,7 +31,7 @@ import { ClosedLoopScorer, type ClosedLoopTrials } from './closed-loop-trials';
 import { loadDemoWindows } from './demonstrations';
 import { sha256Bytes, writeFileAtomic } from './fsutil';
 import type { ExecutionProviderChoice } from './ort';
-import { loadPolicy, policyScheduler, type Policy } from './policy';
+import { loadPolicy, policyScheduler, scheduleScheduler, type Policy } from './policy';
 import { updateTable } from './runner';
 import { storedPathFor } from './paths';
 import { includedConfigs, rebasedSchedule, withFullModels, type IncludedSchedule } from './sweep-include';
@@ -224,6 +224,8 @@ export async function runSweep(
     sha256: policy.info.sha256,
     blockIds: policy.info.blocks.map((b) => b.id),
   });
+  // Before any profiling: each included schedule's K must be one the policy's noise schedule gives.
+  for (const c of included) scheduleScheduler(policy, c.schedule, c.path);
   // Inputs are never overwritten by outputs: the recommendation could be written over its own file.
   const overwritten = included.find((c) => resolve(c.path) === resolve(request.schedulePath));
   if (overwritten) throw new BacError(`the recommended schedule would overwrite the input ${overwritten.path}`);

@@ -180,7 +180,7 @@ describe('bac eval and bac compile refuse a schedule for a different model', () 
     assert.ok(readFileSync(join(dir, 's.bacschedule'), 'utf8').includes('ffffffff'), 'the schedule is untouched');
   });
 
-  it('bac eval names the schedule, not the model, when the schedule names a sampler the engine does not run', async () => {
+  it('bac eval names the schedule, not the model, when the engine cannot run its sampler or K on the policy', async () => {
     const { dir, profile } = await setup();
     copyFileSync(model, join(dir, 'model.onnx'));
     const schedule = buildBaseline('bac', profile, { path: 'model.onnx', sha256: profile.model.sha256 }, 4, 2, true);
@@ -197,5 +197,16 @@ describe('bac eval and bac compile refuse a schedule for a different model', () 
       r.stderr,
       /euler\.bacschedule: sampler\.type "euler" is not one BAC Studio runs \(ddpm, ddim, dpmsolver\+\+\)/,
     );
+
+    // A K the policy's training noise schedule cannot give is the schedule's fault too.
+    const tooMany = { ...schedule, sampler: { ...schedule.sampler, steps: 100_000 } };
+    writeFileSync(join(dir, 'k.bacschedule'), serializeSchedule(tooMany));
+    const args2 = ['eval', join(dir, 'k.bacschedule'), '--episodes', episodes, '--samples', '1', '--ep', 'cpu'];
+    const r2 = await promisify(execFile)(process.execPath, [...cli, ...args2], { cwd: root }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(r2.code, 1, r2.stderr);
+    assert.match(r2.stderr, new RegExp(`k\\.bacschedule: ${schedule.sampler.type} at K = 100000 on model\\.onnx: `));
   });
 });
