@@ -43,99 +43,32 @@ async function bac(...argv: string[]): Promise<{ code: number; stdout: string; s
 
 describe('bac sweep arguments', () => {
   it('user errors exit 1 with one message naming the fix, before any work', async () => {
+    const base = ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep'];
     const cases: [string[], RegExp][] = [
       [['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5'], /--out is missing/],
       [['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.json'], /must end with \.bacsweep/],
-      [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--samplers', 'ddpm-x'],
-        /--samplers item "ddpm-x" is invalid/,
-      ],
-      [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--tolerance', 'x'],
-        /--tolerance "x" is invalid/,
-      ],
-      [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--methods', 'acs'],
-        /--methods item "acs" is invalid/,
-      ],
-      [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--measure', 'full-model-error'],
-        /--measure full-model-error is invalid/,
-      ],
-      [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--trials', '100'],
-        /--trials counts closed-loop episodes: it needs --measure closed-loop-failure/,
-      ],
+      [[...base, '--samplers', 'ddpm-x'], /--samplers item "ddpm-x" is invalid/],
+      [[...base, '--tolerance', 'x'], /--tolerance "x" is invalid/],
+      [[...base, '--methods', 'acs'], /--methods item "acs" is invalid/],
+      [[...base, '--measure', 'full-model-error'], /--measure full-model-error is invalid/],
+      [[...base, '--trials', '100'], /--trials counts closed-loop episodes: it needs --measure closed-loop-failure/],
       ...[['2,x'], ['0'], ['2.5'], ['2,-1']].map(([b]): [string[], RegExp] => [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--budgets', b!],
+        [...base, '--budgets', b!],
         /--budgets item ".*" is invalid, expected integers ≥ 1 separated by commas, e\.g\. --budgets 2,3/,
       ]),
+      [[...base, '--budgets', ','], /--budgets is empty, expected integers ≥ 1 separated by commas/],
+      [[...base, '--budgets', '2', '--methods', 'none'], /--budgets sets the cache budgets: it needs --methods/],
       [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--budgets', ','],
-        /--budgets is empty, expected integers ≥ 1 separated by commas/,
-      ],
-      [
-        [
-          'sweep',
-          '--model',
-          'm.onnx',
-          '--episodes',
-          'e.hdf5',
-          '--out',
-          'r.bacsweep',
-          '--budgets',
-          '2',
-          '--methods',
-          'none',
-        ],
-        /--budgets sets the cache budgets: it needs --methods/,
-      ],
-      [
-        [
-          'sweep',
-          '--model',
-          'm.onnx',
-          '--episodes',
-          'e.hdf5',
-          '--out',
-          'r.bacsweep',
-          '--include',
-          'a.bacschedule',
-          '--include',
-          'b.bacschedule',
-        ],
+        [...base, '--include', 'a.bacschedule', '--include', 'b.bacschedule'],
         /--include is given more than once; list the schedules once, separated by commas/,
       ],
+      [[...base, '--include', 'a.bacschedule,./a.bacschedule'], /--include names \.\/a\.bacschedule twice/],
       [
-        [
-          'sweep',
-          '--model',
-          'm.onnx',
-          '--episodes',
-          'e.hdf5',
-          '--out',
-          'r.bacsweep',
-          '--include',
-          'a.bacschedule,./a.bacschedule',
-        ],
-        /--include names \.\/a\.bacschedule twice/,
-      ],
-      [
-        ['sweep', '--model', 'm.onnx', '--episodes', 'e.hdf5', '--out', 'r.bacsweep', '--include', 'r.bacschedule'],
+        [...base, '--include', 'r.bacschedule'],
         /an output would overwrite the input r\.bacschedule; choose another --out or --schedule/,
       ],
       [
-        [
-          'sweep',
-          '--model',
-          'm.onnx',
-          '--episodes',
-          'e.hdf5',
-          '--out',
-          'r.bacsweep',
-          '--include',
-          join(tmpdir(), 'no-such.bacschedule'),
-        ],
+        [...base, '--include', join(tmpdir(), 'no-such.bacschedule')],
         /no-such\.bacschedule: cannot read it: no such file or directory \(ENOENT\), expected a \.bacschedule/,
       ],
       [
